@@ -1,0 +1,93 @@
+"""Turn a pytest run into a tutorial run: resolve the tutorial, the options and the fixtures.
+
+Called from the plugin's ``pytest_configure`` only when ``--tutorial`` is given.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+
+import pytest
+
+from pytest_tutorial.discovery import get_tutorial
+from pytest_tutorial.document import parse_tutorial
+from pytest_tutorial.errors import usage_error
+from pytest_tutorial.fixtures import FIXTURE_MODULES
+from pytest_tutorial.model import ValidationMethod
+from pytest_tutorial.options import TUTORIAL, default_state_dir, read_settings, tutorial_roots
+from pytest_tutorial.session import SESSION_KEY, TutorialSession
+
+
+def activate(config: pytest.Config, name: str) -> TutorialSession:
+    """Register the session and fixtures, and make the tutorial's checks the run's tests."""
+    _silence_asyncio_scope_warning()
+    source = get_tutorial(name, tutorial_roots(config))
+    tutorial = parse_tutorial(source.document, name)
+    if tutorial.metadata.validation_method is not ValidationMethod.AUTOMATED:
+        raise usage_error(
+            f"{TUTORIAL}={name}: validation_method is "
+            f"'{tutorial.metadata.validation_method.value}', so it has no automated checks",
+            path=tutorial.path,
+            line=tutorial.front_matter_lines.get("validation_method"),
+            fix="set validation_method: automated and add a validation block, or check the "
+            "tutorial by hand",
+        )
+    settings = read_settings(config, name)
+    session = TutorialSession(config, settings, source, tutorial)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "tutorial-session")
+    for module in FIXTURE_MODULES:
+        config.pluginmanager.import_plugin(module)
+    # The checks are given as explicit paths, so the learner's python_files and testpaths
+    # neither hide them nor collect them twice.
+    config.args = [str(path) for path in source.check_modules()]
+    restore = _configure_hypothesis(default_state_dir(settings.rootdir, settings.solution))
+    config.add_cleanup(restore)
+    return session
+
+
+def _silence_asyncio_scope_warning() -> None:
+    """Keep pytest-asyncio's "loop scope is unset" deprecation away from learners.
+
+    The checks set their loop scope themselves, so the learner's ini setting (or its
+    absence) does not matter to a tutorial run. This runs before pytest-asyncio's own
+    ``pytest_configure``, which issues the warning.
+    """
+    warnings.filterwarnings(
+        "ignore",
+        message='The configuration option "asyncio_default_fixture_loop_scope" is unset',
+        category=pytest.PytestDeprecationWarning,
+    )
+
+
+def _configure_hypothesis(state_dir: os.PathLike[str]) -> Callable[[], None]:
+    """A profile that is deterministic under CI and keeps its database out of the code folder.
+
+    Returns the function that puts back the previous profile and storage folder.
+    """
+    from hypothesis import HealthCheck, settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    home = os.fspath(state_dir) + "/hypothesis"
+    set_hypothesis_home_dir(home)
+    in_ci = bool(os.environ.get("CI"))
+    settings.register_profile(
+        "pytest-tutorial",
+        derandomize=in_ci,
+        database=None if in_ci else DirectoryBasedExampleDatabase(home + "/examples"),
+        deadline=None,
+        max_examples=60,
+        print_blob=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    previous = settings.get_current_profile_name()
+    settings.load_profile("pytest-tutorial")
+
+    def restore() -> None:
+        settings.load_profile(previous)
+        set_hypothesis_home_dir(None)
+
+    return restore

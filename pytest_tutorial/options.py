@@ -1,0 +1,205 @@
+"""Command-line options, their ini twins, and the settings they resolve to.
+
+Each option falls back to its ini key when not given on the command line (the
+pytest-asyncio convention). Option names are constants so the tests reuse them.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_tutorial.errors import usage_error
+
+TUTORIAL = "--tutorial"
+SOLUTION = "--tutorial-solution"
+REPORT = "--tutorial-report"
+LIST = "--tutorial-list"
+TIMEOUT = "--tutorial-timeout"
+
+INI_TUTORIAL = "tutorial"
+INI_SOLUTION = "tutorial_solution"
+INI_REPORT = "tutorial_report"
+INI_TIMEOUT = "tutorial_timeout"
+INI_PATHS = "tutorial_paths"
+
+REFERENCE = "reference"
+"""The --tutorial-solution value that selects ``reference_solutions/NAME``."""
+LEARNER_ROOT = "exercises"
+REFERENCE_ROOT = "reference_solutions"
+STATE_DIR = ".pytest-tutorial"
+"""Folder under the rootdir for reports and hypothesis data, never inside the learner's code."""
+DEFAULT_TIMEOUT_S = 60.0
+
+
+class SolutionKind(enum.Enum):
+    """Whose implementation a run checks; recorded in the report."""
+
+    LEARNER = "learner"
+    REFERENCE = "reference"
+    PATH = "path"
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the options and their ini twins."""
+    group = parser.getgroup("tutorial", "hands-on tutorial checks (pytest-tutorial)")
+    group.addoption(
+        TUTORIAL,
+        dest="tutorial",
+        metavar="NAME",
+        default=None,
+        help="run the checks of tutorial NAME instead of the tests of the directory",
+    )
+    group.addoption(
+        SOLUTION,
+        dest="tutorial_solution",
+        metavar="PATH|reference",
+        default=None,
+        help="folder holding the implementation under test "
+        "(default: exercises/NAME under the rootdir; 'reference': "
+        "reference_solutions/NAME)",
+    )
+    group.addoption(
+        REPORT,
+        dest="tutorial_report",
+        metavar="PATH",
+        default=None,
+        help=f"where to write the JSON report (default: {STATE_DIR}/reports/NAME.json "
+        "under the rootdir)",
+    )
+    group.addoption(
+        TIMEOUT,
+        dest="tutorial_timeout",
+        metavar="SECONDS",
+        default=None,
+        help="time limit per check, overriding the tutorial's timeout_s "
+        f"(default {DEFAULT_TIMEOUT_S:g}; 0 disables)",
+    )
+    group.addoption(
+        LIST,
+        dest="tutorial_list",
+        action="store_true",
+        default=False,
+        help="list the tutorials found and exit",
+    )
+    parser.addini(INI_TUTORIAL, "default for --tutorial", default=None)
+    parser.addini(
+        INI_SOLUTION, "default for --tutorial-solution (relative to the ini file)", default=None
+    )
+    parser.addini(
+        INI_REPORT, "default for --tutorial-report (relative to the ini file)", default=None
+    )
+    parser.addini(INI_TIMEOUT, "default for --tutorial-timeout", default=None)
+    parser.addini(
+        INI_PATHS,
+        "extra folders holding tutorials (searched before the bundled ones)",
+        type="paths",
+        default=[],
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a tutorial run was asked to do, resolved to absolute paths."""
+
+    tutorial: str
+    solution: Path
+    solution_kind: SolutionKind
+    report: Path
+    timeout_s: float | None
+    """None: use the tutorial's timeout_s, else the default."""
+    rootdir: Path
+
+
+def tutorial_roots(config: pytest.Config) -> tuple[Path, ...]:
+    """Folders to find tutorials in: the ini's tutorial_paths first, then the bundled ones."""
+    from pytest_tutorial.discovery import BUNDLED_ROOT
+
+    extra = tuple(Path(path) for path in config.getini(INI_PATHS))
+    return (*extra, BUNDLED_ROOT)
+
+
+def tutorial_name(config: pytest.Config) -> str | None:
+    """The requested tutorial, from the command line or the ini file; None when inactive."""
+    value = config.getoption("tutorial") or config.getini(INI_TUTORIAL)
+    return str(value) if value else None
+
+
+def read_settings(config: pytest.Config, name: str) -> Settings:
+    """Resolve every tutorial option for ``name``; raise a usage error on a bad value."""
+    rootdir = config.rootpath
+    ini_dir = config.inipath.parent if config.inipath else rootdir
+    invocation = config.invocation_params.dir
+
+    solution_value, base = _with_base(
+        config, "tutorial_solution", INI_SOLUTION, invocation, ini_dir
+    )
+    if solution_value is None:
+        solution, kind = rootdir / LEARNER_ROOT / name, SolutionKind.LEARNER
+    elif solution_value == REFERENCE:
+        solution, kind = rootdir / REFERENCE_ROOT / name, SolutionKind.REFERENCE
+    else:
+        solution, kind = (base / os.path.expanduser(solution_value)).resolve(), SolutionKind.PATH
+    if not solution.is_dir():
+        raise usage_error(
+            f"{SOLUTION}: the solution folder {solution} does not exist",
+            fix=f"pass {SOLUTION}=PATH to your solution folder or {SOLUTION}={REFERENCE}",
+        )
+
+    report_value, base = _with_base(config, "tutorial_report", INI_REPORT, invocation, ini_dir)
+    if report_value is None:
+        report = default_state_dir(rootdir, solution) / "reports" / f"{name}.json"
+    else:
+        report = (base / os.path.expanduser(report_value)).resolve()
+        if report.is_dir():
+            raise usage_error(
+                f"{REPORT}: {report} is a folder", fix="give the path of a .json file to write"
+            )
+
+    return Settings(
+        tutorial=name,
+        solution=solution,
+        solution_kind=kind,
+        report=report,
+        timeout_s=_timeout(config),
+        rootdir=rootdir,
+    )
+
+
+def default_state_dir(rootdir: Path, solution: Path) -> Path:
+    """``.pytest-tutorial`` under the rootdir, or a per-user cache when that is inside the code."""
+    state = rootdir / STATE_DIR
+    if state.resolve().is_relative_to(solution.resolve()):
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        return cache / "pytest-tutorial"
+    return state
+
+
+def _with_base(
+    config: pytest.Config, dest: str, ini: str, invocation: Path, ini_dir: Path
+) -> tuple[str | None, Path]:
+    """A path option's value and the folder it is relative to (cwd for CLI, ini dir for ini)."""
+    value = config.getoption(dest)
+    if value:
+        return str(value), invocation
+    ini_value = config.getini(ini)
+    return (str(ini_value), ini_dir) if ini_value else (None, invocation)
+
+
+def _timeout(config: pytest.Config) -> float | None:
+    raw = config.getoption("tutorial_timeout") or config.getini(INI_TIMEOUT)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise usage_error(
+            f"{TIMEOUT}={raw} is not valid", fix="give a number of seconds (0 disables the limit)"
+        )
+    return value

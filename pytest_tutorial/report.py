@@ -1,0 +1,124 @@
+"""Build the JSON report of a run and write it where nothing in the run can lose it.
+
+The shape is described by ``schema/report.schema.json`` (shipped in the package, see
+:data:`SCHEMA_PATH`); every other output format is a view of this one document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pytest_tutorial.model import Tutorial
+from pytest_tutorial.options import STATE_DIR, Settings
+from pytest_tutorial.scoring import Scorecard
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_PATH = Path(__file__).parent / "schema" / "report.schema.json"
+REPORTED_PACKAGES = (
+    "pytest",
+    "pytest-tutorial",
+    "pytest-benchmark",
+    "pytest-asyncio",
+    "fakeredis",
+    "moto",
+    "hypothesis",
+)
+
+
+def build_report(
+    tutorial: Tutorial,
+    settings: Settings,
+    card: Scorecard,
+    *,
+    performance: Sequence[dict[str, Any]],
+    problems: Sequence[str],
+    started_at: datetime,
+    duration_s: float,
+) -> dict[str, Any]:
+    """The report as plain JSON values, in the schema's shape."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tutorial": {
+            "id": tutorial.id,
+            "title": tutorial.metadata.title,
+            "version": tutorial.metadata.version,
+            "validation_method": tutorial.metadata.validation_method.value,
+            "path": str(tutorial.path),
+        },
+        "solution": {"path": str(settings.solution), "kind": settings.solution_kind.value},
+        "verdict": card.verdict.value,
+        "score": {"points": card.points, "max_points": card.max_points},
+        "checklist": [
+            {
+                "id": result.item.id,
+                "text": result.item.text,
+                "section": result.item.section,
+                "line": result.item.line,
+                "automated": result.automated,
+                "status": result.status.value,
+                "points": result.points,
+                "max_points": result.max_points,
+                "checks": [
+                    {
+                        "id": spec.nodeid,
+                        "status": check.status.value,
+                        "message": check.message,
+                        "hint": spec.hint,
+                        "step": spec.step.reference() if spec.step else None,
+                        "points": spec.points,
+                        "duration_s": round(check.duration_s, 6),
+                    }
+                    for spec, check in result.checks
+                ],
+            }
+            for result in card.items
+        ],
+        "performance": list(performance),
+        "problems": list(problems),
+        "started_at": started_at.astimezone(UTC).isoformat(timespec="seconds"),
+        "duration_s": round(duration_s, 6),
+        "versions": versions(),
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, the platform and the packages a result depends on."""
+    found = {"python": platform.python_version(), "platform": sys.platform}
+    for name in REPORTED_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    """Write atomically (temporary file, then rename) so a reader never sees half a report.
+
+    The state folder gets a ``.gitignore`` so reports never end up in a learner's commits.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for parent in (path.parent, *path.parent.parents):
+        if parent.name == STATE_DIR and not (parent / ".gitignore").exists():
+            (parent / ".gitignore").write_text(
+                "# written by pytest-tutorial\n*\n", encoding="utf-8"
+            )
+            break
+    handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(report, stream, indent=2, allow_nan=False)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

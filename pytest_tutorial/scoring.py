@@ -1,0 +1,185 @@
+"""Turn check results into checklist results, a score and a verdict.
+
+An item's points are the points of its passed checks; its status is ``passed`` when every
+check passed, ``skipped`` when none ran, else the first of ``timeout``, ``error``,
+``failed`` that a check has (the most specific reason first). Items no check covers are
+``manual``. The verdict is ``validated`` exactly when every automated item passed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_tutorial.model import VALIDATION_CHECKLIST, ChecklistItem, Step, Tutorial
+
+
+class Status(enum.Enum):
+    """The status of a check or a checklist item, as the report spells it."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    MANUAL = "manual"
+    SKIPPED = "skipped"
+
+
+class Verdict(enum.Enum):
+    """The outcome of a whole run."""
+
+    VALIDATED = "validated"
+    NOT_VALIDATED = "not_validated"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A collected check and what its ``checklist`` marker says about it."""
+
+    nodeid: str
+    name: str
+    item_id: str
+    points: int
+    hint: str
+    step: Step | None
+    location: str
+    timeout_s: float | None = None
+
+    def to_property(self) -> dict[str, Any]:
+        """Plain values that travel with a test report (to the xdist controller)."""
+        return {
+            "nodeid": self.nodeid,
+            "name": self.name,
+            "item_id": self.item_id,
+            "points": self.points,
+            "hint": self.hint,
+            "step": self.step.number if self.step else None,
+            "location": self.location,
+            "timeout_s": self.timeout_s,
+        }
+
+    @classmethod
+    def from_property(cls, data: dict[str, Any], tutorial: Tutorial) -> CheckSpec:
+        """Rebuild a spec from :meth:`to_property`'s values."""
+        step = tutorial.step(data["step"]) if data.get("step") is not None else None
+        return cls(
+            nodeid=data["nodeid"],
+            name=data["name"],
+            item_id=data["item_id"],
+            points=data["points"],
+            hint=data["hint"],
+            step=step,
+            location=data["location"],
+            timeout_s=data["timeout_s"],
+        )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """How a check ended."""
+
+    status: Status
+    message: str = ""
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One checklist item's outcome and the checks behind it."""
+
+    item: ChecklistItem
+    automated: bool
+    status: Status
+    points: int
+    max_points: int
+    checks: tuple[tuple[CheckSpec, CheckResult], ...]
+
+    def first_problem(self) -> tuple[CheckSpec, CheckResult] | None:
+        """The first check that did not pass (one that ran before one that was skipped)."""
+        problems = [(spec, r) for spec, r in self.checks if r.status is not Status.PASSED]
+        ran = [(spec, r) for spec, r in problems if r.status is not Status.SKIPPED]
+        return (ran or problems)[0] if problems else None
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """Every item's result, the score and the verdict."""
+
+    items: tuple[ItemResult, ...]
+    verdict: Verdict
+    points: int
+    max_points: int
+
+
+_PRECEDENCE = (Status.TIMEOUT, Status.ERROR, Status.FAILED)
+NO_VERDICT = CheckResult(Status.FAILED, "no verdict: the run ended before this check reported")
+
+
+def item_status(results: Sequence[CheckResult]) -> Status:
+    """Combine the statuses of an item's checks (see the module docstring)."""
+    statuses = {result.status for result in results}
+    if not statuses or statuses == {Status.SKIPPED}:
+        return Status.SKIPPED
+    if statuses == {Status.PASSED}:
+        return Status.PASSED
+    return next((status for status in _PRECEDENCE if status in statuses), Status.FAILED)
+
+
+def score(
+    tutorial: Tutorial,
+    specs: Sequence[CheckSpec],
+    results: Mapping[str, CheckResult],
+    *,
+    run_error: bool = False,
+) -> Scorecard:
+    """Score a run. ``run_error``: the run could not check anything (e.g. collection failed)."""
+    by_item: dict[str, list[CheckSpec]] = {}
+    for spec in specs:
+        by_item.setdefault(spec.item_id, []).append(spec)
+    items: list[ItemResult] = []
+    for item in tutorial.checklist:
+        covered = by_item.get(item.id, [])
+        if not covered:
+            items.append(ItemResult(item, False, Status.MANUAL, 0, 0, ()))
+            continue
+        pairs = tuple((spec, results.get(spec.nodeid, NO_VERDICT)) for spec in covered)
+        items.append(
+            ItemResult(
+                item=item,
+                automated=True,
+                status=item_status([result for _, result in pairs]),
+                points=sum(spec.points for spec, r in pairs if r.status is Status.PASSED),
+                max_points=sum(spec.points for spec in covered),
+                checks=pairs,
+            )
+        )
+    automated = [result for result in items if result.automated]
+    if run_error or not automated:
+        verdict = Verdict.ERROR
+    elif all(result.status is Status.PASSED for result in automated):
+        verdict = Verdict.VALIDATED
+    else:
+        verdict = Verdict.NOT_VALIDATED
+    return Scorecard(
+        items=tuple(items),
+        verdict=verdict,
+        points=sum(result.points for result in items),
+        max_points=sum(result.max_points for result in items),
+    )
+
+
+def uncovered_validation_items(
+    tutorial: Tutorial, specs: Sequence[CheckSpec]
+) -> list[ChecklistItem]:
+    """Validation Checklist items with neither a check nor a manual mark."""
+    covered = {spec.item_id for spec in specs}
+    return [
+        item
+        for item in tutorial.checklist
+        if item.section == VALIDATION_CHECKLIST
+        and not item.explicit_manual
+        and item.id not in covered
+    ]

@@ -1,0 +1,363 @@
+"""The stateful plugin object of a tutorial run: collection, timing, results, report.
+
+:mod:`pytest_tutorial.plugin` registers one :class:`TutorialSession` only when
+``--tutorial`` is given. It replaces the run's arguments with the tutorial's check
+modules, ties every check to its checklist item, enforces time limits, gathers results
+in ``pytest_runtest_logreport`` (so it works under pytest-xdist), and at the end writes
+the report and prints the checklist.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_tutorial import report as report_module
+from pytest_tutorial import terminal
+from pytest_tutorial.discovery import TutorialSource
+from pytest_tutorial.errors import usage_error
+from pytest_tutorial.model import Tutorial
+from pytest_tutorial.options import DEFAULT_TIMEOUT_S, Settings
+from pytest_tutorial.scoring import (
+    CheckResult,
+    CheckSpec,
+    Scorecard,
+    Status,
+    score,
+    uncovered_validation_items,
+)
+from pytest_tutorial.solution import Solution, SolutionImportError, load_solution
+from pytest_tutorial.timeouts import CheckTimeout, time_limit
+
+MARKER = "checklist"
+STATUS_PROPERTY = "tutorial_status"
+MESSAGE_PROPERTY = "tutorial_message"
+CHECK_PROPERTY = "tutorial_check"
+LOAD_PROPERTY = "tutorial_load"
+MESSAGE_LIMIT = 2000
+
+SESSION_KEY = pytest.StashKey["TutorialSession"]()
+
+
+class CheckModule(pytest.Module):
+    """A tutorial's check module, collected whatever the learner's python_* ini settings say."""
+
+    def funcnamefilter(self, name: str) -> bool:
+        return name.startswith("test")
+
+    def classnamefilter(self, name: str) -> bool:
+        return name.startswith("Test")
+
+
+class TutorialSession:
+    """Everything one ``pytest --tutorial=NAME`` run knows and produces."""
+
+    def __init__(
+        self, config: pytest.Config, settings: Settings, source: TutorialSource, tutorial: Tutorial
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.source = source
+        self.tutorial = tutorial
+        self.specs: dict[str, CheckSpec] = {}
+        self.results: dict[str, CheckResult] = {}
+        self.performance: list[dict[str, Any]] = []
+        self.problems: list[str] = []
+        self.deselected: set[str] = set()
+        self.card: Scorecard | None = None
+        self.started_at = datetime.now(UTC)
+        self.started = time.perf_counter()
+        self._solution: Solution | SolutionImportError | None = None
+        self.is_worker = hasattr(config, "workerinput")
+
+    # --- the implementation under test -----------------------------------------------------
+
+    def solution(self) -> Solution:
+        """Import the solution once; every later call returns it or re-raises its failure."""
+        __tracebackhide__ = True
+        if self._solution is None:
+            assert self.tutorial.validation is not None
+            try:
+                self._solution = load_solution(
+                    self.settings.solution,
+                    self.settings.solution_kind.value,
+                    self.tutorial.validation.solution,
+                )
+            except SolutionImportError as error:
+                self._solution = error
+            except CheckTimeout as timeout:
+                self._solution = SolutionImportError(
+                    f"importing the solution did not finish within {timeout.seconds:g} s "
+                    "(an endless loop or a blocking call at import time?)"
+                )
+                raise
+        if isinstance(self._solution, SolutionImportError):
+            raise SolutionImportError(str(self._solution))
+        return self._solution
+
+    # --- collection ----------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector) -> Any:
+        if module_path.parent == self.source.directory:
+            return CheckModule.from_parent(parent, path=module_path)
+        return None
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.problems.append(
+                f"could not collect {report.nodeid or 'the checks'}: "
+                f"{_first_lines(str(report.longrepr))}"
+            )
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected.update(item.nodeid for item in items)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Tie each check to its checklist item; any mismatch is a usage error.
+
+        The error is also kept as the run's problem, so the report says why it has no verdict.
+        """
+        try:
+            self._tie_checks_to_items(items)
+        except pytest.UsageError as error:
+            self.problems.append(str(error))
+            self.specs.clear()
+            raise
+
+    def _tie_checks_to_items(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self.specs[item.nodeid] = self._spec(item)
+        for missing in uncovered_validation_items(self.tutorial, list(self.specs.values())):
+            raise usage_error(
+                f"Validation Checklist item '{missing.id}' ({missing.text}) has no check",
+                path=self.tutorial.path,
+                line=missing.line,
+                fix=f"add a check marked @pytest.mark.{MARKER}('{missing.id}') or mark the item "
+                f"<!-- id: {missing.id}, manual -->",
+            )
+        for spec in self.specs.values():
+            entry = self.tutorial.item(spec.item_id)
+            if entry is not None and entry.explicit_manual:
+                raise usage_error(
+                    f"check {spec.name} covers '{entry.id}', which the document marks manual",
+                    path=self.tutorial.path,
+                    line=entry.line,
+                    fix="remove 'manual' from the item or the check from the item",
+                )
+
+    def _spec(self, item: pytest.Item) -> CheckSpec:
+        _, line, _ = item.location
+        location = f"{item.path}:{(line or 0) + 1}"
+        marker = item.get_closest_marker(MARKER)
+        if marker is None:
+            raise usage_error(
+                f"check {item.name} is not tied to a checklist item",
+                path=item.path,
+                line=(line or 0) + 1,
+                fix=f"decorate it with @pytest.mark.{MARKER}('ITEM_ID', points=1, hint='...')",
+            )
+        item_id = marker.args[0] if marker.args else marker.kwargs.get("item")
+        known = ", ".join(entry.id for entry in self.tutorial.validation_items)
+        if not isinstance(item_id, str) or self.tutorial.item(item_id) is None:
+            raise usage_error(
+                f"check {item.name} names checklist item {item_id!r}, which "
+                f"{self.tutorial.path.name} does not define",
+                path=item.path,
+                line=(line or 0) + 1,
+                fix=f"use one of: {known} (or the id of another checklist item)",
+            )
+        points = marker.kwargs.get("points", 1)
+        if isinstance(points, bool) or not isinstance(points, int) or points < 0:
+            raise usage_error(
+                f"check {item.name}: points={points!r} is not a whole number >= 0",
+                path=item.path,
+                line=(line or 0) + 1,
+            )
+        step_number = marker.kwargs.get("step")
+        step = self.tutorial.step(step_number) if isinstance(step_number, int) else None
+        if step_number is not None and step is None:
+            raise usage_error(
+                f"check {item.name}: step={step_number!r} is not a step of the tutorial",
+                path=item.path,
+                line=(line or 0) + 1,
+                fix=f"use a number of a '#### Step N:' heading in {self.tutorial.path.name}",
+            )
+        timeout = marker.kwargs.get("timeout")
+        return CheckSpec(
+            nodeid=item.nodeid,
+            name=item.name,
+            item_id=item_id,
+            points=points,
+            hint=str(marker.kwargs.get("hint", "")),
+            step=step,
+            location=location,
+            timeout_s=float(timeout) if timeout is not None else None,
+        )
+
+    # --- running -------------------------------------------------------------------------
+
+    def timeout_for(self, item: pytest.Item) -> float | None:
+        """The option overrides the check's marker, which overrides the tutorial's value."""
+        if self.settings.timeout_s is not None:
+            return self.settings.timeout_s or None
+        spec = self.specs.get(item.nodeid)
+        if spec is not None and spec.timeout_s is not None:
+            return spec.timeout_s
+        assert self.tutorial.validation is not None
+        return self.tutorial.validation.timeout_s or DEFAULT_TIMEOUT_S
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        with time_limit(self.timeout_for(item)):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        with time_limit(self.timeout_for(item)):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        with time_limit(self.timeout_for(item)):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Label the report with the check's status and a one-paragraph message.
+
+        Runs where the check ran (an xdist worker too); the labels travel with the report
+        as user properties. Harness failures get a short text instead of a traceback.
+        """
+        report = yield
+        spec = self.specs.get(item.nodeid)
+        if call.when == "setup" and spec is not None:
+            report.user_properties.append((CHECK_PROPERTY, spec.to_property()))
+        if call.excinfo is None or report.skipped:
+            return report
+        error = call.excinfo.value
+        if isinstance(error, CheckTimeout):
+            status, message = Status.TIMEOUT, str(error)
+            report.longrepr = f"TIMEOUT: {message}"
+        elif isinstance(error, SolutionImportError):
+            status, message = Status.ERROR, f"could not import the solution: {error}"
+            report.longrepr = message
+        else:
+            status = Status.FAILED if call.when == "call" else Status.ERROR
+            message = _failure_message(call.excinfo)
+        report.user_properties.append((STATUS_PROPERTY, status.value))
+        report.user_properties.append((MESSAGE_PROPERTY, message[:MESSAGE_LIMIT]))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Fold the setup/call/teardown reports of each check into one result."""
+        properties: dict[str, Any] = dict(report.user_properties)
+        if report.nodeid not in self.specs and CHECK_PROPERTY in properties:
+            # Under pytest-xdist the controller does not collect: specs come with the reports.
+            self.specs[report.nodeid] = CheckSpec.from_property(
+                properties[CHECK_PROPERTY], self.tutorial
+            )
+        previous = self.results.get(report.nodeid)
+        duration = report.duration + (previous.duration_s if previous else 0.0)
+        if report.when == "call" and LOAD_PROPERTY in properties:
+            self.performance.append(properties[LOAD_PROPERTY])
+        if report.passed:
+            if report.when == "call":
+                self.results[report.nodeid] = CheckResult(Status.PASSED, "", duration)
+            elif previous is not None:
+                self.results[report.nodeid] = CheckResult(
+                    previous.status, previous.message, duration
+                )
+            return
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            self.results[report.nodeid] = CheckResult(Status.SKIPPED, str(reason), duration)
+            return
+        if previous is not None and previous.status is not Status.PASSED:
+            return  # a teardown error after a failure: keep the first problem
+        status = Status(properties.get(STATUS_PROPERTY, Status.ERROR.value))
+        message = str(properties.get(MESSAGE_PROPERTY) or _first_lines(report.longreprtext))
+        if report.when == "teardown":
+            message = f"error while cleaning up after the check: {message}"
+        self.results[report.nodeid] = CheckResult(status, message, duration)
+
+    # --- the end -------------------------------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Score, write the report, and exit 0 exactly when the tutorial is validated."""
+        if self.is_worker:
+            return
+        results = dict(self.results)
+        for nodeid in self.deselected:
+            results.setdefault(nodeid, CheckResult(Status.SKIPPED, "not run (deselected)"))
+        specs = [spec for spec in self.specs.values()]
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            self.problems.append("the run was interrupted before every check finished")
+        self.card = score(self.tutorial, specs, results, run_error=bool(self.problems) or not specs)
+        report = report_module.build_report(
+            self.tutorial,
+            self.settings,
+            self.card,
+            performance=self.performance,
+            problems=self.problems,
+            started_at=self.started_at,
+            duration_s=time.perf_counter() - self.started,
+        )
+        try:
+            report_module.write_report(report, self.settings.report)
+        except OSError as error:
+            self.problems.append(f"could not write the report to {self.settings.report}: {error}")
+        if exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.TESTS_FAILED,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
+            validated = self.card.verdict.value == "validated"
+            session.exitstatus = pytest.ExitCode.OK if validated else pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.card is None:
+            return
+        title = self.tutorial.metadata.title
+        terminalreporter.write_sep("=", f"tutorial {self.tutorial.id}: {title}", bold=True)
+        terminalreporter.write_line(
+            f"solution: {self.settings.solution} ({self.settings.solution_kind.value})"
+        )
+        verbose = self.config.get_verbosity() > 0
+        if self.specs:
+            for text, markup in terminal.checklist_lines(self.card, verbose=verbose):
+                terminalreporter.write_line(text, **markup)
+        for problem in self.problems:
+            terminalreporter.write_line(f"problem: {problem}", red=True)
+        text, markup = terminal.verdict_line(self.card, self.settings.report)
+        terminalreporter.write_line(text, **markup)
+
+
+def _failure_message(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """The check's own words: an assertion's message without pytest's introspection lines.
+
+    A bare ``assert`` keeps pytest's explanation, which is then the only explanation.
+    """
+    text = excinfo.exconly()
+    if not isinstance(excinfo.value, AssertionError):
+        return text
+    text = text.removeprefix("AssertionError: ")
+    lines = text.splitlines()
+    if lines and not lines[0].startswith("assert "):
+        explanation = next((n for n, line in enumerate(lines) if line.startswith("assert ")), None)
+        lines = lines[:explanation]
+    return "\n".join(lines)
+
+
+def _first_lines(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[-5:])[:limit]

@@ -1,0 +1,25 @@
+"""A tiny pytest plugin that shuffles the collected tests with a given seed.
+
+Loaded with ``-p pytest_tutorial.shuffle`` when the harness runs a learner's own tests, so
+"tests pass consistently" means: in any order, not only the order they were written in.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+SEED_VARIABLE = "PYTEST_TUTORIAL_SHUFFLE_SEED"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    seed = os.environ.get(SEED_VARIABLE)
+    if seed is not None:
+        random.Random(int(seed)).shuffle(items)
+
+
+def pytest_report_header() -> str | None:
+    seed = os.environ.get(SEED_VARIABLE)
+    return f"test order shuffled with seed {seed}" if seed is not None else None

@@ -1,0 +1,50 @@
+"""Stop a check that runs past its time limit, so one hang cannot stall the run.
+
+The limit is enforced with ``SIGALRM``: when it fires, :class:`CheckTimeout` is raised in
+the main thread, wherever the check (or the learner's code it called) is. It derives from
+``BaseException`` so a learner's ``except Exception`` cannot swallow it. Where there is no
+``SIGALRM`` (Windows) or the check does not run in the main thread, checks run unlimited;
+``pytest-tutorial grade`` adds a wall-clock limit around the whole process for that case.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class CheckTimeout(BaseException):
+    """A check ran past its time limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the check did not finish within its {seconds:g} s time limit")
+        self.seconds = seconds
+
+
+def can_enforce() -> bool:
+    """Whether :func:`time_limit` can stop code in this thread on this platform."""
+    return hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`CheckTimeout` inside the block once ``seconds`` have passed.
+
+    Nested limits are not supported: the harness sets one per test phase.
+    """
+    if not seconds or not can_enforce():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise CheckTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,1 @@
+"""Bundled tutorials: each folder holds a tutorial document and its check modules."""

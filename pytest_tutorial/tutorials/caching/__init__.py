@@ -1,0 +1,1 @@
+"""The caching tutorial: document, checks and known-bad implementations."""

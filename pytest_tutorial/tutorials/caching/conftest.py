@@ -1,0 +1,38 @@
+"""Fixtures shared by the caching tutorial's checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis
+from pytest_tutorial.solution import Solution
+from pytest_tutorial.tutorials.caching.support import LOCAL_TTL_SECONDS, NAMESPACE, TTL_SECONDS
+
+
+@pytest.fixture
+def make_service(
+    solution: Solution, redis_client: InstrumentedRedis, fake_clock: FakeClock
+) -> Callable[..., Any]:
+    """Build the learner's CacheService with the checks' defaults; overrides by keyword."""
+
+    def make(client: object = None, **overrides: Any) -> Any:
+        options: dict[str, Any] = {
+            "namespace": NAMESPACE,
+            "ttl_seconds": TTL_SECONDS,
+            "local_max_entries": 16,
+            "local_ttl_seconds": LOCAL_TTL_SECONDS,
+            "clock": fake_clock.monotonic,
+        }
+        options.update(overrides)
+        return solution.CacheService(redis_client if client is None else client, **options)
+
+    return make
+
+
+@pytest.fixture
+def service(make_service: Callable[..., Any]) -> Any:
+    """The learner's CacheService on the check's fake Redis."""
+    return make_service()

@@ -1,0 +1,96 @@
+"""Shared helpers of the project's tests: run a tutorial with pytester, validate its report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from pytest_tutorial.options import REPORT, SOLUTION, TUTORIAL
+from pytest_tutorial.report import SCHEMA_PATH
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def validate_report(report: dict[str, Any]) -> None:
+    """Every report the tests produce must match the shipped schema."""
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
+
+
+@dataclass
+class TutorialRun:
+    """What one pytester run of a tutorial gave."""
+
+    result: pytest.RunResult
+    report: dict[str, Any]
+
+    @property
+    def items(self) -> dict[str, dict[str, Any]]:
+        """Checklist items by id."""
+        return {item["id"]: item for item in self.report["checklist"]}
+
+    def status(self, item_id: str) -> str:
+        """The status of one checklist item."""
+        return str(self.items[item_id]["status"])
+
+    def automated_statuses(self) -> dict[str, str]:
+        """Status of every automated item."""
+        return {i["id"]: i["status"] for i in self.report["checklist"] if i["automated"]}
+
+
+RunTutorial = Callable[..., TutorialRun]
+
+
+@pytest.fixture
+def copy_solution(pytester: pytest.Pytester) -> Callable[[str, str], Path]:
+    """Copy ``reference_solutions/NAME`` (or ``exercises/NAME``) into the pytester folder."""
+
+    def copy(kind: str, name: str, *, to: str | None = None) -> Path:
+        target = pytester.path / (to or f"{kind}/{name}")
+        shutil.copytree(
+            REPO / kind / name,
+            target,
+            ignore=shutil.ignore_patterns(
+                "__pycache__", ".mypy_cache", ".pytest_cache", ".hypothesis"
+            ),
+        )
+        return target
+
+    return copy
+
+
+@pytest.fixture
+def run_tutorial(pytester: pytest.Pytester) -> RunTutorial:
+    """Run ``pytest --tutorial=NAME`` in the pytester folder and return its validated report."""
+
+    def run(name: str, *args: str, solution: Path | str | None = None) -> TutorialRun:
+        report_path = pytester.path / "report.json"
+        report_path.unlink(missing_ok=True)
+        options = [f"{TUTORIAL}={name}", f"{REPORT}={report_path}", "-p", "no:randomly", *args]
+        if solution is not None:
+            options.append(f"{SOLUTION}={solution}")
+        result = pytester.runpytest(*options)
+        assert report_path.is_file(), f"no report written:\n{result.stdout.str()}"
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        validate_report(report)
+        return TutorialRun(result, report)
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _quiet_pytest_asyncio(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner pytester runs have no ini: give pytest-asyncio its loop scope so it does not warn.
+
+    (The project's ``filterwarnings = error`` would turn that warning into a crash.)
+    """
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")  # pytester clears PYTEST_ADDOPTS when it starts
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")

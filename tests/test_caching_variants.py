@@ -1,0 +1,217 @@
+"""Realistic bugs in the caching reference, each rejected on the checklist item it breaks.
+
+Each variant is the reference with one small edit, so the variants cannot drift from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunTutorial
+
+pytestmark = pytest.mark.slow
+
+SKIP_OWN_TESTS = ("-k", "not own_tests")
+"""The learner-tests checks start subprocesses; variants that do not touch tests/ skip them."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named bug: text replacements in cache_service.py and the item that must fail."""
+
+    name: str
+    edits: tuple[tuple[str, str], ...]
+    failing_item: str
+
+
+VARIANTS = [
+    Variant(
+        "forgets_the_ttl",
+        (
+            (
+                "self._redis.set(name, payload, ex=self._ttl_seconds)",
+                "self._redis.set(name, payload)",
+            ),
+        ),
+        "integration",
+    ),
+    Variant(
+        "wrong_key_prefix",
+        (('return f"{self._namespace}:{key}"', 'return f"{self._namespace}/{key}"'),),
+        "integration",
+    ),
+    Variant(
+        "caches_exceptions",
+        (
+            (
+                "            value = compute()\n",
+                "            try:\n                value = compute()\n"
+                "            except Exception as exc:\n"
+                "                value = {'error': str(exc)}\n",
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "no_fallback_when_redis_errors",
+        (
+            (
+                'logger.warning("redis %s %s failed, serving without Redis: %r", '
+                "command, name, exc)",
+                "raise exc",
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "single_flight_not_thread_safe",
+        (
+            (
+                "lock = self._flight_locks.setdefault(key, threading.Lock())",
+                "lock = threading.Lock()",
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "one_lock_for_every_computation",
+        (
+            (
+                "self._lock = threading.Lock()\n",
+                "self._lock = threading.Lock()\n        self._compute_lock = threading.Lock()\n",
+            ),
+            (
+                "lock = self._flight_locks.setdefault(key, threading.Lock())",
+                "self._flight_locks.setdefault(key, threading.Lock())\n"
+                "            lock = self._compute_lock",
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "never_evicts_the_lru",
+        (("while len(self._local) > self._local_max_entries:", "while False:"),),
+        "core",
+    ),
+    Variant(
+        "lru_is_fifo",
+        (
+            (
+                "            self._local.move_to_end(key)\n"
+                '            self._stats["local_hits"] += 1',
+                '            self._stats["local_hits"] += 1',
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "accepts_keys_with_spaces",
+        (
+            (
+                "if not _is_token(key) or len(key) > MAX_KEY_LENGTH:",
+                "if not isinstance(key, str) or not key:",
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "counts_redis_hits_as_local",
+        (('self._count("redis_hits")', 'self._count("local_hits")'),),
+        "core",
+    ),
+    Variant(
+        "slow_cached_reads",
+        (
+            (
+                "        found = self._local_get(key)\n        if not isinstance(found, _Miss):\n"
+                "            return found\n",
+                "        time.sleep(0.01)\n        found = self._local_get(key)\n"
+                "        if not isinstance(found, _Miss):\n            return found\n",
+            ),
+        ),
+        "performance",
+    ),
+    Variant(
+        "undocumented_stats",
+        (
+            (
+                '"""Return a snapshot of local_hits, redis_hits, misses and (survived) '
+                'redis_errors."""\n',
+                "# (docstring removed)\n",
+            ),
+        ),
+        "documentation",
+    ),
+]
+
+
+def make_variant(copy_solution: Callable[..., Path], variant: Variant) -> Path:
+    """Copy the reference and apply the variant's edits, each of which must match once."""
+    folder = copy_solution("reference_solutions", "caching", to=f"variants/{variant.name}")
+    module = folder / "cache_service.py"
+    text = module.read_text(encoding="utf-8")
+    for old, new in variant.edits:
+        assert text.count(old) == 1, f"{variant.name}: the reference no longer contains {old!r}"
+        text = text.replace(old, new)
+    module.write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_variant_is_rejected_on_the_expected_item(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], variant: Variant
+) -> None:
+    folder = make_variant(copy_solution, variant)
+    run = run_tutorial("caching", *SKIP_OWN_TESTS, solution=folder)
+    assert run.result.ret == 1
+    assert run.report["verdict"] == "not_validated"
+    assert run.status(variant.failing_item) == "failed", run.automated_statuses()
+    assert run.status("tests") == "skipped"
+
+
+def test_learner_tests_that_miss_known_bugs_fail_the_tests_item(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], pytester: pytest.Pytester
+) -> None:
+    folder = copy_solution("reference_solutions", "caching", to="weak_tests")
+    (folder / "tests" / "test_cache_service.py").write_text(
+        "from cache_service import CacheService\n"
+        "import fakeredis\n\n"
+        "def test_set_then_get():\n"
+        "    service = CacheService(fakeredis.FakeRedis())\n"
+        "    service.set('k', {'v': 1})\n"
+        "    assert service.get('k') == {'v': 1}\n",
+        encoding="utf-8",
+    )
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    checks = {c["id"].rsplit("::", 1)[-1]: c for c in run.items["tests"]["checks"]}
+    assert checks["test_own_tests_pass_in_shuffled_order"]["status"] == "passed"
+    assert checks["test_own_tests_catch_known_bugs"]["status"] == "failed"
+    assert "drops_ttl" in checks["test_own_tests_catch_known_bugs"]["message"]
+
+
+def test_order_dependent_learner_tests_fail_the_tests_item(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    folder = copy_solution("reference_solutions", "caching", to="order_dependent")
+    (folder / "tests" / "test_order.py").write_text(
+        "import fakeredis\n"
+        "from cache_service import CacheService\n\n"
+        "SHARED = CacheService(fakeredis.FakeRedis())\n\n"
+        + "".join(
+            f"def test_step_{n}():\n"
+            f"    if {n}:\n"
+            f"        assert SHARED.get('k{n - 1}') == {n - 1}\n"
+            f"    SHARED.set('k{n}', {n})\n\n"
+            for n in range(6)
+        ),
+        encoding="utf-8",
+    )
+    run = run_tutorial("caching", "-k", "own_tests_pass", solution=folder)
+    assert run.status("tests") == "failed"
+    message = run.items["tests"]["checks"][0]["message"]
+    assert "shuffled order" in message
+    assert "failed" in message

@@ -9,7 +9,6 @@ import pytest
 
 from pytest_tutorial.solution import Solution
 
-
 TODO = "TODO"
 """A docstring that still holds the starter's TODO note does not document the code."""
 

@@ -1,8 +1,10 @@
 """Stop a check that runs past its time limit, so one hang cannot stall the run.
 
 The limit is enforced with ``SIGALRM``: when it fires, :class:`CheckTimeout` is raised in
-the main thread, wherever the check (or the learner's code it called) is. It derives from
-``BaseException`` so a learner's ``except Exception`` cannot swallow it. Where there is no
+the main thread, wherever the check (or the learner's code it called) is. It is a kind of
+``pytest.fail.Exception``: a ``BaseException`` (so a learner's ``except Exception`` cannot
+swallow it) that pytest itself treats as a test outcome, so a timeout during setup leaves
+pytest's own bookkeeping intact for the checks that follow. Where there is no
 ``SIGALRM`` (Windows) or the check does not run in the main thread, checks run unlimited;
 ``pytest-tutorial grade`` adds a wall-clock limit around the whole process for that case.
 """
@@ -13,13 +15,23 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from _pytest.outcomes import Failed as _Failed
+else:
+    _Failed = pytest.fail.Exception
 
 
-class CheckTimeout(BaseException):
+class CheckTimeout(_Failed):
     """A check ran past its time limit."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"the check did not finish within its {seconds:g} s time limit")
+        super().__init__(
+            f"the check did not finish within its {seconds:g} s time limit", pytrace=False
+        )
         self.seconds = seconds
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,13 @@ from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.errors import usage_error
 from pytest_tutorial.fixtures import FIXTURE_MODULES
 from pytest_tutorial.model import ValidationMethod
-from pytest_tutorial.options import TUTORIAL, default_state_dir, read_settings, tutorial_roots
+from pytest_tutorial.options import (
+    TUTORIAL,
+    default_state_dir,
+    prepare_state_dir,
+    read_settings,
+    tutorial_roots,
+)
 from pytest_tutorial.session import SESSION_KEY, TutorialSession
 
 
@@ -43,7 +50,9 @@ def activate(config: pytest.Config, name: str) -> TutorialSession:
     # The checks are given as explicit paths, so the learner's python_files and testpaths
     # neither hide them nor collect them twice.
     config.args = [str(path) for path in source.check_modules()]
-    restore = _configure_hypothesis(default_state_dir(settings.rootdir, settings.solution))
+    state_dir = prepare_state_dir(default_state_dir(settings.rootdir, settings.solution))
+    restore = _configure_hypothesis(state_dir)
+    _keep_benchmark_storage_out_of_the_way(config, state_dir)
     config.add_cleanup(restore)
     return session
 
@@ -62,7 +71,21 @@ def _silence_asyncio_scope_warning() -> None:
     )
 
 
-def _configure_hypothesis(state_dir: os.PathLike[str]) -> Callable[[], None]:
+PYTEST_BENCHMARK_DEFAULT_STORAGE = "file://./.benchmarks"
+
+
+def _keep_benchmark_storage_out_of_the_way(config: pytest.Config, state_dir: Path) -> None:
+    """Point pytest-benchmark's storage into the state folder unless the learner chose one.
+
+    pytest-benchmark creates its storage folder (``./.benchmarks``) in every run it is
+    loaded in; this runs before its ``pytest_configure``, so the learner's folder stays clean.
+    """
+    option = getattr(config.option, "benchmark_storage", None)
+    if option == PYTEST_BENCHMARK_DEFAULT_STORAGE:
+        config.option.benchmark_storage = f"file://{state_dir / 'benchmarks'}"
+
+
+def _configure_hypothesis(state_dir: Path) -> Callable[[], None]:
     """A profile that is deterministic under CI and keeps its database out of the code folder.
 
     Returns the function that puts back the previous profile and storage folder.
@@ -71,7 +94,7 @@ def _configure_hypothesis(state_dir: os.PathLike[str]) -> Callable[[], None]:
     from hypothesis.configuration import set_hypothesis_home_dir
     from hypothesis.database import DirectoryBasedExampleDatabase
 
-    home = os.fspath(state_dir) + "/hypothesis"
+    home = str(state_dir / "hypothesis")
     set_hypothesis_home_dir(home)
     in_ci = bool(os.environ.get("CI"))
     settings.register_profile(

@@ -56,7 +56,15 @@ REQUIRED_FIELDS = (
 STATUSES = ("draft", "published", "review_needed", "archived")
 VALIDATION_KEYS = ("solution", "performance", "timeout_s")
 SOLUTION_KEYS = ("module", "exports")
-PERFORMANCE_KEYS = ("requests", "concurrency", "warmup", "p95_ms", "max_error_rate")
+PERFORMANCE_KEYS = (
+    "requests",
+    "concurrency",
+    "warmup",
+    "p95_ms",
+    "relative_p95",
+    "rounds",
+    "max_error_rate",
+)
 
 T = TypeVar("T")
 
@@ -230,6 +238,8 @@ def _validation(block: object, key_lines: dict[tuple[str, ...], int], path: Path
         concurrency=_number(performance, "concurrency", int, 10, 1, where, error),
         warmup=_number(performance, "warmup", int, 10, 0, where, error),
         p95_ms=_optional_number(performance, "p95_ms", where, error),
+        relative_p95=_optional_number(performance, "relative_p95", where, error),
+        rounds=_number(performance, "rounds", int, 5, 1, where, error),
         max_error_rate=_number(performance, "max_error_rate", float, 0.0, 0.0, where, error),
     )
     if target.concurrency > target.requests:

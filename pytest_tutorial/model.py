@@ -80,12 +80,20 @@ class SolutionContract:
 
 @dataclass(frozen=True)
 class PerformanceTarget:
-    """The load test a tutorial promises (template: 100 requests, 10 concurrent)."""
+    """The load test a tutorial promises (template: 100 requests, 10 concurrent).
+
+    Two kinds of p95 target: ``p95_ms`` (absolute) and ``relative_p95`` (the learner's
+    p95 may be at most this many times the reference solution's, measured in the same
+    run). The relative target decides whenever a reference solution is available.
+    """
 
     requests: int = 100
     concurrency: int = 10
     warmup: int = 10
     p95_ms: float | None = None
+    relative_p95: float | None = None
+    rounds: int = 5
+    """Interleaved rounds (learner, reference, learner, ...); the verdict uses their median."""
     max_error_rate: float = 0.0
 
 

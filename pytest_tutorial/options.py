@@ -179,6 +179,15 @@ def default_state_dir(rootdir: Path, solution: Path) -> Path:
     return state
 
 
+def prepare_state_dir(state: Path) -> Path:
+    """Create the state folder with a ``.gitignore``, so nothing in it is ever committed."""
+    state.mkdir(parents=True, exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by pytest-tutorial\n*\n", encoding="utf-8")
+    return state
+
+
 def _with_base(
     config: pytest.Config, dest: str, ini: str, invocation: Path, ini_dir: Path
 ) -> tuple[str | None, Path]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tutorial.model import Tutorial
-from pytest_tutorial.options import STATE_DIR, Settings
+from pytest_tutorial.options import Settings
 from pytest_tutorial.scoring import Scorecard
 
 SCHEMA_VERSION = "1.0"
@@ -102,17 +102,8 @@ def versions() -> dict[str, str]:
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
-    """Write atomically (temporary file, then rename) so a reader never sees half a report.
-
-    The state folder gets a ``.gitignore`` so reports never end up in a learner's commits.
-    """
+    """Write atomically (temporary file, then rename) so a reader never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for parent in (path.parent, *path.parent.parents):
-        if parent.name == STATE_DIR and not (parent / ".gitignore").exists():
-            (parent / ".gitignore").write_text(
-                "# written by pytest-tutorial\n*\n", encoding="utf-8"
-            )
-            break
     handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:

@@ -9,6 +9,7 @@ the report and prints the checklist.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Generator
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from pytest_tutorial import terminal
 from pytest_tutorial.discovery import TutorialSource
 from pytest_tutorial.errors import usage_error
 from pytest_tutorial.model import Tutorial
-from pytest_tutorial.options import DEFAULT_TIMEOUT_S, Settings
+from pytest_tutorial.options import DEFAULT_TIMEOUT_S, REFERENCE_ROOT, Settings
 from pytest_tutorial.scoring import (
     CheckResult,
     CheckSpec,
@@ -73,6 +74,7 @@ class TutorialSession:
         self.started_at = datetime.now(UTC)
         self.started = time.perf_counter()
         self._solution: Solution | SolutionImportError | None = None
+        self._reference: tuple[Solution | None, str] | None = None
         self.is_worker = hasattr(config, "workerinput")
 
     # --- the implementation under test -----------------------------------------------------
@@ -99,6 +101,30 @@ class TutorialSession:
         if isinstance(self._solution, SolutionImportError):
             raise SolutionImportError(str(self._solution))
         return self._solution
+
+    def reference_solution(self) -> tuple[Solution | None, str]:
+        """The reference solution to compare performance with, or None and the reason.
+
+        It is ``reference_solutions/NAME`` under the rootdir; a run whose solution is that
+        folder compares the solution with itself.
+        """
+        if self._reference is None:
+            assert self.tutorial.validation is not None
+            path = self.settings.rootdir / REFERENCE_ROOT / self.tutorial.id
+            if path.resolve() == self.settings.solution.resolve():
+                self._reference = (self.solution(), "")
+            elif not path.is_dir():
+                self._reference = (None, f"no reference solution at {path}")
+            else:
+                try:
+                    loaded = load_solution(path, "reference", self.tutorial.validation.solution)
+                    self._reference = (loaded, "")
+                except SolutionImportError as error:
+                    self._reference = (
+                        None,
+                        f"the reference solution could not be imported: {error}",
+                    )
+        return self._reference
 
     # --- collection ----------------------------------------------------------------------
 
@@ -336,6 +362,9 @@ class TutorialSession:
         if self.specs:
             for text, markup in terminal.checklist_lines(self.card, verbose=verbose):
                 terminalreporter.write_line(text, **markup)
+        ascii_only = not terminal.can_encode(getattr(sys.stdout, "encoding", None))
+        for text, markup in terminal.performance_lines(self.performance, ascii_only=ascii_only):
+            terminalreporter.write_line(text, **markup)
         for problem in self.problems:
             terminalreporter.write_line(f"problem: {problem}", red=True)
         text, markup = terminal.verdict_line(self.card, self.settings.report)

@@ -7,9 +7,11 @@ under a item that did not pass, its first problem and hint. Sections a person ju
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+from pytest_tutorial.histogram import BLOCKS, Histogram
 from pytest_tutorial.model import VALIDATION_CHECKLIST
 from pytest_tutorial.scoring import ItemResult, Scorecard, Status, Verdict
 
@@ -65,3 +67,52 @@ def verdict_line(card: Scorecard, report: Path | None) -> tuple[str, dict[str, b
         text += f"  report: {report}"
     markup = {"green": True} if card.verdict is Verdict.VALIDATED else {"red": True}
     return text, {**markup, "bold": True}
+
+
+def performance_lines(
+    entries: Sequence[dict[str, Any]], *, ascii_only: bool = False
+) -> Iterator[tuple[str, dict[str, bool]]]:
+    """Each load test: its verdict and figures, then its latency distribution as a sparkline."""
+    if not entries:
+        return
+    yield "Performance", {"bold": True}
+    for entry in entries:
+        passed = entry.get("passed")
+        label, markup = LABELS[Status.PASSED if passed else Status.FAILED]
+        if passed is None:
+            label, markup = "INFO", {}
+        figures = f"p95 {_ms(entry.get('p95_ms'))}"
+        if entry.get("reference_p95_ms") is not None:
+            figures += f"  reference {_ms(entry['reference_p95_ms'])}  ratio {entry['ratio']:.2f}x"
+        decided = entry.get("decided_by")
+        if decided == "relative":
+            figures += f"  target <= {entry['target']:g}x reference (relative)"
+        elif decided == "absolute":
+            figures += f"  target <= {entry['target']:g} ms (absolute)"
+        yield f"  {label:<8} {entry.get('name', '')}: {figures}", markup
+        for key, who in (("histogram", "yours    "), ("reference_histogram", "reference")):
+            picture = entry.get(key)
+            if picture:
+                shape = Histogram(tuple(picture["edges_ms"]), tuple(picture["counts"]))
+                low, high = shape.edges_ms[0], shape.edges_ms[-1]
+                line = f"{_ms(low)} |{shape.sparkline(ascii_only=ascii_only)}| {_ms(high)}"
+                yield f"           {who} {line}", {}
+        if entry.get("note"):
+            yield f"           note: {entry['note']}", {"yellow": True}
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value < 1:
+        return f"{value * 1000:.1f} us"
+    return f"{value:.2f} ms"
+
+
+def can_encode(encoding: str | None) -> bool:
+    """Whether the block characters of the sparkline survive this output encoding."""
+    try:
+        "".join(BLOCKS).encode(encoding or "ascii")
+    except (LookupError, UnicodeEncodeError):
+        return False
+    return True

@@ -13,12 +13,14 @@ from pytest_tutorial.tutorials.caching.support import LOCAL_TTL_SECONDS, NAMESPA
 
 
 @pytest.fixture
-def make_service(
-    solution: Solution, redis_client: InstrumentedRedis, fake_clock: FakeClock
-) -> Callable[..., Any]:
-    """Build the learner's CacheService with the checks' defaults; overrides by keyword."""
+def service_factory(redis_client: InstrumentedRedis, fake_clock: FakeClock) -> Callable[..., Any]:
+    """Build any implementation's CacheService with the checks' defaults.
 
-    def make(client: object = None, **overrides: Any) -> Any:
+    ``service_factory(implementation, client=None, **overrides)``: the performance check
+    builds the learner's and the reference's services the same way.
+    """
+
+    def make(implementation: Solution, client: object = None, **overrides: Any) -> Any:
         options: dict[str, Any] = {
             "namespace": NAMESPACE,
             "ttl_seconds": TTL_SECONDS,
@@ -27,7 +29,17 @@ def make_service(
             "clock": fake_clock.monotonic,
         }
         options.update(overrides)
-        return solution.CacheService(redis_client if client is None else client, **options)
+        return implementation.CacheService(redis_client if client is None else client, **options)
+
+    return make
+
+
+@pytest.fixture
+def make_service(solution: Solution, service_factory: Callable[..., Any]) -> Callable[..., Any]:
+    """Build the learner's CacheService with the checks' defaults; overrides by keyword."""
+
+    def make(client: object = None, **overrides: Any) -> Any:
+        return service_factory(solution, client, **overrides)
 
     return make
 

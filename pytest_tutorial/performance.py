@@ -1,0 +1,277 @@
+"""Performance verdicts that hold on a noisy machine.
+
+An absolute p95 target in milliseconds flips from pass to fail when a shared CI machine is
+busy. A relative target does not: the learner's implementation and the reference solution
+are measured in the same run, interleaved (learner, reference, learner, reference, ...)
+over several rounds, so drift hits both; the verdict is the median of the rounds' p95
+ratios against ``relative_p95``. Where no reference solution is available the absolute
+target decides, and the outcome says so.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import statistics
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_tutorial.histogram import histogram
+from pytest_tutorial.load import LoadResult, run_load, run_load_async
+from pytest_tutorial.model import PerformanceTarget
+
+Call = Callable[[], object]
+AsyncCall = Callable[[], Awaitable[object]]
+
+
+class TargetKind(enum.Enum):
+    """Which target decided a performance verdict."""
+
+    RELATIVE = "relative"
+    ABSOLUTE = "absolute"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How one load test is run (front matter values, possibly overridden by the check)."""
+
+    requests: int
+    concurrency: int
+    warmup: int
+    rounds: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A performance verdict with everything that went into it."""
+
+    name: str
+    learner_rounds: tuple[LoadResult, ...]
+    reference_rounds: tuple[LoadResult, ...]
+    decided_by: TargetKind
+    target: float | None
+    """The ratio bound (relative) or the p95 in ms (absolute)."""
+    max_error_rate: float
+    note: str = ""
+
+    @property
+    def learner(self) -> LoadResult:
+        """The learner's rounds pooled into one result."""
+        return pool(self.learner_rounds)
+
+    @property
+    def reference(self) -> LoadResult | None:
+        """The reference's rounds pooled, or None when there was no reference."""
+        return pool(self.reference_rounds) if self.reference_rounds else None
+
+    @property
+    def learner_p95_ms(self) -> float:
+        """Median over rounds of the learner's p95."""
+        return statistics.median(result.p95_ms for result in self.learner_rounds)
+
+    @property
+    def reference_p95_ms(self) -> float | None:
+        """Median over rounds of the reference's p95."""
+        if not self.reference_rounds:
+            return None
+        return statistics.median(result.p95_ms for result in self.reference_rounds)
+
+    @property
+    def ratio(self) -> float | None:
+        """Median over rounds of learner p95 / reference p95."""
+        if not self.reference_rounds:
+            return None
+        pairs = zip(self.learner_rounds, self.reference_rounds, strict=True)
+        return statistics.median(mine.p95_ms / max(ref.p95_ms, 1e-9) for mine, ref in pairs)
+
+    @property
+    def error_rate(self) -> float:
+        """The learner's failed requests over all rounds."""
+        return self.learner.error_rate
+
+    def problems(self) -> list[str]:
+        """Why the verdict is a failure; empty when it passed."""
+        if self.error_rate > self.max_error_rate:
+            first = self.learner.error_samples[:1]
+            sample = f" (first: {first[0]})" if first else ""
+            return [
+                f"{self.learner.errors} of {self.learner.requests} requests failed, allowed "
+                f"{self.max_error_rate:.0%}{sample}"
+            ]
+        if self.target is None:
+            return []
+        if self.decided_by is TargetKind.RELATIVE:
+            ratio = self.ratio
+            if ratio is None or not ratio <= self.target:
+                return [
+                    f"p95 {self.learner_p95_ms:.4f} ms is {ratio or 0:.2f}x the reference's "
+                    f"{self.reference_p95_ms or 0:.4f} ms, allowed {self.target:g}x"
+                ]
+        elif not self.learner_p95_ms <= self.target:
+            return [f"p95 {self.learner_p95_ms:.4f} ms is over the {self.target:g} ms target"]
+        return []
+
+    @property
+    def passed(self) -> bool:
+        """True when the learner met the deciding target and the error bound."""
+        return not self.problems()
+
+    def describe(self) -> str:
+        """One line of figures, for failure messages and the terminal."""
+        text = f"p95 {self.learner_p95_ms:.4f} ms"
+        if self.reference_p95_ms is not None:
+            text += f", reference {self.reference_p95_ms:.4f} ms, ratio {self.ratio:.2f}x"
+        text += f" ({self.target_text()}; {len(self.learner_rounds)} round(s) of "
+        text += f"{self.learner_rounds[0].requests} requests at concurrency "
+        text += f"{self.learner_rounds[0].concurrency})"
+        return text
+
+    def target_text(self) -> str:
+        """The deciding target in words."""
+        if self.decided_by is TargetKind.RELATIVE:
+            return f"target <= {self.target:g}x reference, relative decided"
+        if self.decided_by is TargetKind.ABSOLUTE:
+            return f"target <= {self.target:g} ms, absolute decided"
+        return "no target"
+
+    def summary(self) -> dict[str, Any]:
+        """Plain values for the report's ``performance`` list."""
+        learner = self.learner
+        entry: dict[str, Any] = {
+            "name": self.name,
+            **learner.summary(),
+            "p95_ms": round(self.learner_p95_ms, 6),
+            "decided_by": self.decided_by.value,
+            "target": self.target,
+            "ratio": _rounded(self.ratio),
+            "reference_p95_ms": _rounded(self.reference_p95_ms),
+            "rounds": [
+                {
+                    "learner_p95_ms": round(mine.p95_ms, 6),
+                    "reference_p95_ms": round(ref.p95_ms, 6) if ref else None,
+                }
+                for mine, ref in itertools.zip_longest(self.learner_rounds, self.reference_rounds)
+            ],
+            "max_error_rate": self.max_error_rate,
+            "histogram": histogram(learner.latencies_ns).as_dict(),
+            "passed": self.passed,
+            "note": self.note,
+        }
+        reference = self.reference
+        if reference is not None:
+            entry["reference_histogram"] = histogram(reference.latencies_ns).as_dict()
+        return entry
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 6) if value is not None else None
+
+
+def pool(results: tuple[LoadResult, ...]) -> LoadResult:
+    """Several rounds as one result (all latencies, summed errors and wall time)."""
+    return LoadResult(
+        requests=sum(result.requests for result in results),
+        concurrency=results[0].concurrency,
+        latencies_ns=tuple(sorted(itertools.chain.from_iterable(r.latencies_ns for r in results))),
+        errors=sum(result.errors for result in results),
+        wall_s=sum(result.wall_s for result in results),
+        error_samples=tuple(
+            dict.fromkeys(itertools.chain.from_iterable(result.error_samples for result in results))
+        )[:5],
+    )
+
+
+def plan(target: PerformanceTarget, has_reference: bool) -> tuple[TargetKind, float | None, str]:
+    """Which target decides, its value, and a note when the relative one could not."""
+    if target.relative_p95 is not None and has_reference:
+        return TargetKind.RELATIVE, target.relative_p95, ""
+    if target.p95_ms is not None:
+        note = ""
+        if target.relative_p95 is not None:
+            note = "no reference solution was available, so the absolute target decided"
+        return TargetKind.ABSOLUTE, target.p95_ms, note
+    return TargetKind.NONE, None, "the tutorial declares no p95 target"
+
+
+def compare(
+    name: str,
+    learner: Call,
+    reference: Call | None,
+    sizes: Sizes,
+    target: PerformanceTarget,
+    *,
+    reference_note: str = "",
+) -> Outcome:
+    """Measure ``learner`` (and ``reference``, interleaved) and judge against ``target``."""
+    kind, bound, note = plan(target, reference is not None)
+    load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
+    _warm(learner, sizes.warmup)
+    use_reference = reference if kind is TargetKind.RELATIVE else None
+    if use_reference is not None:
+        _warm(use_reference, sizes.warmup)
+    mine: list[LoadResult] = []
+    theirs: list[LoadResult] = []
+    for _ in range(sizes.rounds):
+        mine.append(run_load(learner, **load))
+        if use_reference is not None:
+            theirs.append(run_load(use_reference, **load))
+    return Outcome(
+        name,
+        tuple(mine),
+        tuple(theirs),
+        kind,
+        bound,
+        target.max_error_rate,
+        note=reference_note or note if kind is not TargetKind.RELATIVE else "",
+    )
+
+
+async def compare_async(
+    name: str,
+    learner: AsyncCall,
+    reference: AsyncCall | None,
+    sizes: Sizes,
+    target: PerformanceTarget,
+    *,
+    reference_note: str = "",
+) -> Outcome:
+    """:func:`compare` for coroutine functions, driven by concurrent tasks."""
+    kind, bound, note = plan(target, reference is not None)
+    load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
+    await _warm_async(learner, sizes.warmup)
+    use_reference = reference if kind is TargetKind.RELATIVE else None
+    if use_reference is not None:
+        await _warm_async(use_reference, sizes.warmup)
+    mine: list[LoadResult] = []
+    theirs: list[LoadResult] = []
+    for _ in range(sizes.rounds):
+        mine.append(await run_load_async(learner, **load))
+        if use_reference is not None:
+            theirs.append(await run_load_async(use_reference, **load))
+    return Outcome(
+        name,
+        tuple(mine),
+        tuple(theirs),
+        kind,
+        bound,
+        target.max_error_rate,
+        note=reference_note or note if kind is not TargetKind.RELATIVE else "",
+    )
+
+
+def _warm(call: Call, times: int) -> None:
+    for _ in range(times):
+        try:
+            call()
+        except Exception:
+            continue  # warm-up errors are counted by the measured rounds
+
+
+async def _warm_async(call: AsyncCall, times: int) -> None:
+    for _ in range(times):
+        try:
+            await call()
+        except Exception:
+            continue

@@ -1,0 +1,120 @@
+"""Performance verdicts end to end: relative target, fallback, pytest-benchmark, xdist, litter."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunTutorial
+
+pytestmark = pytest.mark.slow
+
+ONLY_PERFORMANCE = ("-k", "p95")
+
+
+def _slowed(copy_solution: Callable[..., Path]) -> Path:
+    """The reference with a sleep injected into the cached-read path."""
+    folder = copy_solution("reference_solutions", "caching", to="slowed")
+    module = folder / "cache_service.py"
+    text = module.read_text(encoding="utf-8")
+    anchor = "    def _local_get(self, key: str) -> JSONValue | _Miss:\n"
+    assert text.count(anchor) == 1
+    module.write_text(text.replace(anchor, anchor + "        time.sleep(0.0001)\n"))
+    return folder
+
+
+def test_a_slowed_solution_fails_the_relative_target(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    copy_solution("reference_solutions", "caching")
+    run = run_tutorial("caching", *ONLY_PERFORMANCE, solution=_slowed(copy_solution))
+    assert run.status("performance") == "failed"
+    entry = run.report["performance"][0]
+    assert entry["decided_by"] == "relative"
+    assert entry["ratio"] > entry["target"] == 2.0
+    assert entry["reference_p95_ms"] < entry["p95_ms"]
+    assert len(entry["rounds"]) == 5
+    assert entry["passed"] is False
+    message = run.items["performance"]["checks"][0]["message"]
+    assert "the reference's" in message
+    run.result.stdout.fnmatch_lines(
+        [
+            "Performance",
+            "*FAIL*cached reads: p95*reference*ratio*target <= 2x reference (relative)",
+            "*yours*|*|*",
+            "*reference*|*|*",
+        ]
+    )
+
+
+def test_the_reference_passes_against_itself(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    copy_solution("reference_solutions", "caching")
+    run = run_tutorial("caching", *ONLY_PERFORMANCE, solution="reference")
+    entry = run.report["performance"][0]
+    assert run.status("performance") == "passed"
+    assert entry["decided_by"] == "relative"
+
+
+def test_without_a_reference_the_absolute_target_decides(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    folder = copy_solution("reference_solutions", "caching", to="mine")  # no reference_solutions/
+    run = run_tutorial("caching", *ONLY_PERFORMANCE, solution=folder)
+    entry = run.report["performance"][0]
+    assert run.status("performance") == "passed"
+    assert entry["decided_by"] == "absolute"
+    assert entry["target"] == 5.0
+    assert "no reference solution at" in entry["note"]
+    run.result.stdout.fnmatch_lines(
+        ["*target <= 5 ms (absolute)*", "*note: no reference solution*"]
+    )
+
+
+def test_verdicts_do_not_depend_on_pytest_benchmark(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], pytester: pytest.Pytester
+) -> None:
+    copy_solution("reference_solutions", "caching")
+    slowed = _slowed(copy_solution)
+    disabled = run_tutorial("caching", *ONLY_PERFORMANCE, "--benchmark-disable", solution=slowed)
+    assert disabled.status("performance") == "failed"
+    enabled = run_tutorial(
+        "caching", *ONLY_PERFORMANCE, "--benchmark-json=bench.json", solution="reference"
+    )
+    assert enabled.status("performance") == "passed"
+    benchmarks = json.loads((pytester.path / "bench.json").read_text())["benchmarks"]
+    assert len(benchmarks) == 1
+    extra = benchmarks[0]["extra_info"]
+    assert extra["decided_by"] == "relative"
+    assert extra["ratio"] == enabled.report["performance"][0]["ratio"]
+
+
+def test_under_xdist_the_verdict_and_report_are_complete(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    copy_solution("reference_solutions", "caching")
+    run = run_tutorial("caching", "-n", "2", solution="reference")
+    assert run.report["verdict"] == "validated", run.result.stdout.str()
+    assert set(run.automated_statuses().values()) == {"passed"}
+    assert run.report["performance"][0]["decided_by"] == "relative"
+    checks = [check for item in run.report["checklist"] for check in item["checks"]]
+    assert len(checks) == 26
+
+
+def test_a_run_leaves_no_litter(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], pytester: pytest.Pytester
+) -> None:
+    folder = copy_solution("exercises", "caching")
+    copy_solution("reference_solutions", "caching")
+    before = sorted(path.relative_to(folder) for path in folder.rglob("*"))
+    run_tutorial("caching")
+    run_tutorial("caching", solution="reference")
+    after = sorted(path.relative_to(folder) for path in folder.rglob("*"))
+    assert after == before
+    for name in (".benchmarks", ".hypothesis", "__pycache__"):
+        assert not (pytester.path / name).exists(), name
+    assert (pytester.path / ".pytest-tutorial" / ".gitignore").is_file()

@@ -1,0 +1,114 @@
+"""Performance verdicts: which target decides, interleaving, ratios, histograms."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pytest_tutorial.histogram import histogram
+from pytest_tutorial.model import PerformanceTarget
+from pytest_tutorial.performance import Sizes, TargetKind, compare, plan
+
+SIZES = Sizes(requests=20, concurrency=2, warmup=2, rounds=3)
+
+
+def spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("target", "has_reference", "expected"),
+    [
+        (PerformanceTarget(p95_ms=5, relative_p95=2), True, (TargetKind.RELATIVE, 2.0)),
+        (PerformanceTarget(p95_ms=5, relative_p95=2), False, (TargetKind.ABSOLUTE, 5.0)),
+        (PerformanceTarget(p95_ms=5), True, (TargetKind.ABSOLUTE, 5.0)),
+        (PerformanceTarget(relative_p95=2), False, (TargetKind.NONE, None)),
+    ],
+)
+def test_plan_picks_the_deciding_target(
+    target: PerformanceTarget, has_reference: bool, expected: tuple[TargetKind, float | None]
+) -> None:
+    kind, bound, note = plan(target, has_reference)
+    assert (kind, bound) == expected
+    if target.relative_p95 and not has_reference:
+        assert note
+
+
+def test_learner_and_reference_are_measured_interleaved() -> None:
+    order: list[str] = []
+    compare(
+        "x",
+        lambda: order.append("L"),
+        lambda: order.append("R"),
+        Sizes(requests=2, concurrency=1, warmup=0, rounds=3),
+        PerformanceTarget(relative_p95=2),
+    )
+    assert "".join(order) == "LLRRLLRRLLRR"
+
+
+def test_a_three_times_slower_learner_fails_the_relative_target() -> None:
+    outcome = compare(
+        "x", lambda: spin(0.0003), lambda: spin(0.0001), SIZES, PerformanceTarget(relative_p95=2)
+    )
+    assert outcome.decided_by is TargetKind.RELATIVE
+    assert outcome.ratio is not None
+    assert outcome.ratio > 2
+    assert not outcome.passed
+    assert "the reference's" in outcome.problems()[0]
+
+
+def test_the_same_code_passes_the_relative_target() -> None:
+    outcome = compare(
+        "x", lambda: spin(0.0001), lambda: spin(0.0001), SIZES, PerformanceTarget(relative_p95=2)
+    )
+    assert outcome.passed, outcome.describe()
+    summary = outcome.summary()
+    assert summary["decided_by"] == "relative"
+    assert len(summary["rounds"]) == 3
+    assert sum(summary["histogram"]["counts"]) == 60
+
+
+def test_without_a_reference_the_absolute_target_decides_and_says_so() -> None:
+    outcome = compare(
+        "x",
+        lambda: None,
+        None,
+        SIZES,
+        PerformanceTarget(p95_ms=50, relative_p95=2),
+        reference_note="no reference solution at /x",
+    )
+    assert outcome.decided_by is TargetKind.ABSOLUTE
+    assert outcome.passed
+    assert outcome.note == "no reference solution at /x"
+    assert outcome.summary()["reference_p95_ms"] is None
+
+
+def test_errors_above_the_bound_fail_whatever_the_latency() -> None:
+    calls = iter(range(10**6))
+
+    def flaky() -> None:
+        if next(calls) % 10 == 0:
+            raise TimeoutError("slow backend")
+
+    outcome = compare("x", flaky, None, SIZES, PerformanceTarget(p95_ms=50, max_error_rate=0.05))
+    assert not outcome.passed
+    assert "requests failed" in outcome.problems()[0]
+    assert "TimeoutError" in outcome.problems()[0]
+
+
+def test_histogram_buckets_every_latency() -> None:
+    values = [1_000, 2_000, 2_500, 40_000, 1_000_000]
+    picture = histogram(values, buckets=8)
+    assert sum(picture.counts) == len(values)
+    assert len(picture.edges_ms) == 9
+    assert picture.edges_ms[0] == pytest.approx(0.001)
+    assert picture.edges_ms[-1] == pytest.approx(1.0)
+    line = picture.sparkline()
+    assert len(line) == 8
+    assert line[0] != " "
+    assert line[-1] != " "
+    assert picture.sparkline(ascii_only=True).isascii()
+    assert histogram([]).counts == ()

@@ -1,0 +1,46 @@
+"""Helpers shared by the benchmark scripts: timing subprocesses and printing figures."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def timed_run(arguments: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> float:
+    """Wall seconds of ``python -m pytest ARGUMENTS`` in ``cwd``; fails loudly on a crash."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", *arguments],
+        cwd=cwd,
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - started
+    if completed.returncode not in (0, 1):
+        raise SystemExit(
+            f"pytest exited {completed.returncode}:\n{completed.stdout[-2000:]}"
+            f"{completed.stderr[-2000:]}"
+        )
+    return elapsed
+
+
+def median(values: list[float]) -> float:
+    """The median, for figures quoted from one run of a script."""
+    return statistics.median(values)
+
+
+def machine() -> str:
+    """A one-line description of the machine, printed with every result."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {load:.2f} at start"
+    )

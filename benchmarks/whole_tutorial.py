@@ -1,0 +1,87 @@
+"""A whole tutorial: wall time of ``pytest --tutorial=caching --tutorial-solution=reference``.
+
+Prints the median of several runs (target <= 4 s on a 2-core machine) and then where the
+time of one run goes: the slowest checks (pytest's ``--durations``) and a cProfile of the
+main process by cumulative time. The learner's own tests run in child processes that
+overlap the other checks; they appear as the wait of the ``tests`` checks.
+
+    python benchmarks/whole_tutorial.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pstats
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _common import REPO, machine, median, timed_run
+
+TARGET_S = 4.0
+RUN = ["--tutorial=caching", "--tutorial-solution=reference", "-q", "-p", "no:randomly"]
+
+
+PHASES = (
+    ("plugin discovery (entry points of every installed package)", "load_setuptools_entrypoints"),
+    ("tutorial activation (parse document, import hypothesis)", "activation.py:.*\\(activate\\)"),
+    ("collection of the check modules", "main.py:.*\\(perform_collect\\)"),
+    ("running the checks", "main.py:.*\\(pytest_runtestloop\\)"),
+    ("  of which waiting for the learner's own tests", "learner.py:.*\\(_all\\)"),
+    ("  of which hypothesis properties", "core.py:.*\\(wrapped_test\\)"),
+    ("report and checklist", "session.py:.*\\(pytest_sessionfinish\\)"),
+)
+
+
+def _cumulative(stats: pstats.Stats, pattern: str) -> float:
+    """Cumulative seconds of the first profiled function whose location matches ``pattern``."""
+    import re
+
+    for (filename, line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+        if re.search(pattern, f"{filename}:{line}({name})"):
+            return float(row[3])
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=7)
+    runs = parser.parse_args().runs
+    print(f"machine: {machine()}")
+    timed_run(RUN, cwd=REPO)  # warm caches
+    times = [timed_run(RUN, cwd=REPO) for _ in range(runs)]
+    middle = median(times)
+    print(
+        f"wall time over {runs} runs: median {middle:.2f} s (min {min(times):.2f}, "
+        f"max {max(times):.2f}); target <= {TARGET_S} s -> "
+        f"{'MET' if middle <= TARGET_S else 'MISSED'}"
+    )
+    durations = subprocess.run(
+        [sys.executable, "-m", "pytest", *RUN, "--durations=6"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    print("slowest checks:")
+    for line in durations.splitlines():
+        if " call " in line or " setup " in line:
+            print(f"  {line.strip()}")
+    with tempfile.TemporaryDirectory() as name:
+        profile = Path(name) / "profile.out"
+        subprocess.run(
+            [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "pytest", *RUN],
+            cwd=REPO,
+            capture_output=True,
+            check=False,
+        )
+        stats = pstats.Stats(str(profile))
+        total = stats.total_tt  # type: ignore[attr-defined]
+        print(f"main process under cProfile: {total:.2f} s, by phase (cumulative):")
+        for label, pattern in PHASES:
+            print(f"  {label:<52} {_cumulative(stats, pattern):6.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,6 @@ from pytest_tutorial.fixtures import FIXTURE_MODULES
 from pytest_tutorial.model import ValidationMethod
 from pytest_tutorial.options import (
     TUTORIAL,
-    default_state_dir,
     prepare_state_dir,
     read_settings,
     tutorial_roots,
@@ -50,7 +49,7 @@ def activate(config: pytest.Config, name: str) -> TutorialSession:
     # The checks are given as explicit paths, so the learner's python_files and testpaths
     # neither hide them nor collect them twice.
     config.args = [str(path) for path in source.check_modules()]
-    state_dir = prepare_state_dir(default_state_dir(settings.rootdir, settings.solution))
+    state_dir = prepare_state_dir(settings.state_dir)
     restore = _configure_hypothesis(state_dir)
     _keep_benchmark_storage_out_of_the_way(config, state_dir)
     config.add_cleanup(restore)

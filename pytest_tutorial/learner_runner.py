@@ -46,11 +46,23 @@ class _Counts:
             self.errors += 1
 
 
+def _forget_modules_under(*folders: Path) -> None:
+    """Drop the modules loaded from the learner's folders, so the next run imports them anew.
+
+    Only those: dropping a library such as asyncio would make a second copy of it, whose
+    exception classes (``CancelledError``) no longer match the first copy's.
+    """
+    roots = [folder.resolve() for folder in folders]
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and any(Path(file).resolve().is_relative_to(root) for root in roots):
+            del sys.modules[name]
+
+
 def run_one(tests_dir: Path, implementation: Path, seed: int, scratch: Path) -> LearnerTestRun:
     """One run of the learner's tests against ``implementation``, isolated from the others."""
     ini = scratch / "pytest.ini"
     ini.write_text(INI, encoding="utf-8")
-    modules_before = set(sys.modules)
     path_before = list(sys.path)
     sys.path.insert(0, str(implementation))
     os.environ[SEED_VARIABLE] = str(seed)
@@ -74,8 +86,7 @@ def run_one(tests_dir: Path, implementation: Path, seed: int, scratch: Path) -> 
             exit_code = int(pytest.main(arguments, plugins=[counts]))
     finally:
         sys.path[:] = path_before
-        for name in set(sys.modules) - modules_before:
-            del sys.modules[name]
+        _forget_modules_under(implementation, tests_dir)
     return LearnerTestRun(
         implementation,
         seed,

@@ -20,11 +20,15 @@ SOLUTION = "--tutorial-solution"
 REPORT = "--tutorial-report"
 LIST = "--tutorial-list"
 TIMEOUT = "--tutorial-timeout"
+HINT_LEVEL = "--tutorial-hint-level"
+REDIS = "--tutorial-redis"
 
 INI_TUTORIAL = "tutorial"
 INI_SOLUTION = "tutorial_solution"
 INI_REPORT = "tutorial_report"
 INI_TIMEOUT = "tutorial_timeout"
+INI_HINT_LEVEL = "tutorial_hint_level"
+INI_REDIS = "tutorial_redis"
 INI_PATHS = "tutorial_paths"
 
 REFERENCE = "reference"
@@ -34,6 +38,13 @@ REFERENCE_ROOT = "reference_solutions"
 STATE_DIR = ".pytest-tutorial"
 """Folder under the rootdir for reports and hypothesis data, never inside the learner's code."""
 DEFAULT_TIMEOUT_S = 60.0
+
+
+class RedisMode(enum.Enum):
+    """Which Redis the checks talk to."""
+
+    FAKE = "fake"
+    SERVER = "server"
 
 
 class SolutionKind(enum.Enum):
@@ -80,6 +91,22 @@ def add_options(parser: pytest.Parser) -> None:
         f"(default {DEFAULT_TIMEOUT_S:g}; 0 disables)",
     )
     group.addoption(
+        HINT_LEVEL,
+        dest="tutorial_hint_level",
+        metavar="auto|N|all",
+        default=None,
+        help="how much of each failing check's hint to show: auto (more after each failing "
+        "run, the default), the first N levels, or all",
+    )
+    group.addoption(
+        REDIS,
+        dest="tutorial_redis",
+        metavar="fake|server",
+        default=None,
+        help="the Redis checks talk to: fakeredis in process (default), or a private "
+        "redis-server started on loopback",
+    )
+    group.addoption(
         LIST,
         dest="tutorial_list",
         action="store_true",
@@ -94,6 +121,8 @@ def add_options(parser: pytest.Parser) -> None:
         INI_REPORT, "default for --tutorial-report (relative to the ini file)", default=None
     )
     parser.addini(INI_TIMEOUT, "default for --tutorial-timeout", default=None)
+    parser.addini(INI_HINT_LEVEL, "default for --tutorial-hint-level", default=None)
+    parser.addini(INI_REDIS, "default for --tutorial-redis", default=None)
     parser.addini(
         INI_PATHS,
         "extra folders holding tutorials (searched before the bundled ones)",
@@ -113,6 +142,11 @@ class Settings:
     timeout_s: float | None
     """None: use the tutorial's timeout_s, else the default."""
     rootdir: Path
+    state_dir: Path
+    """Where reports, hint levels and hypothesis data live: never inside the learner's code."""
+    hint_level: int | None = None
+    """None: a level per failing run in a row; else the number of levels to show."""
+    redis: RedisMode = RedisMode.FAKE
 
 
 def tutorial_roots(config: pytest.Config) -> tuple[Path, ...]:
@@ -150,9 +184,10 @@ def read_settings(config: pytest.Config, name: str) -> Settings:
             fix=f"pass {SOLUTION}=PATH to your solution folder or {SOLUTION}={REFERENCE}",
         )
 
+    state_dir = default_state_dir(rootdir, solution)
     report_value, base = _with_base(config, "tutorial_report", INI_REPORT, invocation, ini_dir)
     if report_value is None:
-        report = default_state_dir(rootdir, solution) / "reports" / f"{name}.json"
+        report = state_dir / "reports" / f"{name}.json"
     else:
         report = (base / os.path.expanduser(report_value)).resolve()
         if report.is_dir():
@@ -167,6 +202,9 @@ def read_settings(config: pytest.Config, name: str) -> Settings:
         report=report,
         timeout_s=_timeout(config),
         rootdir=rootdir,
+        state_dir=state_dir,
+        hint_level=_hint_level(config),
+        redis=_redis_mode(config),
     )
 
 
@@ -197,6 +235,26 @@ def _with_base(
         return str(value), invocation
     ini_value = config.getini(ini)
     return (str(ini_value), ini_dir) if ini_value else (None, invocation)
+
+
+def _redis_mode(config: pytest.Config) -> RedisMode:
+    raw = config.getoption("tutorial_redis") or config.getini(INI_REDIS) or RedisMode.FAKE.value
+    try:
+        return RedisMode(str(raw))
+    except ValueError:
+        valid = " | ".join(mode.value for mode in RedisMode)
+        raise usage_error(f"{REDIS}={raw} is not valid", fix=f"use {valid}") from None
+
+
+def _hint_level(config: pytest.Config) -> int | None:
+    raw = config.getoption("tutorial_hint_level") or config.getini(INI_HINT_LEVEL)
+    if raw in (None, "", "auto"):
+        return None
+    if raw == "all":
+        return 10**6
+    if str(raw).isdigit() and int(raw) >= 1:
+        return int(raw)
+    raise usage_error(f"{HINT_LEVEL}={raw} is not valid", fix="use auto, all, or a number >= 1")
 
 
 def _timeout(config: pytest.Config) -> float | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -142,15 +143,15 @@ class Outcome:
         entry: dict[str, Any] = {
             "name": self.name,
             **learner.summary(),
-            "p95_ms": round(self.learner_p95_ms, 6),
+            "p95_ms": _rounded(self.learner_p95_ms),
             "decided_by": self.decided_by.value,
             "target": self.target,
             "ratio": _rounded(self.ratio),
             "reference_p95_ms": _rounded(self.reference_p95_ms),
             "rounds": [
                 {
-                    "learner_p95_ms": round(mine.p95_ms, 6),
-                    "reference_p95_ms": round(ref.p95_ms, 6) if ref else None,
+                    "learner_p95_ms": _rounded(mine.p95_ms),
+                    "reference_p95_ms": _rounded(ref.p95_ms) if ref else None,
                 }
                 for mine, ref in itertools.zip_longest(self.learner_rounds, self.reference_rounds)
             ],
@@ -166,7 +167,8 @@ class Outcome:
 
 
 def _rounded(value: float | None) -> float | None:
-    return round(value, 6) if value is not None else None
+    """A figure for the report: JSON has no infinity (every request failed) or NaN."""
+    return round(value, 6) if value is not None and math.isfinite(value) else None
 
 
 def pool(results: tuple[LoadResult, ...]) -> LoadResult:
@@ -205,27 +207,13 @@ def compare(
     reference_note: str = "",
 ) -> Outcome:
     """Measure ``learner`` (and ``reference``, interleaved) and judge against ``target``."""
-    kind, bound, note = plan(target, reference is not None)
+    kind, bound, note = _decide(target, reference is not None, reference_note)
+    sides = [learner] + ([reference] if reference and kind is TargetKind.RELATIVE else [])
+    for side in sides:
+        _warm(side, sizes.warmup)
     load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
-    _warm(learner, sizes.warmup)
-    use_reference = reference if kind is TargetKind.RELATIVE else None
-    if use_reference is not None:
-        _warm(use_reference, sizes.warmup)
-    mine: list[LoadResult] = []
-    theirs: list[LoadResult] = []
-    for _ in range(sizes.rounds):
-        mine.append(run_load(learner, **load))
-        if use_reference is not None:
-            theirs.append(run_load(use_reference, **load))
-    return Outcome(
-        name,
-        tuple(mine),
-        tuple(theirs),
-        kind,
-        bound,
-        target.max_error_rate,
-        note=reference_note or note if kind is not TargetKind.RELATIVE else "",
-    )
+    rounds = [[run_load(side, **load) for side in sides] for _ in range(sizes.rounds)]
+    return _outcome(name, rounds, kind, bound, target, note)
 
 
 async def compare_async(
@@ -238,27 +226,35 @@ async def compare_async(
     reference_note: str = "",
 ) -> Outcome:
     """:func:`compare` for coroutine functions, driven by concurrent tasks."""
-    kind, bound, note = plan(target, reference is not None)
+    kind, bound, note = _decide(target, reference is not None, reference_note)
+    sides = [learner] + ([reference] if reference and kind is TargetKind.RELATIVE else [])
+    for side in sides:
+        await _warm_async(side, sizes.warmup)
     load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
-    await _warm_async(learner, sizes.warmup)
-    use_reference = reference if kind is TargetKind.RELATIVE else None
-    if use_reference is not None:
-        await _warm_async(use_reference, sizes.warmup)
-    mine: list[LoadResult] = []
-    theirs: list[LoadResult] = []
-    for _ in range(sizes.rounds):
-        mine.append(await run_load_async(learner, **load))
-        if use_reference is not None:
-            theirs.append(await run_load_async(use_reference, **load))
-    return Outcome(
-        name,
-        tuple(mine),
-        tuple(theirs),
-        kind,
-        bound,
-        target.max_error_rate,
-        note=reference_note or note if kind is not TargetKind.RELATIVE else "",
-    )
+    rounds = [[await run_load_async(side, **load) for side in sides] for _ in range(sizes.rounds)]
+    return _outcome(name, rounds, kind, bound, target, note)
+
+
+def _decide(
+    target: PerformanceTarget, has_reference: bool, reference_note: str
+) -> tuple[TargetKind, float | None, str]:
+    """:func:`plan`, with why the reference is missing as the note when it could not decide."""
+    kind, bound, note = plan(target, has_reference)
+    return kind, bound, "" if kind is TargetKind.RELATIVE else reference_note or note
+
+
+def _outcome(
+    name: str,
+    rounds: list[list[LoadResult]],
+    kind: TargetKind,
+    bound: float | None,
+    target: PerformanceTarget,
+    note: str,
+) -> Outcome:
+    """Each round holds the learner's result, then the reference's when it was measured."""
+    mine = tuple(results[0] for results in rounds)
+    theirs = tuple(results[1] for results in rounds if len(results) > 1)
+    return Outcome(name, mine, theirs, kind, bound, target.max_error_rate, note)
 
 
 def _warm(call: Call, times: int) -> None:

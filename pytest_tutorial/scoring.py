@@ -47,6 +47,8 @@ class CheckSpec:
     step: Step | None
     location: str
     timeout_s: float | None = None
+    hints: tuple[str, ...] = ()
+    """Every level of the marker's hint, from a nudge to more detail (``hint`` is the first)."""
 
     def to_property(self) -> dict[str, Any]:
         """Plain values that travel with a test report (to the xdist controller)."""
@@ -59,6 +61,7 @@ class CheckSpec:
             "step": self.step.number if self.step else None,
             "location": self.location,
             "timeout_s": self.timeout_s,
+            "hints": list(self.hints),
         }
 
     @classmethod
@@ -74,6 +77,7 @@ class CheckSpec:
             step=step,
             location=data["location"],
             timeout_s=data["timeout_s"],
+            hints=tuple(data.get("hints", ())),
         )
 
 
@@ -84,6 +88,13 @@ class CheckResult:
     status: Status
     message: str = ""
     duration_s: float = 0.0
+    counterexample: str = ""
+    """hypothesis' shrunk falsifying example, when a property check failed."""
+    hint: str | None = None
+    """The hint levels to show (decided at the end of the run); None: the first level."""
+    hint_level: int = 0
+    reproduce: str = ""
+    """The command that reruns just this check."""
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,19 @@ the report and prints the checklist.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_tutorial import hints, terminal
 from pytest_tutorial import report as report_module
-from pytest_tutorial import terminal
 from pytest_tutorial.discovery import TutorialSource
 from pytest_tutorial.errors import usage_error
 from pytest_tutorial.model import Tutorial
@@ -39,6 +41,7 @@ MARKER = "checklist"
 STATUS_PROPERTY = "tutorial_status"
 MESSAGE_PROPERTY = "tutorial_message"
 CHECK_PROPERTY = "tutorial_check"
+COUNTEREXAMPLE_PROPERTY = "tutorial_counterexample"
 LOAD_PROPERTY = "tutorial_load"
 MESSAGE_LIMIT = 2000
 
@@ -216,15 +219,22 @@ class TutorialSession:
                 fix=f"use a number of a '#### Step N:' heading in {self.tutorial.path.name}",
             )
         timeout = marker.kwargs.get("timeout")
+        try:
+            levels = hints.hint_levels(marker.kwargs.get("hint"))
+        except TypeError as error:
+            raise usage_error(
+                f"check {item.name}: {error}", path=item.path, line=(line or 0) + 1
+            ) from None
         return CheckSpec(
             nodeid=item.nodeid,
             name=item.name,
             item_id=item_id,
             points=points,
-            hint=str(marker.kwargs.get("hint", "")),
+            hint=levels[0] if levels else "",
             step=step,
             location=location,
             timeout_s=float(timeout) if timeout is not None else None,
+            hints=levels,
         )
 
     # --- running -------------------------------------------------------------------------
@@ -281,6 +291,9 @@ class TutorialSession:
             message = _failure_message(call.excinfo)
         report.user_properties.append((STATUS_PROPERTY, status.value))
         report.user_properties.append((MESSAGE_PROPERTY, message[:MESSAGE_LIMIT]))
+        counterexample = _counterexample(error, getattr(item, "fixturenames", ()))
+        if counterexample:
+            report.user_properties.append((COUNTEREXAMPLE_PROPERTY, counterexample))
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -299,9 +312,7 @@ class TutorialSession:
             if report.when == "call":
                 self.results[report.nodeid] = CheckResult(Status.PASSED, "", duration)
             elif previous is not None:
-                self.results[report.nodeid] = CheckResult(
-                    previous.status, previous.message, duration
-                )
+                self.results[report.nodeid] = replace(previous, duration_s=duration)
             return
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
@@ -313,7 +324,8 @@ class TutorialSession:
         message = str(properties.get(MESSAGE_PROPERTY) or _first_lines(report.longreprtext))
         if report.when == "teardown":
             message = f"error while cleaning up after the check: {message}"
-        self.results[report.nodeid] = CheckResult(status, message, duration)
+        counterexample = str(properties.get(COUNTEREXAMPLE_PROPERTY, ""))
+        self.results[report.nodeid] = CheckResult(status, message, duration, counterexample)
 
     # --- the end -------------------------------------------------------------------------
 
@@ -325,7 +337,11 @@ class TutorialSession:
         results = dict(self.results)
         for nodeid in self.deselected:
             results.setdefault(nodeid, CheckResult(Status.SKIPPED, "not run (deselected)"))
-        specs = [spec for spec in self.specs.values()]
+        book = hints.HintBook(self.settings.state_dir / "hints" / f"{self.tutorial.id}.json")
+        book.record(results)
+        book.save()
+        results = hints.with_hints(self.specs, results, self.settings, book)
+        specs = list(self.specs.values())
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.problems.append("the run was interrupted before every check finished")
         self.card = score(self.tutorial, specs, results, run_error=bool(self.problems) or not specs)
@@ -375,16 +391,30 @@ def _failure_message(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
     """The check's own words: an assertion's message without pytest's introspection lines.
 
     A bare ``assert`` keeps pytest's explanation, which is then the only explanation.
+    Exception notes (hypothesis' counterexample) are left out: they are kept apart.
     """
-    text = excinfo.exconly()
-    if not isinstance(excinfo.value, AssertionError):
-        return text
-    text = text.removeprefix("AssertionError: ")
-    lines = text.splitlines()
+    error = excinfo.value
+    if not isinstance(error, AssertionError):
+        return f"{type(error).__name__}: {error}"
+    lines = str(error).splitlines() or ["AssertionError"]
     if lines and not lines[0].startswith("assert "):
         explanation = next((n for n, line in enumerate(lines) if line.startswith("assert ")), None)
         lines = lines[:explanation]
     return "\n".join(lines)
+
+
+def _counterexample(error: BaseException, fixtures: Sequence[str]) -> str:
+    """hypothesis' shrunk example from a failed property check's notes, without fixtures."""
+    notes = [
+        note
+        for note in getattr(error, "__notes__", ())
+        if note.startswith(("Falsifying example", "Failing test case"))
+    ]
+    if not notes:
+        return ""
+    fixture_argument = re.compile(rf"^\s+({'|'.join(map(re.escape, fixtures)) or '(?!)'})=")
+    lines = [line for line in notes[0].splitlines() if not fixture_argument.match(line)]
+    return "\n".join(lines)[:MESSAGE_LIMIT]
 
 
 def _first_lines(text: str, limit: int = MESSAGE_LIMIT) -> str:

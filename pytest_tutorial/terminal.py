@@ -53,10 +53,16 @@ def checklist_lines(
                 spec, check = problem
                 message = " ".join(check.message.split())[:MESSAGE_WIDTH] or check.status.value
                 yield f"           {spec.name}: {message}", {}
-                if spec.hint:
-                    yield f"           hint: {spec.hint}", {"yellow": True}
+                for line in check.counterexample.splitlines():
+                    yield f"           {line}", {}
+                hint = spec.hint if check.hint is None else check.hint
+                for level, text in enumerate(hint.splitlines(), start=1):
+                    label = "hint:" if len(spec.hints) < 2 else f"hint {level}/{len(spec.hints)}:"
+                    yield f"           {label} {text}", {"yellow": True}
                 if spec.step:
                     yield f"           reread: {spec.step.reference()}", {"yellow": True}
+                if check.reproduce:
+                    yield f"           rerun: {check.reproduce}", {}
 
 
 def verdict_line(card: Scorecard, report: Path | None) -> tuple[str, dict[str, bool]]:

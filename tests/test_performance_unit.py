@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -112,3 +113,15 @@ def test_histogram_buckets_every_latency() -> None:
     assert line[-1] != " "
     assert picture.sparkline(ascii_only=True).isascii()
     assert histogram([]).counts == ()
+
+
+def test_a_load_test_where_every_request_failed_still_reports() -> None:
+    def down() -> None:
+        raise ConnectionError("refused")
+
+    outcome = compare("x", down, down, SIZES, PerformanceTarget(p95_ms=5, relative_p95=2))
+    assert not outcome.passed
+    summary = outcome.summary()
+    assert summary["p95_ms"] is None
+    assert summary["ratio"] is None
+    json.dumps(summary, allow_nan=False)  # the report writer refuses NaN and infinity

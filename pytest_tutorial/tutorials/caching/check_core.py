@@ -42,8 +42,14 @@ json_values = st.recursive(
     "core",
     points=2,
     step=2,
-    hint="get_or_compute: look in the caches first, call compute() "
-    "only on a miss, then store the result",
+    hint=[
+        "get_or_compute: look in the caches first, call compute() only on a miss, then store "
+        "the result",
+        "order of a read: the local LRU, then redis GET of redis_key(key); only when both miss, "
+        "call compute() once and store its JSON in Redis and locally",
+        "on a miss: value = compute(); self._redis.set(name, json.dumps(value), "
+        "ex=ttl_seconds); keep it locally; return value",
+    ],
 )
 def test_computes_once_then_serves_the_cached_value(service: Any) -> None:
     compute = Computation({"name": "Ada", "roles": ["admin"], "age": 36})

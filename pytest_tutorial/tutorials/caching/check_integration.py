@@ -17,8 +17,11 @@ from pytest_tutorial.tutorials.caching.support import NAMESPACE, TTL_SECONDS, Co
     "integration",
     points=2,
     step=2,
-    hint="store json.dumps(value) under "
-    "'<namespace>:<key>' with SET ... EX ttl_seconds in one command",
+    hint=[
+        "Redis should hold exactly '<namespace>:<key>' with a TTL and the value as JSON",
+        "store json.dumps(value) under redis_key(key) with SET ... EX ttl_seconds in one "
+        "command, so no key ever lives without its TTL",
+    ],
 )
 def test_values_stored_under_namespaced_keys_with_ttl(service: Any, redis_inspector: Any) -> None:
     value = {"id": 42, "tags": ["a", "b"]}

@@ -22,6 +22,11 @@ import pytest
 
 from pytest_tutorial import hints, terminal
 from pytest_tutorial import report as report_module
+from pytest_tutorial.async_checks import (
+    adopt_async_fixture,
+    cancel_at_time_limit,
+    mark_coroutine_check,
+)
 from pytest_tutorial.discovery import TutorialSource
 from pytest_tutorial.errors import usage_error
 from pytest_tutorial.model import Tutorial
@@ -136,6 +141,19 @@ class TutorialSession:
         if module_path.parent == self.source.directory:
             return CheckModule.from_parent(parent, path=module_path)
         return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makeitem(
+        self, collector: pytest.Collector, name: str, obj: object
+    ) -> None:
+        """Mark coroutine checks for pytest-asyncio before their items are made."""
+        if collector.path.parent == self.source.directory:
+            mark_coroutine_check(collector, name, obj)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
+        adopt_async_fixture(fixturedef, self.source.directory)
+        return (yield)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -256,8 +274,14 @@ class TutorialSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        with time_limit(self.timeout_for(item)):
-            return (yield)
+        limit = self.timeout_for(item)
+        try:
+            with cancel_at_time_limit(item, limit) as hard, time_limit(hard):
+                return (yield)
+        finally:
+            # hypothesis would offer a patch adding the failing example to the check module:
+            # packaged harness code, not the learner's
+            item.__dict__.pop("_hypothesis_failing_examples", None)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:

@@ -1,0 +1,1 @@
+"""The batch_processor tutorial: document, checks and known-bad implementations."""

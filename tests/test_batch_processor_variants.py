@@ -1,0 +1,245 @@
+"""Realistic bugs in the batch_processor reference, each rejected on the checklist item it breaks.
+
+Each variant is the reference with one small edit, so the variants cannot drift from it.
+Every variant runs twice: with no ini file (every check but the learner-tests ones), and,
+for the item it breaks, with a learner's ini that sets ``asyncio_mode = auto`` and
+session-scoped default loops, which must not change the verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_tutorial.options import TIMEOUT
+from tests.conftest import RunTutorial
+
+pytestmark = pytest.mark.slow
+
+SKIP_OWN_TESTS = ("-k", "not own_tests")
+"""The learner-tests checks start subprocesses; variants that do not touch tests/ skip them."""
+
+LEARNER_AUTO_MODE_INI = """[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = session
+asyncio_default_test_loop_scope = session
+"""
+
+GATHER = "                results.extend(await asyncio.gather(*calls))\n"
+CALL = (
+    "        async with slots:\n"
+    "            async with asyncio.timeout(self._item_timeout):\n"
+    "                return await self._handler(item)\n"
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named bug: text replacements in batch_processor.py and the item that must fail."""
+
+    name: str
+    edits: tuple[tuple[str, str], ...]
+    failing_item: str
+
+
+VARIANTS = [
+    Variant(
+        "unbounded_gather",
+        (
+            (
+                CALL,
+                "        async with asyncio.timeout(self._item_timeout):\n"
+                "            return await self._handler(item)\n",
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "retry_without_backoff",
+        (
+            (
+                "await self._sleep(self.backoff_delay(attempt))",
+                "await self._sleep(self._base_delay)",
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "backoff_without_jitter",
+        (("        return self._random() * cap\n", "        return cap\n"),),
+        "errors",
+    ),
+    Variant(
+        "swallows_cancellation",
+        (
+            (
+                "len(results), len(items)\n            )\n            raise\n",
+                "len(results), len(items)\n            )\n",
+            ),
+        ),
+        "integration",
+    ),
+    Variant(
+        "loses_order",
+        (
+            (
+                GATHER,
+                "                results.extend([await c for c in asyncio.as_completed(calls)])\n",
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "one_failure_fails_the_batch",
+        (
+            (
+                "            except Exception as exc:\n"
+                "                return self._failure(index, exc, attempt)\n",
+                "",
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "timeout_not_applied",
+        ((CALL, "        async with slots:\n            return await self._handler(item)\n"),),
+        "errors",
+    ),
+    Variant(
+        "retries_every_error",
+        (
+            (
+                "            except self._transient as exc:\n",
+                "            except Exception as exc:\n",
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "leaks_tasks",
+        (
+            (
+                GATHER,
+                "                tasks = [asyncio.create_task(call) for call in calls]\n"
+                "                await asyncio.wait(tasks)\n"
+                "                results.extend(task.result() for task in tasks)\n",
+            ),
+        ),
+        "integration",
+    ),
+    Variant(
+        "awaits_items_one_by_one",
+        ((GATHER, "                results.extend([await call for call in calls])\n"),),
+        "performance",
+    ),
+    Variant(
+        "ignores_chunk_size",
+        (
+            (
+                "                chunk = items[start : start + self._chunk_size]\n",
+                "                chunk = items if start == 0 else []\n",
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "metrics_only_in_the_message",
+        (('            extra={"batch_metrics": metrics},\n', ""),),
+        "core",
+    ),
+    Variant(
+        "undocumented_backoff_delay",
+        (
+            (
+                '        """Seconds to wait after failed attempt number ``attempt`` (1-based).\n\n'
+                "        Full jitter: ``random() * min(max_delay, base_delay * 2 ** (attempt - 1))"
+                '``.\n        """\n',
+                "",
+            ),
+        ),
+        "documentation",
+    ),
+]
+
+
+def make_variant(
+    pytester: pytest.Pytester, copy_solution: Callable[..., Path], variant: Variant
+) -> Path:
+    """Copy the reference and apply the variant's edits, each of which must match once."""
+    if not (pytester.path / "reference_solutions" / "batch_processor").is_dir():
+        copy_solution("reference_solutions", "batch_processor")  # the relative target's
+    folder = copy_solution("reference_solutions", "batch_processor", to=f"variants/{variant.name}")
+    module = folder / "batch_processor.py"
+    text = module.read_text(encoding="utf-8")
+    for old, new in variant.edits:
+        assert text.count(old) == 1, f"{variant.name}: the reference no longer contains {old!r}"
+        text = text.replace(old, new)
+    module.write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("learner_ini", [None, LEARNER_AUTO_MODE_INI], ids=["no-ini", "auto-mode"])
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_variant_is_rejected_on_the_expected_item(
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    pytester: pytest.Pytester,
+    variant: Variant,
+    learner_ini: str | None,
+) -> None:
+    selection = "not own_tests"
+    if learner_ini is not None:
+        pytester.makeini(learner_ini)
+        selection += f" and check_{variant.failing_item}"  # the item under test is enough
+    folder = make_variant(pytester, copy_solution, variant)
+    run = run_tutorial("batch_processor", "-k", selection, solution=folder)
+    assert run.result.ret == 1
+    assert run.report["verdict"] == "not_validated"
+    assert run.status(variant.failing_item) == "failed", run.automated_statuses()
+    assert run.status("tests") == "skipped"
+
+
+def test_a_method_that_hangs_is_stopped_and_the_rest_stands(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], pytester: pytest.Pytester
+) -> None:
+    """A retry that awaits forever times out the checks that retry; nothing else changes."""
+    hangs = Variant(
+        "hangs_on_retry",
+        (
+            (
+                "await self._sleep(self.backoff_delay(attempt))",
+                "await asyncio.Event().wait()",
+            ),
+        ),
+        "errors",
+    )
+    folder = make_variant(pytester, copy_solution, hangs)
+    run = run_tutorial(
+        "batch_processor",
+        *SKIP_OWN_TESTS,
+        f"{TIMEOUT}=1",
+        "-p",
+        "no:cacheprovider",
+        solution=folder,
+    )
+    checks = {
+        c["id"].rsplit("::", 1)[-1]: c for item in run.report["checklist"] for c in item["checks"]
+    }
+    timed_out = sorted(name for name, check in checks.items() if check["status"] == "timeout")
+    assert timed_out == [
+        "test_backoff_is_capped_and_jittered",
+        "test_each_batch_logs_its_metrics",
+        "test_gives_up_after_max_attempts",
+        "test_slow_items_time_out",
+        "test_transient_failures_are_retried_with_exponential_backoff",
+    ]
+    for name in timed_out:
+        assert checks[name]["duration_s"] < 3, checks[name]
+    statuses = run.automated_statuses()
+    assert statuses["errors"] == statuses["core"] == "timeout", statuses
+    for item in ("integration", "performance", "documentation"):
+        assert statuses[item] == "passed", statuses
+    assert "Task was destroyed but it is pending" not in run.result.stderr.str()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tutorial.model import Tutorial
-from pytest_tutorial.options import Settings
+from pytest_tutorial.options import SolutionKind
 from pytest_tutorial.scoring import Scorecard
 
 SCHEMA_VERSION = "1.0"
@@ -36,7 +36,8 @@ REPORTED_PACKAGES = (
 
 def build_report(
     tutorial: Tutorial,
-    settings: Settings,
+    solution: Path,
+    solution_kind: SolutionKind,
     card: Scorecard,
     *,
     performance: Sequence[dict[str, Any]],
@@ -54,7 +55,7 @@ def build_report(
             "validation_method": tutorial.metadata.validation_method.value,
             "path": str(tutorial.path),
         },
-        "solution": {"path": str(settings.solution), "kind": settings.solution_kind.value},
+        "solution": {"path": str(solution), "kind": solution_kind.value},
         "verdict": card.verdict.value,
         "score": {"points": card.points, "max_points": card.max_points},
         "checklist": [

@@ -139,7 +139,10 @@ class TutorialSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector) -> Any:
         if module_path.parent == self.source.directory:
-            return CheckModule.from_parent(parent, path=module_path)
+            # A node id of its own (``caching/check_core.py::test_x``) wherever the tutorial
+            # lives: outside the rootdir pytest would make it ``::test_x`` for every module.
+            nodeid = f"{self.tutorial.id}/{module_path.name}"
+            return CheckModule.from_parent(parent, path=module_path, nodeid=nodeid)
         return None
 
     @pytest.hookimpl(tryfirst=True)
@@ -371,7 +374,8 @@ class TutorialSession:
         self.card = score(self.tutorial, specs, results, run_error=bool(self.problems) or not specs)
         report = report_module.build_report(
             self.tutorial,
-            self.settings,
+            self.settings.solution,
+            self.settings.solution_kind,
             self.card,
             performance=self.performance,
             problems=self.problems,

@@ -52,7 +52,7 @@ def test_list_shows_the_tutorials(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(LIST)
     assert result.ret == 0
     result.stdout.fnmatch_lines(
-        ["id*title*difficulty*time*validation", "caching*intermediate*60 min*automated"]
+        ["id*title*difficulty*time*validation*", "caching*intermediate*60 min*automated*"]
     )
 
 

@@ -1,0 +1,52 @@
+"""The ``pytest-tutorial`` command: a thin dispatcher over subcommands in their own modules.
+
+Each subcommand module has ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int`` (the exit status); adding one is adding its module to
+:data:`SUBCOMMANDS`. The modules import their heavy parts inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+SUBCOMMANDS = (
+    "pytest_tutorial.grading.command",
+    "pytest_tutorial.grading.merge",
+)
+
+
+def _modules() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in SUBCOMMANDS]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with one sub-parser per subcommand."""
+    from pytest_tutorial import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="pytest-tutorial",
+        description="Tools around pytest-tutorial's checks (the checks themselves run with "
+        "`pytest --tutorial=NAME`).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _modules():
+        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the subcommand; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,286 @@
+"""Grade many submissions: the trusted list of checks, job slots, shards, the gradebook.
+
+Before any submission runs, the parent collects the tutorial's checks in a child that
+loads no submission (the trusted list: every submission is scored against it, whatever
+its own child reports). Submissions are then graded ``jobs`` at a time, each in its own
+job slot (a uid of its own when running as root); a failure of one never stops the
+batch. ``--shard I/N`` keeps every N-th submission of the sorted list, starting at the
+I-th, so the machines of a CI matrix, given the same list, grade disjoint shares.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import secrets
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource, get_tutorial
+from pytest_tutorial.document import parse_tutorial
+from pytest_tutorial.errors import usage_error
+from pytest_tutorial.model import Tutorial, ValidationMethod
+from pytest_tutorial.scoring import CheckSpec
+
+from . import archive, gradebook, outputs, results, sandbox, stream
+from .submission import Graded, Job, Plan, grade, hidden_roots
+
+COLLECT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """What ``pytest-tutorial grade`` was asked to do."""
+
+    tutorial: str
+    out: Path
+    submissions: tuple[Path, ...]
+    tutorial_paths: tuple[Path, ...] = ()
+    jobs: int = 1
+    shard: tuple[int, int] | None = None
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    check_timeout: float | None = None
+    keyword: str | None = None
+    mode: sandbox.Mode = sandbox.Mode.AUTO
+    keep_workdirs: bool = False
+    run_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    """Names the batch in the marker variable of its processes (see :mod:`.sandbox`)."""
+
+
+@dataclass
+class Batch:
+    """The graded submissions of this run and its gradebook."""
+
+    graded: list[Graded]
+    book: gradebook.Gradebook
+    summary: str
+    elapsed_s: float
+    warning: str = ""
+
+    @property
+    def infrastructure_failures(self) -> list[Graded]:
+        """Submissions the grader itself could not run (not the submission's fault)."""
+        return [g for g in self.graded if g.outcome.kind == results.NOT_STARTED]
+
+
+def load_tutorial(name: str, paths: Sequence[Path]) -> tuple[TutorialSource, Tutorial]:
+    """The tutorial to grade with; a usage error when it cannot be graded automatically."""
+    source = get_tutorial(name, (*paths, BUNDLED_ROOT))
+    tutorial = parse_tutorial(source.document, name)
+    if tutorial.metadata.validation_method is not ValidationMethod.AUTOMATED:
+        raise usage_error(f"tutorial {name} has no automated checks", path=tutorial.path)
+    return source, tutorial
+
+
+def assign_jobs(paths: Sequence[Path]) -> list[Job]:
+    """Jobs sorted by submission id; ids made unique (``alice``, ``alice-2``) in that order."""
+    names = [archive.submission_id(path) for path in paths]
+    named = sorted(
+        (_qualified(path) if names.count(name) > 1 else name, str(path), path)
+        for name, path in zip(names, paths, strict=True)
+    )
+    jobs, seen = [], set()
+    for index, (ident, _, path) in enumerate(named):
+        unique, number = ident, 1
+        while unique in seen:
+            number += 1
+            unique = f"{ident}-{number}"
+        seen.add(unique)
+        jobs.append(Job(index, path, unique))
+    return jobs
+
+
+def _qualified(path: Path) -> str:
+    """``exercises-caching``: a name shared by several submissions, with its folder's name."""
+    parent = path.resolve().parent.name
+    return f"{parent}-{archive.submission_id(path)}" if parent else archive.submission_id(path)
+
+
+def select_shard(jobs: Sequence[Job], shard: tuple[int, int] | None) -> list[Job]:
+    """The I-th of N deterministic shares (1-based), round robin over the sorted jobs."""
+    if shard is None:
+        return list(jobs)
+    index, count = shard
+    return [job for position, job in enumerate(jobs) if position % count == index - 1]
+
+
+def feed_archive(source: TutorialSource) -> bytes:
+    """The tutorial's files, paths relative to its tutorials folder, as an uncompressed tar."""
+    root = source.directory.parent
+    files = [root / "__init__.py"] if (root / "__init__.py").is_file() else []
+    files += sorted(
+        path
+        for path in source.directory.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in files:
+            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o644
+            with path.open("rb") as stream_:
+                tar.addfile(info, stream_)
+    return buffer.getvalue()
+
+
+def collect_specs(
+    tutorial: Tutorial, source: TutorialSource, paths: Sequence[Path], workdir: Path
+) -> list[CheckSpec]:
+    """The trusted list of checks, collected in a child that loads no submission."""
+    token = secrets.token_hex(16)
+    stream_read, stream_write = os.pipe()
+    token_read, token_write = os.pipe()
+    os.write(token_write, token.encode())
+    os.close(token_write)
+    scratch = workdir / "collect"
+    scratch.mkdir(parents=True)
+    args = [
+        "--mode",
+        "collect",
+        "--stream-fd",
+        str(stream_write),
+        "--token-fd",
+        str(token_read),
+        "--tutorial",
+        tutorial.id,
+        "--tutorial-dir",
+        str(source.directory),
+        "--scratch",
+        str(scratch),
+    ]
+    for path in paths:
+        args += ["--tutorial-path", str(path)]
+    with os.fdopen(stream_read, "rb") as reader:
+        process = subprocess.Popen(
+            [*sandbox.child_interpreter(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(stream_write, token_read),
+            env=sandbox.child_environment(scratch, f"collect-{token[:8]}"),
+            cwd=scratch,
+        )
+        os.close(stream_write)
+        os.close(token_read)
+        try:
+            output, _ = process.communicate(timeout=COLLECT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        events = stream.StreamDecoder(token).feed(reader.read())
+    collected = next((e for e in events if e.get("event") == stream.COLLECTED), None)
+    specs = results.specs_from_event(collected or {}, tutorial)
+    if not specs:
+        text = output.decode(errors="replace").strip()[-3000:]
+        raise usage_error(f"could not collect the checks of tutorial {tutorial.id}:\n{text}")
+    return specs
+
+
+def _book(
+    plan: Plan, rows: list[dict[str, Any]], shard: tuple[int, int] | None
+) -> gradebook.Gradebook:
+    """An empty-or-not gradebook with the tutorial's automated items as columns."""
+    items = []
+    for item in plan.tutorial.checklist:
+        points = [spec.points for spec in plan.specs if spec.item_id == item.id]
+        if points:
+            items.append({"id": item.id, "text": item.text, "max_points": sum(points)})
+    metadata = plan.tutorial.metadata
+    return gradebook.Gradebook(
+        tutorial={"id": plan.tutorial.id, "title": metadata.title, "version": metadata.version},
+        items=items,
+        max_points=sum(spec.points for spec in plan.specs),
+        rows=list(rows),
+        shard={"index": shard[0], "count": shard[1]} if shard else None,
+        sandbox=plan.box.kind,
+    )
+
+
+def run(
+    options: Options,
+    *,
+    on_ready: Callable[[sandbox.Sandbox, int], None] = lambda box, total: None,
+    on_start: Callable[[Job], None] = lambda job: None,
+    on_finish: Callable[[Graded], None] = lambda graded: None,
+) -> Batch:
+    """Grade the batch (or this shard of it) and write every output under ``options.out``."""
+    started = time.monotonic()
+    paths = tuple(path.resolve() for path in options.tutorial_paths)
+    source, tutorial = load_tutorial(options.tutorial, paths)
+    jobs = select_shard(assign_jobs(options.submissions), options.shard)
+    out = options.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="pytest-tutorial-grade-"))
+    os.chmod(workdir, 0o755)
+    try:
+        specs = collect_specs(tutorial, source, paths, workdir)
+        hidden = hidden_roots(source, paths)
+        box = sandbox.detect(options.mode, options.jobs, hidden)
+        plan = Plan(
+            tutorial=tutorial,
+            source=source,
+            tutorial_paths=paths,
+            specs=tuple(specs),
+            limits=options.limits,
+            box=box,
+            workdir=workdir,
+            out=out,
+            feed=feed_archive(source) if box.isolated else b"",
+            check_timeout=options.check_timeout,
+            keyword=options.keyword,
+            keep_workdirs=options.keep_workdirs,
+            run_id=options.run_id,
+        )
+        on_ready(box, len(jobs))
+        graded = _grade_all(plan, jobs, max(options.jobs, 1), on_start, on_finish)
+    finally:
+        if not options.keep_workdirs:
+            archive.remove_tree(workdir)
+    rows = [gradebook.row(g.report, float(g.report["grading"]["duration_s"])) for g in graded]
+    book = _book(plan, rows, options.shard)
+    elapsed = time.monotonic() - started
+    summary = book.write(out, elapsed_s=elapsed)
+    return Batch(graded, book, summary, elapsed, box.warning)
+
+
+def _grade_all(
+    plan: Plan,
+    jobs: Sequence[Job],
+    workers: int,
+    on_start: Callable[[Job], None],
+    on_finish: Callable[[Graded], None],
+) -> list[Graded]:
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(workers):
+        slots.put(slot)
+
+    def work(job: Job) -> Graded:
+        slot = slots.get()
+        try:
+            on_start(job)
+            graded = grade(plan, job, slot)
+            outputs.write_submission(
+                plan.out / job.ident, graded.report, graded.output, graded.output_truncated
+            )
+            return graded
+        finally:
+            slots.put(slot)
+
+    graded: list[Graded] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
+        futures = [pool.submit(work, job) for job in jobs]
+        for future in as_completed(futures):
+            result = future.result()
+            graded.append(result)
+            on_finish(result)
+    return sorted(graded, key=lambda g: g.job.index)

@@ -1,0 +1,189 @@
+"""The grading child: runs a tutorial's checks on one submission and streams the results.
+
+Started by the parent as ``python -I -B -m pytest_tutorial.grading.child`` (inside the
+sandbox when there is one). In order, before any submission code can run, it: sets its
+resource limits; reads its stream token from a private pipe; unpacks the check modules
+the parent feeds it (sandbox: they are nowhere else inside); copies the submission into
+its scratch folder; then runs pytest in-process with plugin autoloading off, its own ini
+file (``-c``), no PYTEST_ADDOPTS, and the :class:`~.stream.Streamer`. Once collection is
+over it deletes the check modules and, when started as root, drops to its job slot's uid.
+It ends with ``os._exit`` so threads or atexit handlers the submission left cannot hang it.
+
+``--mode collect`` only collects (the parent's trusted list of checks, no submission).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import shutil
+import sys
+import tarfile
+import traceback
+from pathlib import Path
+from typing import NoReturn
+
+from pytest_tutorial.discovery import CHECK_MODULE_GLOB
+from pytest_tutorial.grading import sandbox, stream
+from pytest_tutorial.options import REFERENCE_ROOT
+
+PLUGINS = ("pytest_tutorial.plugin", "pytest_asyncio.plugin", "_hypothesis_pytestplugin")
+"""The only plugins loaded in the child: ours and those the checks need."""
+HIDDEN_GLOBS = (CHECK_MODULE_GLOB, "conftest.py")
+"""Files of the tutorial's folder deleted after collection (known-bad code must stay)."""
+_PR_SET_NO_NEW_PRIVS = 38
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=sandbox.CHILD_MODULE)
+    parser.add_argument("--mode", choices=("grade", "collect"), default="grade")
+    parser.add_argument("--stream-fd", type=int, required=True)
+    parser.add_argument("--token-fd", type=int, required=True)
+    parser.add_argument("--feed-fd", type=int)
+    parser.add_argument("--feed-root", type=Path)
+    parser.add_argument("--tutorial", required=True)
+    parser.add_argument("--tutorial-dir", type=Path, required=True)
+    parser.add_argument("--tutorial-path", type=Path, action="append", default=[])
+    parser.add_argument("--submission", type=Path)
+    parser.add_argument("--scratch", type=Path, required=True)
+    parser.add_argument("--limits", type=sandbox.Limits.from_json)
+    parser.add_argument("--drop-uid", type=int)
+    parser.add_argument("--check-timeout")
+    parser.add_argument("--keyword")
+    parser.add_argument("--run-id", default="")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the checks; always ends the process with ``os._exit``."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    os.umask(0o022)
+    token = _read_all(args.token_fd).decode("ascii", errors="replace")
+    streamer = stream.Streamer(args.stream_fd, token, after_collection=lambda: _seal(args))
+    try:
+        if args.limits is not None:
+            sandbox.apply_rlimits(args.limits, processes=_nproc_binds(args))
+        _no_new_privileges()
+        if args.feed_fd is not None and args.feed_root is not None:
+            _unpack_checks(args.feed_fd, args.feed_root)
+        solution = _prepare_scratch(args)
+        streamer.emit(stream.HELLO, pid=os.getpid(), uid=os.geteuid())
+        import pytest
+
+        code = pytest.main(_pytest_args(args, solution), plugins=[streamer])
+        streamer.emit(stream.DONE, exit_code=int(code))
+    except BaseException:
+        streamer.emit(stream.FATAL, traceback=traceback.format_exc()[-4000:])
+        sys.stderr.flush()
+        os._exit(3)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _nproc_binds(args: argparse.Namespace) -> bool:
+    """RLIMIT_NPROC counts per uid: set it only for the slot's own uid or a non-root user."""
+    return args.drop_uid is not None or os.geteuid() != 0
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _no_new_privileges() -> None:
+    """No setuid program can give the submission back what the child drops."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _unpack_checks(fd: int, root: Path) -> None:
+    """Unpack the tutorial's files (a tar the parent wrote to a memfd) into ``root``."""
+    with os.fdopen(fd, "rb") as feed, tarfile.open(fileobj=feed, mode="r:") as archive:
+        archive.extractall(root, filter="data")
+
+
+def _prepare_scratch(args: argparse.Namespace) -> Path:
+    """Home, temp and a writable copy of the submission under the scratch folder."""
+    scratch: Path = args.scratch
+    for name in ("home", "tmp"):
+        (scratch / name).mkdir(parents=True, exist_ok=True)
+    solution = scratch / "submission"
+    if args.mode == "collect" or args.submission is None:
+        solution.mkdir(exist_ok=True)
+    elif args.submission.resolve() != solution.resolve():
+        shutil.copytree(args.submission, solution, symlinks=True, dirs_exist_ok=True)
+    ini = ["[pytest]", "asyncio_default_fixture_loop_scope = function"]
+    if args.tutorial_path:
+        ini.append("tutorial_paths =")
+        ini += [f"    {path}" for path in args.tutorial_path]
+    (scratch / "pytest.ini").write_text("\n".join(ini) + "\n", encoding="utf-8")
+    return solution
+
+
+def _pytest_args(args: argparse.Namespace, solution: Path) -> list[str]:
+    scratch: Path = args.scratch
+    command = [
+        "-c",
+        str(scratch / "pytest.ini"),
+        "--rootdir",
+        str(scratch),
+        "--disable-plugin-autoload",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:stepwise",
+    ]
+    for plugin in PLUGINS:
+        command += ["-p", plugin]
+    command += [
+        f"--tutorial={args.tutorial}",
+        f"--tutorial-solution={solution}",
+        f"--tutorial-report={scratch / 'child-report.json'}",
+        "-q",
+        "--no-header",
+        "-rN",
+        "--color=no",
+    ]
+    if args.check_timeout is not None:
+        command.append(f"--tutorial-timeout={args.check_timeout}")
+    if args.keyword:
+        command += ["-k", args.keyword]
+    if args.mode == "collect":
+        command.append("--collect-only")
+    return command
+
+
+def _seal(args: argparse.Namespace) -> None:
+    """After collection: delete the check modules, then give up root (see module docstring)."""
+    if args.mode != "grade":
+        return
+    if args.feed_root is not None:
+        directory: Path = args.tutorial_dir
+        for pattern in HIDDEN_GLOBS:
+            for path in directory.glob(pattern):
+                path.unlink(missing_ok=True)
+        for cache in [*args.feed_root.rglob("__pycache__")]:
+            shutil.rmtree(cache, ignore_errors=True)
+    if args.drop_uid is not None and os.geteuid() == 0:
+        uid = args.drop_uid
+        # Deepest first: once a private folder is the uid's, root can no longer enter it.
+        kept = args.scratch / REFERENCE_ROOT  # read-only inside the sandbox, on purpose
+        paths = [args.scratch, *args.scratch.rglob("*")]
+        for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
+            if path != kept and not path.is_relative_to(kept):
+                os.lchown(path, uid, uid)
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+
+
+if __name__ == "__main__":
+    main()

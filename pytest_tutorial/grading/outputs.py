@@ -1,0 +1,159 @@
+"""Per-submission files, all views of the one report: JSON report, Gradescope, JUnit XML.
+
+Written by the parent into ``OUT/<submission>/``, which no child can see:
+``report.json`` (the contract report), ``results.json`` (Gradescope's autograder format),
+``junit.xml`` and ``output.txt`` (what the child printed, up to the output cap).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+from typing import Any
+
+from pytest_tutorial.report import write_report
+
+OUTPUT_LIMIT = 8000
+"""Characters of a Gradescope test's output kept; the rest is cut with a visible notice."""
+REPORT_NAME = "report.json"
+GRADESCOPE_NAME = "results.json"
+JUNIT_NAME = "junit.xml"
+OUTPUT_NAME = "output.txt"
+
+
+def truncate(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[output truncated: {len(text) - limit} more characters not shown]"
+
+
+def _checks(report: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(item, check) for item in report["checklist"] for check in item["checks"]]
+
+
+def _check_text(item: dict[str, Any], check: dict[str, Any]) -> str:
+    lines = [f"{check['status'].upper()}: {item['text']}"]
+    if check["message"]:
+        lines.append(check["message"])
+    if check["status"] != "passed":
+        if check.get("hint"):
+            lines.append(f"hint: {check['hint']}")
+        if check.get("step"):
+            lines.append(f"reread: {check['step']}")
+    return "\n".join(lines)
+
+
+def gradescope(report: dict[str, Any]) -> dict[str, Any]:
+    """Gradescope's ``results.json``: one test per check, scored by the check's points."""
+    tests = []
+    for number, (item, check) in enumerate(_checks(report), start=1):
+        points = int(check.get("points", 0))
+        passed = check["status"] == "passed"
+        tests.append(
+            {
+                "name": f"[{item['id']}] {check['id'].rpartition('::')[2]}",
+                "number": str(number),
+                "score": points if passed else 0,
+                "max_score": points,
+                "status": "passed" if passed else "failed",
+                "output": truncate(_check_text(item, check)),
+                "tags": [item["id"]],
+                "visibility": "visible",
+            }
+        )
+    grading = report.get("grading", {})
+    summary = [f"verdict: {report['verdict']}"]
+    if grading.get("outcome") and grading["outcome"] != "completed":
+        summary.append(f"grading {grading['outcome']}: {grading.get('detail', '')}")
+    summary += [f"problem: {problem}" for problem in report.get("problems", [])]
+    manual = [item["text"] for item in report["checklist"] if not item["automated"]]
+    if manual:
+        summary.append(f"{len(manual)} checklist item(s) are for you to judge yourself")
+    return {
+        "score": report["score"]["points"],
+        "max_score": report["score"]["max_points"],
+        "execution_time": round(float(report["duration_s"]), 3),
+        "output": truncate("\n".join(summary)),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def junit(report: dict[str, Any]) -> str:
+    """JUnit XML: a testcase per check (classname: the checklist item), score as properties."""
+    checks = _checks(report)
+    counts = {"failures": 0, "errors": 0, "skipped": 0}
+    suite = ElementTree.Element(
+        "testsuite",
+        name=f"tutorial.{report['tutorial']['id']}",
+        tests=str(len(checks)),
+        time=f"{float(report['duration_s']):.3f}",
+    )
+    properties = ElementTree.SubElement(suite, "properties")
+    grading = report.get("grading", {})
+    for name, value in (
+        ("submission", grading.get("submission", report["solution"]["path"])),
+        ("verdict", report["verdict"]),
+        ("points", report["score"]["points"]),
+        ("max_points", report["score"]["max_points"]),
+        ("grading_outcome", grading.get("outcome", "")),
+    ):
+        ElementTree.SubElement(properties, "property", name=name, value=str(value))
+    for item, check in checks:
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=f"{report['tutorial']['id']}.{item['id']}",
+            name=check["id"].rpartition("::")[2],
+            time=f"{float(check['duration_s']):.3f}",
+        )
+        status, text = check["status"], truncate(_check_text(item, check))
+        if status == "failed":
+            counts["failures"] += 1
+            element = ElementTree.SubElement(case, "failure", message=_first_line(check))
+            element.text = text
+        elif status in ("error", "timeout"):
+            counts["errors"] += 1
+            element = ElementTree.SubElement(case, "error", message=_first_line(check), type=status)
+            element.text = text
+        elif status == "skipped":
+            counts["skipped"] += 1
+            ElementTree.SubElement(case, "skipped", message=_first_line(check))
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    ElementTree.indent(suite)
+    return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _first_line(check: dict[str, Any]) -> str:
+    lines = str(check["message"]).strip().splitlines()
+    return (lines[0] if lines else check["status"])[:300]
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write atomically, like the report, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_submission(folder: Path, report: dict[str, Any], output: bytes, truncated: bool) -> None:
+    """Every per-submission file into ``folder`` (replacing anything there)."""
+    write_report(report, folder / REPORT_NAME)
+    write_text(folder / GRADESCOPE_NAME, json.dumps(gradescope(report), indent=2) + "\n")
+    write_text(folder / JUNIT_NAME, junit(report))
+    text = output.decode("utf-8", errors="replace")
+    if truncated:
+        text += "\n[output truncated at the output cap]\n"
+    write_text(folder / OUTPUT_NAME, text)

@@ -1,0 +1,228 @@
+"""The parent's view of one child: the events it streamed, how it ended, and the report.
+
+:class:`StreamState` folds the child's events into check results, accepting only what a
+well-behaved child sends: results for checks of the trusted list, each after its
+``start`` and only once (a second verdict marks the check failed as tampered with).
+:func:`final_results` fills in every check that has no verdict, from how the child
+ended: the check that was running gets ``timeout`` (wall clock) or ``error`` (crash),
+the rest count as failed. The report is then built with the engine's own
+:func:`~pytest_tutorial.scoring.score` and :func:`~pytest_tutorial.report.build_report`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pytest_tutorial import report as report_module
+from pytest_tutorial.model import Tutorial
+from pytest_tutorial.options import SolutionKind
+from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, score
+
+from . import stream
+
+COMPLETED = "completed"
+TIMEOUT = "timeout"
+CRASHED = "crashed"
+OUTPUT_LIMIT = "output_limit"
+NOT_STARTED = "not_started"
+INVALID = "invalid"
+OUTCOMES = (COMPLETED, TIMEOUT, CRASHED, OUTPUT_LIMIT, NOT_STARTED, INVALID)
+"""How grading a submission ended; ``not_started`` is the grader's failure, not theirs."""
+_CHECK_STATUSES = {status.value for status in Status} - {Status.MANUAL.value}
+
+
+def canonical_id(nodeid: str, tutorial_id: str) -> str:
+    """``caching/check_core.py::test_x``, as the child's streamer names checks.
+
+    The child already sends these ids (pytest's own node ids depend on the rootdir); this
+    only normalises what it sends, so that no other spelling can name a check.
+    """
+    path, separator, rest = nodeid.partition("::")
+    return f"{tutorial_id}/{PurePosixPath(path.replace(chr(92), '/')).name}{separator}{rest}"
+
+
+def specs_from_event(event: Mapping[str, Any], tutorial: Tutorial) -> list[CheckSpec]:
+    """The checks of a ``collected`` event, with canonical ids."""
+    specs = []
+    for data in event.get("checks") or []:
+        fields = dict(data)
+        fields["nodeid"] = canonical_id(str(fields["nodeid"]), tutorial.id)
+        specs.append(CheckSpec.from_property(fields, tutorial))
+    return specs
+
+
+@dataclass
+class Outcome:
+    """How the child ended."""
+
+    kind: str
+    detail: str = ""
+    exit_status: int | None = None
+
+
+@dataclass
+class StreamState:
+    """Everything accepted from one child's stream."""
+
+    tutorial_id: str
+    known: frozenset[str]
+    hello: bool = False
+    done: bool = False
+    exit_code: object = None
+    fatal: str = ""
+    collected: list[str] | None = None
+    deselected: set[str] = field(default_factory=set)
+    started: set[str] = field(default_factory=set)
+    running: str | None = None
+    results: dict[str, CheckResult] = field(default_factory=dict)
+    performance: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        """Take one decoded event; anything out of protocol is noted and ignored."""
+        kind = event.get("event")
+        if kind == stream.HELLO:
+            self.hello = True
+        elif kind == stream.COLLECTED and self.collected is None:
+            self.collected = [self._id(n) for n in event.get("selected") or []]
+            self.deselected = {self._id(n) for n in event.get("deselected") or []}
+        elif kind == stream.START:
+            nodeid = self._id(event.get("nodeid"))
+            if nodeid in self.known:
+                self.started.add(nodeid)
+                self.running = nodeid
+        elif kind == stream.RESULT:
+            self._result(event)
+        elif kind == stream.DONE:
+            self.done = True
+            self.exit_code = event.get("exit_code")
+        elif kind == stream.FATAL:
+            self.fatal = str(event.get("traceback", ""))[-2000:]
+        else:
+            self.notes.append(f"unexpected event {kind!r} ignored")
+
+    def _id(self, nodeid: object) -> str:
+        return canonical_id(str(nodeid), self.tutorial_id)
+
+    def _result(self, event: Mapping[str, Any]) -> None:
+        nodeid = self._id(event.get("nodeid"))
+        status = event.get("status")
+        if nodeid not in self.known or nodeid not in self.started or status not in _CHECK_STATUSES:
+            self.notes.append(f"a result for {nodeid} was out of protocol and ignored")
+            return
+        if self.running == nodeid:
+            self.running = None
+        if nodeid in self.results:
+            self.results[nodeid] = CheckResult(
+                Status.FAILED,
+                "two verdicts were reported for this check: the result stream was tampered with",
+            )
+            self.notes.append(f"{nodeid}: two verdicts (tampering), counted as failed")
+            return
+        duration = event.get("duration_s")
+        valid_duration = isinstance(duration, int | float) and math.isfinite(duration)
+        self.results[nodeid] = CheckResult(
+            Status(status),
+            str(event.get("message") or "")[: stream.MESSAGE_LIMIT],
+            max(float(duration), 0.0) if valid_duration else 0.0,  # type: ignore[arg-type]
+        )
+        load = event.get("load")
+        if load is not None:
+            if valid_load_entry(load):
+                self.performance.append(load)
+            else:
+                self.notes.append(f"{nodeid}: malformed load-test figures dropped")
+
+
+def final_results(
+    specs: Sequence[CheckSpec], state: StreamState, outcome: Outcome
+) -> dict[str, CheckResult]:
+    """A result for every check: streamed, deselected, or inferred from how the child ended."""
+    results: dict[str, CheckResult] = {}
+    for spec in specs:
+        nodeid = spec.nodeid
+        if nodeid in state.results:
+            results[nodeid] = state.results[nodeid]
+        elif nodeid in state.deselected:
+            results[nodeid] = CheckResult(Status.SKIPPED, "not run (deselected)")
+        elif nodeid == state.running and outcome.kind == TIMEOUT:
+            results[nodeid] = CheckResult(
+                Status.TIMEOUT, f"{outcome.detail} while this check was running"
+            )
+        elif nodeid == state.running:
+            results[nodeid] = CheckResult(
+                Status.ERROR,
+                f"the grading process ended while this check was running: {outcome.detail}",
+            )
+        else:
+            reason = (
+                f"{outcome.detail} before this check ran"
+                if outcome.kind != COMPLETED
+                else "the check never reported"
+            )
+            results[nodeid] = CheckResult(Status.FAILED, f"no verdict: {reason}")
+    return results
+
+
+@functools.cache
+def _load_validator() -> Any:
+    """A validator of one load-test entry, or None without jsonschema installed."""
+    try:
+        import jsonschema
+    except ImportError:
+        return None
+    schema = json.loads(report_module.SCHEMA_PATH.read_text(encoding="utf-8"))
+    definition = {"$ref": "#/$defs/load_test", "$defs": schema.get("$defs", {})}
+    return jsonschema.Draft202012Validator(definition)
+
+
+def valid_load_entry(entry: object) -> bool:
+    """Whether load-test figures from the child fit the report schema."""
+    if not isinstance(entry, dict):
+        return False
+    validator = _load_validator()
+    if validator is None:
+        return all(key in entry for key in ("check", "item", "requests", "concurrency"))
+    return bool(validator.is_valid(entry))
+
+
+def build(
+    tutorial: Tutorial,
+    specs: Sequence[CheckSpec],
+    state: StreamState,
+    outcome: Outcome,
+    *,
+    source: Path,
+    started_at: datetime,
+    duration_s: float,
+    grading: dict[str, Any],
+) -> tuple[dict[str, Any], Scorecard]:
+    """The submission's report (schema-valid, with a ``grading`` block) and its scorecard."""
+    results = final_results(specs, state, outcome)
+    run_error = not specs or outcome.kind in (NOT_STARTED, INVALID)
+    card = score(tutorial, specs, results, run_error=run_error)
+    problems = []
+    if outcome.kind != COMPLETED:
+        problems.append(f"grading {outcome.kind.replace('_', ' ')}: {outcome.detail}")
+    if state.fatal:
+        problems.append(f"the grading child failed: {state.fatal.strip().splitlines()[-1]}")
+    problems += state.notes[:20]
+    report = report_module.build_report(
+        tutorial,
+        source,
+        SolutionKind.PATH,
+        card,
+        performance=state.performance,
+        problems=problems,
+        started_at=started_at,
+        duration_s=duration_s,
+    )
+    report["grading"] = grading
+    return report, card

@@ -1,0 +1,360 @@
+"""Containment of one grading child: bubblewrap where it runs, resource limits always.
+
+With bubblewrap (``bwrap``) the child gets new PID, network, IPC and UTS namespaces (so
+no network but loopback, and every process it leaves is killed with it), a read-only view
+of only the interpreter, its libraries and the package (never the working tree, so no
+reference solution), a size-limited tmpfs as its one writable folder, and a tmpfs over
+the tutorials' folders, into which the child unpacks the checks the parent feeds it.
+As root, bubblewrap runs without a user namespace and the child drops to a uid of its
+own per job slot right after collection (so ``RLIMIT_NPROC`` binds and nothing it starts
+keeps root); otherwise bubblewrap maps the caller's uid in a new user namespace.
+
+Where bubblewrap cannot run, the child runs with resource limits alone (and, as root,
+still under its own uid when the interpreter is reachable by it): :attr:`Sandbox.warning`
+says what that gives up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from pytest_tutorial.options import REFERENCE_ROOT
+
+MiB = 1024 * 1024
+SCRATCH = Path("/grading")
+"""The child's writable folder inside bubblewrap (a tmpfs)."""
+SUBMISSION_SOURCE = Path("/submission-source")
+"""Where the parent's fresh copy of the submission is mounted, read-only."""
+UID_BASE = 64200
+"""First uid tried for the job slots when the grader runs as root."""
+MARKER_VARIABLE = "PYTEST_TUTORIAL_GRADE_RUN"
+"""Environment variable naming the run, to find a submission's stray processes."""
+ETC_FILES = (
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/localtime",
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/alternatives",
+)
+SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+CHILD_MODULE = "pytest_tutorial.grading.child"
+
+
+class Mode(enum.Enum):
+    """``--sandbox``: what containment to insist on."""
+
+    AUTO = "auto"
+    BWRAP = "bwrap"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission limits. ``wall_s`` and ``output_kb`` are enforced by the parent."""
+
+    wall_s: float = 300.0
+    cpu_s: int = 300
+    memory_mb: int = 2048
+    file_size_mb: int = 64
+    open_files: int = 512
+    processes: int = 256
+    output_kb: int = 1024
+    scratch_mb: int = 512
+
+    def to_json(self) -> str:
+        """For the child's command line."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Limits:
+        """The inverse of :meth:`to_json`."""
+        return cls(**json.loads(text))
+
+
+def apply_rlimits(limits: Limits, *, processes: bool) -> None:
+    """Set the child's own limits (inherited by everything it starts). Runs in the child."""
+    import resource
+
+    wanted = [
+        (resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 5),
+        (resource.RLIMIT_AS, limits.memory_mb * MiB, limits.memory_mb * MiB),
+        (resource.RLIMIT_FSIZE, limits.file_size_mb * MiB, limits.file_size_mb * MiB),
+        (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    if processes:
+        wanted.append((resource.RLIMIT_NPROC, limits.processes, limits.processes))
+    for kind, soft, hard in wanted:
+        _, current_hard = resource.getrlimit(kind)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        resource.setrlimit(kind, (soft, hard))
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The containment this machine allows, decided once per batch."""
+
+    kind: str
+    """``bubblewrap`` or ``rlimits``."""
+    bwrap: str | None = None
+    warning: str = ""
+    uids: tuple[int, ...] = field(default=())
+    """A uid per job slot when running as root; empty when the child keeps the caller's."""
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the child runs inside bubblewrap."""
+        return self.bwrap is not None
+
+    def uid_for(self, slot: int) -> int | None:
+        """The uid the child of job slot ``slot`` drops to, or None."""
+        return self.uids[slot % len(self.uids)] if self.uids else None
+
+
+def detect(mode: Mode, jobs: int, hidden: Sequence[Path]) -> Sandbox:
+    """Probe bubblewrap (unless ``mode`` is NONE) and pick the job slots' uids.
+
+    Raises RuntimeError when ``mode`` is BWRAP and bubblewrap cannot run.
+    """
+    reason = "containment was turned off (--sandbox=none)"
+    if mode is not Mode.NONE:
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            reason = "bubblewrap (bwrap) is not installed"
+        else:
+            reason = _probe_bwrap(bwrap, hidden)
+            if not reason:
+                uids = _free_uids(jobs) if os.geteuid() == 0 else ()
+                return Sandbox("bubblewrap", bwrap, "", uids)
+        if mode is Mode.BWRAP:
+            raise RuntimeError(f"--sandbox=bwrap: {reason}")
+    warning = (
+        f"{reason}: submissions run with resource limits only; they can read what the "
+        "grader can read (reference solutions, checks), reach the network and write outside "
+        "their scratch folder. Install bubblewrap (apt-get install bubblewrap) for CI scoring."
+    )
+    uids = _free_uids(jobs) if os.geteuid() == 0 else ()
+    if uids and not _interpreter_reachable(uids[0]):
+        warning += " The interpreter is not readable by other users, so the child runs as root."
+        uids = ()
+    return Sandbox("rlimits", None, warning, uids)
+
+
+def _free_uids(count: int) -> tuple[int, ...]:
+    found: list[int] = []
+    for uid in range(UID_BASE, UID_BASE + 10_000):
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            found.append(uid)
+            if len(found) == max(count, 1):
+                break
+    return tuple(found)
+
+
+def _probe_bwrap(bwrap: str, hidden: Sequence[Path]) -> str:
+    """'' when bubblewrap can start the interpreter with our mounts, else why not."""
+    command = [
+        *bwrap_prefix(bwrap, hidden=hidden, submission=None, scratch_mb=16),
+        sys.executable,
+        "-I",
+        "-c",
+        "import pytest_tutorial.grading.child",
+    ]
+    try:
+        completed = subprocess.run(
+            command, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap could not be started ({error})"
+    if completed.returncode != 0:
+        detail = (completed.stderr or completed.stdout).strip().splitlines()[-1:]
+        return f"bubblewrap does not work here ({'; '.join(detail) or completed.returncode})"
+    return ""
+
+
+def _interpreter_reachable(uid: int) -> bool:
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-I", "-c", "import pytest, pytest_tutorial"],
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            cwd="/",
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return completed.returncode == 0
+
+
+def _covered(path: Path, chosen: Iterable[Path]) -> bool:
+    return any(path == other or path.is_relative_to(other) for other in chosen)
+
+
+def readable_roots() -> list[Path]:
+    """The folders the child must read: the interpreter, its libraries, this package."""
+    import pytest_tutorial
+
+    candidates = [
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(sys.exec_prefix),
+        Path(os.path.realpath(sys.executable)).parent.parent,
+        *(Path(value) for key, value in sysconfig.get_paths().items() if "include" not in key),
+        Path(pytest_tutorial.__file__).resolve().parent,
+    ]
+    chosen: list[Path] = [Path("/usr")]
+    for path in sorted({c.resolve() for c in candidates if c.exists()}, key=lambda p: len(p.parts)):
+        if not _covered(path, chosen) and path != Path("/"):
+            chosen.append(path)
+    return chosen[1:]
+
+
+def bwrap_prefix(
+    bwrap: str, *, hidden: Sequence[Path], submission: Path | None, scratch_mb: int
+) -> list[str]:
+    """bubblewrap's command line up to (not including) the command it runs."""
+    args = [
+        bwrap,
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        "grader",
+    ]
+    if os.geteuid() == 0:
+        # Only what the child needs before it drops to its own uid after collection.
+        args += ["--cap-drop", "ALL"]
+        for capability in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"):
+            args += ["--cap-add", capability]
+    else:
+        args += ["--unshare-user", "--disable-userns"]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for name in SYSTEM_LINKS:
+        if os.path.islink(name):
+            args += ["--symlink", os.readlink(name), name]
+        elif os.path.isdir(name):
+            args += ["--ro-bind", name, name]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", name, name]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    bound, made = [Path("/usr")], set[Path]()
+    for root in readable_roots():
+        args += _parents(root, bound, made)
+        args += ["--ro-bind", str(root), str(root)]
+        bound.append(root)
+    for root in hidden:
+        args += _parents(root, bound, made)
+        args += ["--perms", "0755", "--tmpfs", str(root)]
+        bound.append(root)
+    args += ["--perms", "0755", "--size", str(scratch_mb * MiB), "--tmpfs", str(SCRATCH)]
+    # The checks look for a reference solution under the rootdir (the scratch folder) to
+    # compare performance with: an empty read-only mount keeps the submission from planting one.
+    planted = str(SCRATCH / REFERENCE_ROOT)
+    args += ["--perms", "0555", "--tmpfs", planted, "--remount-ro", planted]
+    if submission is not None:
+        args += ["--ro-bind", str(submission), str(SUBMISSION_SOURCE)]
+    args += ["--symlink", str(SCRATCH / "tmp"), "/tmp", "--chdir", str(SCRATCH), "--"]
+    return args
+
+
+def _parents(target: Path, bound: list[Path], made: set[Path]) -> list[str]:
+    """Create ``target``'s missing parents traversable (bubblewrap would make them 0700)."""
+    args: list[str] = []
+    for parent in reversed(target.parents):
+        if parent != Path("/") and not _covered(parent, bound) and parent not in made:
+            args += ["--perms", "0755", "--dir", str(parent)]
+            made.add(parent)
+    return args
+
+
+def child_environment(scratch: Path, marker: str) -> dict[str, str]:
+    """A clean environment: nothing of the grader's (no PYTEST_ADDOPTS, no tokens)."""
+    return {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin"])
+        + ":/bin",
+        "HOME": str(scratch / "home"),
+        "TMPDIR": str(scratch / "tmp"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "CI": "true",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "NO_COLOR": "1",
+        "COLUMNS": "100",
+        # glibc reserves 64 MiB of address space per thread arena: fewer arenas keep the
+        # address-space limit about memory actually used.
+        "MALLOC_ARENA_MAX": "2",
+        MARKER_VARIABLE: marker,
+    }
+
+
+def child_interpreter() -> list[str]:
+    """The child's interpreter, isolated (-I: no PYTHON* variables, no user site, no cwd)."""
+    return [sys.executable, "-I", "-B", "-m", CHILD_MODULE]
+
+
+# --- cleanup ---------------------------------------------------------------------------
+
+
+def stray_processes(marker: str, uid: int | None = None) -> list[int]:
+    """Processes that carry ``marker`` in their environment or run as ``uid``."""
+    needle = f"{MARKER_VARIABLE}={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if uid is not None and entry.stat().st_uid == uid:
+                found.append(int(entry.name))
+                continue
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def end_everything(process: subprocess.Popen[bytes], marker: str, uid: int | None) -> None:
+    """Kill the child's process group, then anything else of this submission still alive."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    for _ in range(20):
+        strays = stray_processes(marker, uid)
+        if not strays:
+            return
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)

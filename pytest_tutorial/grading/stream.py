@@ -1,0 +1,268 @@
+"""The result stream: one JSON line per event, from the grading child to the parent.
+
+The child registers :class:`Streamer` with pytest. It writes to an inherited pipe:
+``hello`` when it starts, ``collected`` (every check's spec) once collection is over and
+before any submission code has run, ``start`` when a check begins, ``result`` as soon as
+a check has finished, and ``done`` at the end. The parent decodes the lines with
+:class:`StreamDecoder`; whatever arrived before the child hung or died still counts.
+
+A check's status is judged from what the check itself raised (seen by hook wrappers
+around setup, call and teardown, and by whether the check's body ran to its end), not
+from pytest's report objects, so a submission that patches pytest's reporting cannot
+turn a failure into a pass. Every line carries a token the child read from a private
+pipe at start-up, and the parent drops lines without it. Code sharing the process with
+these hooks can still find the token or patch them: see ``docs/ci.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+HELLO = "hello"
+COLLECTED = "collected"
+START = "start"
+RESULT = "result"
+DONE = "done"
+FATAL = "fatal"
+EVENTS = frozenset({HELLO, COLLECTED, START, RESULT, DONE, FATAL})
+MESSAGE_LIMIT = 4000
+MAX_LINE = 512 * 1024
+MAX_STREAM = 32 * 1024 * 1024
+
+
+def encode(token: str, event: str, **fields: Any) -> bytes:
+    """One line of the stream."""
+    line = json.dumps({"token": token, "event": event, **fields}, default=str)
+    return line.encode("utf-8", errors="replace") + b"\n"
+
+
+def write_all(fd: int, data: bytes) -> bool:
+    """Write every byte to ``fd``; False when the reader has gone."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except OSError:
+            return False
+        view = view[written:]
+    return True
+
+
+@dataclass
+class _Check:
+    """What the hook wrappers saw of one check."""
+
+    started: float
+    errors: dict[str, BaseException] = field(default_factory=dict)
+    body_finished: bool = False
+    message: str = ""
+    load: Any = None
+
+
+class Streamer:
+    """The pytest plugin in the grading child that streams each check's verdict."""
+
+    def __init__(
+        self, fd: int, token: str, *, after_collection: Callable[[], None] | None = None
+    ) -> None:
+        from pytest_tutorial.session import LOAD_PROPERTY, MESSAGE_PROPERTY, SESSION_KEY
+        from pytest_tutorial.solution import SolutionImportError
+        from pytest_tutorial.timeouts import CheckTimeout
+
+        self._fd = fd
+        self._token = token
+        self._after_collection = after_collection
+        self._session_key = SESSION_KEY
+        self._message_property = MESSAGE_PROPERTY
+        self._load_property = LOAD_PROPERTY
+        self._timeout_type = CheckTimeout
+        self._import_error_type = SolutionImportError
+        self._deselected: list[str] = []
+        self._checks: dict[str, _Check] = {}
+        self._ids: dict[str, str] = {}
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Send one event; a parent that stopped listening is not the child's problem."""
+        write_all(self._fd, encode(self._token, event, **fields))
+
+    # --- collection ----------------------------------------------------------------------
+
+    def check_id(self, item: pytest.Item) -> str:
+        """``caching/check_core.py::test_x``: the same wherever the child's rootdir is."""
+        name = self._ids.get(item.nodeid)
+        if name is None:
+            name = f"{item.path.parent.name}/{item.path.name}::{item.nodeid.partition('::')[2]}"
+            self._ids[item.nodeid] = name
+        return name
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self._deselected.extend(self.check_id(item) for item in items)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Let the child seal itself, then report the checks.
+
+        First of all ``pytest_collection_finish`` hooks, because others may already start
+        work that runs submission code (the learner's own tests). ``collected`` is sent
+        only once sealing worked, so the parent knows the checks ran sealed.
+        """
+        tutorial_session = session.config.stash.get(self._session_key, None)
+        specs = tutorial_session.specs if tutorial_session is not None else {}
+        selected = [self.check_id(item) for item in session.items]
+        checks = []
+        for nodeid, spec in specs.items():
+            data = spec.to_property()
+            data["nodeid"] = self._ids.get(nodeid, nodeid)
+            checks.append(data)
+        if self._after_collection is not None:
+            self._after_collection()
+        self.emit(COLLECTED, checks=checks, selected=selected, deselected=self._deselected)
+
+    # --- running -------------------------------------------------------------------------
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self._checks[nodeid] = _Check(started=time.perf_counter())
+        self.emit(START, nodeid=self._ids.get(nodeid, nodeid))
+
+    def _phase(self, item: pytest.Item, when: str) -> Generator[None, None, None]:
+        try:
+            yield
+        except BaseException as error:
+            check = self._checks.get(item.nodeid)
+            if check is not None:
+                check.errors.setdefault(when, error)
+            raise
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        return (yield from self._phase(item, "setup"))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        return (yield from self._phase(item, "call"))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        return (yield from self._phase(item, "teardown"))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+        """Evidence that the check's own body ran to its end (not skipped by a patch)."""
+        result = yield
+        check = self._checks.get(pyfuncitem.nodeid)
+        if check is not None:
+            check.body_finished = True
+        return result
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        check = self._checks.get(report.nodeid)
+        if check is None:
+            return
+        properties = dict(report.user_properties)
+        if not check.message and properties.get(self._message_property):
+            check.message = str(properties[self._message_property])
+        if report.when == "call" and self._load_property in properties:
+            check.load = properties[self._load_property]
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        check = self._checks.pop(nodeid, None)
+        if check is None:
+            return
+        status, message = self._verdict(check)
+        self.emit(
+            RESULT,
+            nodeid=self._ids.get(nodeid, nodeid),
+            status=status,
+            message=message[:MESSAGE_LIMIT],
+            duration_s=round(time.perf_counter() - check.started, 6),
+            load=check.load,
+        )
+
+    def _verdict(self, check: _Check) -> tuple[str, str]:
+        """(status, message) from what the check raised, phase by phase."""
+        for when in ("setup", "call", "teardown"):
+            error = check.errors.get(when)
+            if error is None:
+                continue
+            text = check.message or _describe(error)
+            if isinstance(error, pytest.skip.Exception):
+                return "skipped", str(error)
+            if isinstance(error, self._timeout_type):
+                return "timeout", text
+            if isinstance(error, self._import_error_type):
+                return "error", text
+            if when == "call":
+                return "failed", text
+            if when == "teardown":
+                return "error", f"error while cleaning up after the check: {text}"
+            return "error", text
+        if not check.body_finished:
+            return "failed", "the check's body never ran to its end (was pytest patched?)"
+        return "passed", ""
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class StreamDecoder:
+    """Parent side: bytes from the pipe in, well-formed events carrying the token out.
+
+    Bounded: an over-long line or a stream past :data:`MAX_STREAM` is dropped and counted,
+    so a submission writing to the pipe cannot exhaust the parent.
+    """
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.rejected = 0
+        self.overflow = False
+        self._buffer = bytearray()
+        self._total = 0
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        """The complete events in ``data`` (plus what was buffered)."""
+        self._total += len(data)
+        if self._total > MAX_STREAM:
+            self.overflow = True
+            return []
+        self._buffer += data
+        events = []
+        while (end := self._buffer.find(b"\n")) >= 0:
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            event = self._decode(line)
+            if event is not None:
+                events.append(event)
+        if len(self._buffer) > MAX_LINE:
+            self._buffer.clear()
+            self.rejected += 1
+        return events
+
+    def _decode(self, line: bytes) -> dict[str, Any] | None:
+        if len(line) > MAX_LINE:
+            self.rejected += 1
+            return None
+        try:
+            event = json.loads(line)
+        except ValueError:
+            self.rejected += 1
+            return None
+        if (
+            not isinstance(event, dict)
+            or event.get("token") != self.token
+            or event.get("event") not in EVENTS
+        ):
+            self.rejected += 1
+            return None
+        return event

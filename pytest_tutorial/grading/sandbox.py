@@ -263,6 +263,9 @@ def bwrap_prefix(
     for name in ETC_FILES:
         args += ["--ro-bind-try", name, name]
     args += ["--proc", "/proc", "--dev", "/dev"]
+    # /tmp is a small tmpfs of its own, mounted before the read-only roots so that an
+    # interpreter or a checkout that lives under /tmp can still be bound inside it.
+    args += ["--perms", "1777", "--size", str(scratch_mb * MiB), "--tmpfs", "/tmp"]
     bound, made = [Path("/usr")], set[Path]()
     for root in readable_roots():
         args += _parents(root, bound, made)
@@ -279,7 +282,7 @@ def bwrap_prefix(
     args += ["--perms", "0555", "--tmpfs", planted, "--remount-ro", planted]
     if submission is not None:
         args += ["--ro-bind", str(submission), str(SUBMISSION_SOURCE)]
-    args += ["--symlink", str(SCRATCH / "tmp"), "/tmp", "--chdir", str(SCRATCH), "--"]
+    args += ["--chdir", str(SCRATCH), "--"]
     return args
 
 

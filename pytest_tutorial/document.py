@@ -24,8 +24,11 @@ import pytest
 from pytest_tutorial.errors import usage_error
 from pytest_tutorial.model import (
     VALIDATION_CHECKLIST,
+    AwsResources,
     ChecklistItem,
     Difficulty,
+    DynamoTable,
+    KeyAttribute,
     Metadata,
     PerformanceTarget,
     Phase,
@@ -44,6 +47,12 @@ _TRAILING_COMMENT = re.compile(r"\s*<!--(.*?)-->\s*$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_AWS_NAMES = {  # what AWS accepts for each kind of resource name
+    "s3_buckets": re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+    "dynamodb_tables": re.compile(r"^[A-Za-z0-9_.-]{3,255}$"),
+    "sqs_queues": re.compile(r"^(?=.{1,80}$)[A-Za-z0-9_-]+(\.fifo)?$"),
+}
 
 REQUIRED_FIELDS = (
     "title",
@@ -54,7 +63,11 @@ REQUIRED_FIELDS = (
     "validation_method",
 )
 STATUSES = ("draft", "published", "review_needed", "archived")
-VALIDATION_KEYS = ("solution", "performance", "timeout_s")
+VALIDATION_KEYS = ("solution", "performance", "timeout_s", "aws")
+AWS_KEYS = ("region", "s3_buckets", "dynamodb_tables", "sqs_queues")
+TABLE_KEYS = ("name", "key_schema")
+KEY_SCHEMA_KEYS = ("partition", "sort")
+KEY_ATTRIBUTE_KEYS = ("name", "type")
 SOLUTION_KEYS = ("module", "exports")
 PERFORMANCE_KEYS = (
     "requests",
@@ -144,6 +157,11 @@ def _collect_key_lines(node: Any, prefix: tuple[str, ...], out: dict[tuple[str, 
         for key_node, value_node in node.value:
             key = (*prefix, str(key_node.value))
             out[key] = key_node.start_mark.line + 2  # +1 for 1-based, +1 for the opening '---'
+            _collect_key_lines(value_node, key, out)
+    elif isinstance(node, yaml.SequenceNode):  # list entries are keyed by their index
+        for index, value_node in enumerate(node.value):
+            key = (*prefix, str(index))
+            out[key] = value_node.start_mark.line + 2
             _collect_key_lines(value_node, key, out)
 
 
@@ -250,7 +268,82 @@ def _validation(block: object, key_lines: dict[tuple[str, ...], int], path: Path
         solution=SolutionContract(module=module, exports=tuple(exports)),
         performance=target,
         timeout_s=_optional_number(block, "timeout_s", ("validation",), error),
+        aws=_aws(block["aws"], error) if "aws" in block else None,
     )
+
+
+def _aws(block: object, error: Callable[..., Exception]) -> AwsResources:
+    """The ``validation.aws`` block: a region and the S3, DynamoDB and SQS resources."""
+    where = ("validation", "aws")
+    if not isinstance(block, dict):
+        raise error(where, "validation.aws must be a mapping", f"give {', '.join(AWS_KEYS)}")
+    _only_keys(block, AWS_KEYS, where, error)
+    region = block.get("region", "us-east-1")
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise error((*where, "region"), f"validation.aws.region {region!r} is not an AWS region")
+    lists: dict[str, list[Any]] = {}
+    for kind in _AWS_NAMES:
+        lists[kind] = block.get(kind) or []
+        if not isinstance(lists[kind], list):
+            raise error((*where, kind), f"validation.aws.{kind} must be a list")
+    tables = tuple(
+        _table(entry, (*where, "dynamodb_tables", str(index)), error)
+        for index, entry in enumerate(lists["dynamodb_tables"])
+    )
+    _resource_names("dynamodb_tables", [table.name for table in tables], error, "name")
+    return AwsResources(
+        region=region,
+        s3_buckets=_resource_names("s3_buckets", lists["s3_buckets"], error),
+        dynamodb_tables=tables,
+        sqs_queues=_resource_names("sqs_queues", lists["sqs_queues"], error),
+    )
+
+
+def _resource_names(
+    kind: str, names: list[Any], error: Callable[..., Exception], field: str = ""
+) -> tuple[str, ...]:
+    """Check that ``names`` are valid AWS names of ``kind``, each declared once."""
+    for index, name in enumerate(names):
+        at = ("validation", "aws", kind, str(index), *([field] if field else []))
+        if not isinstance(name, str) or not _AWS_NAMES[kind].match(name):
+            raise error(at, f"validation.aws.{kind}: {name!r} is not a valid name")
+        if name in names[:index]:
+            raise error(at, f"validation.aws.{kind}: {name!r} is declared twice")
+    return tuple(names)
+
+
+def _table(entry: object, where: tuple[str, ...], error: Callable[..., Exception]) -> DynamoTable:
+    if not isinstance(entry, dict):
+        raise error(where, "a DynamoDB table is a mapping", "give 'name:' and 'key_schema:'")
+    _only_keys(entry, TABLE_KEYS, where, error)
+    name = entry.get("name")
+    if not isinstance(name, str):
+        raise error((*where, "name"), "a DynamoDB table needs a 'name:'")
+    schema = entry.get("key_schema")
+    if not isinstance(schema, dict) or "partition" not in schema:
+        raise error(
+            (*where, "key_schema"),
+            f"table {name!r} needs a key_schema with a partition key",
+            "key_schema: {partition: {name: id, type: S}, sort: {name: ..., type: N}}",
+        )
+    _only_keys(schema, KEY_SCHEMA_KEYS, (*where, "key_schema"), error)
+    keys: list[KeyAttribute | None] = []
+    for role in KEY_SCHEMA_KEYS:
+        attribute = schema.get(role)
+        at = (*where, "key_schema", role)
+        if attribute is None:
+            keys.append(None)
+            continue
+        if not isinstance(attribute, dict):
+            raise error(at, f"the {role} key is a mapping", "{name: id, type: S}")
+        _only_keys(attribute, KEY_ATTRIBUTE_KEYS, at, error)
+        attribute_name, kind = attribute.get("name"), attribute.get("type")
+        if not isinstance(attribute_name, str) or not attribute_name or kind not in ("S", "N", "B"):
+            raise error(at, f"the {role} key needs a name and a type of S, N or B")
+        keys.append(KeyAttribute(attribute_name, kind))
+    partition, sort = keys
+    assert partition is not None
+    return DynamoTable(name, partition, sort)
 
 
 def _only_keys(

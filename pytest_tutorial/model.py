@@ -98,12 +98,45 @@ class PerformanceTarget:
 
 
 @dataclass(frozen=True)
+class KeyAttribute:
+    """One attribute of a DynamoDB key schema: its name and type (``S``, ``N`` or ``B``)."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class DynamoTable:
+    """A DynamoDB table the checks create: its name and key schema (sort key optional)."""
+
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+
+
+@dataclass(frozen=True)
+class AwsResources:
+    """The ``validation.aws`` block: the region and the resources each check starts with.
+
+    The checks run against moto's ``mock_aws``; every resource here exists, empty, at the
+    start of each check.
+    """
+
+    region: str = "us-east-1"
+    s3_buckets: tuple[str, ...] = ()
+    dynamodb_tables: tuple[DynamoTable, ...] = ()
+    sqs_queues: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ValidationSpec:
     """The front matter's ``validation`` block of an automated tutorial."""
 
     solution: SolutionContract
     performance: PerformanceTarget = field(default_factory=PerformanceTarget)
     timeout_s: float | None = None
+    aws: AwsResources | None = None
+    """Declared for tutorials whose checks run against AWS (moto); None otherwise."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The object_store tutorial: document, checks and known-bad implementations."""

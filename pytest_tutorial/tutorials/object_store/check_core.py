@@ -1,0 +1,270 @@
+"""Checks of "All core functionality works correctly": puts, reads, pages, presigned URLs."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_tutorial import as_plain_json, assert_same_json
+from pytest_tutorial.fixtures.aws import AwsMock
+from pytest_tutorial.solution import Solution
+from pytest_tutorial.tutorials.object_store.support import (
+    OWNER,
+    QUICK_PHASES,
+    item,
+    metadata,
+    object_key,
+)
+
+CONTENT_TYPES = ["application/json", "application/pdf", "image/png", "text/csv", "text/plain"]
+LOWER = "abcdefghijklmnopqrstuvwxyz0123456789"
+ALNUM = LOWER + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Composed from text(), not from_regex(): regex strategies cost a second to warm up.
+owners = st.builds(operator.add, st.sampled_from(LOWER), st.text(LOWER + "-", max_size=20))
+names = st.builds(operator.add, st.sampled_from(ALNUM), st.text(ALNUM + "._/-", max_size=60))
+tag_maps = st.dictionaries(
+    st.text(ALNUM + "_.:-", min_size=1, max_size=64), st.text(max_size=40), max_size=4
+)
+bodies = st.binary(min_size=1, max_size=512)
+
+
+def _seed(aws: AwsMock, count: int, owner: str = OWNER) -> list[str]:
+    """Write ``count`` documents of ``owner`` straight into DynamoDB; return their names."""
+    written = [f"doc-{n:02d}.txt" for n in range(count)]
+    for name in written:
+        meta = metadata(name, name.encode(), owner=owner)
+        aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(meta))
+    return written
+
+
+@pytest.mark.checklist(
+    "core",
+    points=2,
+    step=2,
+    hint="put() returns the metadata (owner, name, sha256, size, content_type, tags) plus "
+    "created=True; get() returns the metadata, or None for an unknown document",
+)
+def test_put_then_get_returns_the_metadata(store: Any) -> None:
+    body = b"Quarterly report: revenue up 12%."
+    expected = metadata("reports/q1.txt", body, tags={"team": "finance"})
+    created = store.put(
+        OWNER, "reports/q1.txt", body, content_type="text/plain", tags={"team": "finance"}
+    )
+    assert_same_json(created, {**expected, "created": True}, what="put(...)'s result")
+    assert_same_json(store.get(OWNER, "reports/q1.txt"), expected, what="get(...) after put")
+    assert as_plain_json(store.get(OWNER, "never-stored"), what="get of an unknown name") is None
+
+
+@pytest.mark.checklist(
+    "core",
+    points=2,
+    step=2,
+    hint="a repeated put of the same document returns created=False and writes nothing: "
+    "the conditional PutItem fails, and the existing item is identical",
+)
+def test_repeating_a_put_is_idempotent(store: Any, aws: AwsMock) -> None:
+    body = b'{"id": 7}'
+    first = store.put(OWNER, "order-7.json", body, content_type="application/json")
+    again = store.put(OWNER, "order-7.json", body, content_type="application/json")
+    expected = metadata("order-7.json", body, content_type="application/json")
+    assert_same_json(first, {**expected, "created": True}, what="the first put")
+    assert_same_json(again, {**expected, "created": False}, what="the repeated put")
+    assert_same_json(aws.dynamodb_items(), [expected], what="the table after two puts")
+
+
+@pytest.mark.checklist(
+    "core",
+    step=2,
+    hint="documents are immutable: a put under an existing name with another body, "
+    "content type or tags raises DocumentConflict and leaves the stored one alone",
+)
+def test_conflicting_put_raises_and_keeps_the_original(store: Any, solution: Solution) -> None:
+    store.put(OWNER, "contract.txt", b"version 1", content_type="text/plain")
+    attempts = [
+        ("another body", b"version 2", "text/plain", None),
+        ("another content type", b"version 1", "text/markdown", None),
+        ("other tags", b"version 1", "text/plain", {"status": "signed"}),
+    ]
+    accepted = []
+    for label, body, content_type, tags in attempts:
+        try:
+            store.put(OWNER, "contract.txt", body, content_type=content_type, tags=tags)
+        except solution.DocumentConflict:
+            continue
+        accepted.append(label)
+    assert not accepted, "a put with " + ", ".join(accepted) + " did not raise DocumentConflict"
+    original = metadata("contract.txt", b"version 1")
+    assert_same_json(store.get(OWNER, "contract.txt"), original, what="the stored document")
+
+
+@pytest.mark.checklist(
+    "core",
+    points=2,
+    step=2,
+    hint="write the metadata with ConditionExpression='attribute_not_exists(#name)': when "
+    "another writer got there between your checks and your write, the condition fails and "
+    "your put must lose (DocumentConflict), not overwrite",
+)
+def test_a_put_that_loses_a_race_fails_cleanly(
+    store: Any, aws: AwsMock, solution: Solution
+) -> None:
+    rival = metadata("invoice.pdf", b"%PDF-rival", content_type="application/pdf")
+    aws.faults.before(
+        "dynamodb",
+        "PutItem",
+        lambda: aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(rival)),
+    )
+    with pytest.raises(solution.DocumentConflict):
+        store.put(OWNER, "invoice.pdf", b"%PDF-mine", content_type="application/pdf")
+    assert_same_json(aws.dynamodb_items(), [rival], what="the table after losing the race")
+    twin = metadata("twin.pdf", b"%PDF-same", content_type="application/pdf")
+    aws.faults.before(
+        "dynamodb",
+        "PutItem",
+        lambda: aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(twin)),
+    )
+    result = store.put(OWNER, "twin.pdf", b"%PDF-same", content_type="application/pdf")
+    assert_same_json(result, {**twin, "created": False}, what="a put that lost to an identical one")
+
+
+@pytest.mark.checklist(
+    "core",
+    points=2,
+    step=4,
+    hint="store bodies under sha256/<hex digest> and HeadObject first: identical bytes are "
+    "uploaded once and stored once, whoever puts them under whatever name",
+)
+def test_identical_bodies_are_uploaded_and_stored_once(store: Any, aws: AwsMock) -> None:
+    body = b"\x89PNG\r\n\x1a\n logo bytes"
+    store.put(OWNER, "logo.png", body, content_type="image/png")
+    store.put(OWNER, "copy-of-logo.png", body, content_type="image/png")
+    store.put("bob", "logo.png", body, content_type="image/png")
+    keys = sorted(aws.s3_objects())
+    assert keys == [object_key(body)], f"three puts of one body left the S3 objects {keys}"
+    uploads = aws.count("s3", "PutObject")
+    assert uploads == 1, f"one body was uploaded {uploads} times; HeadObject before uploading"
+
+
+@pytest.mark.checklist(
+    "core",
+    points=2,
+    step=3,
+    hint="Query with Limit and ExclusiveStartKey; next_cursor encodes LastEvaluatedKey and "
+    "is None only when DynamoDB returns no LastEvaluatedKey",
+)
+def test_pages_list_every_document_once_in_name_order(store: Any, aws: AwsMock) -> None:
+    written = _seed(aws, 7)
+    _seed(aws, 2, owner="bob")
+    listed: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = as_plain_json(
+            store.list_documents(OWNER, limit=3, cursor=cursor), what="list_documents(...)"
+        )
+        assert len(page["documents"]) <= 3, f"a page of limit=3 held {len(page['documents'])}"
+        listed += [document["name"] for document in page["documents"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert listed == written, f"the pages listed {listed}, expected {written}"
+    first = store.list_documents(OWNER, limit=1)["documents"]
+    expected = metadata(written[0], written[0].encode())
+    assert_same_json(first, [expected], what="the first page of limit=1")
+
+
+@pytest.mark.checklist(
+    "core",
+    step=3,
+    hint="iter_documents must follow next_cursor until it is None, yielding every page, "
+    "the last one too",
+)
+def test_iter_documents_yields_every_page(store: Any, aws: AwsMock) -> None:
+    written = _seed(aws, 7)
+    for page_size in (3, 7, 100):
+        names_seen = [d["name"] for d in store.iter_documents(OWNER, page_size=page_size)]
+        assert names_seen == written, f"page_size={page_size} yielded {names_seen}"
+    assert list(store.iter_documents("nobody", page_size=2)) == []
+
+
+@pytest.mark.checklist(
+    "core",
+    points=2,
+    step=3,
+    hint="generate_presigned_url('get_object', Params={Bucket, Key: sha256/<hex>, "
+    "ResponseContentType}, ExpiresIn=expires_in)",
+)
+def test_presigned_urls_serve_the_bytes_and_expire_as_asked(store: Any, aws: AwsMock) -> None:
+    body = b"name,score\nada,10\n"
+    store.put(OWNER, "scores.csv", body, content_type="text/csv")
+    for expires_in, url in (
+        (120, store.presign(OWNER, "scores.csv", expires_in=120)),
+        (900, store.presign(OWNER, "scores.csv")),
+    ):
+        assert isinstance(url, str), f"presign returned a {type(url).__name__}, not a str"
+        query = parse_qs(urlsplit(url).query)
+        assert query.get("X-Amz-Expires") == [str(expires_in)], (
+            f"the URL for expires_in={expires_in} has X-Amz-Expires={query.get('X-Amz-Expires')}"
+        )
+        answer = aws.http_get(url)
+        assert answer.status == 200, f"GET of the presigned URL answered {answer.status}"
+        assert answer.body == body, "the presigned URL served other bytes"
+        assert answer.headers.get("content-type") == "text/csv", (
+            f"served as {answer.headers.get('content-type')!r}; pass ResponseContentType"
+        )
+
+
+@pytest.mark.checklist(
+    "core", step=3, hint="presign() of a document that does not exist raises DocumentNotFound"
+)
+def test_presign_of_a_missing_document_raises(store: Any, solution: Solution) -> None:
+    assert issubclass(solution.DocumentNotFound, LookupError), (
+        "DocumentNotFound should subclass LookupError"
+    )
+    with pytest.raises(solution.DocumentNotFound):
+        store.presign(OWNER, "missing.pdf")
+
+
+@pytest.mark.checklist(
+    "core",
+    points=2,
+    step=2,
+    hint="every valid owner, name, content type, tags and body must round-trip: put, get "
+    "and list_documents return exactly the metadata",
+)
+@settings(max_examples=25, phases=QUICK_PHASES)
+@given(
+    owner=owners,
+    name=names,
+    content_type=st.sampled_from(CONTENT_TYPES),
+    tags=tag_maps,
+    body=bodies,
+)
+def test_any_valid_document_round_trips(
+    make_store: Callable[..., Any],
+    solution: Solution,
+    owner: str,
+    name: str,
+    content_type: str,
+    tags: dict[str, str],
+    body: bytes,
+) -> None:
+    store = make_store()
+    expected = metadata(name, body, owner=owner, content_type=content_type, tags=tags)
+    try:
+        created = as_plain_json(
+            store.put(owner, name, body, content_type=content_type, tags=tags), what="put(...)"
+        )
+    except solution.DocumentConflict:
+        return  # an earlier example stored another document under this name
+    flag = created.pop("created", None)  # False when an earlier example stored the same one
+    assert flag is True or flag is False, "put(...)'s result has no boolean 'created'"
+    assert_same_json(created, expected, what="put(...)'s metadata")
+    assert_same_json(store.get(owner, name), expected, what="get(...) after put")
+    listed = [d for d in store.iter_documents(owner, page_size=50) if d["name"] == name]
+    assert_same_json(listed, [expected], what="the document as iter_documents lists it")

@@ -1,0 +1,513 @@
+"""The aws fixture family: the sandbox, the per-check mock, and what can never reach AWS."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import moto  # noqa: F401  (loaded once here, not imported and dropped by every inner run)
+import pytest
+from botocore.exceptions import ClientError
+from botocore.httpsession import URLLib3Session
+from moto.core.models import botocore_stubber
+
+from pytest_tutorial.aws_sandbox import DEAD_PROXY, AwsSandbox, RealAwsCallBlocked
+from pytest_tutorial.fixtures.aws import AwsMock, plain_attribute
+from pytest_tutorial.model import AwsResources, DynamoTable, KeyAttribute
+from tests.conftest import RunTutorial
+
+RESOURCES = AwsResources(
+    region="us-east-1",
+    s3_buckets=("unit-bucket",),
+    dynamodb_tables=(DynamoTable("items", KeyAttribute("id", "S"), KeyAttribute("n", "N")),),
+    sqs_queues=("unit-queue",),
+)
+NETWORK_GUARD = '''"""Refuse and log every network connection of this process (a sitecustomize)."""
+import os
+import socket
+
+_LOG = os.environ["NETWORK_GUARD_LOG"]
+_LOCAL = {None, "localhost", "127.0.0.1", "::1", b"localhost"}
+
+
+def _record(what):
+    with open(_LOG, "a", encoding="utf-8") as log:
+        log.write(f"{os.getpid()} {what}\\n")
+
+
+def _guard(original):
+    def connect(self, address, *args):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            _record(f"connect {address!r}")
+            raise OSError(f"network guard: no connection to {address!r}")
+        return original(self, address, *args)
+    return connect
+
+
+socket.socket.connect = _guard(socket.socket.connect)
+socket.socket.connect_ex = _guard(socket.socket.connect_ex)
+_getaddrinfo = socket.getaddrinfo
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if host not in _LOCAL:
+        _record(f"dns {host!r}")
+        raise socket.gaierror(f"network guard: no lookup of {host!r}")
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.getaddrinfo = getaddrinfo
+'''
+"""A ``sitecustomize.py``: put its folder on PYTHONPATH and every process of a run,
+learner-test children included, refuses and logs connections and DNS lookups."""
+
+
+def install_network_guard(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make the subprocesses of this test refuse the network; returns the log's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(NETWORK_GUARD, encoding="utf-8")
+    log = folder / "network.log"
+    log.write_text("", encoding="utf-8")
+    monkeypatch.setenv("NETWORK_GUARD_LOG", str(log))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+    )
+    return log
+
+
+@pytest.fixture
+def sandbox() -> Iterator[AwsSandbox]:
+    """An installed sandbox, uninstalled afterwards."""
+    box = AwsSandbox(RESOURCES)
+    box.install()
+    try:
+        yield box
+    finally:
+        box.uninstall()
+
+
+@pytest.fixture
+def mock(sandbox: AwsSandbox) -> Iterator[AwsMock]:
+    """A started AwsMock with RESOURCES."""
+    started = AwsMock(sandbox)
+    started.start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every socket connect() of the test, refused."""
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    return attempts
+
+
+# --- the sandbox --------------------------------------------------------------------------
+
+
+def test_sandbox_replaces_the_learners_aws_settings_and_restores_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mine = {
+        "AWS_PROFILE": "prod",
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "AWS_ENDPOINT_URL": "https://example.com",
+        "AWS_CONFIG_FILE": "/home/me/.aws/config",
+        "HTTPS_PROXY": "http://proxy.corp:3128",
+    }
+    for name, value in mine.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    original_send = URLLib3Session.send
+    box = AwsSandbox(RESOURCES)
+    box.install()
+    try:
+        assert "AWS_PROFILE" not in os.environ
+        assert "AWS_ENDPOINT_URL" not in os.environ
+        assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
+        assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
+        assert os.environ["AWS_CONFIG_FILE"] == os.devnull
+        assert os.environ["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
+        assert os.environ["AWS_EC2_METADATA_DISABLED"] == "true"
+        assert os.environ["HTTPS_PROXY"] == os.environ["http_proxy"] == DEAD_PROXY
+        assert URLLib3Session.send is not original_send
+        assert boto3.DEFAULT_SESSION is None
+    finally:
+        box.uninstall()
+    assert {name: os.environ.get(name) for name in mine} == mine
+    assert "AWS_SESSION_TOKEN" not in os.environ
+    assert URLLib3Session.send is original_send
+
+
+def test_a_request_outside_a_check_is_refused_and_names_the_line(
+    sandbox: AwsSandbox, connections: list[object]
+) -> None:
+    client = sandbox.new_client("s3")
+    with pytest.raises(RealAwsCallBlocked, match="tried to reach real AWS") as raised:
+        client.list_buckets()
+    assert f"{Path(__file__).name}:" in str(raised.value)
+    assert sandbox.blocked == [str(raised.value)]
+    assert connections == []
+
+
+def test_a_client_without_mocks_hook_is_answered_by_the_mock(
+    mock: AwsMock, connections: list[object]
+) -> None:
+    """A client from a session made before moto was loaded lacks moto's hook."""
+    session = botocore.session.get_session()
+    session.unregister("before-send", botocore_stubber)
+    early = session.create_client("s3", region_name="us-east-1")
+    assert [bucket["Name"] for bucket in early.list_buckets()["Buckets"]] == ["unit-bucket"]
+    assert connections == []
+
+
+def test_a_client_with_a_custom_endpoint_is_refused(
+    mock: AwsMock, connections: list[object]
+) -> None:
+    client = boto3.session.Session().client("s3", endpoint_url="http://localstack.internal:4566")
+    with pytest.raises(RealAwsCallBlocked, match="which moto does not serve"):
+        client.list_buckets()
+    assert connections == []
+
+
+# --- one check's mock ------------------------------------------------------------------------
+
+
+def test_declared_resources_exist_and_start_empty(mock: AwsMock) -> None:
+    assert mock.s3_objects() == {}
+    assert mock.dynamodb_items() == []
+    assert mock.sqs_messages() == []
+    assert mock.queue_url.endswith("/unit-queue")
+    assert (mock.bucket, mock.table) == ("unit-bucket", "items")
+
+
+def test_state_reads_back_as_plain_values(mock: AwsMock) -> None:
+    mock.client("s3").put_object(Bucket="unit-bucket", Key="k", Body=b"bytes")
+    item = {"id": {"S": "a"}, "n": {"N": "2"}, "f": {"N": "2.5"}, "tags": {"SS": ["b", "a"]}}
+    mock.client("dynamodb").put_item(TableName="items", Item=item)
+    mock.client("sqs").send_message(QueueUrl=mock.queue_url, MessageBody="one")
+    assert mock.s3_objects() == {"k": b"bytes"}
+    assert mock.s3_keys() == ["k"]
+    assert mock.dynamodb_items() == [{"id": "a", "n": 2, "f": 2.5, "tags": ["a", "b"]}]
+    assert mock.sqs_messages() == ["one"]
+    assert mock.sqs_messages() == [], "reading consumes the messages"
+    assert mock.call_counts() == {
+        "s3.PutObject": 1,
+        "dynamodb.PutItem": 1,
+        "sqs.SendMessage": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ({"NULL": True}, None),
+        ({"BOOL": False}, False),
+        ({"N": "-7"}, -7),
+        ({"L": [{"S": "x"}, {"M": {"k": {"N": "1e3"}}}]}, ["x", {"k": 1000.0}]),
+        ({"NS": ["3", "1"]}, [1, 3]),
+    ],
+)
+def test_plain_attribute(value: dict[str, Any], plain: object) -> None:
+    assert plain_attribute(value) == plain
+
+
+def test_throttling_is_injected_as_the_services_own_error(mock: AwsMock) -> None:
+    dynamodb = mock.client("dynamodb")
+    mock.faults.throttle("dynamodb", "GetItem", times=2)
+    key = {"id": {"S": "a"}, "n": {"N": "1"}}
+    for _ in range(2):
+        with pytest.raises(dynamodb.exceptions.ProvisionedThroughputExceededException):
+            dynamodb.get_item(TableName="items", Key=key)
+    assert "Item" not in dynamodb.get_item(TableName="items", Key=key)
+    assert mock.count("dynamodb", "GetItem") == 3
+    mock.faults.throttle("s3", "HeadObject", times=None)
+    for _ in range(3):
+        with pytest.raises(ClientError) as raised:
+            mock.client("s3").head_object(Bucket="unit-bucket", Key="k")
+        assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    mock.faults.clear()
+    with pytest.raises(ClientError, match="404"):
+        mock.client("s3").head_object(Bucket="unit-bucket", Key="k")
+
+
+def test_failures_and_actions_are_injected_per_operation(mock: AwsMock) -> None:
+    s3 = mock.client("s3")
+    mock.faults.fail("s3", "PutObject", code="AccessDenied", status=403)
+    mock.faults.before(
+        "s3",
+        "ListObjectsV2",
+        lambda: mock.inspector("s3").put_object(Bucket="unit-bucket", Key="raced", Body=b"x"),
+    )
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.put_object(Bucket="unit-bucket", Key="k", Body=b"x")
+    listed = s3.list_objects_v2(Bucket="unit-bucket")
+    assert [entry["Key"] for entry in listed["Contents"]] == ["raced"]
+    assert mock.inspector("s3") is not s3, "the check's own client is not the learner's"
+    assert mock.count("s3") == 2
+
+
+def test_queued_errors_apply_one_call_each(mock: AwsMock) -> None:
+    mock.faults.fail("s3", "ListBuckets", code="InternalError", status=500, times=1)
+    mock.faults.fail("s3", "ListBuckets", code="AccessDenied", status=403, times=1)
+    codes = []
+    for _ in range(2):
+        with pytest.raises(ClientError) as raised:
+            mock.client("s3").list_buckets()
+        codes.append(raised.value.response["Error"]["Code"])
+    assert codes == ["InternalError", "AccessDenied"]
+    assert [b["Name"] for b in mock.client("s3").list_buckets()["Buckets"]] == ["unit-bucket"]
+
+
+def test_http_get_fetches_presigned_urls_from_moto(mock: AwsMock) -> None:
+    s3 = mock.client("s3")
+    s3.put_object(Bucket="unit-bucket", Key="doc", Body=b"hello")
+    url = s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": "unit-bucket", "Key": "doc", "ResponseContentType": "text/plain"},
+        ExpiresIn=60,
+    )
+    answer = mock.http_get(url)
+    assert (answer.status, answer.body, answer.headers["content-type"]) == (
+        200,
+        b"hello",
+        "text/plain",
+    )
+    with pytest.raises(AssertionError, match="not a URL"):
+        mock.http_get("https://example.com/doc")
+
+
+def test_reset_and_stop_drop_all_state(sandbox: AwsSandbox) -> None:
+    first = AwsMock(sandbox)
+    first.start()
+    first.client("s3").put_object(Bucket="unit-bucket", Key="k", Body=b"x")
+    first.faults.fail("s3", "ListObjectsV2", code="AccessDenied", status=403)
+    first.reset()
+    assert first.s3_objects() == {}
+    assert first.calls == []
+    first.client("s3").list_objects_v2(Bucket="unit-bucket")  # the fault is gone too
+    first.client("s3").put_object(Bucket="unit-bucket", Key="k", Body=b"x")
+    assert first.stop() == []
+    second = AwsMock(sandbox)
+    second.start()
+    try:
+        assert second.s3_objects() == {}
+    finally:
+        second.stop()
+
+
+# --- whole runs ------------------------------------------------------------------------------
+
+MINI_TUTORIAL = """---
+title: "Mini AWS"
+summary: "One check against S3"
+difficulty: "beginner"
+estimated_time: "5 min"
+version: "1.0"
+validation_method: "automated"
+validation:
+  solution:
+    module: "mini"
+    exports: []
+{aws}---
+
+### Phase 1: Foundation (5 minutes)
+
+#### Step 1: Create Base Structure
+
+### Validation Checklist
+- [ ] All core functionality works correctly <!-- id: core -->
+"""
+MINI_CHECK = """
+import pytest
+
+
+@pytest.mark.checklist("core", step=1)
+def test_objects_round_trip(aws, s3_client, dynamodb_client, sqs_client):
+    s3_client.put_object(Bucket="mini-bucket", Key="k", Body=b"v")
+    sqs_client.send_message(QueueUrl=aws.queue_url, MessageBody="m")
+    assert dynamodb_client.list_tables()["TableNames"] == ["mini-table"]
+    assert aws.s3_objects() == {"k": b"v"}
+    assert aws.sqs_messages() == ["m"]
+    assert aws.call_counts() == {
+        "s3.PutObject": 1, "sqs.SendMessage": 1, "dynamodb.ListTables": 1
+    }
+"""
+MINI_AWS = """  aws:
+    s3_buckets: ["mini-bucket"]
+    dynamodb_tables: [{name: "mini-table", key_schema: {partition: {name: "id", type: "S"}}}]
+    sqs_queues: ["mini-queue"]
+"""
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "undeclared"])
+def test_the_fixtures_serve_the_declared_resources_only(
+    run_tutorial: RunTutorial, pytester: pytest.Pytester, declared: bool
+) -> None:
+    folder = pytester.mkdir("mine") / "mini"
+    folder.mkdir()
+    text = MINI_TUTORIAL.format(aws=MINI_AWS if declared else "")
+    (folder / "tutorial.md").write_text(text, encoding="utf-8")
+    (folder / "check_mini.py").write_text(MINI_CHECK, encoding="utf-8")
+    pytester.mkdir("solution").joinpath("mini.py").write_text('"""Empty."""\n', "utf-8")
+    pytester.makeini("[pytest]\ntutorial_paths = mine\n")
+    run = run_tutorial("mini", solution="solution")
+    check = run.items["core"]["checks"][0]
+    if declared:
+        assert check["status"] == "passed", check["message"]
+    else:
+        assert check["status"] == "error"
+        assert "declares no validation.aws block" in check["message"]
+
+
+PROBE = """
+import sys
+
+
+def pytest_unconfigure(config):
+    loaded = sorted(m for m in ("boto3", "botocore", "moto") if m in sys.modules)
+    print(f"AWS MODULES LOADED: {loaded}")
+"""
+
+
+@pytest.mark.slow
+def test_only_an_aws_tutorial_run_imports_moto_and_boto3(
+    pytester: pytest.Pytester, copy_solution: Callable[..., Path]
+) -> None:
+    pytester.makepyfile(aws_probe=PROBE)
+    copy_solution("reference_solutions", "caching")
+    copy_solution("reference_solutions", "object_store")
+    for name, check, loaded in (
+        ("caching", "test_set_then_get", "[]"),
+        ("object_store", "test_presign_of_a_missing", "['boto3', 'botocore', 'moto']"),
+    ):
+        result = pytester.runpytest_subprocess(
+            "-p",
+            "aws_probe",
+            f"--tutorial={name}",
+            "--tutorial-solution=reference",
+            "-k",
+            check,
+            "-s",
+        )
+        result.stdout.fnmatch_lines(["*1 passed*", f"AWS MODULES LOADED: {loaded}"])
+
+
+def _reference_with(copy_solution: Callable[..., Path], name: str, edits: dict[str, str]) -> Path:
+    folder = copy_solution("reference_solutions", "object_store", to=name)
+    module = folder / "document_store.py"
+    text = module.read_text(encoding="utf-8")
+    for old, new in edits.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    module.write_text(text, encoding="utf-8")
+    return folder
+
+
+MODULE_LEVEL_CLIENTS = {
+    'T = TypeVar("T")\n': 'T = TypeVar("T")\nimport boto3\n'
+    '_CLIENTS = {name: boto3.client(name) for name in ("s3", "dynamodb", "sqs")}\n',
+    "        self._s3 = s3\n        self._dynamodb = dynamodb\n        self._sqs = sqs\n": (
+        "        self._s3, self._dynamodb, self._sqs = "
+        '(_CLIENTS[n] for n in ("s3", "dynamodb", "sqs"))\n'
+    ),
+}
+"""The reference, but with clients made at import time instead of the injected ones."""
+
+
+@pytest.mark.slow
+def test_clients_made_at_import_time_are_answered_by_moto(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    folder = _reference_with(copy_solution, "import_time_clients", MODULE_LEVEL_CLIENTS)
+    run = run_tutorial(
+        "object_store", "-k", "put_then_get or stored_under_their or one_event", solution=folder
+    )
+    statuses = {
+        c["id"].rsplit("::", 1)[-1]: c["status"]
+        for i in run.report["checklist"]
+        for c in i["checks"]
+    }
+    assert statuses["test_put_then_get_returns_the_metadata"] == "passed", statuses
+    assert statuses["test_bodies_are_stored_under_their_sha256"] == "passed", statuses
+    assert statuses["test_one_event_per_new_document"] == "passed", statuses
+
+
+@pytest.mark.slow
+def test_an_aws_call_at_import_time_fails_with_a_clear_message(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    edits = {
+        'T = TypeVar("T")\n': 'T = TypeVar("T")\nimport boto3\nboto3.client("s3").list_buckets()\n'
+    }
+    folder = _reference_with(copy_solution, "calls_aws_at_import", edits)
+    run = run_tutorial("object_store", "-k", "put_then_get", solution=folder)
+    check = run.items["core"]["checks"][0]
+    assert check["status"] == "error"
+    assert "tried to reach real AWS (GET https://s3.amazonaws.com/)" in check["message"]
+    assert "document_store.py:" in check["message"]
+    assert "could not import the solution" in check["message"]
+
+
+EARLY_CLIENT = '''
+"""Loaded with -p before the tutorial starts: a client made before moto was imported."""
+import boto3
+
+CLIENT = boto3.client(
+    "s3",
+    region_name="us-east-1",
+    aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
+    aws_secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+)
+'''
+
+
+@pytest.mark.slow
+def test_a_client_made_before_moto_was_loaded_never_reaches_aws(
+    pytester: pytest.Pytester, copy_solution: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = install_network_guard(pytester.path / "guard", monkeypatch)
+    pytester.makepyfile(early_client=EARLY_CLIENT)
+    uses_it = {
+        'T = TypeVar("T")\n': 'T = TypeVar("T")\nimport early_client\n',
+        "        self._s3 = s3\n": "        self._s3 = early_client.CLIENT\n",
+    }
+    folder = _reference_with(copy_solution, "uses_early_client", uses_it)
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "early_client",
+        "--tutorial=object_store",
+        f"--tutorial-solution={folder}",
+        "-k",
+        "stored_under_their",
+    )
+    result.stdout.fnmatch_lines(["*1 passed*"])
+    calls_it = {
+        'T = TypeVar("T")\n': 'T = TypeVar("T")\nimport early_client\n'
+        "early_client.CLIENT.list_buckets()\n"
+    }
+    folder = _reference_with(copy_solution, "calls_early_client", calls_it)
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "early_client",
+        "--tutorial=object_store",
+        f"--tutorial-solution={folder}",
+        "-k",
+        "stored_under_their",
+    )
+    result.stdout.fnmatch_lines(["*tried to reach real AWS*", "*1 error*"])
+    assert log.read_text(encoding="utf-8") == "", "a process of the run touched the network"

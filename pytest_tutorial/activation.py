@@ -89,7 +89,7 @@ def _configure_hypothesis(state_dir: Path) -> Callable[[], None]:
 
     Returns the function that puts back the previous profile and storage folder.
     """
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, Phase, settings
     from hypothesis.configuration import set_hypothesis_home_dir
     from hypothesis.database import DirectoryBasedExampleDatabase
 
@@ -102,7 +102,11 @@ def _configure_hypothesis(state_dir: Path) -> Callable[[], None]:
         database=None if in_ci else DirectoryBasedExampleDatabase(home + "/examples"),
         deadline=None,
         max_examples=60,
-        print_blob=True,
+        # The learner gets the shrunk example and a rerun command from the harness; the
+        # reproduce_failure blob and the "explain" phase (slow on a failing starter) are
+        # for the check's author.
+        print_blob=False,
+        phases=[phase for phase in Phase if phase is not Phase.explain],
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     previous = settings.get_current_profile_name()

@@ -2,10 +2,10 @@
 
 An absolute p95 target in milliseconds flips from pass to fail when a shared CI machine is
 busy. A relative target does not: the learner's implementation and the reference solution
-are measured in the same run, interleaved (learner, reference, learner, reference, ...)
-over several rounds, so drift hits both; the verdict is the median of the rounds' p95
-ratios against ``relative_p95``. Where no reference solution is available the absolute
-target decides, and the outcome says so.
+are measured in the same run, interleaved over several rounds (learner then reference,
+reference then learner, ...), so drift and the order of measurement hit both alike; the
+verdict is the median of the rounds' p95 ratios against ``relative_p95``. Where no
+reference solution is available the absolute target decides, and the outcome says so.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_tutorial.histogram import histogram
 from pytest_tutorial.load import LoadResult, run_load, run_load_async
@@ -24,6 +24,7 @@ from pytest_tutorial.model import PerformanceTarget
 
 Call = Callable[[], object]
 AsyncCall = Callable[[], Awaitable[object]]
+T = TypeVar("T")
 
 
 class TargetKind(enum.Enum):
@@ -212,7 +213,10 @@ def compare(
     for side in sides:
         _warm(side, sizes.warmup)
     load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
-    rounds = [[run_load(side, **load) for side in sides] for _ in range(sizes.rounds)]
+    rounds = []
+    for index in range(sizes.rounds):
+        measured = {id(side): run_load(side, **load) for side in _order(sides, index)}
+        rounds.append([measured[id(side)] for side in sides])
     return _outcome(name, rounds, kind, bound, target, note)
 
 
@@ -231,8 +235,17 @@ async def compare_async(
     for side in sides:
         await _warm_async(side, sizes.warmup)
     load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
-    rounds = [[await run_load_async(side, **load) for side in sides] for _ in range(sizes.rounds)]
+    rounds = []
+    for index in range(sizes.rounds):
+        measured = {id(side): await run_load_async(side, **load) for side in _order(sides, index)}
+        rounds.append([measured[id(side)] for side in sides])
     return _outcome(name, rounds, kind, bound, target, note)
+
+
+def _order(sides: list[T], round_index: int) -> list[T]:
+    """Who goes first alternates by round (L R, R L, L R, ...), so going first or second,
+    in a warmer or a colder process, favours neither side."""
+    return sides if round_index % 2 == 0 else sides[::-1]
 
 
 def _decide(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,18 @@ class TutorialRun:
 
 
 RunTutorial = Callable[..., TutorialRun]
+
+
+def apply_edits(module: Path, edits: Sequence[tuple[str, str]], label: str) -> None:
+    """Make a buggy variant of a reference module: each edit's text must occur exactly once.
+
+    Variants are the reference with small edits, so they cannot drift from it unnoticed.
+    """
+    text = module.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert text.count(old) == 1, f"{label}: the reference no longer contains {old!r}"
+        text = text.replace(old, new)
+    module.write_text(text, encoding="utf-8")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tutorial.options import TIMEOUT
-from tests.conftest import RunTutorial
+from tests.conftest import RunTutorial, apply_edits
 
 pytestmark = pytest.mark.slow
 
@@ -172,12 +172,7 @@ def make_variant(
     if not (pytester.path / "reference_solutions" / "batch_processor").is_dir():
         copy_solution("reference_solutions", "batch_processor")  # the relative target's
     folder = copy_solution("reference_solutions", "batch_processor", to=f"variants/{variant.name}")
-    module = folder / "batch_processor.py"
-    text = module.read_text(encoding="utf-8")
-    for old, new in variant.edits:
-        assert text.count(old) == 1, f"{variant.name}: the reference no longer contains {old!r}"
-        text = text.replace(old, new)
-    module.write_text(text, encoding="utf-8")
+    apply_edits(folder / "batch_processor.py", variant.edits, variant.name)
     return folder
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunTutorial
+from tests.conftest import RunTutorial, apply_edits
 
 pytestmark = pytest.mark.slow
 
@@ -152,12 +152,7 @@ VARIANTS = [
 def make_variant(copy_solution: Callable[..., Path], variant: Variant) -> Path:
     """Copy the reference and apply the variant's edits, each of which must match once."""
     folder = copy_solution("reference_solutions", "caching", to=f"variants/{variant.name}")
-    module = folder / "cache_service.py"
-    text = module.read_text(encoding="utf-8")
-    for old, new in variant.edits:
-        assert text.count(old) == 1, f"{variant.name}: the reference no longer contains {old!r}"
-        text = text.replace(old, new)
-    module.write_text(text, encoding="utf-8")
+    apply_edits(folder / "cache_service.py", variant.edits, variant.name)
     return folder
 
 

@@ -13,7 +13,7 @@ import boto3  # noqa: F401  (loaded once here, not imported and dropped by every
 import moto  # noqa: F401
 import pytest
 
-from tests.conftest import RunTutorial
+from tests.conftest import RunTutorial, apply_edits
 
 pytestmark = pytest.mark.slow
 
@@ -246,12 +246,7 @@ VARIANTS = [
 def make_variant(copy_solution: Callable[..., Path], variant: Variant) -> Path:
     """Copy the reference and apply the variant's edits, each of which must match once."""
     folder = copy_solution("reference_solutions", "object_store", to=f"variants/{variant.name}")
-    module = folder / "document_store.py"
-    text = module.read_text(encoding="utf-8")
-    for old, new in variant.edits:
-        assert text.count(old) == 1, f"{variant.name}: the reference no longer contains {old!r}"
-        text = text.replace(old, new)
-    module.write_text(text, encoding="utf-8")
+    apply_edits(folder / "document_store.py", variant.edits, variant.name)
     return folder
 
 

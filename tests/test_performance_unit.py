@@ -47,7 +47,7 @@ def test_learner_and_reference_are_measured_interleaved() -> None:
         Sizes(requests=2, concurrency=1, warmup=0, rounds=3),
         PerformanceTarget(relative_p95=2),
     )
-    assert "".join(order) == "LLRRLLRRLLRR"
+    assert "".join(order) == "LLRRRRLLLLRR"  # who goes first alternates by round
 
 
 def test_a_three_times_slower_learner_fails_the_relative_target() -> None:

@@ -184,6 +184,9 @@ class TutorialSession:
     def _tie_checks_to_items(self, items: list[pytest.Item]) -> None:
         for item in items:
             self.specs[item.nodeid] = self._spec(item)
+            # The learner's (or the course repository's) filterwarnings, "error" say, must not
+            # turn a warning in the learner's code into a failed check: warnings stay warnings.
+            item.add_marker(pytest.mark.filterwarnings("default"))
         for missing in uncovered_validation_items(self.tutorial, list(self.specs.values())):
             raise usage_error(
                 f"Validation Checklist item '{missing.id}' ({missing.text}) has no check",

@@ -65,7 +65,7 @@ def load_solution(path: Path, kind: str, contract: SolutionContract) -> Solution
         raise SolutionImportError(f"the solution folder {path} does not exist")
     if not module_file.is_file():
         raise SolutionImportError(
-            f"{module_file} does not exist: the tutorial expects your code in "
+            f"{shown(module_file)} does not exist: the tutorial expects your code in "
             f"'{contract.module}.py' inside {path}"
         )
     package = _make_package(path)
@@ -73,10 +73,18 @@ def load_solution(path: Path, kind: str, contract: SolutionContract) -> Solution
     missing = [name for name in contract.exports if not hasattr(module, name)]
     if missing:
         raise SolutionImportError(
-            f"{module_file} does not define {', '.join(repr(name) for name in missing)}, "
+            f"{shown(module_file)} does not define {', '.join(repr(name) for name in missing)}, "
             "which the tutorial requires"
         )
     return Solution(path=path, kind=kind, module=module, exports=contract.exports)
+
+
+def shown(path: Path) -> str:
+    """A path as the learner would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 def _make_package(path: Path) -> str:
@@ -100,7 +108,7 @@ def _import(qualified: str, module_file: Path, folder: Path) -> ModuleType:
     try:
         return importlib.import_module(qualified)
     except SyntaxError as error:
-        where = f"{error.filename or module_file}:{error.lineno}"
+        where = f"{shown(Path(error.filename or module_file))}:{error.lineno}"
         raise SolutionImportError(f"{where}: SyntaxError: {error.msg}") from None
     except Exception as error:
         raise SolutionImportError(_describe_import_error(error, folder, module_file)) from None
@@ -132,12 +140,12 @@ def _rename_plain_siblings(before: set[str], folder: Path, package: str) -> None
 
 def _describe_import_error(error: BaseException, folder: Path, module_file: Path) -> str:
     """``file:line: Type: message`` for the innermost frame inside the solution folder."""
-    location = str(module_file)
+    location = shown(module_file)
     resolved = folder.resolve()
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         try:
             if Path(frame.filename).resolve().is_relative_to(resolved):
-                location = f"{frame.filename}:{frame.lineno}"
+                location = f"{shown(Path(frame.filename))}:{frame.lineno}"
                 break
         except OSError:
             continue

@@ -76,8 +76,13 @@ def test_without_a_reference_the_absolute_target_decides(
 
 
 def test_verdicts_do_not_depend_on_pytest_benchmark(
-    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], pytester: pytest.Pytester
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # pytest-benchmark turns itself off in an xdist worker: the inner run is a learner's.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     copy_solution("reference_solutions", "caching")
     slowed = _slowed(copy_solution)
     disabled = run_tutorial("caching", *ONLY_PERFORMANCE, "--benchmark-disable", solution=slowed)

@@ -16,6 +16,9 @@ from types import ModuleType
 SUBCOMMANDS = (
     "pytest_tutorial.grading.command",
     "pytest_tutorial.grading.merge",
+    "pytest_tutorial.verify.command",
+    "pytest_tutorial.scaffold.command",
+    "pytest_tutorial.watch",
 )
 
 

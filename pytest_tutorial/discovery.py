@@ -8,6 +8,8 @@ from pathlib import Path
 from pytest_tutorial.errors import usage_error
 
 BUNDLED_ROOT = Path(__file__).parent / "tutorials"
+ENTRY_POINT_GROUP = "pytest_tutorial.tutorials"
+"""Tutorial packs: each entry point names a package (or module) whose folder holds tutorials."""
 DOCUMENT_NAME = "tutorial.md"
 CHECK_MODULE_GLOB = "check_*.py"
 
@@ -29,9 +31,44 @@ class TutorialSource:
         return sorted(self.directory.glob(CHECK_MODULE_GLOB))
 
 
+def pack_roots() -> tuple[Path, ...]:
+    """The folders of installed tutorial packs (entry point group ``pytest_tutorial.tutorials``).
+
+    A pack that names a module Python cannot find is a usage error naming the entry point.
+    """
+    from importlib import metadata, util
+
+    roots: list[Path] = []
+    entries = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    for entry in entries:
+        try:
+            spec = util.find_spec(entry.module)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            owner = entry.dist.name if entry.dist is not None else "an installed package"
+            raise usage_error(
+                f"tutorial pack '{entry.name} = {entry.value}' (entry point group "
+                f"{ENTRY_POINT_GROUP}, from {owner}) names a module that cannot be imported",
+                fix=f"reinstall {owner}, or uninstall it",
+            )
+        if spec.submodule_search_locations:
+            roots.extend(Path(location) for location in spec.submodule_search_locations)
+        elif spec.origin:
+            roots.append(Path(spec.origin).parent)
+    return tuple(roots)
+
+
 def find_tutorials(roots: tuple[Path, ...] = (BUNDLED_ROOT,)) -> dict[str, TutorialSource]:
-    """Every folder under ``roots`` that holds a tutorial document, by id (folder name)."""
+    """Every folder under ``roots`` that holds a tutorial document, by id (folder name).
+
+    Installed packs are searched just before the bundled tutorials (so after the ini's
+    ``tutorial_paths``); the first folder of a name wins.
+    """
     found: dict[str, TutorialSource] = {}
+    if BUNDLED_ROOT in roots:
+        at = roots.index(BUNDLED_ROOT)
+        roots = (*roots[:at], *pack_roots(), *roots[at:])
     for root in roots:
         if not root.is_dir():
             continue

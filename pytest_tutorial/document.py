@@ -63,7 +63,7 @@ REQUIRED_FIELDS = (
     "validation_method",
 )
 STATUSES = ("draft", "published", "review_needed", "archived")
-VALIDATION_KEYS = ("solution", "performance", "timeout_s", "aws")
+VALIDATION_KEYS = ("solution", "performance", "timeout_s", "aws", "min_kill_rate")
 AWS_KEYS = ("region", "s3_buckets", "dynamodb_tables", "sqs_queues")
 TABLE_KEYS = ("name", "key_schema")
 KEY_SCHEMA_KEYS = ("partition", "sort")
@@ -264,11 +264,19 @@ def _validation(block: object, key_lines: dict[tuple[str, ...], int], path: Path
         raise error((*where, "concurrency"), "validation.performance.concurrency exceeds requests")
     if target.max_error_rate > 1:
         raise error((*where, "max_error_rate"), "max_error_rate is a fraction between 0 and 1")
+    min_kill_rate = _optional_number(block, "min_kill_rate", ("validation",), error)
+    if min_kill_rate is not None and min_kill_rate > 1:
+        raise error(
+            ("validation", "min_kill_rate"),
+            f"validation.min_kill_rate must be a fraction between 0 and 1, got {min_kill_rate:g}",
+            "write 0.8 for 80% of the reference's mutants",
+        )
     return ValidationSpec(
         solution=SolutionContract(module=module, exports=tuple(exports)),
         performance=target,
         timeout_s=_optional_number(block, "timeout_s", ("validation",), error),
         aws=_aws(block["aws"], error) if "aws" in block else None,
+        min_kill_rate=min_kill_rate,
     )
 
 

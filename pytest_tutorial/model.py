@@ -137,6 +137,8 @@ class ValidationSpec:
     timeout_s: float | None = None
     aws: AwsResources | None = None
     """Declared for tutorials whose checks run against AWS (moto); None otherwise."""
+    min_kill_rate: float | None = None
+    """The share of reference mutants the checks must kill (``pytest-tutorial verify``)."""
 
 
 @dataclass(frozen=True)

@@ -389,6 +389,9 @@ class TutorialSession:
             report_module.write_report(report, self.settings.report)
         except OSError as error:
             self.problems.append(f"could not write the report to {self.settings.report}: {error}")
+        from pytest_tutorial.progress import record_run  # the learner's progress between runs
+
+        record_run(self.settings, self.card)
         if exitstatus in (
             pytest.ExitCode.OK,
             pytest.ExitCode.TESTS_FAILED,

@@ -1,0 +1,313 @@
+"""``pytest-tutorial watch NAME``: rerun a tutorial's checks each time a solution file is saved.
+
+The learner's loop from save to feedback: the checks run once at the start, then again
+after every change in the solution folder (watchfiles; a burst of saves is one run). Each
+run is a fresh ``python -m pytest --tutorial=NAME`` child, so a syntax error, an endless
+loop or a crash in the learner's code only shows up as failed checks (or pytest's own
+message) and the loop carries on. After each run the screen shows the Validation
+Checklist with progress: how many items pass, which passed for the first time, when each
+first passed (from the progress file, see :mod:`pytest_tutorial.progress`), and for each
+failing item its first problem and hint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+NAME = "watch"
+HELP = "rerun a tutorial's checks each time you save a file in your solution folder"
+IGNORED_DIRS = (".benchmarks", ".pytest-tutorial", "tests_output")
+"""Folders whose changes never trigger a run (besides watchfiles' own: caches, .git...)."""
+BAR_WIDTH = 12
+MESSAGE_WIDTH = 160
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``watch``."""
+    parser.add_argument("name", metavar="NAME", help="the tutorial to check")
+    parser.add_argument(
+        "--solution",
+        type=Path,
+        metavar="PATH",
+        help="your solution folder (default: exercises/NAME, as for pytest --tutorial)",
+    )
+    parser.add_argument(
+        "--debounce",
+        type=int,
+        default=300,
+        metavar="MS",
+        help="wait this long for more saves before a run (default 300)",
+    )
+    parser.add_argument(
+        "--no-clear", action="store_true", help="do not clear the screen before each run"
+    )
+    parser.add_argument(
+        "--max-runs",
+        type=int,
+        metavar="N",
+        help="stop after N runs (for scripts and tests; default: run until Ctrl-C)",
+    )
+    parser.add_argument(
+        "-k",
+        dest="keyword",
+        metavar="EXPRESSION",
+        help="only the checks matching EXPRESSION, as pytest -k (the others show as skipped)",
+    )
+    parser.add_argument(
+        "--pytest-arg",
+        dest="pytest_args",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more option for pytest, repeatable: --pytest-arg=-v",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run, watch, rerun; returns 0 at --max-runs, or on Ctrl-C (via the CLI: 130)."""
+    extra = [*(["-k", args.keyword] if args.keyword else []), *args.pytest_args]
+    solution = (args.solution or _default_solution(args.name)).resolve()
+    if not solution.is_dir():
+        print(
+            f"watch: the solution folder {solution} does not exist; pass --solution PATH "
+            "(the folder holding your code)"
+        )
+        return 2
+    screen = Screen(sys.stdout, clear=not args.no_clear)
+    changes: queue.Queue[list[str]] = queue.Queue()
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=_watch, args=(solution, args.debounce, changes, stop), daemon=True, name="watch"
+    )
+    watcher.start()
+    loop = Loop(args.name, solution, extra)
+    changed: list[str] = []
+    try:
+        while True:
+            outcome = loop.run_once()
+            screen.show(loop, outcome, changed)
+            if args.max_runs is not None and loop.runs >= args.max_runs:
+                return 0
+            changed = changes.get()
+            while not changes.empty():  # saves during the run: one more run covers them all
+                changed += changes.get_nowait()
+    finally:
+        stop.set()
+        loop.close()
+
+
+def _default_solution(name: str) -> Path:
+    """``exercises/NAME`` in the current folder or the nearest ancestor that has it."""
+    from pytest_tutorial.options import LEARNER_ROOT
+
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / LEARNER_ROOT / name).is_dir():
+            return folder / LEARNER_ROOT / name
+    return here / LEARNER_ROOT / name
+
+
+def _watch(
+    folder: Path, debounce: int, changes: queue.Queue[list[str]], stop: threading.Event
+) -> None:
+    import watchfiles
+
+    ignore = (*watchfiles.DefaultFilter.ignore_dirs, *IGNORED_DIRS)
+    watch_filter = watchfiles.DefaultFilter(ignore_dirs=ignore)
+    for batch in watchfiles.watch(
+        folder, watch_filter=watch_filter, debounce=debounce, stop_event=stop, raise_interrupt=False
+    ):
+        paths = {path for _, path in batch}
+        existing = {path for path in paths if Path(path).exists()}  # not editors' temp files
+        changes.put(sorted(_relative(path, folder) for path in existing or paths))
+
+
+def _relative(path: str, folder: Path) -> str:
+    try:
+        return Path(path).relative_to(folder).as_posix()
+    except ValueError:
+        return path
+
+
+class Loop:
+    """Runs the checks in a child pytest and keeps what the learner needs between runs."""
+
+    def __init__(self, name: str, solution: Path, extra: list[str]) -> None:
+        self.name = name
+        self.solution = solution
+        self.extra = extra
+        self.runs = 0
+        self.passed_before: set[str] = set()
+        self.newly_passed: set[str] = set()
+        self._folder = Path(tempfile.mkdtemp(prefix="pytest-tutorial-watch-"))
+
+    def close(self) -> None:
+        """Remove the folder of the runs' reports."""
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def run_once(self) -> RunOutcome:
+        """One run of the checks; never raises for anything the learner's code does."""
+        report_path = self._folder / f"{self.name}.json"
+        report_path.unlink(missing_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            f"--tutorial={self.name}",
+            f"--tutorial-solution={self.solution}",
+            f"--tutorial-report={report_path}",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *self.extra,
+        ]
+        started = time.perf_counter()
+        completed = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+        )
+        self.runs += 1
+        report = _read_json(report_path)
+        passed = set()
+        if report is not None:
+            passed = {
+                i["id"] for i in report["checklist"] if i["automated"] and i["status"] == "passed"
+            }
+        self.newly_passed = passed - self.passed_before if self.runs > 1 else set()
+        self.passed_before |= passed
+        output = (completed.stdout + completed.stderr)[-4000:]
+        return RunOutcome(report, completed.returncode, time.perf_counter() - started, output)
+
+
+class RunOutcome:
+    """One run: its report (None when pytest could not write one), exit code, time, output."""
+
+    def __init__(
+        self, report: dict[str, Any] | None, exit_code: int, duration_s: float, output: str
+    ) -> None:
+        self.report = report
+        self.exit_code = exit_code
+        self.duration_s = duration_s
+        self.output = output
+
+
+class Screen:
+    """What the learner sees after each run."""
+
+    def __init__(self, stream: TextIO, *, clear: bool) -> None:
+        self.stream = stream
+        self.clear = clear and stream.isatty() and os.name != "nt"  # VT100 codes
+
+    def show(self, loop: Loop, outcome: RunOutcome, changed: list[str]) -> None:
+        """The whole screen for one run."""
+        lines = self.lines(loop, outcome, changed)
+        if self.clear:
+            self.stream.write("\033[2J\033[H")
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+
+    def lines(self, loop: Loop, outcome: RunOutcome, changed: list[str]) -> list[str]:
+        """The screen's text (plain, so tests and logs can read it)."""
+        from pytest_tutorial.progress import find_progress
+
+        when = datetime.now().strftime("%H:%M:%S")
+        took = f"{outcome.duration_s:.1f} s"
+        lines = [f"pytest-tutorial watch {loop.name}: run {loop.runs} at {when} ({took})"]
+        if changed:
+            shown = ", ".join(changed[:5]) + (" ..." if len(changed) > 5 else "")
+            lines.append(f"changed: {shown}")
+        report = outcome.report
+        if report is None:
+            lines.append(f"pytest could not run the checks (exit status {outcome.exit_code}):")
+            lines += ["  " + line for line in _error_lines(outcome.output)]
+        else:
+            progress = find_progress(loop.name, loop.solution, Path.cwd())
+            lines += _checklist_lines(report, progress, loop.newly_passed)
+        lines.append(f"watching {loop.solution} for changes (Ctrl-C to stop)")
+        return lines
+
+
+def _checklist_lines(report: dict[str, Any], progress: Any, newly_passed: set[str]) -> list[str]:
+    items = [item for item in report["checklist"] if item["automated"]]
+    passed = sum(item["status"] == "passed" for item in items)
+    filled = round(BAR_WIDTH * passed / len(items)) if items else 0
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    lines = [f"Validation Checklist  [{bar}] {passed}/{len(items)} items passed"]
+    width = max((len(item["id"]) for item in items), default=0)
+    for item in items:
+        status = item["status"]
+        label = (
+            "NEW"
+            if item["id"] in newly_passed
+            else ("PASS" if status == "passed" else status.upper())
+        )
+        points = f"[{item['points']}/{item['max_points']}]"
+        line = f"  {label:<8} {item['id']:<{width}}  {item['text']}  {points}"
+        first = (
+            progress.item(item["id"]).first_passed
+            if progress is not None and progress.item(item["id"])
+            else None
+        )
+        if first:
+            line += f"  first passed {_when(first)}"
+        lines.append(line)
+        if status != "passed":
+            lines += _problem_lines(item)
+    score = report["score"]
+    verdict = str(report["verdict"]).replace("_", " ").upper()
+    lines.append(f"verdict: {verdict}  score {score['points']}/{score['max_points']}")
+    for problem in report.get("problems", []):
+        lines.append(f"problem: {problem}")
+    return lines
+
+
+def _problem_lines(item: dict[str, Any]) -> list[str]:
+    checks = [c for c in item["checks"] if c["status"] not in ("passed", "skipped")]
+    if not checks:
+        return []
+    check = checks[0]
+    name = str(check["id"]).rsplit("::", 1)[-1]
+    width = max(40, shutil.get_terminal_size((MESSAGE_WIDTH, 24)).columns - 12)
+    message = (str(check.get("message") or "").strip().splitlines() or [""])[0]
+    lines = [f"           {name}: {message}"[: width + 11]]
+    hint = [line.strip() for line in str(check.get("hint") or "").splitlines() if line.strip()]
+    for number, line in enumerate(hint):
+        lines.append(f"           {'hint: ' if number == 0 else '      '}{line}"[: width + 11])
+    if check.get("step"):
+        lines.append(f"           reread: {check['step']}")
+    return lines
+
+
+def _when(stamp: str) -> str:
+    try:
+        moment = datetime.fromisoformat(stamp).astimezone()
+    except ValueError:
+        return stamp
+    if moment.date() == datetime.now().astimezone().date():
+        return moment.strftime("%H:%M")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _error_lines(output: str) -> list[str]:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    errors = [n for n, line in enumerate(lines) if line.startswith("ERROR")]
+    return lines[errors[0] :][:12] if errors else lines[-12:]
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

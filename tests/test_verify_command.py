@@ -1,0 +1,243 @@
+"""End-to-end tests of ``pytest-tutorial verify`` on a tiny course made for them.
+
+The ``mini`` tutorial has one function (``clamp``) and two automated items, so a whole
+verify (probe, reference, starter, every mutant) takes seconds. Its reference holds a
+constant no check reads: that mutant must survive and be reported with file and line.
+Other tests (watch, progress, docs) reuse :func:`make_course`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_tutorial.verify.analysis import _judge
+from pytest_tutorial.verify.mutation import Mutant
+from pytest_tutorial.verify.results import MutantResult, MutantStatus, MutationSummary, Outcome
+from pytest_tutorial.verify.steps import Target, coverage_step, document_step
+
+TUTORIAL = """---
+title: "Mini clamp"
+summary: "A tiny tutorial for the project's tests"
+difficulty: "beginner"
+estimated_time: "5 min"
+version: "1.0"
+validation_method: "automated"
+validation:
+  solution:
+    module: "mini"
+    exports: ["clamp"]
+  timeout_s: 10{extra}
+---
+
+# Mini clamp
+
+### Phase 1: Foundation (5 minutes)
+
+#### Step 1: Write clamp
+
+Write `clamp(value, low, high)`: `value` limited to the range, `ValueError` when `low > high`.
+
+### Validation Checklist
+- [ ] clamp keeps values in range <!-- id: core -->
+- [ ] clamp rejects a bad range <!-- id: errors -->
+- [ ] The code reads well <!-- id: review, manual -->
+"""
+CHECKS = '''"""Checks of the mini tutorial."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_tutorial.solution import Solution
+
+
+@pytest.mark.checklist("core", points=2, step=1, hint="return low below the range, high above")
+def test_clamps(solution: Solution) -> None:
+    assert solution.clamp(5, 0, 10) == 5, "clamp(5, 0, 10) should be 5"
+    assert solution.clamp(-1, 0, 10) == 0, "clamp(-1, 0, 10) should be 0"
+    assert solution.clamp(11, 0, 10) == 10, "clamp(11, 0, 10) should be 10"
+
+
+@pytest.mark.checklist("errors", step=1, hint="raise ValueError when low > high")
+def test_bad_range(solution: Solution) -> None:
+    with pytest.raises(ValueError):
+        solution.clamp(1, 5, 0)
+'''
+REFERENCE = '''"""Clamp numbers into a range."""
+
+LIMIT = 1000  # read by no check: its mutant survives
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    """Return ``value`` limited to ``[low, high]``; ValueError when ``low > high``."""
+    if low > high:
+        raise ValueError("low > high")
+    if value < low:
+        return low
+    if value > high:
+        return high
+    return value
+'''
+STARTER = '''"""Clamp numbers into a range (write it)."""
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    """Return ``value`` limited to ``[low, high]``."""
+    raise NotImplementedError("clamp is not implemented yet: see Step 1")
+'''
+INI = "[pytest]\ntutorial_paths = tutorials\nasyncio_default_fixture_loop_scope = function\n"
+
+
+def make_course(root: Path, *, extra_front_matter: str = "") -> Path:
+    """A course folder holding the mini tutorial, its reference and its starter."""
+    tutorial = root / "tutorials" / "mini"
+    tutorial.mkdir(parents=True)
+    (tutorial / "tutorial.md").write_text(
+        TUTORIAL.format(extra=extra_front_matter), encoding="utf-8"
+    )
+    (tutorial / "check_mini.py").write_text(CHECKS, encoding="utf-8")
+    for folder, source in (("reference_solutions", REFERENCE), ("exercises", STARTER)):
+        (root / folder / "mini").mkdir(parents=True)
+        (root / folder / "mini" / "mini.py").write_text(source, encoding="utf-8")
+    (root / "pytest.ini").write_text(INI, encoding="utf-8")
+    return root
+
+
+def environment() -> dict[str, str]:
+    """The caller's environment without pytest options meant for the project's own run."""
+    env = dict(os.environ)
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+def cli(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``pytest-tutorial ARGS`` in ``cwd``."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_tutorial", *args],
+        cwd=cwd,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def verify(
+    cwd: Path, *args: str, output: Path | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run verify with --json; the process and the JSON."""
+    target = output or cwd / "verify.json"
+    result = cli(cwd, "verify", *args, "--json", str(target))
+    assert target.is_file(), result.stdout + result.stderr
+    return result, json.loads(target.read_text(encoding="utf-8"))
+
+
+def steps(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The first tutorial's steps by name."""
+    return {step["name"]: step for step in document["tutorials"][0]["steps"]}
+
+
+def test_a_sound_tutorial_passes_and_the_survivor_is_named(tmp_path: Path) -> None:
+    course = make_course(tmp_path, extra_front_matter="\n  min_kill_rate: 0.8")
+    result, document = verify(course, "mini", "--jobs", "2")
+    assert result.returncode == 0, result.stdout
+    assert {name: step["outcome"] for name, step in steps(document).items()} == dict.fromkeys(
+        ("document", "placeholders", "coverage", "reference", "starter", "mutation"), "passed"
+    )
+    mutation = document["tutorials"][0]["mutation"]
+    assert mutation["run"] == mutation["total_mutants"] >= 8
+    survivors = [m for m in mutation["mutants"] if m["status"] == "survived"]
+    assert [(m["file"], m["line"], m["original"], m["mutated"]) for m in survivors] == [
+        ("mini.py", 3, "1000", "1001")
+    ]
+    killed = [m for m in mutation["mutants"] if m["status"] == "killed"]
+    assert all("test_" in m["killed_by"] for m in killed)
+    assert mutation["kill_rate"] == pytest.approx((mutation["run"] - 1) / mutation["run"])
+    assert "minimum 80%" in steps(document)["mutation"]["summary"]
+    assert "kill rate" in result.stdout
+    assert "reference_solutions/mini/mini.py:3: constant: `1000` -> `1001`" in result.stdout
+    assert not list((course / "reference_solutions" / "mini").glob("*mutant*"))
+    assert sorted(p.name for p in (course / "reference_solutions" / "mini").iterdir()) == [
+        "mini.py"
+    ]
+
+
+def test_a_missed_minimum_kill_rate_fails() -> None:
+    mutant = Mutant("mini.py", 0, 3, 9, "constant", "1000", "1001")
+    results = (
+        MutantResult(mutant, MutantStatus.SURVIVED),
+        MutantResult(mutant, MutantStatus.KILLED, "check_mini.py::test_clamps"),
+        MutantResult(mutant, MutantStatus.TIMEOUT, "stopped at the time limit"),
+    )
+    summary = MutationSummary(3, results, 0.9, own_tests_run=False, jobs=1, duration_s=1.0)
+    target = Target("mini", Path("t/mini"), Path("course"), Path("course"))
+    step = _judge(target, summary)
+    assert step.outcome is Outcome.FAILED
+    assert step.summary == "kill rate 67% (2/3 killed), minimum 90%"
+    [finding] = step.findings
+    assert (finding.path, finding.line) == (str(Path("course/reference_solutions/mini/mini.py")), 3)
+    assert _judge(target, replace(summary, min_kill_rate=0.6)).outcome is Outcome.PASSED
+
+
+def test_a_broken_reference_and_a_lenient_starter_are_explained(tmp_path: Path) -> None:
+    course = make_course(tmp_path)
+    reference = course / "reference_solutions" / "mini" / "mini.py"
+    reference.write_text(REFERENCE.replace("return high", "return value"), encoding="utf-8")
+    starter = course / "exercises" / "mini" / "mini.py"
+    starter.write_text(
+        STARTER.replace(
+            'raise NotImplementedError("clamp is not implemented yet: see Step 1")',
+            'raise ValueError("not yet")',
+        ),
+        encoding="utf-8",
+    )
+    result, document = verify(course, "mini")
+    assert result.returncode == 1
+    found = steps(document)
+    assert found["reference"]["outcome"] == "failed"
+    [problem] = found["reference"]["findings"]
+    assert problem["message"].startswith("item 'core' failed: test_clamps: clamp(11, 0, 10)")
+    assert problem["path"].endswith("check_mini.py")
+    assert problem["line"] >= 1
+    assert found["starter"]["outcome"] == "failed"
+    assert "item 'errors' passes on the starter code (test_bad_range)" in result.stdout
+    assert found["mutation"]["outcome"] == "skipped"
+
+
+def test_an_unknown_tutorial_is_a_usage_error(tmp_path: Path) -> None:
+    course = make_course(tmp_path)
+    result = cli(course, "verify", "nope")
+    assert result.returncode == 2
+    assert "nope: no such tutorial" in result.stdout
+    assert "mini" in result.stdout
+
+
+def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
+    result = cli(tmp_path, "verify", "--max-mutants", "-3")
+    assert result.returncode == 2
+    assert "--max-mutants" in result.stderr
+    assert "whole number" in result.stderr
+
+
+def test_the_caching_checks_cover_every_item() -> None:
+    """The probe on a bundled tutorial (its whole verify is for the command line)."""
+    repo = Path(__file__).resolve().parent.parent
+    target = Target("caching", repo / "pytest_tutorial/tutorials/caching", repo, repo)
+    _, tutorial = document_step(target)
+    assert tutorial is not None
+    coverage, runnable = coverage_step(target, tutorial)
+    assert runnable
+    assert coverage.outcome is Outcome.PASSED, coverage.findings
+    assert coverage.summary.startswith("6 Validation Checklist items: 6 automated by ")
+    assert {c["nodeid"].rsplit("::", 1)[1] for c in target.checks if c["item"] == "tests"} == set(
+        check.rsplit("::", 1)[1] for check in target.slow_checks()
+    )

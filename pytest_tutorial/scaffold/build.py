@@ -1,7 +1,7 @@
 """The files of a new tutorial, built from the course template shipped in this package.
 
-``template.md`` beside this module is a copy of the course's tutorial template (learners and
-instructors who installed the package have no other). The document keeps every section
+``tutorial-template.txt`` beside this module is a copy of the course's tutorial template
+(learners and instructors who installed the package have no other). The document keeps every section
 and placeholder of it; the scaffold only makes it automated: ``validation_method:
 automated``, a ``validation`` block, ``status: draft``, and ids on the six Validation
 Checklist items, which the check module's stubs name.
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parent / "template.md"
+TEMPLATE = Path(__file__).resolve().parent / "tutorial-template.txt"
 CHECK_MODULE = "check_checklist.py"
 
 VALIDATION_ITEMS = (

@@ -1,7 +1,7 @@
 """Find what is left of the course template in a tutorial document.
 
-The template (a copy ships as ``pytest_tutorial/scaffold/template.md``) marks everything an
-author must replace with ``[...]``: ``[Skill/Technology]``, ``[MainClass]``,
+The template (a copy ships as ``pytest_tutorial/scaffold/tutorial-template.txt``) marks
+everything an author must replace with ``[...]``: ``[Skill/Technology]``, ``[MainClass]``,
 ``[primary_method]``, ``[specific functionality]``, ``[placeholder]``... A document is
 finished when none is left. Three rules find them, each with a line number:
 
@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "scaffold" / "template.md"
+TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "scaffold" / "tutorial-template.txt"
 
 _TOKEN = re.compile(r"\[([^\[\]\n]+)\]")
 _PROSE_PLACEHOLDER = re.compile(r"(?<![\w\]\\!])\[([A-Za-z][^\[\]\n]*)\](?![(\[:])")

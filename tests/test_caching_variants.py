@@ -30,6 +30,26 @@ class Variant:
 
 VARIANTS = [
     Variant(
+        "no_local_fill_after_a_redis_hit",
+        (
+            (
+                '        self._local_put(key, payload)\n        self._count("redis_hits")',
+                '        self._count("redis_hits")',
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "failed_writes_not_counted",
+        (
+            (
+                '            self._redis_failed("SET", name, exc)',
+                '            logger.warning("redis SET %s failed: %r", name, exc)',
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
         "forgets_the_ttl",
         (
             (

@@ -44,7 +44,7 @@ def test_checks_run_once_whatever_the_learners_ini_says(
     )
     run = run_tutorial("caching", "-k", "not own_tests", solution=folder)
     checks = [check for item in run.report["checklist"] for check in item["checks"]]
-    assert len(checks) == len({check["id"] for check in checks}) == 26
+    assert len(checks) == len({check["id"] for check in checks}) == 28
     statuses = run.automated_statuses()
     assert statuses.pop("tests") == "skipped"
     assert set(statuses.values()) == {"passed"}, statuses

@@ -107,7 +107,7 @@ def test_under_xdist_the_verdict_and_report_are_complete(
     assert set(run.automated_statuses().values()) == {"passed"}
     assert run.report["performance"][0]["decided_by"] == "relative"
     checks = [check for item in run.report["checklist"] for check in item["checks"]]
-    assert len(checks) == 26
+    assert len(checks) == 28
 
 
 def test_a_run_leaves_no_litter(

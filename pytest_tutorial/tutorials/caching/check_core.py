@@ -119,6 +119,28 @@ def test_local_cache_evicts_least_recently_used(
 @pytest.mark.checklist(
     "core",
     step=4,
+    hint="after a Redis hit, keep the value in the local LRU too, so the next read of that key "
+    "needs no Redis command",
+)
+def test_a_redis_hit_fills_the_local_cache(
+    make_service: Callable[..., Any], redis_client: InstrumentedRedis
+) -> None:
+    compute = Computation()
+    make_service().get_or_compute("k", compute)  # another service stored it in Redis
+    reader = make_service()
+    assert_same_json(reader.get_or_compute("k", compute), {"computed": 1}, what="the Redis hit")
+    redis_client.commands.clear()
+    assert_same_json(reader.get_or_compute("k", compute), {"computed": 1}, what="the next read")
+    assert redis_client.total_commands() == 0, (
+        f"the read after a Redis hit sent {dict(redis_client.commands)} to Redis; the hit "
+        "should have been kept in the local cache"
+    )
+    assert compute.calls == 1, "a value found in Redis must not be computed again"
+
+
+@pytest.mark.checklist(
+    "core",
+    step=4,
     hint="local entries expire local_ttl_seconds after being stored, "
     "measured with the clock the service was given",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -141,6 +142,37 @@ def test_redis_down_set_get_invalidate_do_not_raise(
     assert_same_json(got, {"v": 1}, what="get('k') of a locally cached value while Redis is down")
     assert missing is None, "get() of an unknown key should return None while Redis is down"
     assert dropped is False, "invalidate() should return False when Redis could not be asked"
+
+
+@pytest.mark.checklist(
+    "errors",
+    step=6,
+    hint="count every Redis command that fails in redis_errors: reads, writes and deletes",
+)
+def test_every_failed_redis_command_is_counted(
+    make_service: Callable[..., Any], unreachable_redis_client: InstrumentedRedis
+) -> None:
+    service = make_service(unreachable_redis_client)
+
+    def errors() -> int:
+        counted: int = as_plain_json(service.stats(), what="stats()")["redis_errors"]
+        return counted
+
+    operations: tuple[Callable[[], object], ...] = (
+        lambda: service.set("written", {"v": 1}),  # a failed SET
+        lambda: service.get("unknown"),  # a failed GET
+        lambda: service.invalidate("written"),  # a failed DEL
+    )
+    counts = [errors()]
+    for operation in operations:
+        try:
+            operation()
+        except redis.RedisError as error:
+            pytest.fail(f"a call raised {type(error).__name__} while Redis was down: {error}")
+        counts.append(errors())
+    assert all(after > before for before, after in itertools.pairwise(counts)), (
+        f"redis_errors went {counts} over a failed SET, GET and DEL; each should add to it"
+    )
 
 
 @pytest.mark.checklist(

@@ -43,12 +43,16 @@ class CheckSpec:
     name: str
     item_id: str
     points: int
-    hint: str
     step: Step | None
     location: str
     timeout_s: float | None = None
     hints: tuple[str, ...] = ()
-    """Every level of the marker's hint, from a nudge to more detail (``hint`` is the first)."""
+    """Every level of the marker's hint, from a nudge to more detail."""
+
+    @property
+    def hint(self) -> str:
+        """The first level of the hint (the nudge), or ``""`` when the check has none."""
+        return self.hints[0] if self.hints else ""
 
     def to_property(self) -> dict[str, Any]:
         """Plain values that travel with a test report (to the xdist controller)."""
@@ -57,7 +61,6 @@ class CheckSpec:
             "name": self.name,
             "item_id": self.item_id,
             "points": self.points,
-            "hint": self.hint,
             "step": self.step.number if self.step else None,
             "location": self.location,
             "timeout_s": self.timeout_s,
@@ -73,7 +76,6 @@ class CheckSpec:
             name=data["name"],
             item_id=data["item_id"],
             points=data["points"],
-            hint=data["hint"],
             step=step,
             location=data["location"],
             timeout_s=data["timeout_s"],

@@ -254,7 +254,6 @@ class TutorialSession:
             name=item.name,
             item_id=item_id,
             points=points,
-            hint=levels[0] if levels else "",
             step=step,
             location=location,
             timeout_s=float(timeout) if timeout is not None else None,

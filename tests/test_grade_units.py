@@ -147,7 +147,7 @@ def test_decoder_takes_only_well_formed_lines_with_the_token() -> None:
 
 
 def _spec(name: str, points: int = 1) -> CheckSpec:
-    return CheckSpec(f"caching/check_core.py::{name}", name, "core", points, "", None, "")
+    return CheckSpec(f"caching/check_core.py::{name}", name, "core", points, None, "")
 
 
 def _state(*names: str) -> results.StreamState:

@@ -23,7 +23,7 @@ TUTORIAL = parse_text(FRONT + BODY, Path("demo/tutorial.md"), "demo")
 
 def spec(name: str, item: str = "core", points: int = 1) -> CheckSpec:
     return CheckSpec(
-        nodeid=name, name=name, item_id=item, points=points, hint="", step=None, location="x.py:1"
+        nodeid=name, name=name, item_id=item, points=points, step=None, location="x.py:1"
     )
 
 

@@ -28,7 +28,7 @@ from pytest_tutorial.session import SESSION_KEY, TutorialSession
 
 def activate(config: pytest.Config, name: str) -> TutorialSession:
     """Register the session and fixtures, and make the tutorial's checks the run's tests."""
-    _silence_asyncio_scope_warning()
+    _silence_plugin_warnings()
     source = get_tutorial(name, tutorial_roots(config))
     tutorial = parse_tutorial(source.document, name)
     if tutorial.metadata.validation_method is not ValidationMethod.AUTOMATED:
@@ -56,17 +56,22 @@ def activate(config: pytest.Config, name: str) -> TutorialSession:
     return session
 
 
-def _silence_asyncio_scope_warning() -> None:
-    """Keep pytest-asyncio's "loop scope is unset" deprecation away from learners.
+def _silence_plugin_warnings() -> None:
+    """Keep other plugins' warnings about settings the tutorial run takes care of away.
 
-    The checks set their loop scope themselves, so the learner's ini setting (or its
-    absence) does not matter to a tutorial run. This runs before pytest-asyncio's own
-    ``pytest_configure``, which issues the warning.
+    pytest-asyncio's "loop scope is unset" deprecation: the checks set their loop scope
+    themselves, so the learner's ini setting (or its absence) does not matter. This runs
+    before pytest-asyncio's own ``pytest_configure``, which issues the warning.
+    pytest-benchmark's "disabled because xdist is active": verdicts never depend on
+    pytest-benchmark, and under ``-n`` they work the same.
     """
     warnings.filterwarnings(
         "ignore",
         message='The configuration option "asyncio_default_fixture_loop_scope" is unset',
         category=pytest.PytestDeprecationWarning,
+    )
+    warnings.filterwarnings(
+        "ignore", message="Benchmarks are automatically disabled because xdist plugin is active"
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from pytest_tutorial.errors import usage_error
 
 BUNDLED_ROOT = Path(__file__).parent / "tutorials"
@@ -88,3 +90,14 @@ def get_tutorial(name: str, roots: tuple[Path, ...] = (BUNDLED_ROOT,)) -> Tutori
             fix=f"use one of: {known} (pytest --tutorial-list shows them)",
         )
     return found[name]
+
+
+def tutorial_folder(name: str, roots: tuple[Path, ...] = (BUNDLED_ROOT,)) -> Path:
+    """The folder of tutorial ``name``, or the bundled tutorials' folder when there is none.
+
+    Never raises: a missing tutorial is reported later, as a usage error, by the run itself.
+    """
+    try:
+        return find_tutorials(roots)[name].directory
+    except (KeyError, pytest.UsageError):
+        return BUNDLED_ROOT

@@ -35,6 +35,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Start a tutorial run (or a listing) from the tutorial's folder, not the current one.
+
+    pytest loads the ``conftest.py`` files of its starting folder and of its ``test*``
+    subfolders before any plugin is configured: in a course repository that would load the
+    course's own test configuration (and need its test tools) for a learner's run.
+    """
+    namespace = early_config.known_args_namespace
+    listing = bool(getattr(namespace, "tutorial_list", False))
+    name = getattr(namespace, "tutorial", None) or early_config.getini(options.INI_TUTORIAL)
+    if not listing and not name:
+        return
+    from pytest_tutorial.discovery import tutorial_folder
+
+    namespace.file_or_dir = [
+        str(tutorial_folder(str(name or ""), options.tutorial_roots(early_config)))
+    ]
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if not config.getoption("tutorial_list"):
         return None

@@ -29,6 +29,7 @@ from pytest_tutorial.session import SESSION_KEY, TutorialSession
 def activate(config: pytest.Config, name: str) -> TutorialSession:
     """Register the session and fixtures, and make the tutorial's checks the run's tests."""
     _silence_plugin_warnings()
+    _checklist_first(config)
     source = get_tutorial(name, tutorial_roots(config))
     tutorial = parse_tutorial(source.document, name)
     if tutorial.metadata.validation_method is not ValidationMethod.AUTOMATED:
@@ -54,6 +55,28 @@ def activate(config: pytest.Config, name: str) -> TutorialSession:
     _keep_benchmark_storage_out_of_the_way(config, state_dir)
     config.add_cleanup(restore)
     return session
+
+
+PYTEST_DEFAULT_TRACEBACKS = "auto"
+PYTEST_DEFAULT_REPORTCHARS = "fE"
+
+
+def _checklist_first(config: pytest.Config) -> None:
+    """Make the checklist the run's main output, unless the learner asked for more.
+
+    Tracebacks (``--tb``), the short summary of failures (``-r``) and the session header
+    are off by default: the checklist names every failing check with its message, and a
+    traceback would show harness frames and the check's source with its hints. ``--tb=short``
+    (or long) brings tracebacks back, filtered to the learner's frames; ``-r`` and ``-v``
+    bring the rest back.
+    """
+    option = config.option
+    if option.tbstyle == PYTEST_DEFAULT_TRACEBACKS:
+        option.tbstyle = "no"
+    if option.reportchars == PYTEST_DEFAULT_REPORTCHARS:
+        option.reportchars = "N"
+    if config.get_verbosity() <= 0:
+        option.no_header = True
 
 
 def _silence_plugin_warnings() -> None:

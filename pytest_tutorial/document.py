@@ -75,6 +75,7 @@ PERFORMANCE_KEYS = (
     "warmup",
     "p95_ms",
     "relative_p95",
+    "p95_floor_ms",
     "rounds",
     "max_error_rate",
 )
@@ -257,6 +258,7 @@ def _validation(block: object, key_lines: dict[tuple[str, ...], int], path: Path
         warmup=_number(performance, "warmup", int, 10, 0, where, error),
         p95_ms=_optional_number(performance, "p95_ms", where, error),
         relative_p95=_optional_number(performance, "relative_p95", where, error),
+        p95_floor_ms=_optional_number(performance, "p95_floor_ms", where, error),
         rounds=_number(performance, "rounds", int, 5, 1, where, error),
         max_error_rate=_number(performance, "max_error_rate", float, 0.0, 0.0, where, error),
     )
@@ -264,6 +266,13 @@ def _validation(block: object, key_lines: dict[tuple[str, ...], int], path: Path
         raise error((*where, "concurrency"), "validation.performance.concurrency exceeds requests")
     if target.max_error_rate > 1:
         raise error((*where, "max_error_rate"), "max_error_rate is a fraction between 0 and 1")
+    floor, ceiling = target.p95_floor_ms, target.p95_ms
+    if floor is not None and ceiling is not None and floor >= ceiling:
+        raise error(
+            (*where, "p95_floor_ms"),
+            f"validation.performance.p95_floor_ms ({floor:g}) must be below p95_ms ({ceiling:g})",
+            "the floor is where latency stops mattering, the ceiling where it always fails",
+        )
     min_kill_rate = _optional_number(block, "min_kill_rate", ("validation",), error)
     if min_kill_rate is not None and min_kill_rate > 1:
         raise error(

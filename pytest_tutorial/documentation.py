@@ -11,9 +11,10 @@ docstring is not documenting one's own code.
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from typing import Any
 
-from pytest_tutorial.solution import Solution
+from pytest_tutorial.solution import Solution, shown
 
 TODO = "TODO"
 """The marker starter docstrings carry; a docstring holding it does not document the code."""
@@ -24,7 +25,9 @@ def documentation_problems(solution: Solution) -> list[str]:
     problems = []
     module_doc = solution.module.__doc__ or ""
     if not module_doc.strip() or TODO in module_doc:
-        problems.append(f"the module {solution.module_file} has no docstring of its own")
+        problems.append(
+            f"the module {shown(Path(solution.module_file))} has no docstring of its own"
+        )
     for name, obj in public_callables(solution).items():
         doc = "" if _inherited_doc(obj) else inspect.getdoc(obj) or ""
         if name.endswith(".__init__"):

@@ -82,16 +82,21 @@ class SolutionContract:
 class PerformanceTarget:
     """The load test a tutorial promises (template: 100 requests, 10 concurrent).
 
-    Two kinds of p95 target: ``p95_ms`` (absolute) and ``relative_p95`` (the learner's
-    p95 may be at most this many times the reference solution's, measured in the same
-    run). The relative target decides whenever a reference solution is available.
+    The rule (:func:`pytest_tutorial.performance.rule_sentence` says it in words): a p95
+    above ``p95_ms`` (the ceiling) fails whatever else was measured; at or below
+    ``p95_floor_ms`` it passes (latency that cannot matter for the exercise); in between,
+    ``relative_p95`` decides: at most that many times the reference solution's p95,
+    measured in the same run. Without a reference solution the ceiling decides alone.
     """
 
     requests: int = 100
     concurrency: int = 10
     warmup: int = 10
     p95_ms: float | None = None
+    """The ceiling: a p95 above it fails, whatever the reference measured."""
     relative_p95: float | None = None
+    p95_floor_ms: float | None = None
+    """A p95 at or below it passes: latency that cannot matter for this exercise."""
     rounds: int = 5
     """Interleaved rounds (learner, reference, learner, ...); the verdict uses their median."""
     max_error_rate: float = 0.0

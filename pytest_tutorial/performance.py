@@ -1,11 +1,18 @@
-"""Performance verdicts that hold on a noisy machine.
+"""Performance verdicts that hold on a noisy machine, in both directions.
 
 An absolute p95 target in milliseconds flips from pass to fail when a shared CI machine is
 busy. A relative target does not: the learner's implementation and the reference solution
 are measured in the same run, interleaved over several rounds (learner then reference,
 reference then learner, ...), so drift and the order of measurement hit both alike; the
-verdict is the median of the rounds' p95 ratios against ``relative_p95``. Where no
-reference solution is available the absolute target decides, and the outcome says so.
+verdict is the median of the rounds' p95 ratios against ``relative_p95``.
+
+A ratio alone is wrong both ways: a correct design a little slower than a very fast
+reference fails although its latency cannot matter, and a slow one passes when the
+reference happened to be slow too. So the rule has two absolute bounds around it: at or
+below ``p95_floor_ms`` a p95 passes, above ``p95_ms`` (the ceiling) it fails, whatever
+the reference measured. Where no reference solution is available the ceiling decides
+alone, and the outcome says so. :func:`rule_sentence` states the rule in words; each
+tutorial's text must contain that sentence, so the learner reads the rule they are judged by.
 """
 
 from __future__ import annotations
@@ -28,10 +35,16 @@ T = TypeVar("T")
 
 
 class TargetKind(enum.Enum):
-    """Which target decided a performance verdict."""
+    """Which bound decided a performance verdict."""
 
     RELATIVE = "relative"
+    """The ratio to the reference's p95 (between the floor and the ceiling)."""
     ABSOLUTE = "absolute"
+    """The ceiling alone, for want of a reference solution."""
+    FLOOR = "floor"
+    """Passed: at or below the floor, where latency cannot matter."""
+    CEILING = "ceiling"
+    """Failed: above the ceiling, whatever the reference measured."""
     NONE = "none"
 
 
@@ -52,11 +65,38 @@ class Outcome:
     name: str
     learner_rounds: tuple[LoadResult, ...]
     reference_rounds: tuple[LoadResult, ...]
-    decided_by: TargetKind
-    target: float | None
-    """The ratio bound (relative) or the p95 in ms (absolute)."""
+    relative_p95: float | None
+    """The ratio bound when the reference was measured; None otherwise."""
+    floor_ms: float | None
+    ceiling_ms: float | None
     max_error_rate: float
     note: str = ""
+
+    @property
+    def decided_by(self) -> TargetKind:
+        """The bound that decided (see the module docstring for the order)."""
+        p95 = self.learner_p95_ms
+        if self.ceiling_ms is not None and not p95 <= self.ceiling_ms:
+            return TargetKind.CEILING
+        if self.floor_ms is not None and p95 <= self.floor_ms:
+            return TargetKind.FLOOR
+        if self.relative_p95 is not None and self.reference_rounds:
+            return TargetKind.RELATIVE
+        if self.ceiling_ms is not None:
+            return TargetKind.ABSOLUTE
+        return TargetKind.NONE
+
+    @property
+    def target(self) -> float | None:
+        """The deciding bound: a ratio (relative) or a p95 in ms (the others)."""
+        decided = self.decided_by
+        if decided is TargetKind.RELATIVE:
+            return self.relative_p95
+        if decided is TargetKind.FLOOR:
+            return self.floor_ms
+        if decided in (TargetKind.CEILING, TargetKind.ABSOLUTE):
+            return self.ceiling_ms
+        return None
 
     @property
     def learner(self) -> LoadResult:
@@ -102,17 +142,19 @@ class Outcome:
                 f"{self.learner.errors} of {self.learner.requests} requests failed, allowed "
                 f"{self.max_error_rate:.0%}{sample}"
             ]
-        if self.target is None:
-            return []
-        if self.decided_by is TargetKind.RELATIVE:
+        decided = self.decided_by
+        p95 = self.learner_p95_ms
+        if decided is TargetKind.CEILING:
+            return [f"p95 {p95:.4f} ms is over the {self.ceiling_ms:g} ms ceiling"]
+        if decided is TargetKind.RELATIVE:
             ratio = self.ratio
-            if ratio is None or not ratio <= self.target:
+            if ratio is None or not ratio <= (self.relative_p95 or 0):
+                floor = f" and over the {self.floor_ms:g} ms floor" if self.floor_ms else ""
                 return [
-                    f"p95 {self.learner_p95_ms:.4f} ms is {ratio or 0:.2f}x the reference's "
-                    f"{self.reference_p95_ms or 0:.4f} ms, allowed {self.target:g}x"
+                    f"p95 {p95:.4f} ms is {ratio or 0:.2f}x the reference's "
+                    f"{self.reference_p95_ms or 0:.4f} ms, allowed {self.relative_p95:g}x"
+                    f"{floor}"
                 ]
-        elif not self.learner_p95_ms <= self.target:
-            return [f"p95 {self.learner_p95_ms:.4f} ms is over the {self.target:g} ms target"]
         return []
 
     @property
@@ -131,11 +173,16 @@ class Outcome:
         return text
 
     def target_text(self) -> str:
-        """The deciding target in words."""
-        if self.decided_by is TargetKind.RELATIVE:
+        """The deciding bound in words."""
+        decided = self.decided_by
+        if decided is TargetKind.RELATIVE:
             return f"target <= {self.target:g}x reference, relative decided"
-        if self.decided_by is TargetKind.ABSOLUTE:
+        if decided is TargetKind.ABSOLUTE:
             return f"target <= {self.target:g} ms, absolute decided"
+        if decided is TargetKind.FLOOR:
+            return f"at or below the {self.target:g} ms floor, floor decided"
+        if decided is TargetKind.CEILING:
+            return f"over the {self.target:g} ms ceiling, ceiling decided"
         return "no target"
 
     def summary(self) -> dict[str, Any]:
@@ -186,16 +233,48 @@ def pool(results: tuple[LoadResult, ...]) -> LoadResult:
     )
 
 
-def plan(target: PerformanceTarget, has_reference: bool) -> tuple[TargetKind, float | None, str]:
-    """Which target decides, its value, and a note when the relative one could not."""
+def plan(target: PerformanceTarget, has_reference: bool) -> tuple[bool, str]:
+    """Whether the reference is measured (the relative bound can decide), and a note when
+    the tutorial declares a relative bound that cannot decide for want of a reference."""
     if target.relative_p95 is not None and has_reference:
-        return TargetKind.RELATIVE, target.relative_p95, ""
-    if target.p95_ms is not None:
-        note = ""
-        if target.relative_p95 is not None:
-            note = "no reference solution was available, so the absolute target decided"
-        return TargetKind.ABSOLUTE, target.p95_ms, note
-    return TargetKind.NONE, None, "the tutorial declares no p95 target"
+        return True, ""
+    if target.relative_p95 is not None and target.p95_ms is not None:
+        return False, "no reference solution was available, so the ceiling decided alone"
+    if target.p95_ms is None and target.p95_floor_ms is None:
+        return False, "the tutorial declares no p95 target"
+    return False, ""
+
+
+def states_the_rule(text: str, target: PerformanceTarget) -> bool:
+    """Whether a tutorial's text contains :func:`rule_sentence` (line breaks aside)."""
+    return " ".join(rule_sentence(target).split()) in " ".join(text.split())
+
+
+def rule_sentence(target: PerformanceTarget) -> str:
+    """The performance rule in one sentence, for the tutorial's text (verify checks it is there).
+
+    ``Your p95 passes when it is at most 2x the reference solution's p95 measured in the
+    same run, or at most 0.1 ms; it fails above 5 ms whatever the reference measured.``
+    """
+    passes: list[str] = []
+    if target.relative_p95 is not None:
+        passes.append(
+            f"at most {target.relative_p95:g}x the reference solution's p95 measured in the "
+            "same run"
+        )
+    if target.p95_floor_ms is not None:
+        passes.append(f"at most {target.p95_floor_ms:g} ms")
+    if target.relative_p95 is None and target.p95_ms is not None:
+        passes.append(f"at most {target.p95_ms:g} ms")
+    if not passes:
+        return "Your p95 is measured and reported but not judged."
+    sentence = f"Your p95 passes when it is {', or '.join(passes)}"
+    if target.p95_ms is not None and target.relative_p95 is not None:
+        sentence += (
+            f"; it fails above {target.p95_ms:g} ms whatever the reference measured. Without "
+            f"a reference solution to compare with, the {target.p95_ms:g} ms ceiling decides alone"
+        )
+    return sentence + "."
 
 
 def compare(
@@ -208,8 +287,8 @@ def compare(
     reference_note: str = "",
 ) -> Outcome:
     """Measure ``learner`` (and ``reference``, interleaved) and judge against ``target``."""
-    kind, bound, note = _decide(target, reference is not None, reference_note)
-    sides = [learner] + ([reference] if reference and kind is TargetKind.RELATIVE else [])
+    relative, note = _decide(target, reference is not None, reference_note)
+    sides = [learner] + ([reference] if reference and relative else [])
     for side in sides:
         _warm(side, sizes.warmup)
     load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
@@ -217,7 +296,7 @@ def compare(
     for index in range(sizes.rounds):
         measured = {id(side): run_load(side, **load) for side in _order(sides, index)}
         rounds.append([measured[id(side)] for side in sides])
-    return _outcome(name, rounds, kind, bound, target, note)
+    return _outcome(name, rounds, target, note)
 
 
 async def compare_async(
@@ -230,8 +309,8 @@ async def compare_async(
     reference_note: str = "",
 ) -> Outcome:
     """:func:`compare` for coroutine functions, driven by concurrent tasks."""
-    kind, bound, note = _decide(target, reference is not None, reference_note)
-    sides = [learner] + ([reference] if reference and kind is TargetKind.RELATIVE else [])
+    relative, note = _decide(target, reference is not None, reference_note)
+    sides = [learner] + ([reference] if reference and relative else [])
     for side in sides:
         await _warm_async(side, sizes.warmup)
     load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
@@ -239,7 +318,7 @@ async def compare_async(
     for index in range(sizes.rounds):
         measured = {id(side): await run_load_async(side, **load) for side in _order(sides, index)}
         rounds.append([measured[id(side)] for side in sides])
-    return _outcome(name, rounds, kind, bound, target, note)
+    return _outcome(name, rounds, target, note)
 
 
 def _order(sides: list[T], round_index: int) -> list[T]:
@@ -250,24 +329,28 @@ def _order(sides: list[T], round_index: int) -> list[T]:
 
 def _decide(
     target: PerformanceTarget, has_reference: bool, reference_note: str
-) -> tuple[TargetKind, float | None, str]:
+) -> tuple[bool, str]:
     """:func:`plan`, with why the reference is missing as the note when it could not decide."""
-    kind, bound, note = plan(target, has_reference)
-    return kind, bound, "" if kind is TargetKind.RELATIVE else reference_note or note
+    relative, note = plan(target, has_reference)
+    return relative, "" if relative else reference_note or note
 
 
 def _outcome(
-    name: str,
-    rounds: list[list[LoadResult]],
-    kind: TargetKind,
-    bound: float | None,
-    target: PerformanceTarget,
-    note: str,
+    name: str, rounds: list[list[LoadResult]], target: PerformanceTarget, note: str
 ) -> Outcome:
     """Each round holds the learner's result, then the reference's when it was measured."""
     mine = tuple(results[0] for results in rounds)
     theirs = tuple(results[1] for results in rounds if len(results) > 1)
-    return Outcome(name, mine, theirs, kind, bound, target.max_error_rate, note)
+    return Outcome(
+        name,
+        mine,
+        theirs,
+        relative_p95=target.relative_p95 if theirs else None,
+        floor_ms=target.p95_floor_ms,
+        ceiling_ms=target.p95_ms,
+        max_error_rate=target.max_error_rate,
+        note=note,
+    )
 
 
 def _warm(call: Call, times: int) -> None:

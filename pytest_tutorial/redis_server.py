@@ -52,9 +52,9 @@ class RedisProcess:
         """The harness's own client: flushing, expiring, probing."""
         self._wait_until_ready()
 
-    def client(self) -> redis.Redis:
-        """A plain client of this server (the caller closes it)."""
-        return redis.Redis(host="127.0.0.1", port=self.port)
+    def client(self, db: int = 0) -> redis.Redis:
+        """A plain client of this server's database ``db`` (the caller closes it)."""
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

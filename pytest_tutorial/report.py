@@ -21,7 +21,7 @@ from pytest_tutorial.model import Tutorial
 from pytest_tutorial.options import SolutionKind
 from pytest_tutorial.scoring import Scorecard
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_PATH = Path(__file__).parent / "schema" / "report.schema.json"
 REPORTED_PACKAGES = (
     "pytest",
@@ -71,6 +71,7 @@ def build_report(
                 "checks": [
                     {
                         "id": spec.nodeid,
+                        "name": spec.name,
                         "status": check.status.value,
                         "message": check.message,
                         "hint": spec.hint if check.hint is None else check.hint,

@@ -1,9 +1,15 @@
 """Turn check results into checklist results, a score and a verdict.
 
-An item's points are the points of its passed checks; its status is ``passed`` when every
-check passed, ``skipped`` when none ran, else the first of ``timeout``, ``error``,
-``failed`` that a check has (the most specific reason first). Items no check covers are
-``manual``. The verdict is ``validated`` exactly when every automated item passed.
+An item's points are the points of its passed checks. Its status is judged on the checks
+that ran: ``passed`` when every one of them passed, ``skipped`` when none ran (deselected
+with ``-k``, or skipped), else the first of ``timeout``, ``error``, ``failed`` that one of
+them has (the most specific reason first). A check that did not run never fails an item.
+Items no check covers are ``manual``.
+
+The verdict is ``validated`` exactly when every automated item passed with every check
+run; ``incomplete`` when nothing that ran failed but some checks did not run (a ``-k``
+selection); ``not_validated`` when a check failed; ``error`` when the run could not check
+anything.
 """
 
 from __future__ import annotations
@@ -31,8 +37,14 @@ class Verdict(enum.Enum):
     """The outcome of a whole run."""
 
     VALIDATED = "validated"
+    INCOMPLETE = "incomplete"
     NOT_VALIDATED = "not_validated"
     ERROR = "error"
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the run exits 0: everything that ran passed."""
+        return self in (Verdict.VALIDATED, Verdict.INCOMPLETE)
 
 
 @dataclass(frozen=True)
@@ -110,11 +122,19 @@ class ItemResult:
     max_points: int
     checks: tuple[tuple[CheckSpec, CheckResult], ...]
 
+    def problems(self) -> list[tuple[CheckSpec, CheckResult]]:
+        """The checks that ran and did not pass, in collection order."""
+        return [(spec, r) for spec, r in self.checks if r.status not in _NOT_A_PROBLEM]
+
     def first_problem(self) -> tuple[CheckSpec, CheckResult] | None:
-        """The first check that did not pass (one that ran before one that was skipped)."""
-        problems = [(spec, r) for spec, r in self.checks if r.status is not Status.PASSED]
-        ran = [(spec, r) for spec, r in problems if r.status is not Status.SKIPPED]
-        return (ran or problems)[0] if problems else None
+        """The first check that ran and did not pass, or None."""
+        problems = self.problems()
+        return problems[0] if problems else None
+
+    @property
+    def not_run(self) -> int:
+        """How many of the item's checks did not run (deselected or skipped)."""
+        return sum(1 for _, result in self.checks if result.status is Status.SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -128,13 +148,14 @@ class Scorecard:
 
 
 _PRECEDENCE = (Status.TIMEOUT, Status.ERROR, Status.FAILED)
+_NOT_A_PROBLEM = (Status.PASSED, Status.SKIPPED)
 NO_VERDICT = CheckResult(Status.FAILED, "no verdict: the run ended before this check reported")
 
 
 def item_status(results: Sequence[CheckResult]) -> Status:
     """Combine the statuses of an item's checks (see the module docstring)."""
-    statuses = {result.status for result in results}
-    if not statuses or statuses == {Status.SKIPPED}:
+    statuses = {result.status for result in results} - {Status.SKIPPED}
+    if not statuses:
         return Status.SKIPPED
     if statuses == {Status.PASSED}:
         return Status.PASSED
@@ -172,10 +193,12 @@ def score(
     automated = [result for result in items if result.automated]
     if run_error or not automated:
         verdict = Verdict.ERROR
-    elif all(result.status is Status.PASSED for result in automated):
-        verdict = Verdict.VALIDATED
-    else:
+    elif any(result.status not in _NOT_A_PROBLEM for result in automated):
         verdict = Verdict.NOT_VALIDATED
+    elif any(result.not_run for result in automated):
+        verdict = Verdict.INCOMPLETE
+    else:
+        verdict = Verdict.VALIDATED
     return Scorecard(
         items=tuple(items),
         verdict=verdict,

@@ -9,10 +9,9 @@ the report and prints the checklist.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,8 +28,18 @@ from pytest_tutorial.async_checks import (
 )
 from pytest_tutorial.discovery import TutorialSource
 from pytest_tutorial.errors import usage_error
+from pytest_tutorial.failures import (
+    IMPORT_FAILURE,
+    MESSAGE_LIMIT,
+    REPORT_CUT_NOTE,
+    counterexample,
+    failure_message,
+    first_lines,
+    learner_frames,
+    shorten,
+)
 from pytest_tutorial.model import Tutorial
-from pytest_tutorial.options import DEFAULT_TIMEOUT_S, REFERENCE_ROOT, Settings
+from pytest_tutorial.options import DEFAULT_TIMEOUT_S, REFERENCE_ROOT, Settings, SolutionKind
 from pytest_tutorial.scoring import (
     CheckResult,
     CheckSpec,
@@ -39,7 +48,7 @@ from pytest_tutorial.scoring import (
     score,
     uncovered_validation_items,
 )
-from pytest_tutorial.solution import Solution, SolutionImportError, load_solution
+from pytest_tutorial.solution import Solution, SolutionImportError, load_solution, shown
 from pytest_tutorial.timeouts import CheckTimeout, time_limit
 
 MARKER = "checklist"
@@ -48,7 +57,6 @@ MESSAGE_PROPERTY = "tutorial_message"
 CHECK_PROPERTY = "tutorial_check"
 COUNTEREXAMPLE_PROPERTY = "tutorial_counterexample"
 LOAD_PROPERTY = "tutorial_load"
-MESSAGE_LIMIT = 2000
 
 SESSION_KEY = pytest.StashKey["TutorialSession"]()
 
@@ -162,7 +170,7 @@ class TutorialSession:
         if report.failed:
             self.problems.append(
                 f"could not collect {report.nodeid or 'the checks'}: "
-                f"{_first_lines(str(report.longrepr))}"
+                f"{first_lines(str(report.longrepr))}"
             )
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
@@ -313,17 +321,37 @@ class TutorialSession:
             status, message = Status.TIMEOUT, str(error)
             report.longrepr = f"TIMEOUT: {message}"
         elif isinstance(error, SolutionImportError):
-            status, message = Status.ERROR, f"could not import the solution: {error}"
+            status, message = Status.ERROR, f"{IMPORT_FAILURE}{error}"
             report.longrepr = message
         else:
             status = Status.FAILED if call.when == "call" else Status.ERROR
-            message = _failure_message(call.excinfo)
+            message = failure_message(
+                call.excinfo, solution=self.settings.solution, checks=self.source.directory
+            )
+            self._learner_traceback(report, call.excinfo)
         report.user_properties.append((STATUS_PROPERTY, status.value))
-        report.user_properties.append((MESSAGE_PROPERTY, message[:MESSAGE_LIMIT]))
-        counterexample = _counterexample(error, getattr(item, "fixturenames", ()))
-        if counterexample:
-            report.user_properties.append((COUNTEREXAMPLE_PROPERTY, counterexample))
+        report.user_properties.append(
+            (MESSAGE_PROPERTY, shorten(message, MESSAGE_LIMIT, rest=REPORT_CUT_NOTE))
+        )
+        found = counterexample(error, getattr(item, "fixturenames", ()))
+        if found:
+            report.user_properties.append((COUNTEREXAMPLE_PROPERTY, found))
         return report
+
+    def _learner_traceback(
+        self, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException]
+    ) -> None:
+        """With ``--tb=short|long``: only the learner's frames and the check's calling line."""
+        style = self.config.option.tbstyle
+        if style not in ("short", "long", "auto"):
+            return
+        report.longrepr = excinfo.getrepr(
+            style="short" if style == "short" else "long",
+            tbfilter=learner_frames(self.settings.solution, self.source.directory),
+            funcargs=False,
+            showlocals=bool(self.config.option.showlocals),
+            truncate_locals=True,
+        )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Fold the setup/call/teardown reports of each check into one result."""
@@ -350,7 +378,7 @@ class TutorialSession:
         if previous is not None and previous.status is not Status.PASSED:
             return  # a teardown error after a failure: keep the first problem
         status = Status(properties.get(STATUS_PROPERTY, Status.ERROR.value))
-        message = str(properties.get(MESSAGE_PROPERTY) or _first_lines(report.longreprtext))
+        message = str(properties.get(MESSAGE_PROPERTY) or first_lines(report.longreprtext))
         if report.when == "teardown":
             message = f"error while cleaning up after the check: {message}"
         counterexample = str(properties.get(COUNTEREXAMPLE_PROPERTY, ""))
@@ -360,20 +388,18 @@ class TutorialSession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Score, write the report, and exit 0 exactly when the tutorial is validated."""
+        """Score, write the report, and exit 0 exactly when everything that ran passed."""
         if self.is_worker:
             return
         results = dict(self.results)
         for nodeid in self.deselected:
             results.setdefault(nodeid, CheckResult(Status.SKIPPED, "not run (deselected)"))
-        book = hints.HintBook(self.settings.state_dir / "hints" / f"{self.tutorial.id}.json")
-        book.record(results)
-        book.save()
-        results = hints.with_hints(self.specs, results, self.settings, book)
         specs = list(self.specs.values())
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.problems.append("the run was interrupted before every check finished")
-        self.card = score(self.tutorial, specs, results, run_error=bool(self.problems) or not specs)
+        run_error = bool(self.problems) or not specs
+        results = self._with_hints(results, run_error=run_error)
+        self.card = score(self.tutorial, specs, results, run_error=run_error)
         report = report_module.build_report(
             self.tutorial,
             self.settings.solution,
@@ -396,8 +422,36 @@ class TutorialSession:
             pytest.ExitCode.TESTS_FAILED,
             pytest.ExitCode.NO_TESTS_COLLECTED,
         ):
-            validated = self.card.verdict.value == "validated"
-            session.exitstatus = pytest.ExitCode.OK if validated else pytest.ExitCode.TESTS_FAILED
+            succeeded = self.card.verdict.succeeded
+            session.exitstatus = pytest.ExitCode.OK if succeeded else pytest.ExitCode.TESTS_FAILED
+
+    def _with_hints(
+        self, results: dict[str, CheckResult], *, run_error: bool
+    ) -> dict[str, CheckResult]:
+        """Each failing check's hint level (see :mod:`pytest_tutorial.hints`) and rerun command.
+
+        Levels climb only for the checks the terminal shows in detail, and are not kept for
+        the reference solution.
+        """
+        from pytest_tutorial.progress import solution_key
+
+        book = hints.HintBook(
+            self.settings.state_dir / "hints" / f"{self.tutorial.id}.json",
+            solution_key(self.settings.rootdir, self.settings.solution),
+        )
+        if self.settings.solution_kind is not SolutionKind.REFERENCE:
+            card = score(self.tutorial, list(self.specs.values()), results, run_error=run_error)
+            shown = terminal.detailed_checks(card, verbose=self.config.get_verbosity() > 0)
+            book.record(results, shown, hints.fingerprint(self.settings.solution), self.specs)
+            book.save()
+        return hints.with_hints(self.specs, results, self.settings, book)
+
+    @property
+    def import_failure(self) -> str | None:
+        """Why the solution could not be imported, when it could not."""
+        if isinstance(self._solution, SolutionImportError):
+            return f"{IMPORT_FAILURE}{self._solution}"
+        return None
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.card is None:
@@ -405,11 +459,15 @@ class TutorialSession:
         title = self.tutorial.metadata.title
         terminalreporter.write_sep("=", f"tutorial {self.tutorial.id}: {title}", bold=True)
         terminalreporter.write_line(
-            f"solution: {self.settings.solution} ({self.settings.solution_kind.value})"
+            f"solution: {shown(self.settings.solution)} ({self.settings.solution_kind.value})"
         )
+        if self.import_failure:
+            terminalreporter.write_line(f"problem: {self.import_failure}", red=True)
         verbose = self.config.get_verbosity() > 0
         if self.specs:
-            for text, markup in terminal.checklist_lines(self.card, verbose=verbose):
+            width = max(int(getattr(terminalreporter, "_screen_width", 100) or 100), 60)
+            lines = terminal.checklist_lines(self.card, verbose=verbose, width=width)
+            for text, markup in lines:
                 terminalreporter.write_line(text, **markup)
         ascii_only = not terminal.can_encode(getattr(sys.stdout, "encoding", None))
         for text, markup in terminal.performance_lines(self.performance, ascii_only=ascii_only):
@@ -418,38 +476,3 @@ class TutorialSession:
             terminalreporter.write_line(f"problem: {problem}", red=True)
         text, markup = terminal.verdict_line(self.card, self.settings.report)
         terminalreporter.write_line(text, **markup)
-
-
-def _failure_message(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
-    """The check's own words: an assertion's message without pytest's introspection lines.
-
-    A bare ``assert`` keeps pytest's explanation, which is then the only explanation.
-    Exception notes (hypothesis' counterexample) are left out: they are kept apart.
-    """
-    error = excinfo.value
-    if not isinstance(error, AssertionError):
-        return f"{type(error).__name__}: {error}"
-    lines = str(error).splitlines() or ["AssertionError"]
-    if lines and not lines[0].startswith("assert "):
-        explanation = next((n for n, line in enumerate(lines) if line.startswith("assert ")), None)
-        lines = lines[:explanation]
-    return "\n".join(lines)
-
-
-def _counterexample(error: BaseException, fixtures: Sequence[str]) -> str:
-    """hypothesis' shrunk example from a failed property check's notes, without fixtures."""
-    notes = [
-        note
-        for note in getattr(error, "__notes__", ())
-        if note.startswith(("Falsifying example", "Failing test case"))
-    ]
-    if not notes:
-        return ""
-    fixture_argument = re.compile(rf"^\s+({'|'.join(map(re.escape, fixtures)) or '(?!)'})=")
-    lines = [line for line in notes[0].splitlines() if not fixture_argument.match(line)]
-    return "\n".join(lines)[:MESSAGE_LIMIT]
-
-
-def _first_lines(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return "\n".join(lines[-5:])[:limit]

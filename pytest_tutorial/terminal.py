@@ -1,7 +1,9 @@
 """The checklist at a glance, printed after the run by pytest's terminal reporter.
 
-Sections with automated items show one line per item (status, id, text, points), and
-under a item that did not pass, its first problem and hint. Sections a person judges
+Sections with automated items show one line per item (status, id, text, points). Under an
+item that did not pass, its first failing check is shown in detail (message, hypothesis'
+counterexample, hint, the step to reread, the command to rerun it) and every other failing
+check on one line; ``-v`` shows each of them in detail. Sections a person judges
 (Knowledge Check, ...) show one summary line, or every item with ``-v``.
 """
 
@@ -11,9 +13,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_tutorial.failures import ELLIPSIS, IMPORT_FAILURE, shorten
 from pytest_tutorial.histogram import BLOCKS, Histogram
 from pytest_tutorial.model import VALIDATION_CHECKLIST
-from pytest_tutorial.scoring import ItemResult, Scorecard, Status, Verdict
+from pytest_tutorial.scoring import CheckResult, CheckSpec, ItemResult, Scorecard, Status, Verdict
 
 LABELS = {
     Status.PASSED: ("PASS", {"green": True}),
@@ -24,11 +27,28 @@ LABELS = {
     Status.MANUAL: ("MANUAL", {"cyan": True}),
 }
 MESSAGE_WIDTH = 300
+"""Characters of a detailed message shown without ``-v``."""
+INDENT = " " * 11
+CUT_NOTE = f"(a message ending in {ELLIPSIS} was cut: -v shows messages whole)"
+Line = tuple[str, dict[str, bool]]
 
 
-def checklist_lines(
-    card: Scorecard, *, verbose: bool = False
-) -> Iterator[tuple[str, dict[str, bool]]]:
+def detailed_checks(card: Scorecard, *, verbose: bool) -> set[str]:
+    """The checks shown in detail (their hint on screen): the first problem of each item,
+    or every problem with ``-v``. A check that failed only because the solution did not
+    import is never one: its hint would not help."""
+    shown: set[str] = set()
+    for result in card.items:
+        problems = [
+            spec.nodeid
+            for spec, check in result.problems()
+            if not check.message.startswith(IMPORT_FAILURE)
+        ]
+        shown.update(problems if verbose else problems[:1])
+    return shown
+
+
+def checklist_lines(card: Scorecard, *, verbose: bool = False, width: int = 100) -> Iterator[Line]:
     """The lines to print and their markup, in document order."""
     sections: dict[str, list[ItemResult]] = {}
     for result in card.items:
@@ -36,42 +56,78 @@ def checklist_lines(
     id_width = max(
         (len(r.item.id) for r in card.items if r.item.section == VALIDATION_CHECKLIST), default=4
     )
+    detailed = detailed_checks(card, verbose=verbose)
+    cut = False
     for section, results in sections.items():
         if not verbose and not any(result.automated for result in results):
             yield f"{section}: {len(results)} item(s) to judge yourself (manual)", {}
             continue
         yield section, {"bold": True}
         for result in results:
-            label, markup = LABELS[result.status]
-            points = f"{result.points}/{result.max_points}" if result.automated else "-"
-            yield (
-                f"  {label:<8} {result.item.id:<{id_width}}  {result.item.text}  [{points}]",
-                markup,
-            )
-            problem = result.first_problem()
-            if problem is not None:
-                spec, check = problem
-                message = " ".join(check.message.split())[:MESSAGE_WIDTH] or check.status.value
-                yield f"           {spec.name}: {message}", {}
-                for line in check.counterexample.splitlines():
-                    yield f"           {line}", {}
-                hint = spec.hint if check.hint is None else check.hint
-                for level, text in enumerate(hint.splitlines(), start=1):
-                    label = "hint:" if len(spec.hints) < 2 else f"hint {level}/{len(spec.hints)}:"
-                    yield f"           {label} {text}", {"yellow": True}
-                if spec.step:
-                    yield f"           reread: {spec.step.reference()}", {"yellow": True}
-                if check.reproduce:
-                    yield f"           rerun: {check.reproduce}", {}
+            yield _item_line(result, id_width)
+            import_said = False
+            for spec, check in result.problems():
+                if check.message.startswith(IMPORT_FAILURE):
+                    if not import_said:
+                        yield f"{INDENT}not run: the solution could not be imported (above)", {}
+                        import_said = True
+                elif spec.nodeid in detailed:
+                    lines, was_cut = _detail(spec, check, verbose=verbose)
+                    cut = cut or was_cut
+                    yield from lines
+                else:
+                    text = f"{INDENT}- {spec.name}: {_one_line(check)}"
+                    cut = cut or len(text) > width
+                    yield shorten(text, width), {}
+    if cut:
+        yield CUT_NOTE, {}
+
+
+def _item_line(result: ItemResult, id_width: int) -> Line:
+    label, markup = LABELS[result.status]
+    points = f"{result.points}/{result.max_points}" if result.automated else "-"
+    text = f"  {label:<8} {result.item.id:<{id_width}}  {result.item.text}  [{points}]"
+    total = len(result.checks)
+    if result.automated and result.not_run and result.status is not Status.SKIPPED:
+        text += f"  ({total - result.not_run} of {total} checks ran)"
+    return text, markup
+
+
+def _one_line(check: CheckResult) -> str:
+    message = " ".join(check.message.split()) or check.status.value
+    if check.status is Status.FAILED:
+        return message
+    return f"{check.status.value.upper()}: {message}"
+
+
+def _detail(spec: CheckSpec, check: CheckResult, *, verbose: bool) -> tuple[list[Line], bool]:
+    """A failing check in detail, and whether its message had to be cut."""
+    message = _one_line(check)
+    shown = message if verbose else shorten(message, MESSAGE_WIDTH)
+    lines: list[Line] = [(f"{INDENT}{spec.name}: {shown}", {})]
+    lines += [(f"{INDENT}{line}", {}) for line in check.counterexample.splitlines()]
+    hint = spec.hint if check.hint is None else check.hint
+    for level, text in enumerate(hint.splitlines(), start=1):
+        label = "hint:" if len(spec.hints) < 2 else f"hint {level}/{len(spec.hints)}:"
+        lines.append((f"{INDENT}{label} {text}", {"yellow": True}))
+    if spec.step:
+        lines.append((f"{INDENT}reread: {spec.step.reference()}", {"yellow": True}))
+    if check.reproduce:
+        lines.append((f"{INDENT}rerun: {check.reproduce}", {}))
+    return lines, shown != message
 
 
 def verdict_line(card: Scorecard, report: Path | None) -> tuple[str, dict[str, bool]]:
     """``verdict: VALIDATED  score 20/20  report: ...`` with its colour."""
     verdict = card.verdict.value.upper().replace("_", " ")
     text = f"verdict: {verdict}  score {card.points}/{card.max_points}"
+    if card.verdict is Verdict.INCOMPLETE:
+        text += "  (only the selected checks ran)"
     if report is not None:
         text += f"  report: {report}"
-    markup = {"green": True} if card.verdict is Verdict.VALIDATED else {"red": True}
+    markup = {"green": True} if card.verdict.succeeded else {"red": True}
+    if card.verdict is Verdict.INCOMPLETE:
+        markup = {"yellow": True}
     return text, {**markup, "bold": True}
 
 
@@ -90,11 +146,15 @@ def performance_lines(
         figures = f"p95 {_ms(entry.get('p95_ms'))}"
         if entry.get("reference_p95_ms") is not None:
             figures += f"  reference {_ms(entry['reference_p95_ms'])}  ratio {entry['ratio']:.2f}x"
-        decided = entry.get("decided_by")
+        decided, bound = entry.get("decided_by"), entry.get("target")
         if decided == "relative":
-            figures += f"  target <= {entry['target']:g}x reference (relative)"
+            figures += f"  target <= {bound:g}x reference (relative)"
         elif decided == "absolute":
-            figures += f"  target <= {entry['target']:g} ms (absolute)"
+            figures += f"  target <= {bound:g} ms (absolute)"
+        elif decided == "floor":
+            figures += f"  at or below the {bound:g} ms floor (latency that cannot matter)"
+        elif decided == "ceiling":
+            figures += f"  over the {bound:g} ms ceiling"
         yield f"  {label:<8} {entry.get('name', '')}: {figures}", markup
         for key, who in (("histogram", "yours    "), ("reference_histogram", "reference")):
             picture = entry.get(key)

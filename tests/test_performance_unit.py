@@ -8,8 +8,9 @@ import time
 import pytest
 
 from pytest_tutorial.histogram import histogram
+from pytest_tutorial.load import LoadResult
 from pytest_tutorial.model import PerformanceTarget
-from pytest_tutorial.performance import Sizes, TargetKind, compare, plan
+from pytest_tutorial.performance import Outcome, Sizes, TargetKind, compare, plan, rule_sentence
 
 SIZES = Sizes(requests=20, concurrency=2, warmup=2, rounds=3)
 
@@ -21,21 +22,72 @@ def spin(seconds: float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("target", "has_reference", "expected"),
+    ("target", "has_reference", "relative"),
     [
-        (PerformanceTarget(p95_ms=5, relative_p95=2), True, (TargetKind.RELATIVE, 2.0)),
-        (PerformanceTarget(p95_ms=5, relative_p95=2), False, (TargetKind.ABSOLUTE, 5.0)),
-        (PerformanceTarget(p95_ms=5), True, (TargetKind.ABSOLUTE, 5.0)),
-        (PerformanceTarget(relative_p95=2), False, (TargetKind.NONE, None)),
+        (PerformanceTarget(p95_ms=5, relative_p95=2), True, True),
+        (PerformanceTarget(p95_ms=5, relative_p95=2), False, False),
+        (PerformanceTarget(p95_ms=5), True, False),
+        (PerformanceTarget(relative_p95=2), False, False),
     ],
 )
-def test_plan_picks_the_deciding_target(
-    target: PerformanceTarget, has_reference: bool, expected: tuple[TargetKind, float | None]
+def test_plan_measures_the_reference_only_when_the_ratio_can_decide(
+    target: PerformanceTarget, has_reference: bool, relative: bool
 ) -> None:
-    kind, bound, note = plan(target, has_reference)
-    assert (kind, bound) == expected
+    measured, note = plan(target, has_reference)
+    assert measured is relative
     if target.relative_p95 and not has_reference:
         assert note
+
+
+def _round(latency_ms: float) -> LoadResult:
+    return LoadResult(20, 2, (int(latency_ms * 1e6),) * 20, 0, 0.01)
+
+
+def _outcome(learner_ms: float, reference_ms: float | None, target: PerformanceTarget) -> Outcome:
+    reference = (_round(reference_ms),) if reference_ms is not None else ()
+    return Outcome(
+        "x",
+        (_round(learner_ms),),
+        reference,
+        relative_p95=target.relative_p95 if reference else None,
+        floor_ms=target.p95_floor_ms,
+        ceiling_ms=target.p95_ms,
+        max_error_rate=0.0,
+    )
+
+
+RULE = PerformanceTarget(p95_ms=5, relative_p95=2, p95_floor_ms=0.05)
+
+
+@pytest.mark.parametrize(
+    ("learner_ms", "reference_ms", "decided_by", "passed"),
+    [
+        (0.021, 0.007, TargetKind.FLOOR, True),  # 3x a very fast reference: cannot matter
+        (0.125, 0.05, TargetKind.RELATIVE, False),  # 2.5x the floor and 2.5x the reference
+        (0.09, 0.05, TargetKind.RELATIVE, True),
+        (6.0, 4.0, TargetKind.CEILING, False),  # within 2x of a slow reference, still too slow
+        (1.0, None, TargetKind.ABSOLUTE, True),
+        (6.0, None, TargetKind.CEILING, False),
+    ],
+)
+def test_the_floor_and_the_ceiling_bound_the_ratio(
+    learner_ms: float, reference_ms: float | None, decided_by: TargetKind, passed: bool
+) -> None:
+    outcome = _outcome(learner_ms, reference_ms, RULE)
+    assert outcome.decided_by is decided_by
+    assert outcome.passed is passed, outcome.problems()
+    assert outcome.summary()["decided_by"] == decided_by.value
+
+
+def test_the_rule_sentence_says_every_bound() -> None:
+    assert rule_sentence(RULE) == (
+        "Your p95 passes when it is at most 2x the reference solution's p95 measured in the "
+        "same run, or at most 0.05 ms; it fails above 5 ms whatever the reference measured. "
+        "Without a reference solution to compare with, the 5 ms ceiling decides alone."
+    )
+    assert (
+        rule_sentence(PerformanceTarget(p95_ms=30)) == "Your p95 passes when it is at most 30 ms."
+    )
 
 
 def test_learner_and_reference_are_measured_interleaved() -> None:

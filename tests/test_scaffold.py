@@ -9,7 +9,13 @@ import pytest
 
 from pytest_tutorial.cli import main
 from pytest_tutorial.document import parse_tutorial
-from pytest_tutorial.scaffold.build import CHECK_MODULE, TEMPLATE, VALIDATION_ITEMS
+from pytest_tutorial.performance import states_the_rule
+from pytest_tutorial.scaffold.build import (
+    CHECK_MODULE,
+    SCAFFOLD_PERFORMANCE,
+    TEMPLATE,
+    VALIDATION_ITEMS,
+)
 from pytest_tutorial.scaffold.ini import add_tutorial_path
 from tests.test_verify_command import steps, verify
 
@@ -34,6 +40,9 @@ def test_new_writes_document_checks_starter_and_reference(
     assert tutorial.validation is not None
     assert tutorial.validation.solution.module == "demo"
     assert [item.id for item in tutorial.validation_items] == [i[1] for i in VALIDATION_ITEMS]
+    assert tutorial.validation.performance == SCAFFOLD_PERFORMANCE
+    text = (folder / "tutorial.md").read_text(encoding="utf-8")
+    assert states_the_rule(text, tutorial.validation.performance)
     template = TEMPLATE.read_text(encoding="utf-8").splitlines()
     document = (folder / "tutorial.md").read_text(encoding="utf-8").splitlines()
     template_headings = [line for line in template if line.startswith("#")]

@@ -33,7 +33,8 @@ def spec(name: str, item: str = "core", points: int = 1) -> CheckSpec:
         ([], Status.SKIPPED),
         ([Status.SKIPPED, Status.SKIPPED], Status.SKIPPED),
         ([Status.PASSED, Status.PASSED], Status.PASSED),
-        ([Status.PASSED, Status.SKIPPED], Status.FAILED),
+        ([Status.PASSED, Status.SKIPPED], Status.PASSED),
+        ([Status.SKIPPED, Status.FAILED], Status.FAILED),
         ([Status.PASSED, Status.FAILED], Status.FAILED),
         ([Status.FAILED, Status.ERROR], Status.ERROR),
         ([Status.ERROR, Status.TIMEOUT, Status.FAILED], Status.TIMEOUT),
@@ -64,6 +65,25 @@ def test_validated_exactly_when_every_automated_item_passed() -> None:
     assert score(TUTORIAL, specs, passed).verdict is Verdict.VALIDATED
     one_failed = {**passed, "k": CheckResult(Status.TIMEOUT)}
     assert score(TUTORIAL, specs, one_failed).verdict is Verdict.NOT_VALIDATED
+
+
+def test_checks_that_did_not_run_never_fail_an_item_and_make_the_run_incomplete() -> None:
+    specs = [spec("a"), spec("b"), spec("k", item="can-explain-the-design")]
+    results = {
+        "a": CheckResult(Status.PASSED),
+        "b": CheckResult(Status.SKIPPED, "not run (deselected)"),
+        "k": CheckResult(Status.SKIPPED, "not run (deselected)"),
+    }
+    card = score(TUTORIAL, specs, results)
+    statuses = {result.item.id: result.status for result in card.items if result.automated}
+    assert statuses == {"core": Status.PASSED, "can-explain-the-design": Status.SKIPPED}
+    core = next(result for result in card.items if result.item.id == "core")
+    assert (core.not_run, core.first_problem()) == (1, None)
+    assert card.verdict is Verdict.INCOMPLETE
+    assert card.verdict.succeeded
+    failed = {**results, "a": CheckResult(Status.FAILED)}
+    assert score(TUTORIAL, specs, failed).verdict is Verdict.NOT_VALIDATED
+    assert not Verdict.NOT_VALIDATED.succeeded
 
 
 def test_a_check_with_no_result_counts_as_failed() -> None:

@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_tutorial.model import PerformanceTarget
+from pytest_tutorial.performance import rule_sentence
+
 TEMPLATE = Path(__file__).resolve().parent / "tutorial-template.txt"
 CHECK_MODULE = "check_checklist.py"
 
@@ -99,7 +102,20 @@ def document(name: str, today: datetime.date | None = None) -> str:
         text = _replace_once(
             text, f"- [ ] {item_text}\n", f"- [ ] {item_text} <!-- id: {item_id} -->\n"
         )
-    return text
+    return _replace_once(text, VALIDATION_HEADING, f"{_performance_rule()}\n\n{VALIDATION_HEADING}")
+
+
+VALIDATION_HEADING = "### Validation Checklist\n"
+SCAFFOLD_PERFORMANCE = PerformanceTarget(p95_ms=50.0, relative_p95=2.0, p95_floor_ms=1.0)
+"""The performance block the scaffold writes (keep in step with :func:`_validation_block`)."""
+
+
+def _performance_rule() -> str:
+    """The rule the performance check applies, as the front matter above declares it."""
+    return (
+        "`pytest --tutorial` runs this load test against your code and the reference "
+        f"solution, interleaved. {rule_sentence(SCAFFOLD_PERFORMANCE)}"
+    )
 
 
 def _validation_block(name: str) -> str:
@@ -114,8 +130,9 @@ def _validation_block(name: str) -> str:
         "  performance:\n"
         "    requests: 100\n"
         "    concurrency: 10\n"
-        "    p95_ms: 50.0  # absolute target, used where no reference solution is available\n"
-        "    relative_p95: 2.0  # learner p95 <= 2 x the reference's, measured in the same run\n"
+        "    relative_p95: 2.0  # pass within 2 x the reference's p95, measured in the same run\n"
+        "    p95_floor_ms: 1.0  # ... or at or below this (latency that cannot matter here)\n"
+        "    p95_ms: 50.0  # the ceiling: fail above it whatever the reference measured\n"
         "  # min_kill_rate: 0.8  # share of reference mutants the checks must catch (verify)"
     )
 

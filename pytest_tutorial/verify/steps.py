@@ -118,7 +118,29 @@ def document_step(target: Target) -> tuple[StepResult, Tutorial | None]:
         return _step("document", [finding], "no Validation Checklist", started), None
     items = len(tutorial.checklist)
     summary = f"well-formed: {len(tutorial.phases)} phases, {items} checklist items"
+    rule = _performance_rule_finding(target, tutorial)
+    if rule is not None:
+        return _step("document", [rule], "does not state its performance rule", started), tutorial
     return StepResult("document", Outcome.PASSED, summary, (), _since(started)), tutorial
+
+
+def _performance_rule_finding(target: Target, tutorial: Tutorial) -> Finding | None:
+    """The learner must read the rule the performance check applies, word for word."""
+    from pytest_tutorial.performance import rule_sentence, states_the_rule
+
+    assert tutorial.validation is not None
+    performance = tutorial.validation.performance
+    if performance.p95_ms is None and performance.relative_p95 is None:
+        return None
+    if states_the_rule(target.document.read_text(encoding="utf-8"), performance):
+        return None
+    return Finding(
+        "the text does not state the performance rule the checks apply",
+        path=str(target.document),
+        line=tutorial.front_matter_lines.get("validation"),
+        fix=f"write this sentence where the tutorial sets its p95 target: "
+        f"{rule_sentence(performance)!r}",
+    )
 
 
 def placeholder_step(target: Target) -> StepResult:

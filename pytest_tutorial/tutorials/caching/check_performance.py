@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_tutorial.fixtures.core import LoadRunner
+from pytest_tutorial.fixtures.redis import RedisBackend
 from pytest_tutorial.solution import Solution
 from pytest_tutorial.tutorials.caching.support import Computation
 
@@ -24,13 +25,15 @@ HOT_KEYS = 20
     "global lock held during compute",
 )
 def test_p95_of_cached_reads_under_concurrent_load(
-    service_factory: Callable[..., Any], load_runner: LoadRunner
+    service_factory: Callable[..., Any], load_runner: LoadRunner, redis_server: RedisBackend
 ) -> None:
     computations: list[Computation] = []  # the learner's first, then the reference's
 
     def cached_reads(implementation: Solution) -> Callable[[], object]:
-        """A warmed service of ``implementation`` and a request reading one of its hot keys."""
-        service = service_factory(implementation, local_max_entries=64)
+        """A warmed service of ``implementation`` on a Redis of its own, and a request
+        reading one of its hot keys (the reference must never see the learner's values)."""
+        own_redis = redis_server.separate().client()
+        service = service_factory(implementation, own_redis, local_max_entries=64)
         compute = Computation({"payload": [1, 2]})
         computations.append(compute)
         keys = itertools.cycle([f"item:{n}" for n in range(HOT_KEYS)])

@@ -210,7 +210,9 @@ def test_a_broken_reference_and_a_lenient_starter_are_explained(tmp_path: Path) 
     assert problem["line"] >= 1
     assert found["starter"]["outcome"] == "failed"
     assert "item 'errors' passes on the starter code (test_bad_range)" in result.stdout
+    assert found["starter"]["summary"].endswith("pass on the starter in exercises/mini")
     assert found["mutation"]["outcome"] == "skipped"
+    assert "mini FAILED at reference, starter" in result.stdout.splitlines()[-1]
 
 
 def test_an_unknown_tutorial_is_a_usage_error(tmp_path: Path) -> None:

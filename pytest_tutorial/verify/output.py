@@ -90,7 +90,7 @@ class Printer:
         parts = []
         for result in results:
             rate = result.mutation.kill_rate if result.mutation else None
-            state = "passed" if result.passed else "FAILED"
+            state = "passed" if result.passed else f"FAILED at {', '.join(result.failed_steps)}"
             parts.append(
                 f"{result.id} {state}" + (f" (kill rate {rate:.0%})" if rate is not None else "")
             )

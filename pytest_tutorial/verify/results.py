@@ -162,6 +162,11 @@ class TutorialVerification:
         """True when no step failed."""
         return all(step.outcome is not Outcome.FAILED for step in self.steps)
 
+    @property
+    def failed_steps(self) -> list[str]:
+        """The names of the steps that failed, in order."""
+        return [step.name for step in self.steps if step.outcome is Outcome.FAILED]
+
     def to_json(self) -> dict[str, Any]:
         """Plain values for the JSON output."""
         return {

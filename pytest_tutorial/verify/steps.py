@@ -277,10 +277,12 @@ def reference_step(target: Target, run: runs.ChildRun | None) -> StepResult:
     report = run.report
     if report is None:
         finding = finding_from_error(_why_no_report(run))
-        return StepResult("reference", Outcome.FAILED, "no verdict", (finding,), run.duration_s)
+        summary = f"no verdict for {_shown(target.reference)}"
+        return StepResult("reference", Outcome.FAILED, summary, (finding,), run.duration_s)
     score = report["score"]
     summary = (
-        f"{report['verdict'].replace('_', ' ')}, {score['points']}/{score['max_points']} points"
+        f"{_shown(target.reference)} {report['verdict'].replace('_', ' ')}, "
+        f"{score['points']}/{score['max_points']} points"
     )
     if report["verdict"] == "validated":
         return StepResult("reference", Outcome.PASSED, summary, (), run.duration_s)
@@ -303,13 +305,15 @@ def starter_step(target: Target, run: runs.ChildRun | None) -> StepResult:
     if report is None or report["verdict"] == "error":
         why = _why_no_report(run) if report is None else "; ".join(report.get("problems", []))
         finding = finding_from_error(why or "the run could not check anything")
-        return StepResult("starter", Outcome.FAILED, "no verdict", (finding,), run.duration_s)
+        summary = f"no verdict for {_shown(target.starter)}"
+        return StepResult("starter", Outcome.FAILED, summary, (finding,), run.duration_s)
     items = _automated(report)
     passing = [item for item in items if item["status"] == "passed"]
     score = report["score"]
+    folder = _shown(target.starter)
     if not passing:
         points = f"{score['points']}/{score['max_points']} points"
-        summary = f"fails all {len(items)} automated items ({points})"
+        summary = f"{folder} fails all {len(items)} automated items ({points})"
         return StepResult("starter", Outcome.PASSED, summary, (), run.duration_s)
     findings = []
     for item in passing:
@@ -323,8 +327,16 @@ def starter_step(target: Target, run: runs.ChildRun | None) -> StepResult:
                 fix="make its checks need the real implementation, or fix the starter stubs",
             )
         )
-    summary = f"{len(passing)} of {len(items)} automated items pass on the starter"
+    summary = f"{len(passing)} of {len(items)} automated items pass on the starter in {folder}"
     return StepResult("starter", Outcome.FAILED, summary, tuple(findings), run.duration_s)
+
+
+def _shown(folder: Path) -> str:
+    """A folder as the author would type it: relative to the working directory when inside."""
+    try:
+        return folder.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(folder)
 
 
 def _automated(report: dict[str, Any]) -> list[dict[str, Any]]:

@@ -167,6 +167,7 @@ def marked_blocks() -> list[tuple[str, list[str]]]:
     return blocks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("doc", "lines"), marked_blocks(), ids=lambda value: str(value)[:20])
 def test_marked_examples_run(doc: str, lines: list[str], tmp_path: Path) -> None:
     for line in lines:

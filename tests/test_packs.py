@@ -114,6 +114,7 @@ def run(cwd: Path, site: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_an_installed_pack_is_listed_and_runs(installed_pack: Path, tmp_path: Path) -> None:
     listing = run(tmp_path, installed_pack, "--tutorial-list")
     assert listing.returncode == 0, listing.stdout + listing.stderr
@@ -141,6 +142,7 @@ def test_an_installed_pack_is_listed_and_runs(installed_pack: Path, tmp_path: Pa
     assert "hello" not in run(tmp_path, tmp_path, "--tutorial-list").stdout.split()
 
 
+@pytest.mark.slow
 def test_a_pack_naming_a_missing_module_is_a_usage_error(tmp_path: Path) -> None:
     info = tmp_path / "broken_pack-1.0.dist-info"
     info.mkdir()

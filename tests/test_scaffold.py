@@ -74,6 +74,7 @@ def test_new_refuses_bad_names_and_existing_folders(
     assert not (course / "tutorials").exists()
 
 
+@pytest.mark.slow
 def test_new_then_verify_explains_what_is_missing(course: Path) -> None:
     """Also: verify finds a tutorial by the path of its folder."""
     assert main(["new", "demo", "--into", "my_tutorials"]) == 0

@@ -56,6 +56,7 @@ def test_list_shows_the_tutorials(pytester: pytest.Pytester) -> None:
     )
 
 
+@pytest.mark.slow
 def test_without_the_option_the_plugin_does_nothing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         "import sys\n\n"

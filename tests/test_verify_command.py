@@ -146,6 +146,7 @@ def steps(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["name"]: step for step in document["tutorials"][0]["steps"]}
 
 
+@pytest.mark.slow
 def test_a_sound_tutorial_passes_and_the_survivor_is_named(tmp_path: Path) -> None:
     course = make_course(tmp_path, extra_front_matter="\n  min_kill_rate: 0.8")
     result, document = verify(course, "mini", "--jobs", "2")
@@ -188,6 +189,7 @@ def test_a_missed_minimum_kill_rate_fails() -> None:
     assert _judge(target, replace(summary, min_kill_rate=0.6)).outcome is Outcome.PASSED
 
 
+@pytest.mark.slow
 def test_a_broken_reference_and_a_lenient_starter_are_explained(tmp_path: Path) -> None:
     course = make_course(tmp_path)
     reference = course / "reference_solutions" / "mini" / "mini.py"
@@ -215,6 +217,7 @@ def test_a_broken_reference_and_a_lenient_starter_are_explained(tmp_path: Path) 
     assert "mini FAILED at reference, starter" in result.stdout.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_an_unknown_tutorial_is_a_usage_error(tmp_path: Path) -> None:
     course = make_course(tmp_path)
     result = cli(course, "verify", "nope")
@@ -230,6 +233,7 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     assert "whole number" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_caching_checks_cover_every_item() -> None:
     """The probe on a bundled tutorial (its whole verify is for the command line)."""
     repo = Path(__file__).resolve().parent.parent

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.test_verify_command import REFERENCE, environment, make_course
 
 WAIT_S = 60.0
@@ -33,6 +35,7 @@ def next_screen(lines: queue.Queue[str | None]) -> list[str]:
             return screen
 
 
+@pytest.mark.slow
 def test_saving_a_file_reruns_the_checks_through_a_syntax_error(tmp_path: Path) -> None:
     course = make_course(tmp_path)
     code = course / "exercises" / "mini" / "mini.py"

@@ -31,7 +31,7 @@ MAX_KEY_LENGTH = 200
 
 
 def monitor(func: Callable[P, R]) -> Callable[P, R]:
-    """Log each call's duration in ms: INFO on success, ERROR (with the exception) on failure.
+    """Wrap ``func`` to log each call's duration in ms: INFO on success, ERROR on failure.
 
     Exceptions are re-raised unchanged; name and docstring are kept (``functools.wraps``).
     """

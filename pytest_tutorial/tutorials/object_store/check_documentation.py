@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from pytest_tutorial.documentation import documentation_check
 
-from pytest_tutorial.documentation import documentation_problems
-from pytest_tutorial.solution import Solution
-
-
-@pytest.mark.checklist(
-    "documentation",
-    points=2,
+test_public_api_has_docstrings_and_type_hints = documentation_check(
     step=1,
-    hint="give the module, DocumentStore, both exceptions and every public method a "
-    "docstring of your own and full type hints",
+    hint=(
+        "give the module, DocumentStore, both exceptions and every public method a docstring "
+        "of your own of at least five words that names what the method does with its "
+        "arguments, and full type hints (every parameter and the return)"
+    ),
 )
-def test_public_api_has_docstrings_and_type_hints(solution: Solution) -> None:
-    problems = documentation_problems(solution)
-    assert not problems, "; ".join(problems)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_tutorial.verify.analysis import _judge
+from pytest_tutorial.verify.equivalents import EQUIVALENTS_FILE
 from pytest_tutorial.verify.mutation import Mutant
 from pytest_tutorial.verify.results import MutantResult, MutantStatus, MutationSummary, Outcome
 from pytest_tutorial.verify.steps import Target, coverage_step, document_step
@@ -149,6 +150,14 @@ def steps(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.mark.slow
 def test_a_sound_tutorial_passes_and_the_survivor_is_named(tmp_path: Path) -> None:
     course = make_course(tmp_path, extra_front_matter="\n  min_kill_rate: 0.8")
+    unlisted, _ = verify(course, "mini", "--jobs", "2")
+    assert unlisted.returncode == 1
+    assert "reference_solutions/mini/mini.py:3: constant: `1000` -> `1001`" in unlisted.stdout
+    (course / "tutorials" / "mini" / EQUIVALENTS_FILE).write_text(
+        "- file: mini.py\n  change: 'constant: `1000` -> `1001`'\n"
+        "  reason: the scale only matters past 1000\n",
+        encoding="utf-8",
+    )
     result, document = verify(course, "mini", "--jobs", "2")
     assert result.returncode == 0, result.stdout
     assert {name: step["outcome"] for name, step in steps(document).items()} == dict.fromkeys(
@@ -165,14 +174,14 @@ def test_a_sound_tutorial_passes_and_the_survivor_is_named(tmp_path: Path) -> No
     assert mutation["kill_rate"] == pytest.approx((mutation["run"] - 1) / mutation["run"])
     assert "minimum 80%" in steps(document)["mutation"]["summary"]
     assert "kill rate" in result.stdout
-    assert "reference_solutions/mini/mini.py:3: constant: `1000` -> `1001`" in result.stdout
+    assert "1 survivor(s) listed as equivalent" in result.stdout
     assert not list((course / "reference_solutions" / "mini").glob("*mutant*"))
     assert sorted(p.name for p in (course / "reference_solutions" / "mini").iterdir()) == [
         "mini.py"
     ]
 
 
-def test_a_missed_minimum_kill_rate_fails() -> None:
+def test_a_missed_minimum_kill_rate_or_an_unlisted_survivor_fails(tmp_path: Path) -> None:
     mutant = Mutant("mini.py", 0, 3, 9, "constant", "1000", "1001")
     results = (
         MutantResult(mutant, MutantStatus.SURVIVED),
@@ -180,13 +189,24 @@ def test_a_missed_minimum_kill_rate_fails() -> None:
         MutantResult(mutant, MutantStatus.TIMEOUT, "stopped at the time limit"),
     )
     summary = MutationSummary(3, results, 0.9, own_tests_run=False, jobs=1, duration_s=1.0)
-    target = Target("mini", Path("t/mini"), Path("course"), Path("course"))
+    target = Target("mini", tmp_path, Path("course"), Path("course"))
     step = _judge(target, summary)
     assert step.outcome is Outcome.FAILED
     assert step.summary == "kill rate 67% (2/3 killed), minimum 90%"
     [finding] = step.findings
     assert (finding.path, finding.line) == (str(Path("course/reference_solutions/mini/mini.py")), 3)
-    assert _judge(target, replace(summary, min_kill_rate=0.6)).outcome is Outcome.PASSED
+    lenient = replace(summary, min_kill_rate=0.6)
+    assert _judge(target, lenient).outcome is Outcome.FAILED  # the survivor is not listed
+    (tmp_path / EQUIVALENTS_FILE).write_text(
+        "- file: mini.py\n  change: 'constant: `1000` -> `1001`'\n  reason: only logged\n"
+        "- file: mini.py\n  change: 'constant: `7` -> `8`'\n  reason: gone since\n",
+        encoding="utf-8",
+    )
+    judged = _judge(target, lenient)
+    assert judged.outcome is Outcome.PASSED
+    assert judged.summary.endswith("1 survivor(s) listed as equivalent")
+    [stale] = judged.findings
+    assert stale.message.startswith("stale entry: no surviving mutant of mini.py")
 
 
 @pytest.mark.slow

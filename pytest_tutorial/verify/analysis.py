@@ -27,6 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pytest_tutorial.verify import runs
+from pytest_tutorial.verify.equivalents import (
+    EQUIVALENTS_FILE,
+    load_equivalents,
+    split_survivors,
+)
 from pytest_tutorial.verify.forkserver import IGNORE_REWRITE_WARNING, ForkServer, ServerGone
 from pytest_tutorial.verify.mutation import (
     Mutant,
@@ -265,21 +270,37 @@ def _first_failure(report: dict[str, object]) -> str:
 
 
 def _judge(target: Target, summary: MutationSummary) -> StepResult:
+    """Pass when the kill rate meets the minimum and every survivor is listed as equivalent."""
     rate = summary.kill_rate or 0.0
     run = len(summary.results)
     sampled = f" of a {run}-mutant sample" if run < summary.total else ""
     text = f"kill rate {rate:.0%} ({summary.killed}/{run} killed{sampled})"
     if summary.min_kill_rate is not None:
         text += f", minimum {summary.min_kill_rate:.0%}"
+    listed, weak, stale = split_survivors(
+        [result.mutant for result in summary.survivors], load_equivalents(target.directory)
+    )
+    if listed:
+        text += f"; {len(listed)} survivor(s) listed as equivalent"
     findings = [
         Finding(
-            f"survived: {result.mutant.change}",
-            path=str(target.reference / result.mutant.file),
-            line=result.mutant.line,
-            fix="a weak spot of the checks: add a check this change fails, or mark the line "
-            "`# pragma: no mutate` if the change cannot matter",
+            f"survived: {mutant.change}",
+            path=str(target.reference / mutant.file),
+            line=mutant.line,
+            fix="a weak spot of the checks: add a check this change fails, or list it in "
+            f"{EQUIVALENTS_FILE} with the reason it cannot matter",
         )
-        for result in summary.survivors
+        for mutant in weak
     ]
-    outcome = Outcome.PASSED if summary.meets_minimum else Outcome.FAILED
+    findings += [
+        Finding(
+            f"stale entry: no surviving mutant of {entry.file} is {entry.change!r}",
+            path=str(target.directory / EQUIVALENTS_FILE),
+            fix="remove the entry (the mutant is killed now, or the code changed)",
+        )
+        for entry in stale
+        if run == summary.total  # a sample cannot tell a stale entry from an unsampled one
+    ]
+    passed = summary.meets_minimum and not weak
+    outcome = Outcome.PASSED if passed else Outcome.FAILED
     return StepResult("mutation", outcome, text, tuple(findings), summary.duration_s)

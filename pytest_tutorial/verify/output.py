@@ -18,9 +18,10 @@ from pytest_tutorial.verify.results import (
 
 LABELS = {Outcome.PASSED: "PASS", Outcome.FAILED: "FAIL", Outcome.SKIPPED: "skip"}
 WEAK_SPOT_FIX = (
-    "each is a weak spot of the checks: add a check that fails on it, or end the line with "
-    "`# pragma: no mutate` when the change cannot matter"
+    "each is a weak spot of the checks: add a check that fails on it, or list it in the "
+    "tutorial's equivalent_mutants.yaml with the reason it cannot matter"
 )
+SURVIVED = "survived: "
 
 
 class Printer:
@@ -46,12 +47,17 @@ class Printer:
         took = f"  ({step.duration_s:.1f} s)" if step.duration_s >= 1 else ""
         self.write(f"  {LABELS[step.outcome]}  {step.name:<12}  {step.summary}{took}")
         if step.name == "mutation" and mutation is not None:
-            if step.findings:
-                self.write(f"        {len(step.findings)} surviving mutants: {WEAK_SPOT_FIX}")
-            for finding in step.findings:
+            weak = [f for f in step.findings if f.message.startswith(SURVIVED)]
+            if weak:
+                self.write(f"        {len(weak)} surviving mutants: {WEAK_SPOT_FIX}")
+            for finding in weak:
                 self.write(
-                    f"        {self._where(finding)}{finding.message.removeprefix('survived: ')}"
+                    f"        {self._where(finding)}{finding.message.removeprefix(SURVIVED)}"
                 )
+            for finding in step.findings:
+                if finding not in weak:
+                    self.write(f"        {self._where(finding)}{finding.message}")
+                    self.write(f"          fix: {finding.fix}")
             return
         for finding in step.findings:
             self.write(f"        {self._where(finding)}{finding.message}")

@@ -43,6 +43,8 @@ class LoadResult:
     errors: int
     wall_s: float
     error_samples: tuple[str, ...] = field(default=())
+    per_worker_ns: tuple[tuple[int, ...], ...] = field(default=(), repr=False)
+    """The same latencies grouped by the thread (or task) that made the calls, in order."""
 
     def percentile_ms(self, percent: float) -> float:
         """Nearest-rank percentile of the successful requests, in milliseconds."""
@@ -213,4 +215,5 @@ def _result(
         errors=tally.errors,
         wall_s=wall,
         error_samples=tuple(tally.samples),
+        per_worker_ns=tuple(tuple(samples) for samples in per_worker),
     )

@@ -107,11 +107,8 @@ def _import(qualified: str, module_file: Path, folder: Path) -> ModuleType:
     sys.path.insert(0, str(folder))
     try:
         return importlib.import_module(qualified)
-    except SyntaxError as error:
-        where = f"{shown(Path(error.filename or module_file))}:{error.lineno}"
-        raise SolutionImportError(f"{where}: SyntaxError: {error.msg}") from None
     except Exception as error:
-        raise SolutionImportError(_describe_import_error(error, folder, module_file)) from None
+        raise SolutionImportError(describe_import_failure(error, folder, module_file)) from None
     finally:
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_flag
@@ -138,8 +135,14 @@ def _rename_plain_siblings(before: set[str], folder: Path, package: str) -> None
             sys.modules[f"{package}.{name}"] = sys.modules.pop(name)
 
 
-def _describe_import_error(error: BaseException, folder: Path, module_file: Path) -> str:
-    """``file:line: Type: message`` for the innermost frame inside the solution folder."""
+def describe_import_failure(error: BaseException, folder: Path, module_file: Path) -> str:
+    """``file:line: Type: message`` for the innermost frame inside the solution folder.
+
+    A syntax error names its own file and line.
+    """
+    if isinstance(error, SyntaxError):
+        where = f"{shown(Path(error.filename or module_file))}:{error.lineno}"
+        return f"{where}: SyntaxError: {error.msg}"
     location = shown(module_file)
     resolved = folder.resolve()
     for frame in reversed(traceback.extract_tb(error.__traceback__)):

@@ -1,0 +1,135 @@
+"""Exceptions and exception classes, across the channel in both directions.
+
+An exception crosses as a description: its class's module, qualified name and MRO, its
+message, its arguments when they are plain, and where it was raised in the learner's code.
+The receiving side raises the built-in type when the class is a built-in, and otherwise a
+class it makes with the same name, module and chain of bases, down to the nearest built-in
+(:class:`ForeignExceptions`, one class per qualified name, so ``pytest.raises`` with a
+class read from the other side matches an exception raised there).
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MESSAGE_LIMIT = 4000
+TRACEBACK_LIMIT = 4000
+
+
+def class_info(kind: type[BaseException]) -> dict[str, Any]:
+    """A class as data: module, qualified name and the MRO down to BaseException."""
+    chain = [cls for cls in kind.__mro__ if issubclass(cls, BaseException)]
+    return {
+        "module": kind.__module__,
+        "qualname": kind.__qualname__,
+        "mro": [[cls.__module__, cls.__qualname__] for cls in chain],
+    }
+
+
+def exception_info(
+    error: BaseException,
+    encode_args: Callable[[tuple[Any, ...]], Any],
+    where: Callable[[BaseException], str] = lambda error: "",
+) -> dict[str, Any]:
+    """An exception as data (see the module docstring); ``where`` names the learner's line."""
+    try:
+        args = encode_args(error.args)
+    except (TypeError, ValueError):
+        args = None
+    return {
+        **class_info(type(error)),
+        "message": _text(error)[:MESSAGE_LIMIT],
+        "args": args,
+        "where": where(error),
+        "traceback": "".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:],
+    }
+
+
+def _text(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:  # a learner's __str__ that raises
+        return f"<{type(error).__name__} whose message cannot be read>"
+
+
+class ForeignExceptions:
+    """The other side's exception classes, made once per qualified name."""
+
+    def __init__(
+        self,
+        module_prefix: str = "",
+        resolve: Callable[[str, str], type[BaseException] | None] | None = None,
+    ) -> None:
+        self.module_prefix = module_prefix
+        self.resolve = resolve
+        """Finds a class of this side by module and qualified name (the worker's own)."""
+        self._made: dict[tuple[str, str], type[BaseException]] = {}
+        self._lock = threading.Lock()
+
+    def class_for(self, info: dict[str, Any]) -> type[BaseException]:
+        """The class ``info`` describes: the built-in, or one made to stand for it."""
+        chain = [
+            (str(pair[0]), str(pair[1]))
+            for pair in info.get("mro") or []
+            if isinstance(pair, list) and len(pair) == 2
+        ] or [(str(info.get("module")), str(info.get("qualname")))]
+        with self._lock:
+            return self._make(chain)
+
+    def _make(self, chain: list[tuple[str, str]]) -> type[BaseException]:
+        module, qualname = chain[0]
+        own = _builtin(module, qualname) or (self.resolve and self.resolve(module, qualname))
+        if own is not None:
+            return own
+        key = (module, qualname)
+        if key not in self._made:
+            base = self._make(chain[1:]) if len(chain) > 1 else Exception
+            name = qualname.rpartition(".")[2] or "RemoteError"
+            namespace = {"__module__": self.module_prefix + module, "__qualname__": qualname}
+            self._made[key] = type(name, (base,), namespace)
+        return self._made[key]
+
+    def rebuild(self, info: dict[str, Any], args: Any) -> BaseException:
+        """An exception like the one ``info`` describes, with its message and ``where``."""
+        kind = self.class_for(info)
+        message = str(info.get("message", ""))
+        error: BaseException
+        try:
+            error = kind(*args) if isinstance(args, list | tuple) else kind(message)
+        except Exception:
+            error = kind.__new__(kind)
+            error.args = (message,)
+        if _text(error) != message and not isinstance(error, KeyError):
+            error.args = (message,)
+        error.__tutorial_where__ = str(info.get("where") or "")  # type: ignore[attr-defined]
+        error.__tutorial_traceback__ = str(info.get("traceback") or "")  # type: ignore[attr-defined]
+        return error
+
+
+def _builtin(module: str, qualname: str) -> type[BaseException] | None:
+    if module != "builtins":
+        return None
+    found = getattr(builtins, qualname, None)
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+def innermost_in(folder: Path) -> Callable[[BaseException], str]:
+    """``where`` for :func:`exception_info`: ``file:line`` of the innermost frame in ``folder``."""
+    root = folder.resolve()
+
+    def where(error: BaseException) -> str:
+        for frame in reversed(traceback.extract_tb(error.__traceback__)):
+            try:
+                path = Path(frame.filename).resolve()
+            except OSError:
+                continue
+            if path.is_relative_to(root):
+                return f"{path.relative_to(root).as_posix()}:{frame.lineno}"
+        return ""
+
+    return where

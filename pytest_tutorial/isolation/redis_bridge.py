@@ -1,0 +1,181 @@
+"""The check's fake Redis, served to the worker over a Unix socket.
+
+A check hands the learner's code a counting client (``redis_client``). When that client
+crosses to a worker, the trusted side serves the client's fakeredis server on a Unix socket
+of its own (one per client, in a folder bound into the sandbox), and the worker connects a
+real ``redis.Redis`` to it (:func:`worker_client`). Counting and injected failures happen
+here, per socket, on the commands as the server receives them: the learner's code cannot
+hide a command or dodge a failure. An injected error travels as an error reply
+``TUTORIALFAULT <class> <message>`` that the worker's client raises as that redis-py
+exception class, so the learner's code sees what it would see in process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import socketserver
+import threading
+from pathlib import Path
+from typing import Any
+
+from pytest_tutorial.isolation.codec import tagged
+
+FAULT = "TUTORIALFAULT"
+UNCOUNTED = frozenset({"CLIENT", "HELLO", "SELECT"})
+"""Commands a client sends on its own when it connects, which a check never counts."""
+FAULT_CLASSES = (
+    "ConnectionError",
+    "TimeoutError",
+    "ResponseError",
+    "BusyLoadingError",
+    "ReadOnlyError",
+    "AuthenticationError",
+    "RedisError",
+)
+"""The redis-py exceptions an injected failure can be (``redis.exceptions.<name>``)."""
+
+
+def _handler_class() -> type[Any]:
+    from fakeredis._clients._tcp_server import TCPFakeRequestHandler  # no public alternative
+
+    class Handler(TCPFakeRequestHandler):
+        def setup(self) -> None:
+            # Every peer of a Unix socket has the address '': fakeredis keys its clients by it.
+            bridge: Any = self.server
+            self.client_address = ("unix", next(bridge.connection_ids))
+            super().setup()
+            sock: Any = self.current_client.get_socket()
+            process = sock._process_command
+            owner = bridge.owner
+
+            def counted(fields: list[bytes]) -> None:
+                name = fields[0].decode(errors="replace").upper() if fields else ""
+                if name not in UNCOUNTED:
+                    error = owner.count_and_check(name)
+                    if error is not None:
+                        from fakeredis._helpers import SimpleError
+
+                        sock.put_response(SimpleError(error))
+                        return
+                process(fields)
+
+            sock._process_command = counted
+
+    return Handler
+
+
+class BridgeServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """One counting client's fakeredis server, on one Unix socket."""
+
+    daemon_threads = True
+
+    def __init__(self, path: Path, owner: Any) -> None:
+        self.owner = owner
+        self.connection_ids = itertools.count(1)
+        self.clients: dict[Any, Any] = {}
+        self._shutdown_event = threading.Event()
+        super().__init__(str(path), _handler_class())
+        self.fake_server = owner.server
+
+    def shutdown(self) -> None:
+        self._shutdown_event.set()
+        super().shutdown()
+
+
+class RedisBridge:
+    """The sockets of one check's clients; closed at the end of the check."""
+
+    def __init__(self, folder: Path, inside: Path | None = None) -> None:
+        self.folder = folder
+        self.inside = inside or folder
+        """The same folder as the worker sees it (bound into its sandbox)."""
+        self._servers: dict[int, tuple[Any, BridgeServer, str]] = {}
+        self._names = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def adapt(self, value: object) -> dict[str, object] | None:
+        """The ``$redis`` reference for a counting fake client, or None for anything else."""
+        from pytest_tutorial.fixtures.redis import InstrumentedRedis
+
+        if not isinstance(value, InstrumentedRedis):
+            return None
+        with self._lock:
+            known = self._servers.get(id(value))
+            if known is None or known[0] is not value:
+                name = f"redis-{next(self._names)}.sock"
+                server = BridgeServer(self.folder / name, _Counting(value))
+                threading.Thread(
+                    target=server.serve_forever, name=f"redis-bridge-{name}", daemon=True
+                ).start()
+                known = (value, server, name)
+                self._servers[id(value)] = known
+        kwargs = value.connection_pool.connection_kwargs
+        return tagged(
+            "redis",
+            {
+                "path": str(self.inside / known[2]),
+                "decode_responses": bool(kwargs.get("decode_responses", False)),
+            },
+        )
+
+    def close(self) -> None:
+        """Stop every server and remove the sockets."""
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for _, server, name in servers:
+            server.shutdown()
+            server.server_close()
+            (self.folder / name).unlink(missing_ok=True)
+
+
+class _Counting:
+    """Counts a client's commands and answers the failures its check injected."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.server = client.connection_pool.connection_kwargs["server"]
+
+    def count_and_check(self, name: str) -> str | None:
+        client = self.client
+        client.commands[name] += 1
+        error = client.failing.get(name) or client.failing.get("*")
+        if error is None:
+            return None
+        kind = type(error).__name__ if type(error).__name__ in FAULT_CLASSES else "RedisError"
+        return f"{FAULT} {kind} {error}"
+
+
+def worker_client(payload: dict[str, Any]) -> Any:
+    """In the worker: a redis-py client of the trusted side's socket (see the module)."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    class BridgedRedis(redis.Redis):
+        """A Redis client; an injected failure raises the redis-py exception it names."""
+
+        def execute_command(self, *args: Any, **options: Any) -> Any:
+            try:
+                return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            except redis.exceptions.ResponseError as error:
+                raise _injected(error) from None
+
+    return BridgedRedis(
+        unix_socket_path=str(payload.get("path", "")),
+        decode_responses=bool(payload.get("decode_responses")),
+        retry=Retry(NoBackoff(), 0),
+        protocol=2,
+        lib_name=None,
+        lib_version=None,
+    )
+
+
+def _injected(error: Exception) -> Exception:
+    import redis
+
+    text = str(error)
+    if not text.startswith(FAULT + " "):
+        return error
+    _, kind, message = ([*text.split(" ", 2), ""])[:3]
+    cls = getattr(redis.exceptions, kind, None) if kind in FAULT_CLASSES else None
+    return cls(message) if isinstance(cls, type) else error

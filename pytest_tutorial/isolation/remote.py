@@ -1,0 +1,490 @@
+"""The trusted side: a worker process, and handles that stand for its objects.
+
+:class:`Worker` starts a worker (in a sandbox when given a command prefix), reads its
+channel on a thread of its own, and sends requests from any thread; a request waits for
+its answer, so a check's time limit (``SIGALRM`` in the main thread) interrupts the wait,
+after which the worker is ended: its state can no longer be trusted, and a desynchronised
+channel is never read again. :class:`Handle` stands for one of the worker's objects:
+attribute reads, calls, iteration and ``await`` are forwarded; equality is identity, so an
+object of the learner's can never claim to equal anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import inspect
+import itertools
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.channel import Channel, ChannelClosed
+from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
+from pytest_tutorial.isolation.errors import ForeignExceptions, class_info
+
+START_TIMEOUT_S = 60.0
+WORKER_MODULE = "pytest_tutorial.isolation.worker"
+MODULE_PREFIX = "worker:"
+"""Prefixed to the module of a class made to stand for a learner's exception class."""
+
+
+class WorkerGone(Exception):
+    """The worker ended (the learner's code exited or crashed it, or a time limit stopped it)."""
+
+
+class TrustedCodec(Codec):
+    """The trusted side's references: handles back as refs, functions as callbacks."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def encode_other(self, value: object, depth: int) -> Any:
+        if isinstance(value, _Method):
+            value = value.resolve()
+        if isinstance(value, Handle):
+            if value._worker is not self.worker or value._generation != self.worker.generation:
+                raise CodecError("an object of an earlier worker cannot be passed (it is gone)")
+            return tagged("ref", value._id)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            return tagged("exception_class", class_info(value))
+        adapted = self.worker.adapt(value)
+        if adapted is not None:
+            return adapted
+        if callable(value):
+            return tagged("callback", self.worker.register_callback(value))
+        raise CodecError(
+            f"a {type(value).__module__}.{type(value).__qualname__} cannot be passed to the "
+            "learner's code: only plain values, functions and the fixtures' clients can"
+        )
+
+    def decode_tag(self, tag: str, payload: object, depth: int) -> Any:
+        if tag == "handle" and isinstance(payload, dict):
+            return Handle(self.worker, payload)
+        if tag == "exception_class" and isinstance(payload, dict):
+            return self.worker.foreign.class_for(payload)
+        return super().decode_tag(tag, payload, depth)
+
+
+class Worker:
+    """One worker process and its channel, seen from the trusted side."""
+
+    def __init__(
+        self,
+        *,
+        prefix: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        python: Sequence[str] = (sys.executable, "-I", "-B"),
+    ) -> None:
+        self.prefix = list(prefix)
+        self.env = env
+        self.cwd = cwd
+        self.python = list(python)
+        self.codec = TrustedCodec(self)
+        self.foreign = ForeignExceptions(MODULE_PREFIX, resolve=_loaded_library_class)
+        self.generation = 0
+        self.adapters: list[Callable[[object], dict[str, object] | None]] = []
+        """Turn a fixture's client into a reference the worker can connect with."""
+        self.process: subprocess.Popen[bytes] | None = None
+        self.channel: Channel | None = None
+        self.gone: str | None = "not started"
+        self._pending: dict[int, concurrent.futures.Future[Any]] = {}
+        self._callbacks: dict[int, tuple[Callable[..., Any], asyncio.AbstractEventLoop | None]] = {}
+        self._callback_ids: dict[int, int] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(64, "trusted-callback")
+        self._released: list[int] = []
+
+    # --- life ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start a fresh worker process and wait until it serves."""
+        self.stop()
+        ours, theirs = socket.socketpair()
+        command = [*self.prefix, *self.python, "-m", WORKER_MODULE, str(theirs.fileno())]
+        try:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        self.generation += 1
+        self.channel = Channel(ours)
+        self.gone = None
+        ready: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            self._pending[0] = ready
+        threading.Thread(
+            target=self._read, args=(self.channel,), name="worker-reader", daemon=True
+        ).start()
+        try:
+            ready.result(timeout=START_TIMEOUT_S)
+        except concurrent.futures.TimeoutError:
+            self.stop(f"the worker did not start within {START_TIMEOUT_S:g} s")
+            raise WorkerGone(self.gone) from None
+
+    def stop(self, why: str = "stopped") -> None:
+        """End the worker and everything it started; every waiting request fails."""
+        if self.channel is not None:
+            self.channel.close(why)
+            self.channel = None
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+        self._fail_pending(why)
+        self.gone = why
+
+    def exit_status(self) -> int | None:
+        """The worker's exit status once it has ended, else None."""
+        return None if self.process is None else self.process.poll()
+
+    def _exit_status_soon(self, within_s: float = 1.0) -> int | None:
+        """The exit status of a worker whose channel just closed (it may still be exiting)."""
+        process = self.process
+        if process is None:
+            return None
+        try:
+            return process.wait(timeout=within_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+    # --- requests --------------------------------------------------------------------------
+
+    def request(self, op: str, **fields: Any) -> Any:
+        """Send a request and wait for its answer (decoded), or raise what the worker raised."""
+        future = self._send(op, fields)
+        try:
+            return future.result()
+        except BaseException as error:
+            if not future.done():  # interrupted (a time limit): the worker is stuck in the call
+                self.stop(f"the worker was stopped while it served {op} ({type(error).__name__})")
+            raise
+
+    async def arequest(self, op: str, **fields: Any) -> Any:
+        """:meth:`request` for a coroutine: awaits the answer without blocking the loop."""
+        future = self._send(op, fields)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if not future.done():
+                self.stop(f"the worker was stopped while it served {op} (cancelled)")
+            raise
+
+    def release(self, handle: int) -> None:
+        """Forget a handle (sent with the next request, in a batch)."""
+        with self._lock:
+            self._released.append(handle)
+
+    def _send(self, op: str, fields: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        channel = self.channel
+        if channel is None or self.gone is not None:
+            future.set_exception(WorkerGone(self.gone or "the worker is not running"))
+            return future
+        with self._lock:
+            number = next(self._ids)
+            self._pending[number] = future
+            released, self._released = self._released, []
+        try:
+            if released:
+                channel.send({"op": protocol.RELEASE, "handles": released})
+            channel.send({"id": number, "op": op, **fields})
+        except (ChannelClosed, ValueError) as error:
+            with self._lock:
+                self._pending.pop(number, None)
+            if not future.done():
+                future.set_exception(
+                    WorkerGone(str(error)) if isinstance(error, ChannelClosed) else error
+                )
+        return future
+
+    def _read(self, channel: Channel) -> None:
+        while True:
+            try:
+                message = channel.receive()
+            except ChannelClosed as closed:
+                status = self._exit_status_soon()
+                why = f"the worker process ended ({closed})"
+                if status is not None:
+                    why += f", exit status {status}"
+                if self.channel is channel:
+                    self.gone = why
+                self._fail_pending(why)
+                return
+            try:
+                self._take(message)
+            except CodecError as error:
+                channel.close(f"the worker broke the protocol: {error}")
+
+    def _take(self, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op == protocol.READY:
+            self._settle(0, lambda future: future.set_result(message))
+        elif op == protocol.LOG:
+            _relog(message)
+        elif op == protocol.CALLBACK:
+            self._pool.submit(self._run_callback, message)
+        elif "re" in message:
+            number = message["re"]
+            if not isinstance(number, int):
+                raise CodecError("a reply needs the number of its request")
+            self._settle(number, lambda future: self._resolve(future, message))
+        else:
+            raise CodecError(f"unexpected message {str(op)[:40]!r}")
+
+    def _settle(
+        self, number: int, action: Callable[[concurrent.futures.Future[Any]], None]
+    ) -> None:
+        with self._lock:
+            future = self._pending.pop(number, None)
+        if future is not None and not future.done():
+            action(future)
+
+    def _resolve(self, future: concurrent.futures.Future[Any], reply: dict[str, Any]) -> None:
+        error = reply.get("error")
+        if isinstance(error, dict):
+            args = self.codec.decode(error["args"]) if error.get("args") else None
+            if error.get("qualname") == "SolutionImportError":
+                from pytest_tutorial.solution import SolutionImportError
+
+                future.set_exception(SolutionImportError(str(error.get("message", ""))))
+            else:
+                future.set_exception(self.foreign.rebuild(error, args))
+        else:
+            future.set_result(self.codec.decode(reply.get("ok")))
+
+    def _fail_pending(self, why: str) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(WorkerGone(why))
+
+    # --- callbacks -------------------------------------------------------------------------
+
+    def register_callback(self, function: Callable[..., Any]) -> dict[str, Any]:
+        """A trusted function the worker may call; the same function gets the same id."""
+        is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+            type(function).__call__ if callable(function) else None
+        )
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self._lock:
+            number = self._callback_ids.get(id(function))
+            if number is None or self._callbacks.get(number, (None,))[0] is not function:
+                number = next(self._ids)
+                self._callback_ids[id(function)] = number
+            self._callbacks[number] = (function, loop)
+        return {
+            "id": number,
+            "async": is_async,
+            "name": getattr(function, "__name__", "callback"),
+            "qualname": getattr(function, "__qualname__", "callback"),
+            "doc": getattr(function, "__doc__", None),
+            "module": getattr(function, "__module__", None),
+        }
+
+    def _run_callback(self, message: dict[str, Any]) -> None:
+        number = message.get("id")
+        channel = self.channel
+        if channel is None:
+            return
+        try:
+            with self._lock:
+                function, loop = self._callbacks[message.get("target")]  # type: ignore[index]
+            args = self.codec.decode(message.get("args") or [])
+            kwargs = self.codec.decode(message.get("kwargs") or {})
+            result = function(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = _await_in(result, loop)
+            reply: dict[str, Any] = {"re": number, "ok": self.codec.encode(result)}
+        except BaseException as error:
+            from pytest_tutorial.isolation.errors import exception_info
+
+            reply = {"re": number, "error": exception_info(error, self._plain_args)}
+        with contextlib.suppress(ChannelClosed, ValueError):
+            channel.send(reply)
+
+    def _plain_args(self, args: tuple[Any, ...]) -> Any:
+        return [Codec().encode(argument) for argument in args]
+
+    def adapt(self, value: object) -> dict[str, object] | None:
+        """A fixture client as a reference the worker can connect with, or None."""
+        for adapter in self.adapters:
+            adapted = adapter(value)
+            if adapted is not None:
+                return adapted
+        return None
+
+
+def _loaded_library_class(module: str, qualname: str) -> type[BaseException] | None:
+    """A library's own exception class (redis, botocore...) when this side has loaded it.
+
+    Never imports anything: the learner's modules are never loaded here, so only classes of
+    libraries the checks themselves use can be found.
+    """
+    found: object = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+def _await_in(awaitable: Any, loop: asyncio.AbstractEventLoop | None) -> Any:
+    """Run a trusted coroutine on the loop it came from (a check's), or on a fresh one."""
+
+    async def wrapped() -> Any:
+        return await awaitable
+
+    if loop is not None and loop.is_running():
+        return asyncio.run_coroutine_threadsafe(wrapped(), loop).result()
+    return asyncio.run(wrapped())
+
+
+def _relog(message: dict[str, Any]) -> None:
+    """Re-emit a learner's log record here, where pytest's log capture sees it."""
+    name, level = message.get("name"), message.get("level")
+    if not isinstance(name, str) or not isinstance(level, int):
+        return
+    record = logging.makeLogRecord(
+        {
+            "name": name,
+            "levelno": level,
+            "levelname": logging.getLevelName(level),
+            "msg": str(message.get("message", ""))[:4000],
+            "exc_text": str(message.get("exception", ""))[:4000] or None,
+        }
+    )
+    logging.getLogger(name).handle(record)
+
+
+class Handle:
+    """One object of the worker's: attributes, calls, iteration and ``await`` forwarded."""
+
+    def __init__(self, worker: Worker, description: dict[str, Any]) -> None:
+        self._worker = worker
+        self._generation = worker.generation
+        self._id = int(description.get("id", 0))
+        self._kind = str(description.get("kind", "object"))
+        self._type = str(description.get("type", "object"))
+        self._module = str(description.get("module", ""))
+        self._callable = bool(description.get("callable"))
+        self._coroutine = bool(description.get("coroutine"))
+        self._coroutines = frozenset(str(n) for n in description.get("coroutines") or [])
+        self._methods = frozenset(str(n) for n in description.get("methods") or [])
+
+    @property
+    def __tutorial_remote_type__(self) -> str:
+        """The learner's type, for messages: ``cache_service.CacheService``."""
+        return f"{self._module}.{self._type}" if self._module else self._type
+
+    def __repr__(self) -> str:
+        what = "class" if self._kind == "class" else f"{self._kind}"
+        return f"<{self.__tutorial_remote_type__} {what} in the worker>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or not protocol.allowed_attribute(name):
+            if name in protocol.ALLOWED_DUNDERS:
+                return self._worker.request(protocol.GETATTR, target=self._id, name=name)
+            raise AttributeError(f"a check cannot use {name!r} of the learner's objects")
+        if name in self._coroutines:
+            return _Method(self, name, coroutine=True)
+        if name in self._methods:
+            return _Method(self, name, coroutine=False)
+        return self._worker.request(protocol.GETATTR, target=self._id, name=name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._coroutine:
+            return self._worker.arequest(protocol.CALL, **self._call(None, args, kwargs))
+        return self._worker.request(protocol.CALL, **self._call(None, args, kwargs))
+
+    def _call(self, name: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        codec = self._worker.codec
+        return {
+            "target": self._id,
+            "name": name,
+            "args": codec.encode(list(args)),
+            "kwargs": codec.encode(kwargs),
+        }
+
+    def __iter__(self) -> Iterator[Any]:
+        iterator = self._worker.request(protocol.UNARY, target=self._id, what="iter")
+        while True:
+            step = self._worker.request(protocol.UNARY, target=iterator._id, what="next")
+            if step.get("done"):
+                return
+            yield step.get("value")
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._async_items()
+
+    async def _async_items(self) -> AsyncIterator[Any]:
+        iterator = await self._worker.arequest(protocol.UNARY, target=self._id, what="aiter")
+        while True:
+            step = await self._worker.arequest(protocol.UNARY, target=iterator._id, what="anext")
+            if step.get("done"):
+                return
+            yield step.get("value")
+
+    def __len__(self) -> int:
+        return int(self._worker.request(protocol.UNARY, target=self._id, what="len"))
+
+    def __bool__(self) -> bool:
+        return bool(self._worker.request(protocol.UNARY, target=self._id, what="bool"))
+
+    def __del__(self) -> None:
+        try:
+            if self._worker.generation == self._generation:
+                self._worker.release(self._id)
+        except Exception:
+            pass
+
+
+class _Method:
+    """A method of a learner's object, called by name in one request (a coroutine method
+    gives an awaitable). Passed back to the learner's code, it is fetched as an object."""
+
+    def __init__(self, handle: Handle, name: str, *, coroutine: bool) -> None:
+        self._handle = handle
+        self._name = name
+        self._coroutine = coroutine
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        worker = self._handle._worker
+        fields = self._handle._call(self._name, args, kwargs)
+        if self._coroutine:
+            return worker.arequest(protocol.CALL, **fields)
+        return worker.request(protocol.CALL, **fields)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.resolve(), name)
+
+    def resolve(self) -> Handle:
+        """The method itself, as a handle of the worker."""
+        found = self._handle._worker.request(
+            protocol.GETATTR, target=self._handle._id, name=self._name
+        )
+        if not isinstance(found, Handle):
+            raise TypeError(f"{self._name} is not a method of the learner's object")
+        return found
+
+    def __repr__(self) -> str:
+        return f"<method {self._name} of {self._handle!r}>"

@@ -1,0 +1,467 @@
+"""The worker: imports the learner's solution and serves the trusted process's requests.
+
+Started by :mod:`pytest_tutorial.isolation.remote` as ``python -I -m
+pytest_tutorial.isolation.worker FD`` (inside the grading sandbox when grading), with one
+end of a socket pair as file descriptor FD. Every request runs on a thread of its own, so
+calls the trusted side makes from several threads really run at the same time here; a
+coroutine runs on the worker's one event loop, in its own thread. Learner objects cross as
+handles (ids into this process's table); the trusted side's functions arrive as callbacks,
+stubs that ask the trusted side to run them. Log records of the learner's code are sent to
+the trusted side, where checks capture them as usual.
+
+Nothing here is trusted by the trusted side: this process runs the learner's code, which
+can change anything in it. What the trusted side believes, it checks or measures itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import importlib
+import inspect
+import itertools
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.channel import Channel, ChannelClosed
+from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
+from pytest_tutorial.isolation.errors import (
+    ForeignExceptions,
+    class_info,
+    exception_info,
+    innermost_in,
+)
+
+MAX_THREADS = 256
+"""Requests served at once; far more than any check's concurrent callers."""
+LOG_RATE = 2000
+"""Log records forwarded per second at most; the rest are counted and dropped."""
+
+
+class WorkerCodec(Codec):
+    """The worker's references: its objects as handles, the trusted side's as callbacks."""
+
+    def __init__(self, server: WorkerServer) -> None:
+        self.server = server
+        self.handles: dict[int, object] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def register(self, value: object) -> int:
+        """Keep ``value`` reachable by id until the trusted side releases it."""
+        with self._lock:
+            handle = next(self._ids)
+            self.handles[handle] = value
+        return handle
+
+    def release(self, handles: object) -> None:
+        """Forget handles the trusted side no longer holds."""
+        if not isinstance(handles, list):
+            return
+        with self._lock:
+            for handle in handles:
+                if isinstance(handle, int):
+                    self.handles.pop(handle, None)
+
+    def resolve(self, handle: object) -> object:
+        """The object behind a handle id, or :class:`CodecError`."""
+        with self._lock:
+            if isinstance(handle, int) and handle in self.handles:
+                return self.handles[handle]
+        raise CodecError(f"no object with handle {handle!r} (released, or never made)")
+
+    def encode_other(self, value: object, depth: int) -> Any:
+        if isinstance(value, type) and issubclass(value, BaseException):
+            return tagged("exception_class", class_info(value))
+        return tagged("handle", describe(value, self.register(value)))
+
+    def decode_tag(self, tag: str, payload: object, depth: int) -> Any:
+        if tag == "ref":
+            return self.resolve(payload)
+        if tag == "callback" and isinstance(payload, dict):
+            return self.server.callback_stub(payload)
+        if tag == "exception_class" and isinstance(payload, dict):
+            return self.server.foreign.class_for(payload)
+        if tag == "redis" and isinstance(payload, dict):
+            from pytest_tutorial.isolation.redis_bridge import worker_client
+
+            return worker_client(payload)
+        return super().decode_tag(tag, payload, depth)
+
+
+def describe(value: object, handle: int) -> dict[str, Any]:
+    """What the trusted side needs to stand in for ``value``."""
+    kind = "object"
+    if inspect.isclass(value):
+        kind, owner = "class", value
+    elif inspect.ismodule(value):
+        kind, owner = "module", type(value)
+    elif inspect.isroutine(value):
+        kind, owner = "function", type(value)
+    else:
+        owner = type(value)
+    named = value if kind in ("class", "function", "module") else owner
+    return {
+        "id": handle,
+        "kind": kind,
+        "type": getattr(named, "__qualname__", getattr(named, "__name__", type(value).__name__)),
+        "module": getattr(named, "__module__", "") or "",
+        "callable": callable(value),
+        "coroutine": _is_coroutine_function(value),
+        "coroutines": _coroutine_methods(value if kind == "class" else owner),
+        "methods": _methods(value) if kind in ("object", "module") else [],
+    }
+
+
+def _is_coroutine_function(value: object) -> bool:
+    try:
+        return inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(
+            type(value).__call__ if callable(value) else None
+        )
+    except Exception:
+        return False
+
+
+def _methods(value: object) -> list[str]:
+    """Public functions of an object's class, or of a module: called by name in one request."""
+    members = list(vars(value).items()) if inspect.ismodule(value) else _class_members(type(value))
+    names = []
+    for name, member in members:
+        if protocol.allowed_attribute(name) and not name.startswith("__"):
+            function = getattr(member, "__func__", member)
+            if inspect.isfunction(function) and not inspect.iscoroutinefunction(function):
+                names.append(name)
+    return names
+
+
+def _class_members(owner: type) -> list[tuple[str, object]]:
+    members: dict[str, object] = {}
+    for cls in reversed(owner.__mro__[:-1]):  # object's own methods are not the learner's
+        members.update(vars(cls))
+    return list(members.items())
+
+
+def _coroutine_methods(owner: object) -> list[str]:
+    names = []
+    for name in dir(owner):
+        if protocol.allowed_attribute(name):
+            try:
+                member = inspect.getattr_static(owner, name)
+            except AttributeError:
+                continue
+            member = getattr(member, "__func__", member)
+            if inspect.iscoroutinefunction(member):
+                names.append(name)
+    return names
+
+
+class WorkerServer:
+    """Serves one trusted process over one channel until it closes."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.codec = WorkerCodec(self)
+        self.foreign = ForeignExceptions(resolve=_loaded_class)
+        self._read_lock = threading.Lock()
+        self._closed = threading.Event()
+        self._threads = 0
+        self._idle = 0
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="worker-loop", daemon=True).start()
+        self.folder = Path.cwd()
+        self._pending: dict[int, concurrent.futures.Future[Any]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._stubs: dict[int, Any] = {}
+        self.log_handler: ForwardingHandler | None = None
+
+    # --- serving ---------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Serve requests until the trusted side closes the channel.
+
+        Threads take turns reading (leader and followers): the thread that reads a request
+        lets the next idle thread read on and serves the request itself, so a call costs one
+        wake-up, not a hand-over to a pool; a new thread is started only when none is idle.
+        """
+        self.channel.send({"op": protocol.READY, "pid": os.getpid(), "python": sys.version})
+        self._start_reader()
+        self._closed.wait()
+
+    def _start_reader(self) -> None:
+        with self._lock:
+            if self._threads >= MAX_THREADS:
+                return
+            self._threads += 1
+            self._idle += 1
+        threading.Thread(target=self._take_turns, name="worker-call", daemon=True).start()
+
+    def _take_turns(self) -> None:
+        while True:
+            with self._read_lock:
+                try:
+                    message = self.channel.receive()
+                except ChannelClosed:
+                    self._closed.set()
+                    return
+                with self._lock:
+                    self._idle -= 1
+                    start_another = self._idle == 0
+            if start_another:
+                self._start_reader()
+            self._take(message)
+            with self._lock:
+                self._idle += 1
+
+    def _take(self, message: dict[str, Any]) -> None:
+        if "re" in message:
+            self._settle(message)
+        elif message.get("op") == protocol.RELEASE:
+            self.codec.release(message.get("handles"))
+        else:
+            self._answer(message)
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        number = message.get("id")
+        try:
+            value = self._dispatch(message)
+            reply: dict[str, Any] = {"re": number, "ok": self.codec.encode(value)}
+        except BaseException as error:  # the learner's code may raise anything
+            reply = {"re": number, "error": self.describe_error(error)}
+        try:
+            self.channel.send(reply)
+        except ValueError as error:  # a value too big or too deep to send
+            self.channel.send({"re": number, "error": self.describe_error(error)})
+        except ChannelClosed:
+            pass
+
+    def describe_error(self, error: BaseException) -> dict[str, Any]:
+        """An exception of the learner's code (or of this side) as data."""
+        return exception_info(error, self._plain_args, innermost_in(self.folder))
+
+    def _plain_args(self, args: tuple[Any, ...]) -> Any:
+        return [Codec().encode(argument) for argument in args]
+
+    def _dispatch(self, message: dict[str, Any]) -> Any:
+        op = message.get("op")
+        if op == protocol.IMPORT:
+            return self._import(message)
+        target = self.codec.resolve(message.get("target"))
+        if op == protocol.GETATTR:
+            return getattr(target, _allowed(message.get("name")))
+        if op == protocol.CALL:
+            name = message.get("name")
+            function: Any = target if name is None else getattr(target, _allowed(name))
+            args = self.codec.decode(message.get("args") or [])
+            kwargs = self.codec.decode(message.get("kwargs") or {})
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise CodecError("args must be a list and kwargs an object")
+            return self._settled(function(*args, **kwargs))
+        if op == protocol.UNARY:
+            return self._unary(target, message.get("what"))
+        if op == protocol.LOAD:
+            from pytest_tutorial.isolation.worker_load import run_load_request
+
+            return run_load_request(self, target, message)
+        raise CodecError(f"unknown request {op!r}")
+
+    def _settled(self, value: Any) -> Any:
+        """A coroutine's result (run on the worker's loop), or ``value`` itself."""
+        if inspect.isawaitable(value):
+            return asyncio.run_coroutine_threadsafe(_awaited(value), self.loop).result()
+        return value
+
+    def _unary(self, target: Any, what: object) -> Any:
+        if what == "iter":
+            return iter(target)
+        if what == "next":
+            try:
+                return {"value": next(target)}
+            except StopIteration:
+                return {"done": True}
+        if what == "aiter":
+            return aiter(target)
+        if what == "anext":
+            try:
+                return {"value": self._settled(anext(target))}
+            except StopAsyncIteration:
+                return {"done": True}
+        if what == "len":
+            return len(target)
+        if what == "bool":
+            return bool(target)
+        if what in ("repr", "str"):
+            return (repr if what == "repr" else str)(target)[:2000]
+        raise CodecError(f"unknown operation {what!r}")
+
+    def _import(self, message: dict[str, Any]) -> Any:
+        from pytest_tutorial.solution import SolutionImportError, describe_import_failure
+
+        folder = Path(str(message.get("folder")))
+        module = str(message.get("module"))
+        self.folder = folder
+        os.chdir(folder)
+        sys.path.insert(0, str(folder))
+        module_file = folder / f"{module.replace('.', '/')}.py"
+        try:
+            loaded = importlib.import_module(module)
+        except BaseException as error:
+            raise SolutionImportError(describe_import_failure(error, folder, module_file)) from None
+        missing = [name for name in message.get("exports") or [] if not hasattr(loaded, name)]
+        if missing:
+            raise SolutionImportError(
+                f"{module_file.name} does not define "
+                f"{', '.join(repr(name) for name in missing)}, which the tutorial requires"
+            )
+        return loaded
+
+    # --- asking the trusted side -----------------------------------------------------------
+
+    def callback_stub(self, payload: dict[str, Any]) -> Any:
+        """A local function that runs the trusted side's callback ``payload`` describes."""
+        number = payload.get("id")
+        if not isinstance(number, int):
+            raise CodecError("a callback needs an id")
+        with self._lock:
+            if number in self._stubs:
+                return self._stubs[number]
+        if payload.get("async"):
+
+            async def stub(*args: Any, **kwargs: Any) -> Any:
+                future = self._ask(number, args, kwargs)
+                return await asyncio.wrap_future(future)
+
+            made: Any = stub
+        else:
+
+            def stub_sync(*args: Any, **kwargs: Any) -> Any:
+                return self._ask(number, args, kwargs).result()
+
+            made = stub_sync
+        for field in ("__name__", "__qualname__", "__doc__", "__module__"):
+            value = payload.get(field.strip("_"))
+            if isinstance(value, str) or (field == "__doc__" and value is None):
+                setattr(made, field, value)
+        with self._lock:
+            return self._stubs.setdefault(number, made)
+
+    def _ask(
+        self, callback: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            number = next(self._ids)
+            self._pending[number] = future
+        message = {
+            "id": number,
+            "op": protocol.CALLBACK,
+            "target": callback,
+            "args": self.codec.encode(list(args)),
+            "kwargs": self.codec.encode(kwargs),
+        }
+        try:
+            self.channel.send(message)
+        except (ChannelClosed, ValueError) as error:
+            with self._lock:
+                self._pending.pop(number, None)
+            future.set_exception(RuntimeError(f"the callback could not be sent: {error}"))
+        return future
+
+    def _settle(self, reply: dict[str, Any]) -> None:
+        with self._lock:
+            future = self._pending.pop(reply.get("re"), None)  # type: ignore[arg-type]
+        if future is None:
+            return
+        try:
+            if "error" in reply and isinstance(reply["error"], dict):
+                info = reply["error"]
+                args = self.codec.decode(info.get("args")) if info.get("args") else None
+                future.set_exception(self.foreign.rebuild(info, args))
+            else:
+                future.set_result(self.codec.decode(reply.get("ok")))
+        except CodecError as error:
+            future.set_exception(error)
+
+    def send_log(self, record: logging.LogRecord) -> None:
+        """Tell the trusted side about one log record (best effort)."""
+        message = {
+            "op": protocol.LOG,
+            "name": record.name,
+            "level": record.levelno,
+            "message": record.getMessage()[:4000],
+            "exception": (
+                logging.Formatter().formatException(record.exc_info)[-4000:]
+                if record.exc_info
+                else ""
+            ),
+        }
+        with contextlib.suppress(ChannelClosed, ValueError):
+            self.channel.send(message)
+
+
+def _loaded_class(module: str, qualname: str) -> type[BaseException] | None:
+    """The learner's own exception class, when the trusted side hands one back."""
+    found: object = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+def _allowed(name: object) -> str:
+    if not isinstance(name, str) or not protocol.allowed_attribute(name):
+        raise AttributeError(f"the checks may not use the attribute {name!r}")
+    return name
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
+
+
+class ForwardingHandler(logging.Handler):
+    """Sends the learner's log records to the trusted side, at most :data:`LOG_RATE` a second."""
+
+    def __init__(self, server: WorkerServer) -> None:
+        super().__init__(logging.NOTSET)
+        self.server = server
+        self.paused = threading.Event()
+        self._window = 0.0
+        self._count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.paused.is_set():
+            return
+        now = time.monotonic()
+        if now - self._window >= 1.0:
+            self._window, self._count = now, 0
+        self._count += 1
+        if self._count <= LOG_RATE:
+            self.server.send_log(record)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve on the inherited socket given as the only argument; exit when it closes."""
+    arguments = sys.argv[1:] if argv is None else argv
+    sock = socket.socket(fileno=int(arguments[0]))
+    server = WorkerServer(Channel(sock))
+    handler = ForwardingHandler(server)
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.NOTSET)
+    server.log_handler = handler
+    try:
+        server.serve()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # threads the learner's code left behind must not keep the worker alive
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""A worker process serves the learner's code; the trusted side sees handles and plain values."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import fakeredis
+import pytest
+import redis
+
+from pytest_tutorial.fixtures.redis import InstrumentedRedis
+from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.load_check import Tampered, Target, check, measure
+from pytest_tutorial.isolation.redis_bridge import RedisBridge
+from pytest_tutorial.isolation.remote import Handle, Worker, WorkerGone
+from pytest_tutorial.solution import SolutionImportError
+
+pytestmark = pytest.mark.slow
+
+LEARNER = '''
+"""A learner's module for the worker's tests."""
+
+import asyncio
+import logging
+import os
+import threading
+import time
+
+log = logging.getLogger("learner")
+
+
+class NotFound(KeyError):
+    """A key that is not there."""
+
+
+class Service:
+    """Does things the checks call."""
+
+    def __init__(self, factor, compute=None, client=None):
+        self.factor = factor
+        self.compute = compute
+        self.client = client
+        self.peak = 0
+        self._inside = 0
+        self._lock = threading.Lock()
+
+    def times(self, value):
+        return value * self.factor
+
+    def lookup(self, key):
+        raise NotFound(key)
+
+    def via(self, key):
+        log.info("computing %s", key)
+        return self.compute(key)
+
+    def overlap(self):
+        with self._lock:
+            self._inside += 1
+            self.peak = max(self.peak, self._inside)
+        time.sleep(0.2)
+        with self._lock:
+            self._inside -= 1
+        return self.peak
+
+    async def later(self, value, sleep):
+        await sleep(0.01)
+        return {"value": value, "pair": (1, 2), "raw": b"x"}
+
+    def pages(self):
+        yield [1, 2]
+        yield [3]
+
+    def store(self, key, value):
+        self.client.set(key, value)
+        return self.client.get(key)
+
+    def spin(self):
+        while True:
+            pass
+
+    def die(self):
+        os._exit(7)
+
+
+def equal_to_everything():
+    class Anything:
+        def __eq__(self, other):
+            return True
+    return Anything()
+'''
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "learner.py").write_text(textwrap.dedent(LEARNER), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def worker(folder: Path) -> Iterator[Worker]:
+    started = Worker(cwd=str(folder))
+    started.start()
+    yield started
+    started.stop()
+
+
+def _import(worker: Worker, folder: Path) -> Handle:
+    module = worker.request(
+        protocol.IMPORT, folder=str(folder), module="learner", exports=["Service"]
+    )
+    assert isinstance(module, Handle)
+    return module
+
+
+def test_calls_values_and_exceptions_cross(worker: Worker, folder: Path) -> None:
+    module = _import(worker, folder)
+    service = module.Service(3)
+    assert repr(service) == "<learner.Service object in the worker>"
+    assert service.times(4) == 12
+    assert service.factor == 3
+    with pytest.raises(module.NotFound) as raised:
+        service.lookup("k")
+    assert isinstance(raised.value, KeyError)
+    assert raised.value.__tutorial_where__ == "learner.py:32"  # type: ignore[attr-defined]
+    assert list(service.pages()) == [[1, 2], [3]]
+    with pytest.raises(AttributeError, match="cannot use '_lock'"):
+        service._lock  # noqa: B018
+
+
+def test_equality_of_a_learner_object_is_identity(worker: Worker, folder: Path) -> None:
+    anything = _import(worker, folder).equal_to_everything()
+    assert anything != 1
+    assert anything != anything.__class__
+
+
+def test_callbacks_and_coroutines_and_logs(
+    worker: Worker, folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = _import(worker, folder).Service(1, compute=lambda key: {"computed": key})
+    with caplog.at_level(logging.INFO, logger="learner"):
+        assert service.via("k") == {"computed": "k"}
+        deadline = time.monotonic() + 5
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert [record.getMessage() for record in caplog.records] == ["computing k"]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def main() -> object:
+        return await service.later(5, sleep)
+
+    assert asyncio.run(main()) == {"value": 5, "pair": (1, 2), "raw": b"x"}
+    assert slept == [0.01]
+
+
+def test_calls_from_several_threads_run_at_once(worker: Worker, folder: Path) -> None:
+    service = _import(worker, folder).Service(1)
+    peaks: list[int] = []
+    threads = [threading.Thread(target=lambda: peaks.append(service.overlap())) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert service.peak == 5
+
+
+def test_an_import_failure_is_the_learners_error(worker: Worker, folder: Path) -> None:
+    (folder / "learner.py").write_text("def broken(:\n", encoding="utf-8")
+    with pytest.raises(SolutionImportError, match=r"learner.py:1: SyntaxError"):
+        _import(worker, folder)
+
+
+def test_a_worker_that_dies_fails_the_call_and_later_ones(worker: Worker, folder: Path) -> None:
+    service = _import(worker, folder).Service(1)
+    with pytest.raises(WorkerGone, match="exit status 7"):
+        service.die()
+    with pytest.raises(WorkerGone):
+        service.times(1)
+
+
+def test_an_interrupted_call_ends_the_worker(worker: Worker, folder: Path) -> None:
+    service = _import(worker, folder).Service(1)
+
+    def time_limit(signum: int, frame: object) -> None:
+        raise TimeoutError("the check's time limit")
+
+    previous = signal.signal(signal.SIGALRM, time_limit)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with pytest.raises(TimeoutError, match="time limit"):
+            service.spin()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert worker.gone is not None
+    assert worker.exit_status() is None  # stopped and reaped by the trusted side
+    worker.start()
+    assert _import(worker, folder).Service(2).times(2) == 4
+
+
+def test_a_fake_redis_client_crosses_as_a_socket_with_counts_and_faults(
+    folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    bridge = RedisBridge(tmp_path_factory.mktemp("sockets"))
+    worker = Worker(cwd=str(folder))
+    worker.adapters.append(bridge.adapt)
+    worker.start()
+    try:
+        server = fakeredis.FakeServer()
+        client = InstrumentedRedis(server=server)
+        service = _import(worker, folder).Service(1, client=client)
+        assert service.store("k", "v") == b"v"
+        assert fakeredis.FakeRedis(server=server).get("k") == b"v"
+        assert dict(client.commands) == {"SET": 1, "GET": 1}
+        client.fail("GET", redis.exceptions.TimeoutError("Timeout reading from socket"))
+        with pytest.raises(redis.exceptions.TimeoutError, match="Timeout reading"):
+            service.store("k", "w")
+    finally:
+        worker.stop()
+        bridge.close()
+
+
+def test_a_load_test_runs_in_the_worker_and_a_patched_clock_is_caught(
+    worker: Worker, folder: Path
+) -> None:
+    service = _import(worker, folder).Service(2)
+    calls: list[tuple[tuple[int], dict[str, object]]] = [((n,), {}) for n in range(10)]
+    target = Target.of(service.times)
+    overhead = measure(target.noop(), calls, requests=100, concurrency=10, warmup=5)
+    observed = measure(target, calls, requests=100, concurrency=10, warmup=5)
+    check(observed, overhead)
+    assert observed.result.requests == len(observed.result.latencies_ns) == 100
+    assert len(observed.result.per_worker_ns) == 10
+    forged = type(observed)(observed.result, overhead.outside_s + 1.0)
+    with pytest.raises(Tampered, match="tampered"):
+        check(forged, overhead)

@@ -244,3 +244,62 @@ def test_a_load_test_runs_in_the_worker_and_a_patched_clock_is_caught(
     forged = type(observed)(observed.result, overhead.outside_s + 1.0)
     with pytest.raises(Tampered, match="tampered"):
         check(forged, overhead)
+
+
+AWS_LEARNER = '''
+"""A learner's module that uses S3."""
+
+
+class Store:
+    """Stores bodies in S3."""
+
+    def __init__(self, s3):
+        self.s3 = s3
+
+    def put(self, key, body):
+        self.s3.put_object(Bucket="docs-bucket", Key=key, Body=body)
+        return self.s3.get_object(Bucket="docs-bucket", Key=key)["Body"].read()
+
+    def missing(self, key):
+        try:
+            self.s3.get_object(Bucket="docs-bucket", Key=key)
+        except self.s3.exceptions.NoSuchKey as error:
+            return error.response["Error"]["Code"]
+        return None
+
+    def keys(self):
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket="docs-bucket")
+        return [entry["Key"] for page in pages for entry in page.get("Contents", [])]
+'''
+
+
+def test_an_aws_client_crosses_as_forwarded_api_calls(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from pytest_tutorial.isolation.aws_bridge import AwsBridge
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    (folder / "store.py").write_text(textwrap.dedent(AWS_LEARNER), encoding="utf-8")
+    worker = Worker(cwd=str(folder))
+    worker.adapters.append(AwsBridge(worker.register_callback).adapt)
+    worker.start()
+    try:
+        with mock_aws():
+            s3 = boto3.client("s3", region_name="us-east-1")
+            s3.create_bucket(Bucket="docs-bucket")
+            seen: list[str] = []
+            s3.meta.events.register("before-call", lambda model, **_: seen.append(model.name))
+            module = worker.request(
+                protocol.IMPORT, folder=str(folder), module="store", exports=["Store"]
+            )
+            store = module.Store(s3)
+            assert store.put("k", b"hello") == b"hello"
+            assert store.missing("absent") == "NoSuchKey"
+            assert store.keys() == ["k"]
+            assert seen == ["PutObject", "GetObject", "GetObject", "ListObjectsV2"]
+    finally:
+        worker.stop()

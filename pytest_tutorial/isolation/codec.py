@@ -1,19 +1,22 @@
 """Values as they cross the channel: plain JSON by value, everything else by reference.
 
-Shared rules of both sides: JSON values cross as themselves; ``bytes``, ``tuple``, ``set``,
-``frozenset``, a ``dict`` whose keys are not all plain strings, and floats JSON cannot
-hold cross as tagged objects, ``{"$bytes": "..."}`` and so on: an object with one key that
-starts with ``$``. Subclasses of the JSON types cross as the built-in value they hold (read
-through the built-in type, as :mod:`pytest_tutorial.plain` does). What is not a value
-crosses as a reference whose form each side decides (:class:`Codec` subclasses): the
-worker's objects as handles, the trusted side's functions as callbacks, its clients as
-connection details. Decoding never evaluates anything: a tag names one of a fixed set of
-forms, and an unknown tag or a nesting past :data:`MAX_DEPTH` is an error.
+Shared rules of both sides: JSON values cross as themselves. ``bytes``, ``tuple``, ``set``,
+``frozenset``, a ``dict`` whose keys are not all plain strings, floats JSON cannot hold,
+dates, times and ``Decimal`` (as AWS responses carry them) cross as tagged objects,
+``{"$bytes": "..."}`` and so on: an object with one key that starts with ``$``. Subclasses
+of the JSON types cross as the built-in value they hold (read through the built-in type,
+as :mod:`pytest_tutorial.plain` does). What is not a value crosses as a reference whose
+form each side decides (:class:`Codec` subclasses): the worker's objects as handles, the
+trusted side's functions as callbacks, its clients as connection details. Decoding never
+evaluates anything: a tag names one of a fixed set of forms, and an unknown tag or a
+nesting past :data:`MAX_DEPTH` is an error.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
+import decimal
 import math
 from typing import Any
 
@@ -58,6 +61,11 @@ class Codec:
             return {f"{TAG}set": [self.encode(item, depth + 1) for item in set.copy(value)]}
         if isinstance(value, dict):
             return self._encode_dict(value, depth)
+        if isinstance(value, datetime.datetime | datetime.date):
+            name = "datetime" if isinstance(value, datetime.datetime) else "date"
+            return {f"{TAG}{name}": value.isoformat()}
+        if isinstance(value, decimal.Decimal):
+            return {f"{TAG}decimal": str(value)}
         return self.encode_other(value, depth)
 
     def _encode_dict(self, value: dict[Any, Any], depth: int) -> Any:
@@ -98,6 +106,8 @@ class Codec:
                 return base64.b64decode(payload, validate=True)
             except ValueError:
                 raise CodecError("bytes must be base64 text") from None
+        if tag in ("datetime", "date", "decimal"):
+            return _scalar(tag, payload)
         if tag in ("tuple", "set", "frozenset", "dict"):
             if not isinstance(payload, list):
                 raise CodecError(f"a {tag} must be a list")
@@ -127,6 +137,19 @@ class Codec:
     def decode_tag(self, tag: str, payload: object, depth: int) -> Any:
         """A tagged reference of this side's form, or :class:`CodecError`."""
         raise CodecError(f"unknown tag ${tag}")
+
+
+def _scalar(tag: str, payload: object) -> Any:
+    if not isinstance(payload, str):
+        raise CodecError(f"a {tag} must be text")
+    try:
+        if tag == "datetime":
+            return datetime.datetime.fromisoformat(payload)
+        if tag == "date":
+            return datetime.date.fromisoformat(payload)
+        return decimal.Decimal(payload)
+    except (ValueError, decimal.InvalidOperation):
+        raise CodecError(f"{payload[:40]!r} is not a {tag}") from None
 
 
 def tagged(tag: str, payload: object) -> dict[str, object]:

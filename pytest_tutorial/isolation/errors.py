@@ -19,6 +19,8 @@ from typing import Any
 
 MESSAGE_LIMIT = 4000
 TRACEBACK_LIMIT = 4000
+MAX_ATTRS = 20
+"""Public attributes of an exception that cross with it (``ClientError.response``, say)."""
 
 
 def class_info(kind: type[BaseException]) -> dict[str, Any]:
@@ -41,10 +43,18 @@ def exception_info(
         args = encode_args(error.args)
     except (TypeError, ValueError):
         args = None
+    attrs = {}
+    for name, value in list(getattr(error, "__dict__", {}).items())[:MAX_ATTRS]:
+        if not name.startswith("_"):
+            try:
+                attrs[name] = encode_args((value,))[0]
+            except (TypeError, ValueError):
+                continue
     return {
         **class_info(type(error)),
         "message": _text(error)[:MESSAGE_LIMIT],
         "args": args,
+        "attrs": attrs,
         "where": where(error),
         "traceback": "".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:],
     }
@@ -94,8 +104,13 @@ class ForeignExceptions:
             self._made[key] = type(name, (base,), namespace)
         return self._made[key]
 
-    def rebuild(self, info: dict[str, Any], args: Any) -> BaseException:
-        """An exception like the one ``info`` describes, with its message and ``where``."""
+    def rebuild(
+        self, info: dict[str, Any], args: Any, attrs: dict[str, Any] | None = None
+    ) -> BaseException:
+        """An exception like the one ``info`` describes: its message, attributes and ``where``.
+
+        ``args`` and ``attrs`` are the decoded ``info["args"]`` and ``info["attrs"]``.
+        """
         kind = self.class_for(info)
         message = str(info.get("message", ""))
         error: BaseException
@@ -106,6 +121,12 @@ class ForeignExceptions:
             error.args = (message,)
         if _text(error) != message and not isinstance(error, KeyError):
             error.args = (message,)
+        for name, value in (attrs or {}).items():
+            if isinstance(name, str) and not name.startswith("_"):
+                try:
+                    setattr(error, name, value)
+                except (AttributeError, TypeError):
+                    continue
         error.__tutorial_where__ = str(info.get("where") or "")  # type: ignore[attr-defined]
         error.__tutorial_traceback__ = str(info.get("traceback") or "")  # type: ignore[attr-defined]
         return error

@@ -261,12 +261,13 @@ class Worker:
         error = reply.get("error")
         if isinstance(error, dict):
             args = self.codec.decode(error["args"]) if error.get("args") else None
+            attrs = self.codec.decode(error.get("attrs") or {})
             if error.get("qualname") == "SolutionImportError":
                 from pytest_tutorial.solution import SolutionImportError
 
                 future.set_exception(SolutionImportError(str(error.get("message", ""))))
             else:
-                future.set_exception(self.foreign.rebuild(error, args))
+                future.set_exception(self.foreign.rebuild(error, args, attrs))
         else:
             future.set_result(self.codec.decode(reply.get("ok")))
 

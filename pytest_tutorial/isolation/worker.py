@@ -91,9 +91,13 @@ class WorkerCodec(Codec):
         if tag == "exception_class" and isinstance(payload, dict):
             return self.server.foreign.class_for(payload)
         if tag == "redis" and isinstance(payload, dict):
-            from pytest_tutorial.isolation.redis_bridge import worker_client
+            from pytest_tutorial.isolation import redis_bridge
 
-            return worker_client(payload)
+            return redis_bridge.worker_client(payload)
+        if tag == "aws" and isinstance(payload, dict) and isinstance(payload.get("call"), dict):
+            from pytest_tutorial.isolation import aws_bridge
+
+            return aws_bridge.worker_client(payload, self.server.callback_stub(payload["call"]))
         return super().decode_tag(tag, payload, depth)
 
 
@@ -384,7 +388,8 @@ class WorkerServer:
             if "error" in reply and isinstance(reply["error"], dict):
                 info = reply["error"]
                 args = self.codec.decode(info.get("args")) if info.get("args") else None
-                future.set_exception(self.foreign.rebuild(info, args))
+                attrs = self.codec.decode(info.get("attrs") or {})
+                future.set_exception(self.foreign.rebuild(info, args, attrs))
             else:
                 future.set_result(self.codec.decode(reply.get("ok")))
         except CodecError as error:

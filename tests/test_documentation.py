@@ -12,11 +12,16 @@ from pytest_tutorial.documentation import documentation_problems
 from pytest_tutorial.solution import Solution
 
 
-def _solution(source: str, exports: tuple[str, ...] = ("Store",)) -> Solution:
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def _solution(folder: Path, source: str, exports: tuple[str, ...] = ("Store",)) -> Solution:
+    (folder / "store.py").write_text(textwrap.dedent(source), encoding="utf-8")
     module = ModuleType("store")
-    module.__file__ = "store.py"
-    exec(textwrap.dedent(source), module.__dict__)
-    return Solution(path=Path("."), kind="path", module=module, exports=exports)
+    module.__file__ = str(folder / "store.py")
+    return Solution(path=folder, kind="path", module=module, exports=exports)
 
 
 GOOD = '''
@@ -31,8 +36,29 @@ GOOD = '''
 '''
 
 
-def test_a_documented_api_has_no_problem() -> None:
-    assert documentation_problems(_solution(GOOD)) == []
+def test_a_documented_api_has_no_problem(folder: Path) -> None:
+    assert documentation_problems(_solution(folder, GOOD)) == []
+
+
+def test_an_export_imported_from_a_sibling_module_is_read_there(folder: Path) -> None:
+    body = GOOD.split("class Store:", 1)[1]
+    (folder / "impl.py").write_text(
+        textwrap.dedent('"""The implementation."""\n\nclass Store:' + body), encoding="utf-8"
+    )
+    facade = '"""The module the tutorial names, re-exporting Store."""\nfrom .impl import Store\n'
+    assert documentation_problems(_solution(folder, facade)) == []
+    broken = facade.replace("from .impl import Store", "Store = make_store()")
+    [problem] = documentation_problems(_solution(folder, broken))
+    assert problem.startswith("Store is not defined by a def or class statement")
+
+
+def test_run_time_tricks_do_not_change_the_answer(folder: Path) -> None:
+    source = textwrap.dedent(GOOD) + "\nStore.get.__doc__ = 'Return the value for key, always.'\n"
+    source = source.replace(
+        '"""Return the value stored under key, or 0 when there is none."""', "pass"
+    )
+    [problem] = documentation_problems(_solution(folder, source))
+    assert problem == "Store.get has no docstring"
 
 
 @pytest.mark.parametrize(
@@ -60,7 +86,7 @@ def test_a_documented_api_has_no_problem() -> None:
         ),
     ],
 )
-def test_each_broken_rule_is_named(old: str, new: str, problem: str) -> None:
+def test_each_broken_rule_is_named(folder: Path, old: str, new: str, problem: str) -> None:
     assert GOOD.count(old) == 1
-    problems = documentation_problems(_solution(GOOD.replace(old, new)))
+    problems = documentation_problems(_solution(folder, GOOD.replace(old, new)))
     assert any(found.startswith(problem) for found in problems), problems

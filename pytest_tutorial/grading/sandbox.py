@@ -33,8 +33,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_tutorial.options import REFERENCE_ROOT
-
 from . import uids as uid_leases
 
 if TYPE_CHECKING:
@@ -280,6 +278,8 @@ def bwrap_prefix(
     args += ["--perms", "0755", "--size", str(scratch_mb * MiB), "--tmpfs", str(SCRATCH)]
     # The checks look for a reference solution under the rootdir (the scratch folder) to
     # compare performance with: an empty read-only mount keeps the submission from planting one.
+    from pytest_tutorial.options import REFERENCE_ROOT  # imports pytest: not at module level
+
     planted = str(SCRATCH / REFERENCE_ROOT)
     args += ["--perms", "0555", "--tmpfs", planted, "--remount-ro", planted]
     if submission is not None:

@@ -5,11 +5,11 @@ Builds the conditions under which honest submissions used to be SIGKILLed: sever
 its children to job-slot uids), a stream of short "noise" batches beside them (like
 parallel runs of this project's tests: each ends with a cleanup sweep), and busy loops
 keeping every core busy. The reference is graded ``--runs`` times, split across
-``--batches`` concurrent batches; the script prints how many got full marks, the outcomes,
-and the figures of every run (duration, peak RSS, CPU), and the detail of any run that did
-not get full marks.
+``--batches`` concurrent batches of ``--jobs`` job slots each; the script prints how many
+got full marks, the outcomes, the figures of every run (duration, slowest check, peak RSS,
+CPU), and the detail of any run that did not get full marks.
 
-    python benchmarks/soak.py [--runs 30] [--batches 2] [--burners 2]
+    python benchmarks/soak.py [--runs 30] [--batches 1] [--jobs 2] [--burners 2]
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def soak(folder: Path, runs: int, batches: int, burners: int) -> None:
+def soak(folder: Path, runs: int, batches: int, jobs: int, burners: int) -> None:
     """Grade the reference ``runs`` times in ``batches`` concurrent batches, under load."""
     copies = []
     for number in range(runs):
@@ -73,7 +73,7 @@ def soak(folder: Path, runs: int, batches: int, burners: int) -> None:
     try:
         soaking = [
             _start(
-                _grade_command(folder / f"out-{n}", copies[n::batches]),
+                _grade_command(folder / f"out-{n}", copies[n::batches], "--jobs", str(jobs)),
                 folder / f"batch-{n}.log",
             )
             for n in range(batches)
@@ -95,19 +95,15 @@ def soak(folder: Path, runs: int, batches: int, burners: int) -> None:
             process.kill()
             process.wait()
     elapsed = time.monotonic() - started
-    _print(folder, runs, batches, burners, elapsed, loads, noise_batches, soaking)
+    print(
+        f"soak: the reference graded {runs} times in {batches} bubblewrap batch(es) of {jobs} "
+        f"job slots, beside {noise_batches} noise batches and {burners} busy loops, in "
+        f"{elapsed:.0f} s; load average median {median(loads):.1f}, max {max(loads):.1f}"
+    )
+    _print(folder, batches, soaking)
 
 
-def _print(
-    folder: Path,
-    runs: int,
-    batches: int,
-    burners: int,
-    elapsed: float,
-    loads: list[float],
-    noise_batches: int,
-    soaking: list[subprocess.Popen[bytes]],
-) -> None:
+def _print(folder: Path, batches: int, soaking: list[subprocess.Popen[bytes]]) -> None:
     reports: list[dict[str, Any]] = []
     for number in range(batches):
         out = folder / f"out-{number}"
@@ -120,11 +116,6 @@ def _print(
     usage = [r["grading"].get("usage", {}) for r in reports]
     rss = [float(u.get("peak_rss_mb", 0)) for u in usage]
     cpu = [float(u.get("cpu_s", 0)) for u in usage]
-    print(
-        f"soak: the reference graded {len(reports)} times ({runs} asked) in {batches} concurrent "
-        f"bubblewrap batches, beside {noise_batches} noise batches and {burners} busy loops, "
-        f"in {elapsed:.0f} s; load average median {median(loads):.1f}, max {max(loads):.1f}"
-    )
     print(f"  full marks: {len(full)}/{len(reports)}   outcomes: {dict(outcomes)}")
     print(f"  batch exit statuses: {[process.returncode for process in soaking]}")
     print(f"  duration per run: median {median(durations):.1f} s, max {max(durations):.1f} s")
@@ -153,14 +144,15 @@ def _print(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--batches", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=2, help="--jobs of each soak batch")
     parser.add_argument("--burners", type=int, default=2)
     args = parser.parse_args()
     if shutil.which("bwrap") is None:
         raise SystemExit("the soak needs bubblewrap (apt-get install bubblewrap)")
     print(f"machine: {machine()}, running as {'root' if os.geteuid() == 0 else 'a user'}")
     with tempfile.TemporaryDirectory(prefix="grade-soak-") as name:
-        soak(Path(name), args.runs, args.batches, args.burners)
+        soak(Path(name), args.runs, args.batches, args.jobs, args.burners)
 
 
 if __name__ == "__main__":

@@ -155,7 +155,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
         thread.join()
         server.close()
     print(f"corpus graded in {time.monotonic() - started:.1f} s")
-    time.sleep(0.2)
     reports = {}
     for out in outs:
         book = json.loads((out / "gradebook.json").read_text(encoding="utf-8"))
@@ -163,7 +162,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
             path = out / entry["report"]
             reports[entry["submission"]] = json.loads(path.read_text(encoding="utf-8"))
     isolated = next(iter(reports.values()))["grading"]["sandbox"] == "bubblewrap"
-    leftovers = _leftovers()
+    leftovers, deadline = _leftovers(), time.monotonic() + 10
+    while leftovers and time.monotonic() < deadline:  # killed processes may take a moment
+        time.sleep(0.2)
+        leftovers = _leftovers()
     for line in leftovers:  # a safety net, so a failure here does not outlive the test run
         with contextlib.suppress(OSError):
             os.kill(int(line.partition(":")[0]), signal.SIGKILL)
@@ -298,7 +300,10 @@ def test_root_conftest_is_ignored_everywhere(corpus: Corpus) -> None:
     report = corpus.reports["conftest_forces_passes"]
     assert any("conftest.py" in entry for entry in report["grading"]["skipped_files"])
     tests_item = next(item for item in report["checklist"] if item["id"] == "tests")
-    assert [check["status"] for check in tests_item["checks"]] == ["failed", "failed"]
+    # Not passed: failed, or out of its 5 s time limit on a busy machine.
+    statuses = [check["status"] for check in tests_item["checks"]]
+    assert len(statuses) == 2
+    assert set(statuses) <= {"failed", "timeout"}
 
 
 def test_ini_files_of_the_submission_are_ignored(corpus: Corpus) -> None:

@@ -58,6 +58,8 @@ ETC_FILES = (
 )
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 CHILD_MODULE = "pytest_tutorial.grading.child"
+SWEEP_S = 5.0
+"""How long the cleanup after a submission keeps killing what is left of it."""
 
 
 class Mode(enum.Enum):
@@ -328,11 +330,11 @@ def child_interpreter() -> list[str]:
 
 
 def stray_processes(marker: str, uid: int | None = None) -> list[int]:
-    """Processes that carry ``marker`` in their environment or run as ``uid``.
+    """Live processes that carry ``marker`` in their environment or run as ``uid``.
 
     Only what provably belongs to one submission: ``marker`` names the batch and the job,
     and ``uid`` is a job slot's uid, leased by this batch alone (:mod:`.uids`) and used by
-    one submission at a time. Never root's.
+    one submission at a time. Never root's. Zombies are left out (they are dead already).
     """
     if uid == 0:
         uid = None
@@ -342,14 +344,13 @@ def stray_processes(marker: str, uid: int | None = None) -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if uid is not None and entry.stat().st_uid == uid:
+            ours = uid is not None and entry.stat().st_uid == uid
+            if not ours:
+                ours = needle in (entry / "environ").read_bytes().split(b"\0")
+            if ours and (entry / "stat").read_text().rpartition(")")[2].split()[0] not in "ZX":
                 found.append(int(entry.name))
-                continue
-            environ = (entry / "environ").read_bytes()
-        except OSError:
+        except (OSError, IndexError):
             continue
-        if needle in environ.split(b"\0"):
-            found.append(int(entry.name))
     return found
 
 
@@ -361,11 +362,13 @@ def end_everything(child: Child, marker: str, uid: int | None) -> None:
     if child.wait(timeout=10) is None:
         child.kill()
         child.wait(timeout=None)
-    for _ in range(20):
-        strays = stray_processes(marker, uid)
-        if not strays:
-            return
+    # Inside bubblewrap the kernel kills the sandbox's processes as its init exits, which
+    # may end after bubblewrap itself: keep sweeping until none is left (bounded).
+    deadline = time.monotonic() + SWEEP_S
+    while strays := stray_processes(marker, uid):
         for pid in strays:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+        if time.monotonic() >= deadline:
+            return
         time.sleep(0.05)

@@ -1,6 +1,8 @@
 """The adversarial corpus, graded by ``pytest-tutorial grade``: every case ends within its
-limit, scores nothing it did not honestly earn, leaves no process behind and does not
-stop the batch. Two known limits are pinned (see docs/ci.md, "What containment cannot do").
+limit, scores nothing it did not honestly earn, leaves no process behind, does not stop
+the batch or change its exit status, and is never counted as the grader's failure; a
+case that a limit ends has the limit named in its report. Known limits are pinned (see
+docs/ci.md, "What containment cannot do").
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import signal
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_tutorial.grading import batch, sandbox
+from pytest_tutorial.grading import batch, gradebook, sandbox
 from tests.adversarial.cases import CASES, REPO, Case
+from tests.adversarial.limit_cases import NAMED
+from tests.adversarial.stream_cases import FORGED_FROM_INSIDE
 from tests.conftest import validate_report
 
 pytestmark = pytest.mark.slow
@@ -36,6 +41,10 @@ HOSTILE = sandbox.Limits(
 )
 """Short limits: no honest run of these cases needs more."""
 WITH_LEARNER_TESTS = sandbox.Limits(**{**HOSTILE.__dict__, "wall_s": 45.0, "cpu_s": 45})
+TIGHT = sandbox.Limits(
+    **{**HOSTILE.__dict__, "wall_s": 40.0, "cpu_s": 4, "file_size_mb": 8, "scratch_mb": 64}
+)
+"""Small enough for each resource limit to end a case before the wall clock does."""
 SLACK_S = 10.0
 """Beyond its wall-clock limit, what grading a case may take (copying, cleanup)."""
 BY_NAME = {case.name: case for case in CASES}
@@ -69,6 +78,7 @@ class Corpus:
     connections: list[str]
     leftovers: list[str]
     isolated: bool
+    batches: list[batch.Batch]
 
 
 RUN_ID = f"corpus{os.getpid()}"
@@ -92,9 +102,10 @@ def _leftovers() -> list[str]:
 
 def _grade(
     cases: list[Case], folder: Path, out: Path, values: dict[str, str], **options: Any
-) -> None:
+) -> batch.Batch:
+    folder.mkdir(parents=True, exist_ok=True)
     paths = tuple(case.build(folder, values) for case in cases)
-    batch.run(
+    return batch.run(
         batch.Options(
             tutorial="caching", out=out, submissions=paths, jobs=2, run_id=RUN_ID, **options
         )
@@ -108,33 +119,42 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     listener = Listener(server)
     thread = threading.Thread(target=listener.serve, daemon=True)
     thread.start()
-    outs = [root / "out-learner-tests", root / "out"]
+    outs = [root / "out-learner-tests", root / "out", root / "out-tight"]
     values = {"port": str(server.getsockname()[1]), "out": str(outs[1]), "repo": str(REPO)}
     started = time.monotonic()
     try:
-        _grade(
-            [c for c in CASES if c.learner_tests],
-            root / "a",
-            outs[0],
-            values,
-            limits=WITH_LEARNER_TESTS,
-            check_timeout=5.0,
-        )
-        _grade(
-            [c for c in CASES if not c.learner_tests],
-            root / "b",
-            outs[1],
-            values,
-            limits=HOSTILE,
-            check_timeout=2.0,
-            keyword="not own_tests",
-        )
+        batches = [
+            _grade(
+                [c for c in CASES if c.learner_tests],
+                root / "a",
+                outs[0],
+                values,
+                limits=WITH_LEARNER_TESTS,
+                check_timeout=5.0,
+            ),
+            _grade(
+                [c for c in CASES if not c.learner_tests and not c.tight_limits],
+                root / "b",
+                outs[1],
+                values,
+                limits=HOSTILE,
+                check_timeout=2.0,
+                keyword="not own_tests",
+            ),
+            _grade(
+                [c for c in CASES if c.tight_limits],
+                root / "c",
+                outs[2],
+                values,
+                limits=TIGHT,
+                keyword="round_trips_through_redis",
+            ),
+        ]
     finally:
         listener.stop.set()
         thread.join()
         server.close()
     print(f"corpus graded in {time.monotonic() - started:.1f} s")
-    time.sleep(0.2)
     reports = {}
     for out in outs:
         book = json.loads((out / "gradebook.json").read_text(encoding="utf-8"))
@@ -142,11 +162,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
             path = out / entry["report"]
             reports[entry["submission"]] = json.loads(path.read_text(encoding="utf-8"))
     isolated = next(iter(reports.values()))["grading"]["sandbox"] == "bubblewrap"
-    leftovers = _leftovers()
+    leftovers, deadline = _leftovers(), time.monotonic() + 10
+    while leftovers and time.monotonic() < deadline:  # killed processes may take a moment
+        time.sleep(0.2)
+        leftovers = _leftovers()
     for line in leftovers:  # a safety net, so a failure here does not outlive the test run
         with contextlib.suppress(OSError):
             os.kill(int(line.partition(":")[0]), signal.SIGKILL)
-    return Corpus(reports, outs, listener.connections, leftovers, isolated)
+    return Corpus(reports, outs, listener.connections, leftovers, isolated, batches)
 
 
 def _checks(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -163,6 +186,53 @@ def test_every_case_has_a_valid_report_and_the_batch_went_on(corpus: Corpus) -> 
         validate_report(report)
 
 
+def test_no_case_counts_as_the_grader_s_failure(corpus: Corpus) -> None:
+    """So the batch's exit status is 0, whatever the submissions did."""
+    for graded in corpus.batches:
+        assert graded.infrastructure_failures == []
+
+
+def test_every_file_of_every_case_is_written_and_well_formed(corpus: Corpus) -> None:
+    for out in corpus.outs:
+        book = gradebook.read(out)  # not overwritten by a submission named gradebook.json
+        assert book.rows
+        for entry in book.rows:
+            folder = (out / entry["report"]).parent
+            assert folder.parent == out / "submissions"
+            for name in ("report.json", "results.json", "junit.xml", "output.txt"):
+                (folder / name).read_bytes().decode("utf-8")  # strictly UTF-8
+            ElementTree.parse(folder / "junit.xml")
+        assert (out / "gradebook.csv").read_text(encoding="utf-8").startswith("submission,")
+        assert (out / "summary.md").read_text(encoding="utf-8").startswith("## pytest-tutorial")
+
+
+def test_hostile_text_is_kept_readable_and_safe(corpus: Corpus) -> None:
+    text = _messages(corpus.reports["surrogate_message"])
+    assert "lone \ufffd surrogate, \ufffd nul, \ufffd[2J escape" in text
+
+
+def test_a_decompression_bomb_stops_at_the_budget(corpus: Corpus) -> None:
+    grading = corpus.reports["tar_bz2_bomb"]["grading"]
+    assert grading["outcome"] == "invalid"
+    assert "larger than 64 MiB unpacked" in grading["detail"]
+
+
+def test_an_early_done_does_not_pass_for_a_completed_run(corpus: Corpus) -> None:
+    detail = corpus.reports["forged_done_then_exit"]["grading"]["detail"]
+    assert "selected check(s) never reported" in detail
+
+
+@pytest.mark.parametrize("case", sorted(NAMED))
+def test_a_limit_that_ends_a_case_is_named(corpus: Corpus, case: str) -> None:
+    if BY_NAME[case].needs_sandbox and not corpus.isolated:
+        pytest.skip("the scratch folder is a tmpfs of limited size only inside bubblewrap")
+    grading = corpus.reports[case]["grading"]
+    signal_name, named = NAMED[case]
+    assert grading["signal"] == signal_name
+    assert named in grading["detail"]
+    assert grading["usage"]["peak_rss_mb"] > 0
+
+
 def test_no_process_is_left_behind(corpus: Corpus) -> None:
     if not corpus.isolated:
         pytest.skip("rlimits-only mode cannot guarantee it (docs/ci.md)")
@@ -172,7 +242,11 @@ def test_no_process_is_left_behind(corpus: Corpus) -> None:
 @pytest.mark.parametrize("case", [case.name for case in CASES])
 def test_case_ends_within_its_limit(corpus: Corpus, case: str) -> None:
     grading = corpus.reports[case]["grading"]
-    wall = WITH_LEARNER_TESTS.wall_s if BY_NAME[case].learner_tests else HOSTILE.wall_s
+    wall = HOSTILE.wall_s
+    if BY_NAME[case].learner_tests:
+        wall = WITH_LEARNER_TESTS.wall_s
+    elif BY_NAME[case].tight_limits:
+        wall = TIGHT.wall_s
     assert grading["duration_s"] <= wall + SLACK_S
     assert grading["outcome"] != "not_started", grading["detail"]
 
@@ -185,8 +259,15 @@ EXPECTED_OUTCOME = {
     # The address-space limit raises MemoryError wherever the child allocates next: in the
     # submission's import (the run completes, every check errors) or in pytest itself.
     "memory_bomb": {"completed", "crashed"},
+    "forged_done_then_exit": {"crashed"},
+    "tar_bz2_bomb": {"invalid"},
+    "cpu_spin": {"crashed"},
+    "ignores_sigxcpu": {"crashed"},
+    "file_size_kill": {"crashed"},
+    # A full scratch folder may or may not stop pytest itself (its own files live there).
+    "fills_scratch": {"completed", "crashed"},
 }
-PINNED = {"patches_the_checks", "imports_known_bad"}
+PINNED = {"patches_the_checks", "imports_known_bad", *FORGED_FROM_INSIDE}
 """Known limits: these score points today (docs/ci.md says why); the test pins it."""
 
 
@@ -219,7 +300,10 @@ def test_root_conftest_is_ignored_everywhere(corpus: Corpus) -> None:
     report = corpus.reports["conftest_forces_passes"]
     assert any("conftest.py" in entry for entry in report["grading"]["skipped_files"])
     tests_item = next(item for item in report["checklist"] if item["id"] == "tests")
-    assert [check["status"] for check in tests_item["checks"]] == ["failed", "failed"]
+    # Not passed: failed, or out of its 5 s time limit on a busy machine.
+    statuses = [check["status"] for check in tests_item["checks"]]
+    assert len(statuses) == 2
+    assert set(statuses) <= {"failed", "timeout"}
 
 
 def test_ini_files_of_the_submission_are_ignored(corpus: Corpus) -> None:
@@ -266,3 +350,13 @@ def test_pinned_limits_of_sharing_a_process_and_of_the_tutorial(corpus: Corpus) 
     assert patched["score"]["points"] > 0  # the checks' code was replaced by no-ops
     borrowed = corpus.reports["imports_known_bad"]
     assert borrowed["score"]["points"] > 0  # known_bad.NaiveCacheService is correct
+
+
+@pytest.mark.parametrize("case", sorted(FORGED_FROM_INSIDE))
+def test_pinned_verdicts_forged_from_inside_the_process(corpus: Corpus, case: str) -> None:
+    """Today's known outcome: every selected check passes. Only checks in a trusted process
+    apart from the submission's (a later issue) can defeat this; flip it then."""
+    report = corpus.reports[case]
+    assert report["grading"]["outcome"] == "completed"
+    statuses = {check["status"] for check in _checks(report)}
+    assert statuses == {"passed", "skipped"}  # skipped: deselected by -k

@@ -79,7 +79,7 @@ def test_unpacking_is_bounded_whatever_the_archive_claims(tmp_path: Path) -> Non
             source, tmp_path / "copy", module_file="cache_service.py", max_bytes=10_000
         )
     many = _zip(tmp_path / "many.zip", {f"f{n}.py": b"" for n in range(20)})
-    with pytest.raises(archive.SubmissionError, match="too many files"):
+    with pytest.raises(archive.SubmissionError, match="more than 10 files"):
         archive.make_copy(many, tmp_path / "copy2", module_file="cache_service.py", max_files=10)
 
 
@@ -151,7 +151,10 @@ def _spec(name: str, points: int = 1) -> CheckSpec:
 
 
 def _state(*names: str) -> results.StreamState:
-    return results.StreamState("caching", frozenset(_spec(n).nodeid for n in names))
+    """A state whose child collected (and selected) the checks ``names``."""
+    state = results.StreamState("caching", frozenset(_spec(n).nodeid for n in names))
+    state.collected = [_spec(n).nodeid for n in names]
+    return state
 
 
 def _event(kind: str, name: str, **fields: Any) -> dict[str, Any]:

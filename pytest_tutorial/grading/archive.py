@@ -7,20 +7,27 @@ are skipped, and the total size and number of files are bounded while unpacking 
 sizes an archive declares are not trusted). A wrapper folder (``alice/cache_service.py``)
 is unwrapped: the copy's root is the shallowest folder holding the tutorial's module.
 A ``conftest.py`` at that root is dropped, so it cannot reach the learner-tests runs.
+The work is bounded in time and memory by running it in a limited child (:mod:`.unpacker`).
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import os
 import re
 import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, Any
+
+from . import untrusted
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_FILES = 5000
@@ -56,6 +63,10 @@ class Copy:
 
     root: Path
     skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Why the copy may not be what the learner meant to hand in (empty, no module)."""
+    size: int = 0
+    """Bytes written into the copy."""
 
 
 def submission_id(source: Path) -> str:
@@ -94,20 +105,35 @@ def make_copy(
     copy = Copy(target)
     if source.is_dir():
         _copy_folder(source, target, budget, copy.skipped)
-    elif source.is_file() and source.name.lower().endswith(".zip"):
-        _unzip(source, target, budget, copy.skipped)
     elif source.is_file() and is_archive(source):
-        _untar(source, target, budget, copy.skipped)
+        if source.stat().st_size > max_bytes:
+            raise SubmissionError(
+                f"{source.name} is larger than {_mib(max_bytes)}, the most a submission may "
+                "hold unpacked"
+            )
+        if source.name.lower().endswith(".zip"):
+            _unzip(source, target, budget, copy.skipped)
+        else:
+            _untar(source, target, budget, copy.skipped)
     elif source.exists():
         raise SubmissionError(f"{source} is neither a folder nor a .zip/.tar.gz archive")
     else:
         raise SubmissionError(f"{source} does not exist")
+    copy.size = budget.written
+    copy.skipped = [untrusted.text(entry, 300) for entry in copy.skipped]
     copy.root = _locate_root(target, module_file)
     for name in DROPPED_AT_ROOT:
         dropped = copy.root / name
         if dropped.is_file():
             dropped.unlink()
             copy.skipped.append(f"{name} (a conftest.py at the root is ignored when grading)")
+    if not any(path.is_file() for path in target.rglob("*")):
+        copy.warnings.append("the submission is empty: it holds no file that is graded")
+    elif not (copy.root / module_file).is_file():
+        copy.warnings.append(
+            f"the submission holds no {module_file}: every check will fail (wrong folder or "
+            "file name?)"
+        )
     return copy
 
 
@@ -118,18 +144,32 @@ class _Budget:
         self.bytes = max_bytes
         self.files = max_files
         self.max_bytes = max_bytes
+        self.max_files = max_files
+        self.written = 0
 
     def take_file(self) -> None:
-        self.files -= 1
+        self.take_files(1)
+
+    def take_files(self, count: int) -> None:
+        self.files -= count
         if self.files < 0:
-            raise SubmissionError("the submission has too many files")
+            raise SubmissionError(
+                f"the submission has more than {self.max_files} files or archive entries "
+                "(folders such as .git/ and node_modules/ count too, though grading skips "
+                "them: leave them out of the archive)"
+            )
 
     def take_bytes(self, count: int) -> None:
         self.bytes -= count
         if self.bytes < 0:
             raise SubmissionError(
-                f"the submission is larger than {self.max_bytes // (1024 * 1024)} MiB unpacked"
+                f"the submission is larger than {_mib(self.max_bytes)} unpacked (every entry "
+                "of an archive counts, also those grading skips, such as .git/)"
             )
+
+
+def _mib(count: int) -> str:
+    return f"{count / (1024 * 1024):.4g} MiB"
 
 
 def _safe_parts(name: str) -> tuple[str, ...] | None:
@@ -147,14 +187,21 @@ def _wanted(parts: tuple[str, ...]) -> bool:
     return not any(part in SKIPPED_DIRS for part in parts)
 
 
-def _write(stream: IO[bytes], destination: Path, budget: _Budget) -> None:
-    """Copy a stream into a new regular file, counting every byte actually read."""
-    budget.take_file()
+def _write(stream: IO[bytes], destination: Path, budget: _Budget, *, charge: bool = True) -> None:
+    """Copy a stream into a new regular file, counting every byte actually read.
+
+    ``charge``: take the bytes and the file from the budget here (a tar's members are
+    charged by the stream they come from instead).
+    """
+    if charge:
+        budget.take_file()
     destination.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     with os.fdopen(os.open(destination, flags, 0o644), "wb") as out:
         while chunk := stream.read(_CHUNK):
-            budget.take_bytes(len(chunk))
+            if charge:
+                budget.take_bytes(len(chunk))
+            budget.written += len(chunk)
             out.write(chunk)
 
 
@@ -193,7 +240,10 @@ def _unzip(source: Path, target: Path, budget: _Budget, skipped: list[str]) -> N
     except (zipfile.BadZipFile, OSError) as error:
         raise SubmissionError(f"{source.name} is not a readable zip archive: {error}") from None
     with archive:
-        for info in archive.infolist():
+        entries = archive.infolist()
+        budget.take_files(len(entries))  # skipped entries too; written files count again
+        budget.files = budget.max_files
+        for info in entries:
             parts = _safe_parts(info.filename)
             if parts is None:
                 skipped.append(f"{info.filename} (a path outside the submission)")
@@ -211,11 +261,48 @@ def _unzip(source: Path, target: Path, budget: _Budget, skipped: list[str]) -> N
                 skipped.append(f"{info.filename} ({error})")
 
 
+def _decompressed(raw: IO[bytes]) -> IO[bytes] | gzip.GzipFile:
+    """The tar inside ``raw``, decompressed by what its first bytes say (never its name)."""
+    magic = raw.read(6)
+    raw.seek(0)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if magic.startswith(b"BZh"):
+        return bz2.BZ2File(raw, mode="rb")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.LZMAFile(raw, mode="rb")
+    return raw
+
+
+_TAR_ERRORS = (tarfile.TarError, EOFError, OSError, lzma.LZMAError, zlib.error)
+
+
+class _Metered:
+    """A tar's decompressed stream that charges every byte read to the budget.
+
+    tarfile reads a skipped member's data (and a pax header's, which it keeps in memory)
+    through here too, a chunk at a time, so the budget stops it before the bytes exist.
+    """
+
+    def __init__(self, inner: IO[bytes] | gzip.GzipFile, budget: _Budget) -> None:
+        self.inner = inner
+        self.budget = budget
+
+    def read(self, size: int = -1) -> bytes:
+        want = _CHUNK if size is None or size < 0 else min(size, _CHUNK)
+        data = self.inner.read(want)
+        self.budget.take_bytes(len(data))
+        return data
+
+
 def _untar(source: Path, target: Path, budget: _Budget, skipped: list[str]) -> None:
     try:
-        with tarfile.open(source, mode="r:*") as bundle:
-            _untar_members(bundle, target, budget, skipped)
-    except (tarfile.TarError, EOFError, OSError) as error:
+        with source.open("rb") as raw:
+            inner = _decompressed(raw)
+            metered: Any = _Metered(inner, budget)
+            with inner, tarfile.open(fileobj=metered, mode="r|") as bundle:
+                _untar_members(bundle, target, budget, skipped)
+    except _TAR_ERRORS as error:
         raise SubmissionError(f"{source.name} is not a readable tar archive: {error}") from None
 
 
@@ -223,6 +310,7 @@ def _untar_members(
     bundle: tarfile.TarFile, target: Path, budget: _Budget, skipped: list[str]
 ) -> None:
     for member in _members(bundle):
+        budget.take_file()
         parts = _safe_parts(member.name)
         if parts is None:
             skipped.append(f"{member.name} (a path outside the submission)")
@@ -235,7 +323,7 @@ def _untar_members(
         stream = bundle.extractfile(member)
         if stream is not None:
             with stream:
-                _write(stream, target.joinpath(*parts), budget)
+                _write(stream, target.joinpath(*parts), budget, charge=False)
 
 
 def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:

@@ -10,6 +10,7 @@ I-th, so the machines of a CI matrix, given the same list, grade disjoint shares
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import queue
@@ -31,7 +32,7 @@ from pytest_tutorial.model import Tutorial, ValidationMethod
 from pytest_tutorial.scoring import CheckSpec
 
 from . import archive, gradebook, outputs, results, sandbox, stream
-from .submission import Graded, Job, Plan, grade, hidden_roots
+from .submission import Graded, Job, Plan, fallback, grade, hidden_roots
 
 COLLECT_TIMEOUT_S = 120.0
 
@@ -78,6 +79,22 @@ def load_tutorial(name: str, paths: Sequence[Path]) -> tuple[TutorialSource, Tut
     if tutorial.metadata.validation_method is not ValidationMethod.AUTOMATED:
         raise usage_error(f"tutorial {name} has no automated checks", path=tutorial.path)
     return source, tutorial
+
+
+def check_submissions_exist(paths: Sequence[Path]) -> None:
+    """A usage error naming every path given that does not exist (a glob that matched none)."""
+    missing = [path for path in paths if not path.exists()]
+    if not missing:
+        return
+    lines = []
+    for path in missing:
+        pattern = any(char in str(path) for char in "*?[")
+        why = "a shell pattern that matched nothing" if pattern else "no such file or folder"
+        lines.append(f"  {path}: {why}")
+    raise usage_error(
+        f"{len(missing)} submission path(s) do not exist:\n" + "\n".join(lines) + "\n"
+        "Check the paths (or the pattern) given to grade; nothing was graded."
+    )
 
 
 def assign_jobs(paths: Sequence[Path]) -> list[Job]:
@@ -215,6 +232,7 @@ def run(
 ) -> Batch:
     """Grade the batch (or this shard of it) and write every output under ``options.out``."""
     started = time.monotonic()
+    check_submissions_exist(options.submissions)
     paths = tuple(path.resolve() for path in options.tutorial_paths)
     source, tutorial = load_tutorial(options.tutorial, paths)
     jobs = select_shard(assign_jobs(options.submissions), options.shard)
@@ -222,6 +240,7 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="pytest-tutorial-grade-"))
     os.chmod(workdir, 0o755)
+    box: sandbox.Sandbox | None = None
     try:
         specs = collect_specs(tutorial, source, paths, workdir)
         hidden = hidden_roots(source, paths)
@@ -244,13 +263,18 @@ def run(
         on_ready(box, len(jobs))
         graded = _grade_all(plan, jobs, max(options.jobs, 1), on_start, on_finish)
     finally:
+        if box is not None:
+            box.release()
         if not options.keep_workdirs:
             archive.remove_tree(workdir)
-    rows = [gradebook.row(g.report, float(g.report["grading"]["duration_s"])) for g in graded]
+    rows = [
+        gradebook.row(g.report, float(g.report["grading"]["duration_s"]), g.warnings)
+        for g in graded
+    ]
     book = _book(plan, rows, options.shard)
     elapsed = time.monotonic() - started
     summary = book.write(out, elapsed_s=elapsed)
-    return Batch(graded, book, summary, elapsed, box.warning)
+    return Batch(graded, book, summary, elapsed, plan.box.warning)
 
 
 def _grade_all(
@@ -269,18 +293,41 @@ def _grade_all(
         try:
             on_start(job)
             graded = grade(plan, job, slot)
-            outputs.write_submission(
-                plan.out / job.ident, graded.report, graded.output, graded.output_truncated
-            )
-            return graded
         finally:
             slots.put(slot)
+        return _written(plan, graded)
 
     graded: list[Graded] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade") as pool:
-        futures = [pool.submit(work, job) for job in jobs]
+        futures = {pool.submit(work, job): job for job in jobs}
         for future in as_completed(futures):
-            result = future.result()
+            try:
+                result = future.result()
+            except Exception as error:  # a bug of the grader's: its exit status says so
+                detail = f"internal grader error: {type(error).__name__}: {error}"
+                result = _written(
+                    plan, fallback(plan, futures[future], results.NOT_STARTED, detail)
+                )
             graded.append(result)
-            on_finish(result)
+            with contextlib.suppress(Exception):
+                on_finish(result)
     return sorted(graded, key=lambda g: g.job.index)
+
+
+def _written(plan: Plan, graded: Graded) -> Graded:
+    """``graded`` with its files written; or, when they cannot be, a minimal ``crashed`` one."""
+    folder = outputs.submission_folder(plan.out, graded.job.ident)
+    try:
+        outputs.write_submission(folder, graded.report, graded.output, graded.output_truncated)
+        return graded
+    except Exception as error:
+        detail = (
+            f"its report could not be written ({type(error).__name__}: {error}); this minimal "
+            "report stands for it, with no check verdict"
+        )
+    minimal = fallback(plan, graded.job, results.CRASHED, detail)
+    try:
+        outputs.write_submission(folder, minimal.report, b"", False)
+    except Exception as error:
+        minimal.report["grading"]["detail"] += f"; nor could the minimal one be ({error!r})"
+    return minimal

@@ -72,9 +72,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
         import pytest
 
         code = pytest.main(_pytest_args(args, solution), plugins=[streamer])
-        streamer.emit(stream.DONE, exit_code=int(code))
+        streamer.emit(stream.DONE, exit_code=int(code), scratch_free=_free_bytes(args.scratch))
     except BaseException:
-        streamer.emit(stream.FATAL, traceback=traceback.format_exc()[-4000:])
+        streamer.emit(
+            stream.FATAL,
+            traceback=traceback.format_exc()[-4000:],
+            scratch_free=_free_bytes(args.scratch),
+        )
         sys.stderr.flush()
         os._exit(3)
     sys.stdout.flush()
@@ -85,6 +89,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def _nproc_binds(args: argparse.Namespace) -> bool:
     """RLIMIT_NPROC counts per uid: set it only for the slot's own uid or a non-root user."""
     return args.drop_uid is not None or os.geteuid() != 0
+
+
+def _free_bytes(folder: Path) -> int | None:
+    """Bytes free in the scratch folder (a full tmpfs explains many failures)."""
+    try:
+        figures = os.statvfs(folder)
+    except OSError:
+        return None
+    return figures.f_bavail * figures.f_frsize
 
 
 def _read_all(fd: int) -> bytes:

@@ -1,7 +1,9 @@
 """``pytest-tutorial grade``: the command line of the batch grader.
 
-Exit status: 0 when every submission was graded (whatever it scored), 1 when the grader
-could not run some of them (see their reports), 2 for a usage error.
+Exit status: 0 when every submission was graded (whatever it scored, however its own code
+ended), 1 when the grader could not run some of them (outcome ``not_started``, see their
+reports), 2 for a usage error (unknown tutorial, bad option, a submission path that does
+not exist, such as a shell pattern that matched nothing: then nothing is graded).
 """
 
 from __future__ import annotations
@@ -203,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
             progress[0].begin()
 
     def finished(graded: Graded) -> None:
+        for warning in graded.warnings:
+            print(f"warning: {graded.job.ident}: {warning}", file=sys.stderr, flush=True)
         if progress:
             report = graded.report
             line = (

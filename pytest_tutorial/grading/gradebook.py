@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .outputs import REPORT_NAME, write_text
+from .outputs import REPORT_NAME, SUBMISSIONS_DIR, write_text
 
 FORMAT = "pytest-tutorial-gradebook"
 VERSION = 1
@@ -31,8 +31,8 @@ class GradebookError(Exception):
     """Gradebooks that cannot be read or merged."""
 
 
-def row(report: dict[str, Any], duration_s: float) -> dict[str, Any]:
-    """A gradebook row from one submission's report."""
+def row(report: dict[str, Any], duration_s: float, warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """A gradebook row from one submission's report (``warnings``: about what was handed in)."""
     grading = report.get("grading", {})
     points, max_points = report["score"]["points"], report["score"]["max_points"]
     ident = grading.get("submission", Path(report["solution"]["path"]).name)
@@ -46,8 +46,9 @@ def row(report: dict[str, Any], duration_s: float) -> dict[str, Any]:
         "percent": round(100 * points / max_points, 1) if max_points else 0.0,
         "items": {i["id"]: i["points"] for i in report["checklist"] if i["automated"]},
         "duration_s": round(duration_s, 3),
-        "report": f"{ident}/{REPORT_NAME}",
+        "report": f"{SUBMISSIONS_DIR}/{ident}/{REPORT_NAME}",
         "detail": grading.get("detail", ""),
+        "warnings": list(warnings),
     }
 
 
@@ -62,6 +63,8 @@ class Gradebook:
     shard: dict[str, int] | None = None
     sandbox: str = ""
     merged_from: int = 0
+    folder: Path | None = None
+    """The folder it was read from (its rows' report links are relative to it)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +127,12 @@ class Gradebook:
         if troubled:
             lines += ["", "### Submissions whose grading did not complete", ""]
             lines += [f"- **{_cell(e['submission'])}**: {_cell(e['detail'])}" for e in troubled]
+        warned = [entry for entry in rows if entry.get("warnings")]
+        if warned:
+            lines += ["", "### Warnings about what was handed in", ""]
+            lines += [
+                f"- **{_cell(e['submission'])}**: {_cell('; '.join(e['warnings']))}" for e in warned
+            ]
         return "\n".join(lines) + "\n"
 
     def write(self, out: Path, *, elapsed_s: float | None = None) -> str:
@@ -163,6 +172,7 @@ def read(path: Path) -> Gradebook:
         rows=list(data["submissions"]),
         shard=data.get("shard"),
         sandbox=data.get("sandbox", ""),
+        folder=file.parent,
     )
 
 

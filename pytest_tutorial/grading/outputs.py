@@ -1,8 +1,10 @@
 """Per-submission files, all views of the one report: JSON report, Gradescope, JUnit XML.
 
-Written by the parent into ``OUT/<submission>/``, which no child can see:
+Written by the parent into ``OUT/submissions/<submission>/``, which no child can see (a
+folder of their own, so that no submission's name can collide with the batch's files):
 ``report.json`` (the contract report), ``results.json`` (Gradescope's autograder format),
-``junit.xml`` and ``output.txt`` (what the child printed, up to the output cap).
+``junit.xml`` and ``output.txt`` (what the child printed, up to the output cap). Every
+string is made safe for each format first (:func:`.untrusted.scrub`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from typing import Any
 
 from pytest_tutorial.report import write_report
 
+from . import untrusted
+
 OUTPUT_LIMIT = 8000
 """Characters of a Gradescope test's output kept; the rest is cut with a visible notice."""
+SUBMISSIONS_DIR = "submissions"
+"""The folder of ``OUT`` holding one folder per submission."""
 REPORT_NAME = "report.json"
 GRADESCOPE_NAME = "results.json"
 JUNIT_NAME = "junit.xml"
@@ -148,8 +154,14 @@ def write_text(path: Path, text: str) -> None:
         raise
 
 
+def submission_folder(out: Path, ident: str) -> Path:
+    """Where a submission's files go under the batch's output folder."""
+    return out / SUBMISSIONS_DIR / ident
+
+
 def write_submission(folder: Path, report: dict[str, Any], output: bytes, truncated: bool) -> None:
     """Every per-submission file into ``folder`` (replacing anything there)."""
+    report = untrusted.scrub(report)
     write_report(report, folder / REPORT_NAME)
     write_text(folder / GRADESCOPE_NAME, json.dumps(gradescope(report), indent=2) + "\n")
     write_text(folder / JUNIT_NAME, junit(report))

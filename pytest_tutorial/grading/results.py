@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +24,7 @@ from pytest_tutorial.model import Tutorial
 from pytest_tutorial.options import SolutionKind
 from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, score
 
-from . import stream
+from . import stream, untrusted
 
 COMPLETED = "completed"
 TIMEOUT = "timeout"
@@ -36,6 +35,7 @@ INVALID = "invalid"
 OUTCOMES = (COMPLETED, TIMEOUT, CRASHED, OUTPUT_LIMIT, NOT_STARTED, INVALID)
 """How grading a submission ended; ``not_started`` is the grader's failure, not theirs."""
 _CHECK_STATUSES = {status.value for status in Status} - {Status.MANUAL.value}
+MAX_NOTES = 100
 
 
 def canonical_id(nodeid: str, tutorial_id: str) -> str:
@@ -75,7 +75,7 @@ class StreamState:
     known: frozenset[str]
     hello: bool = False
     done: bool = False
-    exit_code: object = None
+    exit_code: int | None = None
     fatal: str = ""
     collected: list[str] | None = None
     deselected: set[str] = field(default_factory=set)
@@ -84,38 +84,72 @@ class StreamState:
     results: dict[str, CheckResult] = field(default_factory=dict)
     performance: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    scratch_free: int | None = None
+    """Bytes free in the child's scratch folder, as its last ``done`` or ``fatal`` said."""
 
     def apply(self, event: Mapping[str, Any]) -> None:
-        """Take one decoded event; anything out of protocol is noted and ignored."""
+        """Take one decoded event; anything out of protocol is noted and ignored.
+
+        Never raises: whatever is wrong with an event is the child's doing, so it is noted
+        and dropped (the events come from :class:`~.stream.StreamDecoder`, already bounded).
+        """
+        try:
+            self._apply(event)
+        except Exception as error:  # a malformed event must not reach the grader's logic
+            kind = untrusted.string(event.get("event"), 40)
+            self.note(f"a malformed {kind} event was ignored ({type(error).__name__})")
+
+    def note(self, text: str) -> None:
+        """Keep a note for the report's problems (bounded: a child may send many)."""
+        if len(self.notes) < MAX_NOTES:
+            self.notes.append(untrusted.text(text, 500))
+
+    def _apply(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         if kind == stream.HELLO:
             self.hello = True
         elif kind == stream.COLLECTED and self.collected is None:
-            self.collected = [self._id(n) for n in event.get("selected") or []]
-            self.deselected = {self._id(n) for n in event.get("deselected") or []}
+            self.collected = [self._id(n) for n in _strings(event.get("selected"))]
+            self.deselected = {self._id(n) for n in _strings(event.get("deselected"))}
         elif kind == stream.START:
             nodeid = self._id(event.get("nodeid"))
-            if nodeid in self.known:
+            if nodeid in self.known and nodeid in (self.collected or ()):
                 self.started.add(nodeid)
                 self.running = nodeid
         elif kind == stream.RESULT:
             self._result(event)
         elif kind == stream.DONE:
             self.done = True
-            self.exit_code = event.get("exit_code")
+            code = event.get("exit_code")
+            self.exit_code = code if isinstance(code, int) and not isinstance(code, bool) else None
+            self._scratch(event)
         elif kind == stream.FATAL:
-            self.fatal = str(event.get("traceback", ""))[-2000:]
-        else:
-            self.notes.append(f"unexpected event {kind!r} ignored")
+            self.fatal = (untrusted.string(event.get("traceback")) or "")[-2000:]
+            self._scratch(event)
+        elif kind != stream.COLLECTED:
+            self.note(f"unexpected event {kind!r} ignored")
+
+    def _scratch(self, event: Mapping[str, Any]) -> None:
+        free = untrusted.number(event.get("scratch_free"))
+        self.scratch_free = int(free) if free is not None else self.scratch_free
 
     def _id(self, nodeid: object) -> str:
-        return canonical_id(str(nodeid), self.tutorial_id)
+        return canonical_id(nodeid if isinstance(nodeid, str) else "", self.tutorial_id)
+
+    def missing_verdicts(self) -> list[str]:
+        """Checks the child collected and selected that never got a verdict."""
+        return [n for n in self.collected or () if n in self.known and n not in self.results]
 
     def _result(self, event: Mapping[str, Any]) -> None:
         nodeid = self._id(event.get("nodeid"))
         status = event.get("status")
-        if nodeid not in self.known or nodeid not in self.started or status not in _CHECK_STATUSES:
-            self.notes.append(f"a result for {nodeid} was out of protocol and ignored")
+        if (
+            nodeid not in self.known
+            or nodeid not in self.started
+            or not isinstance(status, str)
+            or status not in _CHECK_STATUSES
+        ):
+            self.note(f"a result for {nodeid[:200]} was out of protocol and ignored")
             return
         if self.running == nodeid:
             self.running = None
@@ -124,21 +158,23 @@ class StreamState:
                 Status.FAILED,
                 "two verdicts were reported for this check: the result stream was tampered with",
             )
-            self.notes.append(f"{nodeid}: two verdicts (tampering), counted as failed")
+            self.note(f"{nodeid}: two verdicts (tampering), counted as failed")
             return
-        duration = event.get("duration_s")
-        valid_duration = isinstance(duration, int | float) and math.isfinite(duration)
+        message = untrusted.string(event.get("message"), stream.MESSAGE_LIMIT) or ""
         self.results[nodeid] = CheckResult(
-            Status(status),
-            str(event.get("message") or "")[: stream.MESSAGE_LIMIT],
-            max(float(duration), 0.0) if valid_duration else 0.0,  # type: ignore[arg-type]
+            Status(status), message, untrusted.number(event.get("duration_s")) or 0.0
         )
         load = event.get("load")
         if load is not None:
             if valid_load_entry(load):
                 self.performance.append(load)
             else:
-                self.notes.append(f"{nodeid}: malformed load-test figures dropped")
+                self.note(f"{nodeid}: malformed load-test figures dropped")
+
+
+def _strings(value: object) -> list[str]:
+    """The strings of a list from the child (anything else in it is dropped)."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def final_results(
@@ -211,8 +247,9 @@ def build(
     problems = []
     if outcome.kind != COMPLETED:
         problems.append(f"grading {outcome.kind.replace('_', ' ')}: {outcome.detail}")
-    if state.fatal:
-        problems.append(f"the grading child failed: {state.fatal.strip().splitlines()[-1]}")
+    fatal = state.fatal.strip().splitlines()
+    if fatal:
+        problems.append(f"the grading child failed: {fatal[-1]}")
     problems += state.notes[:20]
     report = report_module.build_report(
         tutorial,

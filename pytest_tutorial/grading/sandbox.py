@@ -7,7 +7,9 @@ reference solution), a size-limited tmpfs as its one writable folder, and a tmpf
 the tutorials' folders, into which the child unpacks the checks the parent feeds it.
 As root, bubblewrap runs without a user namespace and the child drops to a uid of its
 own per job slot right after collection (so ``RLIMIT_NPROC`` binds and nothing it starts
-keeps root); otherwise bubblewrap maps the caller's uid in a new user namespace.
+keeps root); the batch leases those uids for its lifetime (:mod:`.uids`), so no other
+batch on the machine uses them. Otherwise bubblewrap maps the caller's uid in a new user
+namespace.
 
 Where bubblewrap cannot run, the child runs with resource limits alone (and, as root,
 still under its own uid when the interpreter is reachable by it): :attr:`Sandbox.warning`
@@ -20,7 +22,6 @@ import contextlib
 import enum
 import json
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -30,16 +31,18 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_tutorial.options import REFERENCE_ROOT
+from . import uids as uid_leases
+
+if TYPE_CHECKING:
+    from .usage import Child
 
 MiB = 1024 * 1024
 SCRATCH = Path("/grading")
 """The child's writable folder inside bubblewrap (a tmpfs)."""
 SUBMISSION_SOURCE = Path("/submission-source")
 """Where the parent's fresh copy of the submission is mounted, read-only."""
-UID_BASE = 64200
-"""First uid tried for the job slots when the grader runs as root."""
 MARKER_VARIABLE = "PYTEST_TUTORIAL_GRADE_RUN"
 """Environment variable naming the run, to find a submission's stray processes."""
 ETC_FILES = (
@@ -55,6 +58,8 @@ ETC_FILES = (
 )
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 CHILD_MODULE = "pytest_tutorial.grading.child"
+SWEEP_S = 5.0
+"""How long the cleanup after a submission keeps killing what is left of it."""
 
 
 class Mode(enum.Enum):
@@ -118,6 +123,8 @@ class Sandbox:
     warning: str = ""
     uids: tuple[int, ...] = field(default=())
     """A uid per job slot when running as root; empty when the child keeps the caller's."""
+    lease: uid_leases.UidLease | None = field(default=None, compare=False, repr=False)
+    """Holds :attr:`uids` for this batch alone until :meth:`release`."""
 
     @property
     def isolated(self) -> bool:
@@ -128,11 +135,17 @@ class Sandbox:
         """The uid the child of job slot ``slot`` drops to, or None."""
         return self.uids[slot % len(self.uids)] if self.uids else None
 
+    def release(self) -> None:
+        """End of the batch: give the job slots' uids back."""
+        if self.lease is not None:
+            self.lease.release()
+
 
 def detect(mode: Mode, jobs: int, hidden: Sequence[Path]) -> Sandbox:
     """Probe bubblewrap (unless ``mode`` is NONE) and pick the job slots' uids.
 
-    Raises RuntimeError when ``mode`` is BWRAP and bubblewrap cannot run.
+    Raises RuntimeError when ``mode`` is BWRAP and bubblewrap cannot run, or when running
+    as root and no uids can be leased. The caller calls :meth:`Sandbox.release` at the end.
     """
     reason = "containment was turned off (--sandbox=none)"
     if mode is not Mode.NONE:
@@ -142,8 +155,8 @@ def detect(mode: Mode, jobs: int, hidden: Sequence[Path]) -> Sandbox:
         else:
             reason = _probe_bwrap(bwrap, hidden)
             if not reason:
-                uids = _free_uids(jobs) if os.geteuid() == 0 else ()
-                return Sandbox("bubblewrap", bwrap, "", uids)
+                lease = uid_leases.lease(jobs) if os.geteuid() == 0 else None
+                return Sandbox("bubblewrap", bwrap, "", lease.uids if lease else (), lease)
         if mode is Mode.BWRAP:
             raise RuntimeError(f"--sandbox=bwrap: {reason}")
     warning = (
@@ -151,23 +164,12 @@ def detect(mode: Mode, jobs: int, hidden: Sequence[Path]) -> Sandbox:
         "grader can read (reference solutions, checks), reach the network and write outside "
         "their scratch folder. Install bubblewrap (apt-get install bubblewrap) for CI scoring."
     )
-    uids = _free_uids(jobs) if os.geteuid() == 0 else ()
-    if uids and not _interpreter_reachable(uids[0]):
+    lease = uid_leases.lease(jobs) if os.geteuid() == 0 else None
+    if lease is not None and not _interpreter_reachable(lease.uids[0]):
         warning += " The interpreter is not readable by other users, so the child runs as root."
-        uids = ()
-    return Sandbox("rlimits", None, warning, uids)
-
-
-def _free_uids(count: int) -> tuple[int, ...]:
-    found: list[int] = []
-    for uid in range(UID_BASE, UID_BASE + 10_000):
-        try:
-            pwd.getpwuid(uid)
-        except KeyError:
-            found.append(uid)
-            if len(found) == max(count, 1):
-                break
-    return tuple(found)
+        lease.release()
+        lease = None
+    return Sandbox("rlimits", None, warning, lease.uids if lease else (), lease)
 
 
 def _probe_bwrap(bwrap: str, hidden: Sequence[Path]) -> str:
@@ -278,6 +280,8 @@ def bwrap_prefix(
     args += ["--perms", "0755", "--size", str(scratch_mb * MiB), "--tmpfs", str(SCRATCH)]
     # The checks look for a reference solution under the rootdir (the scratch folder) to
     # compare performance with: an empty read-only mount keeps the submission from planting one.
+    from pytest_tutorial.options import REFERENCE_ROOT  # imports pytest: not at module level
+
     planted = str(SCRATCH / REFERENCE_ROOT)
     args += ["--perms", "0555", "--tmpfs", planted, "--remount-ro", planted]
     if submission is not None:
@@ -326,38 +330,45 @@ def child_interpreter() -> list[str]:
 
 
 def stray_processes(marker: str, uid: int | None = None) -> list[int]:
-    """Processes that carry ``marker`` in their environment or run as ``uid``."""
+    """Live processes that carry ``marker`` in their environment or run as ``uid``.
+
+    Only what provably belongs to one submission: ``marker`` names the batch and the job,
+    and ``uid`` is a job slot's uid, leased by this batch alone (:mod:`.uids`) and used by
+    one submission at a time. Never root's. Zombies are left out (they are dead already).
+    """
+    if uid == 0:
+        uid = None
     needle = f"{MARKER_VARIABLE}={marker}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if uid is not None and entry.stat().st_uid == uid:
+            ours = uid is not None and entry.stat().st_uid == uid
+            if not ours:
+                ours = needle in (entry / "environ").read_bytes().split(b"\0")
+            if ours and (entry / "stat").read_text().rpartition(")")[2].split()[0] not in "ZX":
                 found.append(int(entry.name))
-                continue
-            environ = (entry / "environ").read_bytes()
-        except OSError:
+        except (OSError, IndexError):
             continue
-        if needle in environ.split(b"\0"):
-            found.append(int(entry.name))
     return found
 
 
-def end_everything(process: subprocess.Popen[bytes], marker: str, uid: int | None) -> None:
+def end_everything(child: Child, marker: str, uid: int | None) -> None:
     """Kill the child's process group, then anything else of this submission still alive."""
+    child.sample(force=True)
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    for _ in range(20):
-        strays = stray_processes(marker, uid)
-        if not strays:
-            return
+        os.killpg(child.pid, signal.SIGKILL)
+    if child.wait(timeout=10) is None:
+        child.kill()
+        child.wait(timeout=None)
+    # Inside bubblewrap the kernel kills the sandbox's processes as its init exits, which
+    # may end after bubblewrap itself: keep sweeping until none is left (bounded).
+    deadline = time.monotonic() + SWEEP_S
+    while strays := stray_processes(marker, uid):
         for pid in strays:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
+        if time.monotonic() >= deadline:
+            return
         time.sleep(0.05)

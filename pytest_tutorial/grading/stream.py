@@ -11,7 +11,9 @@ around setup, call and teardown, and by whether the check's body ran to its end)
 from pytest's report objects, so a submission that patches pytest's reporting cannot
 turn a failure into a pass. Every line carries a token the child read from a private
 pipe at start-up, and the parent drops lines without it. Code sharing the process with
-these hooks can still find the token or patch them: see ``docs/ci.md``.
+these hooks can still find the token or patch them: see ``docs/ci.md``. So the decoder
+treats every line as hostile: decoding cannot fail, and what it passes on is bounded and
+safe to write anywhere (:mod:`.untrusted`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
+from . import untrusted
 
 HELLO = "hello"
 COLLECTED = "collected"
@@ -254,15 +258,18 @@ class StreamDecoder:
             self.rejected += 1
             return None
         try:
-            event = json.loads(line)
-        except ValueError:
+            # RecursionError: nesting thousands deep; ValueError: not JSON, or an integer
+            # longer than Python converts.
+            decoded = json.loads(line)
+        except (ValueError, RecursionError):
             self.rejected += 1
             return None
-        if (
-            not isinstance(event, dict)
-            or event.get("token") != self.token
-            or event.get("event") not in EVENTS
-        ):
+        if not isinstance(decoded, dict) or decoded.get("token") != self.token:
+            self.rejected += 1
+            return None
+        event = untrusted.clean(decoded)
+        kind = event.get("event") if isinstance(event, dict) else None
+        if not isinstance(event, dict) or not isinstance(kind, str) or kind not in EVENTS:
             self.rejected += 1
             return None
         return event

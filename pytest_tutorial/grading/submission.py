@@ -8,14 +8,14 @@ from what was streamed. Nothing the child writes is trusted to be a report.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import selectors
-import signal
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,9 @@ from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource
 from pytest_tutorial.model import Tutorial
 from pytest_tutorial.scoring import CheckSpec, Scorecard
 
-from . import archive, results, sandbox, stream
+from . import archive, results, sandbox, stream, unpacker, untrusted, usage
+from . import ending as endings
 
-PYTEST_FINISHED = (0, 1, 5)
-"""pytest's exit statuses of a run that went through every selected check."""
 EXIT_GRACE_S = 1.0
 """How long to keep reading after the child exited (a grandchild may hold the pipes)."""
 
@@ -88,6 +87,8 @@ class Graded:
     outcome: results.Outcome
     output: bytes
     output_truncated: bool
+    warnings: list[str] = field(default_factory=list)
+    """About the submission as handed in (empty, no solution module), for the log."""
 
 
 class _Capture:
@@ -108,8 +109,12 @@ class _Capture:
 
 
 def grade(plan: Plan, job: Job, slot: int) -> Graded:
-    """Grade ``job`` in job slot ``slot``; never raises for anything the submission does."""
+    """Grade ``job`` in job slot ``slot``; never raises for anything the submission does.
+
+    The wall-clock limit starts here: unpacking the submission is charged to it.
+    """
     started_at, started = datetime.now(UTC), time.monotonic()
+    deadline = started + plan.limits.wall_s
     work = plan.workdir / f"{job.index:05d}"
     marker = f"{plan.run_id}-{job.index}"
     uid = plan.box.uid_for(slot)
@@ -121,13 +126,23 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
         "sandbox": plan.box.kind,
         "limits": _limits_block(plan.limits),
     }
-    if plan.box.warning:
-        grading["warnings"] = [plan.box.warning]
+    warnings = [plan.box.warning] if plan.box.warning else []
     try:
-        copy = archive.make_copy(job.source, work / "copy", module_file=plan.module_file)
+        copy = unpacker.make_copy(
+            job.source,
+            work / "copy",
+            module_file=plan.module_file,
+            limits=plan.limits,
+            deadline=deadline,
+        )
         if copy.skipped:
             grading["skipped_files"] = copy.skipped[:100]
-        outcome = _run_child(plan, copy.root, work, marker, uid, state, capture)
+        warnings += copy.warnings
+        _check_fits(plan, copy)
+        ending = _run_child(plan, copy.root, work, marker, uid, state, capture, deadline)
+        outcome = endings.outcome(ending, plan.limits, state)
+        grading["usage"] = ending.usage.to_json()
+        grading["signal"] = endings.signal_of(ending)
     except archive.SubmissionError as error:
         outcome = results.Outcome(results.INVALID, str(error))
     except Exception as error:  # the grader's own failure must not stop the batch
@@ -135,6 +150,8 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
     finally:
         if not plan.keep_workdirs:
             archive.remove_tree(work)
+    if warnings:
+        grading["warnings"] = warnings
     duration = time.monotonic() - started
     grading.update(
         outcome=outcome.kind,
@@ -144,17 +161,78 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
         output_truncated=capture.total > len(capture.data),
         duration_s=round(duration, 3),
     )
-    report, card = results.build(
+    report, card, outcome = _report(plan, job, state, outcome, grading, started_at, duration)
+    return Graded(
+        job,
+        report,
+        card,
+        outcome,
+        bytes(capture.data),
+        capture.total > capture.limit,
+        [w for w in warnings if w != plan.box.warning],
+    )
+
+
+def _check_fits(plan: Plan, copy: archive.Copy) -> None:
+    """Inside the sandbox the child copies the submission into its scratch tmpfs."""
+    room = plan.limits.scratch_mb * 1024 * 1024
+    if plan.box.isolated and copy.size > room // 2:
+        raise archive.SubmissionError(
+            f"the submission ({copy.size / 1048576:.1f} MiB) takes more than half of the "
+            f"{plan.limits.scratch_mb} MB scratch folder (--scratch)"
+        )
+
+
+def _report(
+    plan: Plan,
+    job: Job,
+    state: results.StreamState,
+    outcome: results.Outcome,
+    grading: dict[str, Any],
+    started_at: datetime,
+    duration: float,
+) -> tuple[dict[str, Any], Scorecard, results.Outcome]:
+    """The report; when what the child sent cannot be made into one, a report without it."""
+    build = functools.partial(
+        results.build,
         plan.tutorial,
         plan.specs,
-        state,
-        outcome,
-        source=job.source.resolve(),
+        source=Path(os.path.abspath(job.source)),
         started_at=started_at,
         duration_s=duration,
         grading=grading,
     )
-    return Graded(job, report, card, outcome, bytes(capture.data), capture.total > capture.limit)
+    try:
+        report, card = build(state, outcome)
+    except Exception as error:  # the child's data: the submission's fault, not the grader's
+        outcome = results.Outcome(
+            results.CRASHED,
+            "the report could not be built from what the submission's process sent "
+            f"({type(error).__name__}: {error}); no check has a verdict",
+            outcome.exit_status,
+        )
+        grading.update(outcome=outcome.kind, detail=outcome.detail)
+        empty = results.StreamState(plan.tutorial.id, state.known)
+        report, card = build(empty, outcome)
+    return untrusted.scrub(report), card, outcome
+
+
+def fallback(plan: Plan, job: Job, kind: str, detail: str) -> Graded:
+    """A minimal graded submission: outcome ``kind``, why, and no check verdict."""
+    outcome = results.Outcome(kind, untrusted.text(detail, 2000))
+    grading: dict[str, Any] = {
+        "submission": job.ident,
+        "source": str(job.source),
+        "sandbox": plan.box.kind,
+        "limits": _limits_block(plan.limits),
+        "outcome": kind,
+        "detail": outcome.detail,
+        "exit_status": None,
+        "duration_s": 0.0,
+    }
+    state = results.StreamState(plan.tutorial.id, frozenset(s.nodeid for s in plan.specs))
+    report, card, outcome = _report(plan, job, state, outcome, grading, datetime.now(UTC), 0.0)
+    return Graded(job, report, card, outcome, b"", False)
 
 
 def _limits_block(limits: sandbox.Limits) -> dict[str, float | int]:
@@ -177,13 +255,15 @@ def _run_child(
     uid: int | None,
     state: results.StreamState,
     capture: _Capture,
-) -> results.Outcome:
+    deadline: float,
+) -> endings.Ending:
     token = secrets.token_hex(16)
     stream_read, stream_write = os.pipe()
     token_read, token_write = os.pipe()
     os.write(token_write, token.encode())
     os.close(token_write)
     passed = [stream_write, token_read]
+    oom_before = usage.oom_kills()
     try:
         command, cwd, scratch = _command(plan, submission, work, uid, marker, passed)
         process = subprocess.Popen(
@@ -196,22 +276,29 @@ def _run_child(
             cwd=cwd,
             start_new_session=True,
         )
-    except BaseException as error:
+    except BaseException:
         os.close(stream_read)
-        if not isinstance(error, OSError):
-            raise
-        return results.Outcome(results.NOT_STARTED, f"the grading child could not start: {error}")
+        raise
     finally:
         for fd in passed:
             os.close(fd)
+    child = usage.Child(process)
     try:
-        ending = _watch(process, stream_read, plan.limits, state, capture, token)
+        why = _watch(child, stream_read, deadline, state, capture, token)
     finally:
         os.close(stream_read)
-        sandbox.end_everything(process, marker, uid)
+        sandbox.end_everything(child, marker, uid)
         if process.stdout is not None:
             process.stdout.close()
-    return _outcome(ending, process.returncode, plan.limits, state, capture)
+    oom_after = usage.oom_kills()
+    return endings.Ending(
+        why,
+        child.returncode,
+        child.usage,
+        oom_after - oom_before if oom_after is not None and oom_before is not None else None,
+        bytes(capture.data[-800:]).decode(errors="replace"),
+        plan.box.isolated,
+    )
 
 
 def _command(
@@ -265,27 +352,27 @@ def _command(
 
 
 def _watch(
-    process: subprocess.Popen[bytes],
+    child: usage.Child,
     stream_read: int,
-    limits: sandbox.Limits,
+    deadline: float,
     state: results.StreamState,
     capture: _Capture,
     token: str,
 ) -> str:
     """Read output and stream until the child is gone; why it stopped (or was stopped)."""
-    assert process.stdout is not None
+    assert child.process.stdout is not None
     decoder = stream.StreamDecoder(token)
     selector = selectors.DefaultSelector()
-    selector.register(process.stdout.fileno(), selectors.EVENT_READ, "output")
+    selector.register(child.process.stdout.fileno(), selectors.EVENT_READ, "output")
     selector.register(stream_read, selectors.EVENT_READ, "stream")
-    deadline = time.monotonic() + limits.wall_s
     exited_at: float | None = None
     try:
         while True:
             now = time.monotonic()
+            child.sample()
             if now >= deadline:
                 return results.TIMEOUT
-            if process.poll() is not None:
+            if child.poll() is not None:
                 exited_at = exited_at or now
                 if not selector.get_map() or now - exited_at > EXIT_GRACE_S:
                     return "exited"
@@ -305,63 +392,6 @@ def _watch(
     finally:
         selector.close()
         if decoder.rejected:
-            state.notes.append(f"{decoder.rejected} line(s) on the result stream were rejected")
+            state.note(f"{decoder.rejected} line(s) on the result stream were rejected")
         if decoder.overflow:
-            state.notes.append("the result stream overflowed; later lines were dropped")
-
-
-def _outcome(
-    ending: str,
-    returncode: int | None,
-    limits: sandbox.Limits,
-    state: results.StreamState,
-    capture: _Capture,
-) -> results.Outcome:
-    if ending == results.TIMEOUT:
-        return results.Outcome(results.TIMEOUT, f"the {limits.wall_s:g} s wall-clock limit ran out")
-    if ending == results.OUTPUT_LIMIT:
-        return results.Outcome(
-            results.OUTPUT_LIMIT, f"the submission wrote more than {limits.output_kb} KiB of output"
-        )
-    if not state.hello or state.collected is None:
-        # Nothing of the submission has run before collection: this is the grader's failure.
-        tail = (state.fatal or bytes(capture.data[-800:]).decode(errors="replace")).strip()
-        return results.Outcome(
-            results.NOT_STARTED,
-            f"the grading child did not get to run the checks (exit status {returncode}): "
-            f"{tail[-800:]}",
-            returncode,
-        )
-    if state.done and state.exit_code in PYTEST_FINISHED:
-        return results.Outcome(results.COMPLETED, "", returncode)
-    if state.done:
-        return results.Outcome(
-            results.CRASHED,
-            f"the check run stopped early (pytest exit status {state.exit_code}: an internal "
-            "error or an interruption, for example after running out of memory)",
-            returncode,
-        )
-    return results.Outcome(results.CRASHED, _describe_exit(returncode), returncode)
-
-
-def _describe_exit(returncode: int | None) -> str:
-    """Why a child that never said ``done`` ended, as far as its exit status tells."""
-    if returncode is None:
-        return "the grading process stopped"
-    number = -returncode if returncode < 0 else returncode - 128 if returncode > 128 else 0
-    if number:
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = f"signal {number}"
-        why = {
-            "SIGXCPU": " (CPU time limit)",
-            "SIGXFSZ": " (file size limit)",
-            "SIGKILL": " (killed: memory or a limit?)",
-            "SIGSEGV": " (crashed)",
-        }.get(name, "")
-        return f"the grading process was killed by {name}{why}"
-    return (
-        f"the grading process exited with status {returncode} before every check reported "
-        "(os._exit or exit at import?)"
-    )
+            state.note("the result stream overflowed; later lines were dropped")

@@ -1,9 +1,10 @@
 """Hostile and broken submissions of the caching tutorial, for ``pytest-tutorial grade``.
 
-Each :class:`Case` is built from the starter (``exercises/caching``) or the reference
-solution, with its own code appended to ``cache_service.py`` or put in its place, and
-extra files. ``$port``, ``$out`` and ``$repo`` in the code are filled in when the case is
-built (a loopback listener of the test, the batch's output folder, the repository).
+Each :class:`~tests.adversarial.case.Case` is built from the starter or the reference
+solution (see :mod:`tests.adversarial.case`). :data:`CASES` gathers them all: the ones below
+(containment: hangs, crashes, floods, escapes, forged reports), the attacks on the parent
+through the result stream and the batch's files (:mod:`.stream_cases`), and one case per
+resource limit, graded under tight limits (:mod:`.limit_cases`).
 
 ``learner_tests``: the case needs the ``tests`` item's checks (the learner's own tests),
 the slowest ones; the others are graded with those deselected.
@@ -11,64 +12,13 @@ the slowest ones; the others are graded with those deselected.
 
 from __future__ import annotations
 
-import shutil
-import string
-import tarfile
-import zipfile
-from dataclasses import dataclass, field
-from pathlib import Path
+from tests.adversarial.case import MODULE, REPO, Case
+from tests.adversarial.limit_cases import LIMIT_CASES
+from tests.adversarial.stream_cases import STREAM_CASES
 
-REPO = Path(__file__).resolve().parents[2]
-MODULE = "cache_service.py"
+__all__ = ["CASES", "MODULE", "REPO", "Case"]
 
-
-@dataclass(frozen=True)
-class Case:
-    """One submission of the corpus."""
-
-    name: str
-    code: str = ""
-    """Appended to ``cache_service.py`` (or replacing it when ``replace``)."""
-    replace: bool = False
-    base: str = "exercises"
-    files: dict[str, str] = field(default_factory=dict)
-    archive: str = ""
-    """``zip`` or ``tar.gz``: hand the case in as an archive (with a wrapper folder)."""
-    learner_tests: bool = False
-    needs_sandbox: bool = False
-    """Only contained by bubblewrap (network, reading the grader's files)."""
-
-    def build(self, folder: Path, values: dict[str, str]) -> Path:
-        """Write the case under ``folder``; return the path to hand to ``grade``."""
-        root = folder / self.name
-        shutil.copytree(
-            REPO / self.base / "caching",
-            root,
-            ignore=shutil.ignore_patterns("__pycache__", ".benchmarks", ".hypothesis"),
-        )
-        code = string.Template(self.code).substitute(values)
-        module = root / MODULE
-        module.write_text(
-            code if self.replace else module.read_text(encoding="utf-8") + "\n" + code,
-            encoding="utf-8",
-        )
-        for name, text in self.files.items():
-            (root / name).write_text(string.Template(text).substitute(values), encoding="utf-8")
-        if self.archive == "zip":
-            target = folder / f"{self.name}.zip"
-            with zipfile.ZipFile(target, "w") as bundle:
-                for path in sorted(root.rglob("*")):
-                    bundle.write(path, f"wrapper/{path.relative_to(root)}")
-            return target
-        if self.archive == "tar.gz":
-            target = folder / f"{self.name}.tar.gz"
-            with tarfile.open(target, "w:gz") as bundle:
-                bundle.add(root, arcname=f"export-{self.name}")
-            return target
-        return root
-
-
-CASES = (
+CONTAINMENT_CASES = (
     Case("syntax_error", "def broken(:\n    pass\n", replace=True, archive="zip"),
     Case("import_error", "import no_such_module_for_grading\n", replace=True, archive="tar.gz"),
     Case("exception_at_import", "raise RuntimeError('exploding at import')\n"),
@@ -296,3 +246,5 @@ CASES = (
         learner_tests=True,
     ),
 )
+
+CASES = (*CONTAINMENT_CASES, *STREAM_CASES, *LIMIT_CASES)

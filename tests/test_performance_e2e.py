@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tutorial import bundled
 from tests.conftest import RunTutorial
 
 pytestmark = pytest.mark.slow
@@ -61,9 +62,15 @@ def test_the_reference_passes_against_itself(
 
 
 def test_without_a_reference_the_absolute_target_decides(
-    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    folder = copy_solution("reference_solutions", "caching", to="mine")  # no reference_solutions/
+    # No reference_solutions/ under the rootdir, and none shipped with the tutorial: the
+    # checkout's own folders (what an installed package's copy stands for) are out of reach.
+    monkeypatch.setattr(bundled, "CHECKOUT_ROOT", tmp_path / "not-a-checkout")
+    folder = copy_solution("reference_solutions", "caching", to="mine")
     run = run_tutorial("caching", *ONLY_PERFORMANCE, solution=folder)
     entry = run.report["performance"][0]
     assert run.status("performance") == "passed"

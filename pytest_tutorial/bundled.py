@@ -17,6 +17,7 @@ sandbox (:func:`pytest_tutorial.grading.submission.hidden_roots`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource, find_tutorials
@@ -48,6 +49,18 @@ def starter_of(source: TutorialSource) -> Path | None:
 def reference_of(source: TutorialSource) -> Path | None:
     """The folder of the tutorial's reference solution, or None when there is none."""
     return _first_folder(_candidates(source, REFERENCE_ROOT))
+
+
+def reference_to_compare(source: TutorialSource) -> Path | None:
+    """The shipped reference a run compares performance with; never in a grading child.
+
+    Grading judges performance by the absolute target (docs/ci.md): a reference measured
+    in the child would run in the submission's process, and with or without a sandbox
+    the same submission gets the same kind of verdict.
+    """
+    from pytest_tutorial.grading.sandbox import MARKER_VARIABLE
+
+    return None if os.environ.get(MARKER_VARIABLE) else reference_of(source)
 
 
 def reference_named(name: str, roots: tuple[Path, ...] = (BUNDLED_ROOT,)) -> Path | None:

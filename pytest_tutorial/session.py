@@ -27,7 +27,7 @@ from pytest_tutorial.async_checks import (
     cancel_at_time_limit,
     mark_coroutine_check,
 )
-from pytest_tutorial.bundled import reference_of
+from pytest_tutorial.bundled import reference_to_compare
 from pytest_tutorial.discovery import TutorialSource
 from pytest_tutorial.errors import usage_error
 from pytest_tutorial.model import Tutorial
@@ -115,14 +115,14 @@ class TutorialSession:
         """The reference solution to compare performance with, or None and the reason.
 
         It is ``reference_solutions/NAME`` under the rootdir, else the one the tutorial ships
-        (:mod:`pytest_tutorial.bundled`); a run whose solution is that folder compares the
-        solution with itself.
+        (:func:`pytest_tutorial.bundled.reference_to_compare`: not in a grading child); a run
+        whose solution is that folder compares the solution with itself.
         """
         if self._reference is None:
             assert self.tutorial.validation is not None
             path = self.settings.rootdir / REFERENCE_ROOT / self.tutorial.id
             if not path.is_dir():
-                path = reference_of(self.source) or path
+                path = reference_to_compare(self.source) or path
             if path.resolve() == self.settings.solution.resolve():
                 self._reference = (self.solution(), "")
             elif not path.is_dir():

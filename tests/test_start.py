@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -19,6 +20,7 @@ import pytest
 from pytest_tutorial import bundled, cli
 from pytest_tutorial.discovery import TutorialSource, find_tutorials
 from pytest_tutorial.grading.batch import feed_archive
+from pytest_tutorial.grading.sandbox import MARKER_VARIABLE
 from pytest_tutorial.grading.submission import hidden_roots
 from pytest_tutorial.options import LIST, SOLUTION, TUTORIAL
 from pytest_tutorial.start.layout import Origin, lay_out
@@ -146,6 +148,24 @@ def test_the_lookup_of_starters_and_references(tmp_path: Path) -> None:
     (root / "_bundled" / "exercises" / "hello").mkdir(parents=True)
     assert bundled.starter_of(source) == root / "_bundled" / "exercises" / "hello"
     assert bundled.reference_of(source) is None
+
+
+@pytest.mark.slow
+def test_a_grading_child_never_compares_with_the_shipped_reference(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caching = find_tutorials()["caching"]
+    assert bundled.reference_to_compare(caching) == REPO / "reference_solutions" / "caching"
+    monkeypatch.setenv(MARKER_VARIABLE, "run-1")
+    assert bundled.reference_to_compare(caching) is None
+    mine = pytester.path / "mine"
+    shutil.copytree(REPO / "reference_solutions" / "caching", mine)
+    report = pytester.path / "report.json"
+    pytester.runpytest(
+        f"{TUTORIAL}=caching", f"{SOLUTION}={mine}", f"--tutorial-report={report}", "-k", "p95"
+    )
+    performance = json.loads(report.read_text(encoding="utf-8"))["performance"][0]
+    assert performance["decided_by"] == "absolute"
 
 
 def test_grading_hides_the_packaged_references_and_never_feeds_them(
@@ -314,9 +334,9 @@ def test_a_pack_ships_its_own_starter_and_reference(tmp_path: Path) -> None:
             command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
         )
 
-    for flag, folder, status in (("", "hello", 1), ("--reference", "hello-reference", 0)):
+    for flag, made, status in (("", "hello", 1), ("--reference", "hello-reference", 0)):
         started = run(tmp_path, "pytest_tutorial", "start", "hello", *filter(None, [flag]))
         assert started.returncode == 0, started.stdout
-        checked = run(tmp_path / folder, "pytest", f"{TUTORIAL}=hello", "-p", "no:cacheprovider")
+        checked = run(tmp_path / made, "pytest", f"{TUTORIAL}=hello", "-p", "no:cacheprovider")
         assert checked.returncode == status, checked.stdout + checked.stderr
-        assert f"solution: {tmp_path / folder} (path)" in checked.stdout
+        assert f"solution: {tmp_path / made} (path)" in checked.stdout

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from pytest_tutorial.grading.submission import hidden_roots
 from pytest_tutorial.options import LIST, SOLUTION, TUTORIAL
 from pytest_tutorial.start.layout import Origin, lay_out
 from tests.conftest import REPO
-from tests.test_verify_command import CHECKS, REFERENCE, STARTER, environment
+from tests.test_verify_command import CHECKS, REFERENCE, STARTER, environment, make_course
 from tests.test_verify_command import TUTORIAL as MINI
 
 STARTED = [
@@ -340,3 +341,28 @@ def test_a_pack_ships_its_own_starter_and_reference(tmp_path: Path) -> None:
         checked = run(tmp_path / made, "pytest", f"{TUTORIAL}=hello", "-p", "no:cacheprovider")
         assert checked.returncode == status, checked.stdout + checked.stderr
         assert f"solution: {tmp_path / made} (path)" in checked.stdout
+
+
+@pytest.mark.slow
+def test_watch_reruns_for_a_file_saved_during_its_first_run(tmp_path: Path) -> None:
+    """The watcher starts once the first run named the folder: a save before that counts.
+
+    A modification time in the future stands for a save made while the first run went on.
+    """
+    course = make_course(tmp_path)
+    code = course / "exercises" / "mini" / "mini.py"
+    later = time.time() + 3600
+    os.utime(code, (later, later))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest_tutorial", "watch", "mini", "--max-runs", "2", "--no-clear"],
+        cwd=course,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    screens = result.stdout.split("pytest-tutorial watch mini: run ")
+    assert [screen[:1] for screen in screens[1:]] == ["1", "2"]
+    assert "changed: mini.py" in screens[2]

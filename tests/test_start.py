@@ -167,6 +167,7 @@ def test_a_grading_child_never_compares_with_the_shipped_reference(
     )
     performance = json.loads(report.read_text(encoding="utf-8"))["performance"][0]
     assert performance["decided_by"] == "absolute"
+    assert performance["reference_p95_ms"] is None
 
 
 def test_grading_hides_the_packaged_references_and_never_feeds_them(

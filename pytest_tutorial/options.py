@@ -72,7 +72,7 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="folder holding the implementation under test "
         "(default: exercises/NAME under the rootdir; 'reference': "
-        "reference_solutions/NAME)",
+        "reference_solutions/NAME, else the reference the tutorial ships)",
     )
     group.addoption(
         REPORT,
@@ -273,12 +273,12 @@ def _solution_file(config: pytest.Config, name: str) -> str:
     from pytest_tutorial.document import parse_tutorial
 
     try:
-        validation = parse_tutorial(get_tutorial(name, tutorial_roots(config)).document, name)
+        tutorial = parse_tutorial(get_tutorial(name, tutorial_roots(config)).document, name)
     except pytest.UsageError:
         return "your code"
-    if validation.validation is None:
+    if tutorial.validation is None:
         return "your code"
-    return validation.validation.solution.module.replace(".", "/") + ".py"
+    return tutorial.validation.solution.module.replace(".", "/") + ".py"
 
 
 def default_state_dir(rootdir: Path, solution: Path) -> Path:

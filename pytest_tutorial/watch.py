@@ -132,7 +132,7 @@ def _watch_filter() -> Any:
 
 
 def _start_watching(folder: Path, debounce: int, stop: threading.Event) -> queue.Queue[list[str]]:
-    """Watch ``folder`` in a thread; return once it notices changes, with their queue."""
+    """Watch ``folder`` in a thread; return once the watcher is in place, with its queue."""
     changes: queue.Queue[list[str]] = queue.Queue()
     ready = threading.Event()
     watcher = threading.Thread(
@@ -294,7 +294,9 @@ class Screen:
             lines.append(f"pytest could not run the checks (exit status {outcome.exit_code}):")
             lines += ["  " + line for line in _error_lines(outcome.output)]
         else:
-            progress = loop.solution and find_progress(loop.name, loop.solution, Path.cwd())
+            progress = (
+                find_progress(loop.name, loop.solution, Path.cwd()) if loop.solution else None
+            )
             lines += _checklist_lines(report, progress, loop.newly_passed)
         if loop.solution is None:
             lines.append(

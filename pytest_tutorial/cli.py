@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 SUBCOMMANDS = (
+    "pytest_tutorial.start.command",
     "pytest_tutorial.grading.command",
     "pytest_tutorial.grading.merge",
     "pytest_tutorial.verify.command",

@@ -72,7 +72,7 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="folder holding the implementation under test "
         "(default: exercises/NAME under the rootdir; 'reference': "
-        "reference_solutions/NAME)",
+        "reference_solutions/NAME, else the reference the tutorial ships)",
     )
     group.addoption(
         REPORT,
@@ -169,20 +169,9 @@ def read_settings(config: pytest.Config, name: str) -> Settings:
     ini_dir = config.inipath.parent if config.inipath else rootdir
     invocation = config.invocation_params.dir
 
-    solution_value, base = _with_base(
-        config, "tutorial_solution", INI_SOLUTION, invocation, ini_dir
-    )
-    if solution_value is None:
-        solution, kind = rootdir / LEARNER_ROOT / name, SolutionKind.LEARNER
-    elif solution_value == REFERENCE:
-        solution, kind = rootdir / REFERENCE_ROOT / name, SolutionKind.REFERENCE
-    else:
-        solution, kind = (base / os.path.expanduser(solution_value)).resolve(), SolutionKind.PATH
+    solution, kind = solution_folder(config, name)
     if not solution.is_dir():
-        raise usage_error(
-            f"{SOLUTION}: the solution folder {solution} does not exist",
-            fix=f"pass {SOLUTION}=PATH to your solution folder or {SOLUTION}={REFERENCE}",
-        )
+        raise _missing_solution(config, name, solution, kind)
 
     state_dir = default_state_dir(rootdir, solution)
     report_value, base = _with_base(config, "tutorial_report", INI_REPORT, invocation, ini_dir)
@@ -206,6 +195,90 @@ def read_settings(config: pytest.Config, name: str) -> Settings:
         hint_level=_hint_level(config),
         redis=_redis_mode(config),
     )
+
+
+def solution_folder(config: pytest.Config, name: str) -> tuple[Path, SolutionKind]:
+    """The folder a run of tutorial ``name`` checks, whether it exists or not, and whose it is.
+
+    ``--tutorial-solution`` (relative to the current folder) or the ini's
+    ``tutorial_solution`` (relative to the ini file); else ``exercises/NAME`` under the
+    rootdir. ``reference`` is ``reference_solutions/NAME`` under the rootdir, or else the
+    reference the tutorial ships (:mod:`pytest_tutorial.bundled`).
+    """
+    rootdir = config.rootpath
+    ini_dir = config.inipath.parent if config.inipath else rootdir
+    value, base = _with_base(
+        config, "tutorial_solution", INI_SOLUTION, config.invocation_params.dir, ini_dir
+    )
+    if value is None:
+        return rootdir / LEARNER_ROOT / name, SolutionKind.LEARNER
+    if value == REFERENCE:
+        return _reference_folder(config, rootdir, name), SolutionKind.REFERENCE
+    return (base / os.path.expanduser(value)).resolve(), SolutionKind.PATH
+
+
+def _reference_folder(config: pytest.Config, rootdir: Path, name: str) -> Path:
+    """``reference_solutions/NAME`` under the rootdir, else the one the tutorial ships."""
+    from pytest_tutorial.bundled import reference_named
+
+    in_course = rootdir / REFERENCE_ROOT / name
+    if in_course.is_dir():
+        return in_course
+    return reference_named(name, tutorial_roots(config)) or in_course
+
+
+def _missing_solution(
+    config: pytest.Config, name: str, solution: Path, kind: SolutionKind
+) -> pytest.UsageError:
+    """Why the solution folder cannot be used, and how to get one (``pytest-tutorial start``)."""
+    from pytest_tutorial.start import command_line
+
+    module = _solution_file(config, name)
+    start = f"lay out the starter code with `{command_line(name)}`"
+    cli_value, ini_value = config.getoption("tutorial_solution"), config.getini(INI_SOLUTION)
+    if cli_value:
+        given = f"{SOLUTION}={cli_value}"
+    elif ini_value:
+        given = f"{INI_SOLUTION} = {ini_value} in {config.inipath}"
+    else:
+        given = f"{TUTORIAL}={name}"
+    if solution.is_file():
+        folder = f": {SOLUTION}={solution.parent}" if solution.name == module else ""
+        return usage_error(
+            f"{given}: {solution} is a file, not a folder",
+            fix=f"give the folder that holds {module}{folder}",
+        )
+    if kind is SolutionKind.REFERENCE:
+        return usage_error(
+            f"{given}: there is no reference solution of {name}: {solution} does not exist, "
+            "and the installed tutorial ships none",
+            fix=f"run from a course folder that has {REFERENCE_ROOT}/{name}, or pass "
+            f"{SOLUTION}=PATH to a solution folder ({start})",
+        )
+    if kind is SolutionKind.LEARNER:
+        return usage_error(
+            f"{given}: there is no solution folder to check: {solution} does not exist",
+            fix=f"{start}, then run `pytest --tutorial={name}` in the folder it makes; "
+            f"or pass {SOLUTION}=PATH, the folder holding {module}",
+        )
+    return usage_error(
+        f"{given}: the solution folder {solution} does not exist",
+        fix=f"give the folder holding {module}; or {start} and run pytest there",
+    )
+
+
+def _solution_file(config: pytest.Config, name: str) -> str:
+    """The learner's module file (``cache_service.py``), for messages; "your code" if unknown."""
+    from pytest_tutorial.discovery import get_tutorial
+    from pytest_tutorial.document import parse_tutorial
+
+    try:
+        tutorial = parse_tutorial(get_tutorial(name, tutorial_roots(config)).document, name)
+    except pytest.UsageError:
+        return "your code"
+    if tutorial.validation is None:
+        return "your code"
+    return tutorial.validation.solution.module.replace(".", "/") + ".py"
 
 
 def default_state_dir(rootdir: Path, solution: Path) -> Path:

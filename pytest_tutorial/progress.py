@@ -81,7 +81,13 @@ def progress_path(rootdir: Path, solution: Path) -> Path:
 
 
 def solution_key(rootdir: Path, solution: Path) -> str:
-    """How a solution folder is named in the file: relative to the rootdir when inside it."""
+    """How a solution folder is named in the file: relative to the rootdir when inside it.
+
+    In the per-user cache, shared by every rootdir that is its own solution folder (a
+    folder made by ``pytest-tutorial start``), it is the absolute path.
+    """
+    if default_state_dir(rootdir, solution) != rootdir / STATE_DIR:
+        return solution.resolve().as_posix()
     try:
         return solution.resolve().relative_to(rootdir.resolve()).as_posix()
     except ValueError:
@@ -184,15 +190,21 @@ def load_progress(
         return None
 
 
-def progress_cell(rootdir: Path, tutorial: str) -> str:
-    """``pytest --tutorial-list``'s progress column: the last solution run, or ``-``."""
+def progress_cell(rootdir: Path, tutorial: str, solution: Path | None = None) -> str:
+    """``pytest --tutorial-list``'s progress column: the last solution run, or ``-``.
+
+    ``solution`` is the folder ``pytest --tutorial`` checks by default (``exercises/NAME``
+    under the rootdir unless given); in the shared per-user cache only its own runs count.
+    """
     from pytest_tutorial.options import LEARNER_ROOT
 
-    path = progress_path(rootdir, rootdir / LEARNER_ROOT / tutorial)
-    found = load_progress(path, tutorial) if path.is_file() else None
+    solution = solution or rootdir / LEARNER_ROOT / tutorial
+    path = progress_path(rootdir, solution)
+    default = solution_key(rootdir, solution)
+    shared = path.parent != rootdir / STATE_DIR
+    found = load_progress(path, tutorial, default if shared else None) if path.is_file() else None
     if found is None:
         return "-"
-    default = solution_key(rootdir, rootdir / LEARNER_ROOT / tutorial)
     where = "" if found.solution == default else f" ({found.solution})"
     return found.summary() + where
 
@@ -201,12 +213,12 @@ def find_progress(tutorial: str, solution: Path, start: Path) -> SolutionProgres
     """The progress of a solution folder, from ``start`` or the nearest ancestor holding it.
 
     The rootdir of a pytest run started in ``start`` is ``start`` or one of its ancestors
-    (where the ini file is), so the state folder is found by walking up; the per-user
-    cache is the last place to look.
+    (where the ini file is), so the state folder is found by walking up; a rootdir inside
+    the solution folder keeps it in the per-user cache.
     """
     for folder in (start.resolve(), *start.resolve().parents):
         path = progress_path(folder, solution)
-        if (folder / STATE_DIR).is_dir() and path.is_file():
+        if path.is_file():
             found = load_progress(path, tutorial, solution_key(folder, solution))
             if found is not None:
                 return found

@@ -26,6 +26,7 @@ from pytest_tutorial.async_checks import (
     cancel_at_time_limit,
     mark_coroutine_check,
 )
+from pytest_tutorial.bundled import reference_to_compare
 from pytest_tutorial.discovery import TutorialSource
 from pytest_tutorial.errors import usage_error
 from pytest_tutorial.failures import (
@@ -121,12 +122,15 @@ class TutorialSession:
     def reference_solution(self) -> tuple[Solution | None, str]:
         """The reference solution to compare performance with, or None and the reason.
 
-        It is ``reference_solutions/NAME`` under the rootdir; a run whose solution is that
-        folder compares the solution with itself.
+        It is ``reference_solutions/NAME`` under the rootdir, else the one the tutorial ships
+        (:func:`pytest_tutorial.bundled.reference_to_compare`: not in a grading child); a run
+        whose solution is that folder compares the solution with itself.
         """
         if self._reference is None:
             assert self.tutorial.validation is not None
             path = self.settings.rootdir / REFERENCE_ROOT / self.tutorial.id
+            if not path.is_dir():
+                path = reference_to_compare(self.source) or path
             if path.resolve() == self.settings.solution.resolve():
                 self._reference = (self.solution(), "")
             elif not path.is_dir():

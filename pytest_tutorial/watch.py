@@ -30,6 +30,9 @@ NAME = "watch"
 HELP = "rerun a tutorial's checks each time you save a file in your solution folder"
 IGNORED_DIRS = (".benchmarks", ".pytest-tutorial", "tests_output")
 """Folders whose changes never trigger a run (besides watchfiles' own: caches, .git...)."""
+READY_POLL_MS = 200
+"""How often the watcher wakes when nothing changes (its first wake says it is ready)."""
+READY_TIMEOUT_S = 10.0
 BAR_WIDTH = 12
 MESSAGE_WIDTH = 160
 
@@ -41,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--solution",
         type=Path,
         metavar="PATH",
-        help="your solution folder (default: exercises/NAME, as for pytest --tutorial)",
+        help="your solution folder (default: the one pytest --tutorial=NAME checks here: the "
+        "ini's tutorial_solution, else exercises/NAME under the rootdir)",
     )
     parser.add_argument(
         "--debounce",
@@ -76,62 +80,116 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run, watch, rerun; returns 0 at --max-runs, or on Ctrl-C (via the CLI: 130)."""
+    """Run, watch, rerun; returns 0 at --max-runs, or on Ctrl-C (via the CLI: 130).
+
+    Without ``--solution`` the first run finds the solution folder exactly as
+    ``pytest --tutorial=NAME`` does here (the ini's ``tutorial_solution``, else
+    ``exercises/NAME`` under the rootdir), and its report says which folder to watch.
+    """
     extra = [*(["-k", args.keyword] if args.keyword else []), *args.pytest_args]
-    solution = (args.solution or _default_solution(args.name)).resolve()
-    if not solution.is_dir():
+    given = args.solution.resolve() if args.solution else None
+    if given is not None and not given.is_dir():
+        from pytest_tutorial.start import command_line
+
         print(
-            f"watch: the solution folder {solution} does not exist; pass --solution PATH "
-            "(the folder holding your code)"
+            f"watch: the solution folder {given} does not exist; pass --solution PATH (the "
+            f"folder holding your code), or lay out the starter with `{command_line(args.name)}`"
         )
         return 2
     screen = Screen(sys.stdout, clear=not args.no_clear)
-    changes: queue.Queue[list[str]] = queue.Queue()
+    loop = Loop(args.name, given, extra)
     stop = threading.Event()
-    watcher = threading.Thread(
-        target=_watch, args=(solution, args.debounce, changes, stop), daemon=True, name="watch"
-    )
-    watcher.start()
-    loop = Loop(args.name, solution, extra)
-    changed: list[str] = []
     try:
+        started = time.time()
+        outcome = loop.run_once()
+        if loop.solution is None:  # pytest found no solution folder; its message says why
+            screen.show(loop, outcome, [])
+            return 2
+        changes = _start_watching(loop.solution, args.debounce, stop)
+        missed = _saved_since(loop.solution, started)
+        if missed:  # saved during the first run, before the watcher was ready
+            changes.put(missed)
+        changed: list[str] = []
         while True:
-            outcome = loop.run_once()
             screen.show(loop, outcome, changed)
             if args.max_runs is not None and loop.runs >= args.max_runs:
                 return 0
             changed = changes.get()
             while not changes.empty():  # saves during the run: one more run covers them all
                 changed += changes.get_nowait()
+            outcome = loop.run_once()
     finally:
         stop.set()
         loop.close()
 
 
-def _default_solution(name: str) -> Path:
-    """``exercises/NAME`` in the current folder or the nearest ancestor that has it."""
-    from pytest_tutorial.options import LEARNER_ROOT
+def _watch_filter() -> Any:
+    import watchfiles
 
-    here = Path.cwd()
-    for folder in (here, *here.parents):
-        if (folder / LEARNER_ROOT / name).is_dir():
-            return folder / LEARNER_ROOT / name
-    return here / LEARNER_ROOT / name
+    return watchfiles.DefaultFilter(
+        ignore_dirs=(*watchfiles.DefaultFilter.ignore_dirs, *IGNORED_DIRS)
+    )
+
+
+def _start_watching(folder: Path, debounce: int, stop: threading.Event) -> queue.Queue[list[str]]:
+    """Watch ``folder`` in a thread; return once the watcher is in place, with its queue."""
+    changes: queue.Queue[list[str]] = queue.Queue()
+    ready = threading.Event()
+    watcher = threading.Thread(
+        target=_watch, args=(folder, debounce, changes, stop, ready), daemon=True, name="watch"
+    )
+    watcher.start()
+    ready.wait(READY_TIMEOUT_S)
+    return changes
 
 
 def _watch(
-    folder: Path, debounce: int, changes: queue.Queue[list[str]], stop: threading.Event
+    folder: Path,
+    debounce: int,
+    changes: queue.Queue[list[str]],
+    stop: threading.Event,
+    ready: threading.Event,
 ) -> None:
     import watchfiles
 
-    ignore = (*watchfiles.DefaultFilter.ignore_dirs, *IGNORED_DIRS)
-    watch_filter = watchfiles.DefaultFilter(ignore_dirs=ignore)
     for batch in watchfiles.watch(
-        folder, watch_filter=watch_filter, debounce=debounce, stop_event=stop, raise_interrupt=False
+        folder,
+        watch_filter=_watch_filter(),
+        debounce=debounce,
+        stop_event=stop,
+        raise_interrupt=False,
+        rust_timeout=READY_POLL_MS,
+        yield_on_timeout=True,  # the first (empty) batch says the watcher is in place
     ):
+        ready.set()
+        if not batch:
+            continue
         paths = {path for _, path in batch}
         existing = {path for path in paths if Path(path).exists()}  # not editors' temp files
         changes.put(sorted(_relative(path, folder) for path in existing or paths))
+
+
+def _saved_since(folder: Path, since: float) -> list[str]:
+    """The files of ``folder`` the watcher would report that changed after ``since``."""
+    import watchfiles
+
+    watch_filter = _watch_filter()
+    found = []
+    for directory, subdirectories, files in os.walk(folder):
+        subdirectories[:] = [
+            name
+            for name in subdirectories
+            if watch_filter(watchfiles.Change.modified, os.path.join(directory, name))
+        ]
+        for name in files:
+            path = os.path.join(directory, name)
+            try:
+                recent = os.stat(path).st_mtime > since
+            except OSError:
+                continue
+            if recent and watch_filter(watchfiles.Change.modified, path):
+                found.append(_relative(path, folder))
+    return sorted(found)
 
 
 def _relative(path: str, folder: Path) -> str:
@@ -144,9 +202,11 @@ def _relative(path: str, folder: Path) -> str:
 class Loop:
     """Runs the checks in a child pytest and keeps what the learner needs between runs."""
 
-    def __init__(self, name: str, solution: Path, extra: list[str]) -> None:
+    def __init__(self, name: str, solution: Path | None, extra: list[str]) -> None:
         self.name = name
+        self.given = solution
         self.solution = solution
+        """The folder watched: the one given, else the one the first run's report names."""
         self.extra = extra
         self.runs = 0
         self.passed_before: set[str] = set()
@@ -166,7 +226,7 @@ class Loop:
             "-m",
             "pytest",
             f"--tutorial={self.name}",
-            f"--tutorial-solution={self.solution}",
+            *([f"--tutorial-solution={self.given}"] if self.given else []),
             f"--tutorial-report={report_path}",
             "-q",
             "-p",
@@ -184,6 +244,8 @@ class Loop:
             passed = {
                 i["id"] for i in report["checklist"] if i["automated"] and i["status"] == "passed"
             }
+        if self.solution is None and report is not None:
+            self.solution = Path(report["solution"]["path"])
         self.newly_passed = passed - self.passed_before if self.runs > 1 else set()
         self.passed_before |= passed
         output = (completed.stdout + completed.stderr)[-4000:]
@@ -232,9 +294,17 @@ class Screen:
             lines.append(f"pytest could not run the checks (exit status {outcome.exit_code}):")
             lines += ["  " + line for line in _error_lines(outcome.output)]
         else:
-            progress = find_progress(loop.name, loop.solution, Path.cwd())
+            progress = (
+                find_progress(loop.name, loop.solution, Path.cwd()) if loop.solution else None
+            )
             lines += _checklist_lines(report, progress, loop.newly_passed)
-        lines.append(f"watching {loop.solution} for changes (Ctrl-C to stop)")
+        if loop.solution is None:
+            lines.append(
+                "watch: stopped, there is no solution folder to watch: make one as said above, "
+                "or pass --solution PATH"
+            )
+        else:
+            lines.append(f"watching {loop.solution} for changes (Ctrl-C to stop)")
         return lines
 
 

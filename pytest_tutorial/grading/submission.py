@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_tutorial.bundled import packaged_references
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource
 from pytest_tutorial.model import Tutorial
 from pytest_tutorial.scoring import CheckSpec, Scorecard
@@ -63,8 +64,12 @@ class Plan:
 
 
 def hidden_roots(source: TutorialSource, tutorial_paths: Sequence[Path]) -> list[Path]:
-    """Every folder tutorials are found in (none of their checks may be readable inside)."""
-    roots = [*tutorial_paths, BUNDLED_ROOT, source.directory.parent]
+    """The folders a tmpfs covers inside the sandbox.
+
+    Every folder tutorials are found in (none of their checks may be readable inside), and
+    the package's own copies of the reference solutions (a wheel install ships them).
+    """
+    roots = [*tutorial_paths, BUNDLED_ROOT, source.directory.parent, *packaged_references()]
     return sorted({root.resolve() for root in roots}, key=lambda path: len(path.parts))
 
 

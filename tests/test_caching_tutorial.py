@@ -55,3 +55,18 @@ def test_starter_fails_every_automated_item_and_scores_zero(
     ]
     assert run.report["score"]["points"] == 0
     run.result.stdout.fnmatch_lines(["*FAIL*core*", "*hint:*", "verdict: NOT VALIDATED*"])
+
+
+def test_every_starter_failure_points_at_the_method_and_step_to_write(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    copy_solution("exercises", "caching")
+    run = run_tutorial("caching", "-k", "not own_tests")
+    for item in ("core", "errors", "performance", "integration"):
+        for check in run.items[item]["checks"]:
+            message = check["message"]
+            assert "Regex pattern did not match" not in message, check
+            assert "monitor is not implemented" not in message, check  # the stub passes through
+            points_at_a_step = "is not implemented yet: see Step" in message
+            points_at_its_subject = message.startswith(("monitor(", "expected ValueError, but"))
+            assert points_at_a_step or points_at_its_subject, check

@@ -156,6 +156,118 @@ VARIANTS = [
         "performance",
     ),
     Variant(
+        "a_write_does_not_refresh_the_lru",
+        (
+            (
+                "self._local_ttl_seconds, payload)\n            self._local.move_to_end(key)\n",
+                "self._local_ttl_seconds, payload)\n",
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "expired_entries_take_room",
+        (
+            (
+                "            if entry is None or self._clock() >= entry[0]:  # absent or expired\n"
+                "                self._local.pop(key, None)\n",
+                "            if entry is None or self._clock() >= entry[0]:  # absent or expired\n",
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "per_key_locks_pile_up",
+        (("self._flight_users[key] += 1", "self._flight_users[key] += 2"),),
+        "core",
+    ),
+    Variant(
+        "stats_is_a_live_view",
+        (("return dict(self._stats)", "return self._stats"),),
+        "core",
+    ),
+    Variant(
+        "hands_out_the_cached_object",
+        (
+            (
+                "        value: JSONValue = json.loads(entry[1])  # a fresh copy: callers may "
+                "mutate it\n        return value\n",
+                "        shared = (id(self), key, entry[1])\n"
+                "        return _SHARED.setdefault(shared, json.loads(entry[1]))\n",
+            ),
+            ("MAX_KEY_LENGTH = 200\n", "MAX_KEY_LENGTH = 200\n_SHARED: dict = {}\n"),
+        ),
+        "core",
+    ),
+    Variant(
+        "default_ttl_off_by_one",
+        (("ttl_seconds: int = 300,", "ttl_seconds: int = 301,"),),
+        "core",
+    ),
+    Variant(
+        "logs_durations_in_seconds",
+        (
+            (
+                'logger.info("%s took %.3f ms", name, (time.perf_counter() - start) * 1000)',
+                'logger.info("%s took %.3f ms", name, time.perf_counter() - start)',
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "accepts_tuples",
+        (
+            (
+                '        raise ValueError("value does not survive a JSON round trip',
+                '        pass  # ValueError("value does not survive a JSON round trip',
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "rejects_the_longest_valid_key",
+        (("MAX_KEY_LENGTH = 200", "MAX_KEY_LENGTH = 199"),),
+        "errors",
+    ),
+    Variant(
+        "rejects_a_ttl_of_one_second",
+        (("ttl_seconds < 1:", "ttl_seconds < 2:"),),
+        "errors",
+    ),
+    Variant(
+        "survives_redis_errors_silently",
+        (
+            (
+                '        logger.warning("redis %s %s failed, serving without Redis: %r", '
+                "command, name, exc)\n",
+                "",
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "a_value_that_is_not_json_breaks_reads",
+        (
+            (
+                "        except ValueError:\n"
+                '            logger.warning("ignoring a value under %s that is not JSON", name)',
+                "        except KeyError:\n"
+                '            logger.warning("ignoring a value under %s that is not JSON", name)',
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "expects_bytes_from_redis",
+        (
+            (
+                "payload = raw.decode() if isinstance(raw, bytes) else str(raw)",
+                "payload = raw.decode()",
+            ),
+        ),
+        "integration",
+    ),
+    Variant(
         "undocumented_stats",
         (
             (
@@ -230,3 +342,24 @@ def test_order_dependent_learner_tests_fail_the_tests_item(
     message = run.items["tests"]["checks"][0]["message"]
     assert "shuffled order" in message
     assert "failed" in message
+
+
+def test_a_result_json_cannot_hold_is_named_by_its_call(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    variant = Variant(
+        "lets_type_errors_through",
+        (("    except (TypeError, ValueError) as exc:", "    except ValueError as exc:"),),
+        "errors",
+    )
+    folder = make_variant(copy_solution, variant)
+    run = run_tutorial("caching", "-k", "json_cannot_hold", solution=folder)
+    assert run.status("errors") == "failed"
+    (message,) = [
+        check["message"]
+        for check in run.items["errors"]["checks"]
+        if check["id"].endswith("test_values_json_cannot_hold_raise_value_error")
+    ]
+    assert "set('k', object()) raised TypeError" in message, message
+    assert "get_or_compute('c0', compute returning object()) raised TypeError" in message, message
+    assert "expected ValueError" in message, message

@@ -93,3 +93,33 @@ async def test_async_clients_read_what_the_service_wrote(
     assert_same_json(
         json.loads(raw), {"plan": "pro", "seats": 3}, what="the value the async client read"
     )
+
+
+@pytest.mark.checklist(
+    "integration",
+    step=2,
+    hint="a client made with decode_responses=True returns str, not bytes: decode only what "
+    "is bytes, and json.loads the rest",
+)
+def test_a_client_that_decodes_responses_works(
+    make_service: Callable[..., Any], decoding_redis_client: Any, redis_inspector: Any
+) -> None:
+    make_service(decoding_redis_client).set("profile:1", {"plan": "pro", "tags": ["a"]})
+    fresh = make_service(decoding_redis_client)
+    assert_same_json(
+        fresh.get("profile:1"),
+        {"plan": "pro", "tags": ["a"]},
+        what="get('profile:1') through a client with decode_responses=True",
+    )
+    compute = Computation()
+    assert_same_json(
+        fresh.get_or_compute("profile:1", compute),
+        {"plan": "pro", "tags": ["a"]},
+        what="get_or_compute('profile:1') through a client with decode_responses=True",
+    )
+    assert compute.calls == 0, "get_or_compute recomputed a value that was in Redis"
+    raw = redis_inspector.get(f"{NAMESPACE}:profile:1")
+    assert raw is not None, f"nothing stored under {NAMESPACE}:profile:1"
+    assert_same_json(
+        json.loads(raw), {"plan": "pro", "tags": ["a"]}, what="the JSON stored for profile:1"
+    )

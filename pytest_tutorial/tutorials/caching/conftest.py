@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import fakeredis
 import pytest
+import redis
 
-from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis
+from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis, RedisBackend
 from pytest_tutorial.solution import Solution
 from pytest_tutorial.tutorials.caching.support import LOCAL_TTL_SECONDS, NAMESPACE, TTL_SECONDS
 
@@ -48,3 +50,20 @@ def make_service(solution: Solution, service_factory: Callable[..., Any]) -> Cal
 def service(make_service: Callable[..., Any]) -> Any:
     """The learner's CacheService on the check's fake Redis."""
     return make_service()
+
+
+@pytest.fixture
+def decoding_redis_client(redis_server: RedisBackend) -> Iterator[redis.Redis]:
+    """A client of the check's Redis made with ``decode_responses=True``: GET returns str."""
+    client: redis.Redis
+    if redis_server.process is None:
+        client = fakeredis.FakeRedis(server=redis_server.server, decode_responses=True)
+    else:
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=redis_server.process.port,
+            db=redis_server.db,
+            decode_responses=True,
+        )
+    yield client
+    client.close()

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 NAMESPACE = "checks"
 TTL_SECONDS = 120
 LOCAL_TTL_SECONDS = 5.0
+# The settings the tutorial's "Initial Configuration" promises when none is given.
+DEFAULT_NAMESPACE = "cache"
+DEFAULT_TTL_SECONDS = 300
+DEFAULT_LOCAL_MAX_ENTRIES = 256
+DEFAULT_LOCAL_TTL_SECONDS = 5.0
+
+
+class BackendUnavailable(Exception):
+    """What a failing ``compute`` raises in the checks: no learner code raises it by accident
+    (a stub's NotImplementedError stays the stub's own error)."""
 
 
 class Computation:
@@ -23,16 +36,36 @@ class Computation:
         return self.value if self.value is not None else {"computed": self.calls}
 
 
+class ManualClock:
+    """A clock for the learner's local TTL that moves only when the check says so.
+
+    Real time never leaks in, so "just before" and "just after" an expiry are exact.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds``."""
+        self.now += seconds
+
+
 class Caller(threading.Thread):
     """A daemon thread that runs one call and keeps its result or the exception it raised.
 
     Checks start learner code in threads through this, so an exception becomes a clear
-    failure message instead of an unhandled-thread-exception warning.
+    failure message, naming the call, instead of an unhandled-thread-exception warning.
     """
 
-    def __init__(self, call: Callable[[], Any], gate: threading.Barrier | None = None) -> None:
+    def __init__(
+        self, call: Callable[[], Any], what: str, gate: threading.Barrier | None = None
+    ) -> None:
         super().__init__(daemon=True)
         self.call = call
+        self.what = what
         self.gate = gate
         self.result: Any = None
         self.error: BaseException | None = None
@@ -49,9 +82,31 @@ class Caller(threading.Thread):
         """The call's result; fails the check if it raised or is still running."""
         __tracebackhide__ = True
         if self.is_alive():
-            raise AssertionError("a call made from a thread is still running")
+            raise AssertionError(f"{self.what}, made from a thread, is still running")
         if self.error is not None:
             raise AssertionError(
-                f"a call made from a thread raised {type(self.error).__name__}: {self.error}"
+                f"{self.what}, made from a thread, raised {type(self.error).__name__}: {self.error}"
             )
         return self.result
+
+
+@contextmanager
+def allocations_in(folder: Path) -> Iterator[Callable[[], int]]:
+    """Trace memory while the block runs; the callable gives the bytes still held that
+    were allocated by code in ``folder`` since the block began (freed memory excluded)."""
+    patterns = sorted({f"{folder}/*", f"{folder.resolve()}/*"})
+    filters = [tracemalloc.Filter(True, pattern) for pattern in patterns]
+    already_tracing = tracemalloc.is_tracing()
+    if not already_tracing:
+        tracemalloc.start()
+    before = tracemalloc.take_snapshot().filter_traces(filters)
+
+    def grown() -> int:
+        after = tracemalloc.take_snapshot().filter_traces(filters)
+        return sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+
+    try:
+        yield grown
+    finally:
+        if not already_tracing:
+            tracemalloc.stop()

@@ -1,0 +1,152 @@
+"""Checks of "All core functionality works correctly" under concurrency: single-flight.
+
+Each check waits for an event it can observe (a second computation starting, a call
+returning while another is held) with a generous deadline, never for a timing window:
+a correct design passes however slowly the machine runs, and a wrong one is caught as
+soon as it shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pytest_tutorial import assert_same_json
+from pytest_tutorial.solution import Solution
+from pytest_tutorial.tutorials.caching.support import (
+    BackendUnavailable,
+    Caller,
+    allocations_in,
+)
+
+HOLD_S = 1.0
+"""How long the first computation of a hot key stays open unless a second one starts."""
+DEADLINE_S = 5.0
+"""How long a call that must not wait is given to return."""
+DISTINCT_KEYS = 300
+"""Keys read once each (and as many computations that fail) by the lock-table check."""
+LEAK_LIMIT_BYTES = 16 * 1024
+"""Memory the solution's own code may keep after those reads: far below a few dozen bytes
+per key, far above what a bounded LRU and counters hold."""
+
+
+@pytest.mark.checklist(
+    "core",
+    points=2,
+    step=3,
+    timeout=20,
+    hint="single-flight: a per-key lock so "
+    "concurrent callers of one missing key wait for one computation",
+)
+def test_concurrent_callers_of_one_key_compute_once(service: Any) -> None:
+    callers = 10
+    gate = threading.Barrier(callers)
+    guard = threading.Lock()
+    second_started = threading.Event()
+    calls: list[int] = []
+
+    def slow_compute() -> Any:
+        with guard:
+            calls.append(1)
+            if len(calls) > 1:
+                second_started.set()
+        second_started.wait(HOLD_S)  # hold the flight open until a second one starts
+        return {"value": "expensive"}
+
+    threads = [
+        Caller(
+            lambda: service.get_or_compute("hot", slow_compute),
+            f"caller {n}'s get_or_compute('hot', compute)",
+            gate,
+        )
+        for n in range(callers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    for thread in threads:
+        assert_same_json(thread.outcome(), {"value": "expensive"}, what=f"{thread.what}'s result")
+    assert len(calls) == 1, (
+        f"{callers} concurrent get_or_compute('hot', compute) calls ran compute() {len(calls)} "
+        "times, expected once: the others should wait for the first and read its value"
+    )
+
+
+@pytest.mark.checklist(
+    "core", step=3, timeout=30, hint="use one lock per key, not one lock for every computation"
+)
+def test_callers_of_other_keys_do_not_wait(service: Any) -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def blocked() -> Any:
+        started.set()
+        release.wait(DEADLINE_S * 2)
+        return "slow"
+
+    slow = Caller(lambda: service.get_or_compute("slow", blocked), "get_or_compute('slow', ...)")
+    fast = Caller(lambda: service.get_or_compute("fast", lambda: "fast"), "get_or_compute('fast')")
+    slow.start()
+    try:
+        while not started.wait(0.02):
+            if not slow.is_alive():
+                slow.outcome()
+                pytest.fail("get_or_compute('slow', compute) returned without calling compute()")
+        fast.start()
+        fast.join(DEADLINE_S)
+        waited = fast.is_alive()
+    finally:
+        release.set()
+        slow.join(DEADLINE_S)
+        if fast.ident is not None:
+            fast.join(DEADLINE_S)
+    assert not waited, (
+        f"get_or_compute('fast', compute) did not return within {DEADLINE_S:g} s while "
+        "compute() of another key, 'slow', was still running: a computation must hold only "
+        "its own key's lock"
+    )
+    assert_same_json(fast.outcome(), "fast", what="get_or_compute('fast', ...)")
+    assert_same_json(slow.outcome(), "slow", what="get_or_compute('slow', ...)")
+
+
+@pytest.mark.checklist(
+    "core",
+    step=3,
+    timeout=60,
+    hint="drop a key's lock when its last caller leaves (count the callers holding or "
+    "waiting for it), or a process that sees millions of keys keeps millions of locks",
+)
+def test_per_key_locks_do_not_pile_up(solution: Solution, make_service: Callable[..., Any]) -> None:
+    service = make_service()
+
+    def failing() -> Any:
+        raise BackendUnavailable("backend unavailable")
+
+    def read_each(prefix: str, count: int) -> None:
+        for n in range(count):
+            service.get_or_compute(f"{prefix}:ok:{n}", lambda n=n: n)
+            with contextlib.suppress(BackendUnavailable):
+                service.get_or_compute(f"{prefix}:failing:{n}", failing)
+
+    disabled_before = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)  # captured log records would hold the calls' arguments
+    try:
+        read_each("warm-up", 50)  # the LRU and every table reach their steady size first
+        with allocations_in(solution.path) as kept:
+            read_each("measured", DISTINCT_KEYS)
+            grown = kept()
+    finally:
+        logging.disable(disabled_before)
+    assert grown <= LEAK_LIMIT_BYTES, (
+        f"after get_or_compute() of {2 * DISTINCT_KEYS} distinct keys, once each (half of "
+        f"them with a compute() that raised), your code holds {grown / 1024:.0f} KiB more "
+        f"than before (about {grown // (2 * DISTINCT_KEYS)} bytes per key; at most "
+        f"{LEAK_LIMIT_BYTES // 1024} KiB expected): something is kept per key, such as a "
+        "lock per key that is never removed"
+    )

@@ -17,6 +17,9 @@ from pytest_tutorial.solution import Solution
 from pytest_tutorial.tutorials.object_store.support import (
     OWNER,
     QUICK_PHASES,
+    WRITE_OPERATIONS,
+    described,
+    expect_raise,
     item,
     metadata,
     object_key,
@@ -32,14 +35,20 @@ tag_maps = st.dictionaries(
     st.text(ALNUM + "_.:-", min_size=1, max_size=64), st.text(max_size=40), max_size=4
 )
 bodies = st.binary(min_size=1, max_size=512)
+DEFAULT_PAGE = 100
+"""list_documents' documented default ``limit``."""
 
 
 def _seed(aws: AwsMock, count: int, owner: str = OWNER) -> list[str]:
     """Write ``count`` documents of ``owner`` straight into DynamoDB; return their names."""
-    written = [f"doc-{n:02d}.txt" for n in range(count)]
-    for name in written:
-        meta = metadata(name, name.encode(), owner=owner)
-        aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(meta))
+    written = [f"doc-{n:03d}.txt" for n in range(count)]
+    requests = [
+        {"PutRequest": {"Item": item(metadata(name, name.encode(), owner=owner))}}
+        for name in written
+    ]
+    for start in range(0, len(requests), 25):  # BatchWriteItem takes 25 items at most
+        batch = {aws.table: requests[start : start + 25]}
+        aws.inspector("dynamodb").batch_write_item(RequestItems=batch)
     return written
 
 
@@ -115,22 +124,29 @@ def test_a_put_that_loses_a_race_fails_cleanly(
     store: Any, aws: AwsMock, solution: Solution
 ) -> None:
     rival = metadata("invoice.pdf", b"%PDF-rival", content_type="application/pdf")
-    aws.faults.before(
-        "dynamodb",
-        "PutItem",
-        lambda: aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(rival)),
+    _write_first(aws, rival)
+    expect_raise(
+        solution.DocumentConflict,
+        "put(OWNER, 'invoice.pdf', b'%PDF-mine') while another writer stored a different "
+        "invoice.pdf just before its metadata write",
+        lambda: store.put(OWNER, "invoice.pdf", b"%PDF-mine", content_type="application/pdf"),
     )
-    with pytest.raises(solution.DocumentConflict):
-        store.put(OWNER, "invoice.pdf", b"%PDF-mine", content_type="application/pdf")
     assert_same_json(aws.dynamodb_items(), [rival], what="the table after losing the race")
     twin = metadata("twin.pdf", b"%PDF-same", content_type="application/pdf")
-    aws.faults.before(
-        "dynamodb",
-        "PutItem",
-        lambda: aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(twin)),
-    )
+    aws.faults.clear()
+    _write_first(aws, twin)
     result = store.put(OWNER, "twin.pdf", b"%PDF-same", content_type="application/pdf")
     assert_same_json(result, {**twin, "created": False}, what="a put that lost to an identical one")
+
+
+def _write_first(aws: AwsMock, rival: dict[str, Any]) -> None:
+    """Make another writer store ``rival`` just before the learner's next metadata write."""
+    for operation in WRITE_OPERATIONS:
+        aws.faults.before(
+            "dynamodb",
+            operation,
+            lambda: aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(rival)),
+        )
 
 
 @pytest.mark.checklist(
@@ -148,7 +164,40 @@ def test_identical_bodies_are_uploaded_and_stored_once(store: Any, aws: AwsMock)
     keys = sorted(aws.s3_objects())
     assert keys == [object_key(body)], f"three puts of one body left the S3 objects {keys}"
     uploads = aws.count("s3", "PutObject")
-    assert uploads == 1, f"one body was uploaded {uploads} times; HeadObject before uploading"
+    assert uploads == 1, (
+        f"three puts of one body uploaded it {uploads} times; check whether its content key "
+        "exists (HeadObject) before uploading"
+    )
+
+
+@pytest.mark.checklist(
+    "core",
+    step=4,
+    hint="when another writer stores the same bytes between your existence check and your "
+    "upload, PutObject with IfNoneMatch='*' answers 412 PreconditionFailed: the bytes are "
+    "there, so carry on with the metadata",
+)
+def test_an_identical_upload_racing_this_one_is_no_error(store: Any, aws: AwsMock) -> None:
+    body = b"%PDF-1.7 the shared attachment"
+    aws.faults.before(
+        "s3",
+        "PutObject",
+        lambda: aws.inspector("s3").put_object(Bucket=aws.bucket, Key=object_key(body), Body=body),
+    )
+    try:
+        result = store.put(OWNER, "attachment.pdf", body, content_type="application/pdf")
+    except Exception as error:
+        pytest.fail(
+            "put(OWNER, 'attachment.pdf', ...) failed when another writer uploaded the same "
+            f"bytes just before its PutObject: {described(error)}"
+        )
+    expected = metadata("attachment.pdf", body, content_type="application/pdf")
+    assert_same_json(result, {**expected, "created": True}, what="the put that raced an upload")
+    assert aws.s3_objects() == {object_key(body): body}, (
+        f"after the race the bucket holds {sorted(aws.s3_objects())}, expected only "
+        f"{object_key(body)}"
+    )
+    assert_same_json(aws.dynamodb_items(), [expected], what="the table after the race")
 
 
 @pytest.mark.checklist(
@@ -176,6 +225,30 @@ def test_pages_list_every_document_once_in_name_order(store: Any, aws: AwsMock) 
     first = store.list_documents(OWNER, limit=1)["documents"]
     expected = metadata(written[0], written[0].encode())
     assert_same_json(first, [expected], what="the first page of limit=1")
+
+
+@pytest.mark.checklist(
+    "core",
+    step=3,
+    hint="list_documents(owner) without limit returns a page of 100 documents (the "
+    "documented default) and a cursor to the rest",
+)
+def test_a_page_holds_100_documents_by_default(store: Any, aws: AwsMock) -> None:
+    written = _seed(aws, DEFAULT_PAGE + 1)
+    page = as_plain_json(store.list_documents(OWNER), what="list_documents(OWNER)")
+    listed = [document["name"] for document in page["documents"]]
+    assert listed == written[:DEFAULT_PAGE], (
+        f"list_documents(OWNER) of {len(written)} documents listed {len(listed)} "
+        f"({listed[:2]} ... {listed[-1:]}), expected the first {DEFAULT_PAGE} by name"
+    )
+    assert page["next_cursor"] is not None, (
+        f"list_documents(OWNER) of {len(written)} documents returned next_cursor=None after "
+        f"{DEFAULT_PAGE}"
+    )
+    rest = store.list_documents(OWNER, cursor=page["next_cursor"])["documents"]
+    assert [d["name"] for d in rest] == written[DEFAULT_PAGE:], (
+        f"the page after the first {DEFAULT_PAGE} listed {[d['name'] for d in rest]}"
+    )
 
 
 @pytest.mark.checklist(
@@ -226,8 +299,11 @@ def test_presign_of_a_missing_document_raises(store: Any, solution: Solution) ->
     assert issubclass(solution.DocumentNotFound, LookupError), (
         "DocumentNotFound should subclass LookupError"
     )
-    with pytest.raises(solution.DocumentNotFound):
-        store.presign(OWNER, "missing.pdf")
+    expect_raise(
+        solution.DocumentNotFound,
+        "presign(OWNER, 'missing.pdf') of a document never stored",
+        lambda: store.presign(OWNER, "missing.pdf"),
+    )
 
 
 @pytest.mark.checklist(

@@ -286,24 +286,24 @@ class DocumentStore:
 
     def _call(self, operation: Callable[..., T], **parameters: Any) -> T:
         """Call ``operation``, retrying throttling and 5xx errors with backoff and jitter."""
-        for attempt in range(1, self._max_attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return operation(**parameters)
             except ClientError as error:
-                if attempt == self._max_attempts or not _retryable(error):
+                if attempt >= self._max_attempts or not _retryable(error):
                     raise
                 cap = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
                 delay = cap / 2 + random.uniform(0, cap / 2)  # "equal jitter"
                 logger.warning(
-                    "%s failed with %s; retry %d of %d in %.3f s",
+                    "%s failed with %s; retry %d in %.3f s",
                     getattr(operation, "__name__", "AWS call"),
                     _code(error),
                     attempt,
-                    self._max_attempts - 1,
                     delay,
                 )
                 self._sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                attempt += 1
 
     def _check_body(self, body: bytes, content_type: str) -> None:
         if not isinstance(body, bytes):

@@ -16,6 +16,7 @@ from pytest_tutorial.fixtures.aws import AwsMock
 from pytest_tutorial.solution import Solution
 from pytest_tutorial.tutorials.object_store.support import (
     OWNER,
+    PROPERTY_TIMEOUT_S,
     QUICK_PHASES,
     WRITE_OPERATIONS,
     described,
@@ -309,6 +310,7 @@ def test_presign_of_a_missing_document_raises(store: Any, solution: Solution) ->
 @pytest.mark.checklist(
     "core",
     points=2,
+    timeout=PROPERTY_TIMEOUT_S,
     step=2,
     hint="every valid owner, name, content type, tags and body must round-trip: put, get "
     "and list_documents return exactly the metadata",

@@ -17,6 +17,7 @@ from pytest_tutorial.fixtures.aws import AwsMock
 from pytest_tutorial.solution import Solution
 from pytest_tutorial.tutorials.object_store.support import (
     OWNER,
+    PROPERTY_TIMEOUT_S,
     QUICK_PHASES,
     item,
     metadata,
@@ -109,6 +110,7 @@ def test_one_event_per_new_document(store: Any, aws: AwsMock, solution: Solution
 @pytest.mark.checklist(
     "integration",
     points=2,
+    timeout=PROPERTY_TIMEOUT_S,
     step=4,
     hint="the S3 key is a function of the bytes alone: one object per distinct body, "
     "however many documents share it",

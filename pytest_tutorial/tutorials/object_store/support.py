@@ -27,6 +27,9 @@ fault into "the metadata write" inject it into each, so any of them is a valid d
 QUICK_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
 """Hypothesis phases of the AWS properties: every example costs several moto calls, so
 the "explain" phase, which reruns a failure many times over, would take seconds."""
+PROPERTY_TIMEOUT_S = 120
+"""The time limit of a hypothesis property over AWS: about a second on a quiet machine, it
+took over 30 s (the tutorial's default limit) on a shared one running twenty processes."""
 
 
 class FakeSleep:

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -163,7 +164,9 @@ def test_identical_bodies_are_uploaded_and_stored_once(store: Any, aws: AwsMock)
     store.put(OWNER, "copy-of-logo.png", body, content_type="image/png")
     store.put("bob", "logo.png", body, content_type="image/png")
     keys = sorted(aws.s3_objects())
-    assert keys == [object_key(body)], f"three puts of one body left the S3 objects {keys}"
+    assert keys == [object_key(body)], (
+        f"three puts of one body left the S3 objects {keys}, expected only {object_key(body)}"
+    )
     uploads = aws.count("s3", "PutObject")
     assert uploads == 1, (
         f"three puts of one body uploaded it {uploads} times; check whether its content key "
@@ -187,7 +190,7 @@ def test_an_identical_upload_racing_this_one_is_no_error(store: Any, aws: AwsMoc
     )
     try:
         result = store.put(OWNER, "attachment.pdf", body, content_type="application/pdf")
-    except Exception as error:
+    except ClientError as error:
         pytest.fail(
             "put(OWNER, 'attachment.pdf', ...) failed when another writer uploaded the same "
             f"bytes just before its PutObject: {described(error)}"
@@ -217,12 +220,15 @@ def test_pages_list_every_document_once_in_name_order(store: Any, aws: AwsMock) 
         page = as_plain_json(
             store.list_documents(OWNER, limit=3, cursor=cursor), what="list_documents(...)"
         )
-        assert len(page["documents"]) <= 3, f"a page of limit=3 held {len(page['documents'])}"
+        held = len(page["documents"])
+        assert held <= 3, f"list_documents(OWNER, limit=3, cursor=...) returned {held} documents"
         listed += [document["name"] for document in page["documents"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert listed == written, f"the pages listed {listed}, expected {written}"
+    assert listed == written, (
+        f"list_documents(OWNER, limit=3) followed page by page listed {listed}, expected {written}"
+    )
     first = store.list_documents(OWNER, limit=1)["documents"]
     expected = metadata(written[0], written[0].encode())
     assert_same_json(first, [expected], what="the first page of limit=1")
@@ -262,8 +268,11 @@ def test_iter_documents_yields_every_page(store: Any, aws: AwsMock) -> None:
     written = _seed(aws, 7)
     for page_size in (3, 7, 100):
         names_seen = [d["name"] for d in store.iter_documents(OWNER, page_size=page_size)]
-        assert names_seen == written, f"page_size={page_size} yielded {names_seen}"
-    assert list(store.iter_documents("nobody", page_size=2)) == []
+        assert names_seen == written, (
+            f"iter_documents(OWNER, page_size={page_size}) yielded {names_seen}, expected {written}"
+        )
+    nobody = list(store.iter_documents("nobody", page_size=2))
+    assert nobody == [], f"iter_documents of an owner without documents yielded {nobody}"
 
 
 @pytest.mark.checklist(
@@ -280,16 +289,24 @@ def test_presigned_urls_serve_the_bytes_and_expire_as_asked(store: Any, aws: Aws
         (120, store.presign(OWNER, "scores.csv", expires_in=120)),
         (900, store.presign(OWNER, "scores.csv")),
     ):
-        assert isinstance(url, str), f"presign returned a {type(url).__name__}, not a str"
+        assert isinstance(url, str), (
+            f"presign(..., expires_in={expires_in}) returned a {type(url).__name__}, not a str"
+        )
         query = parse_qs(urlsplit(url).query)
         assert query.get("X-Amz-Expires") == [str(expires_in)], (
             f"the URL for expires_in={expires_in} has X-Amz-Expires={query.get('X-Amz-Expires')}"
         )
         answer = aws.http_get(url)
-        assert answer.status == 200, f"GET of the presigned URL answered {answer.status}"
-        assert answer.body == body, "the presigned URL served other bytes"
+        assert answer.status == 200, (
+            f"a GET of presign(..., expires_in={expires_in})'s URL answered {answer.status}, "
+            "expected 200"
+        )
+        assert answer.body == body, (
+            f"presign(...)'s URL served {answer.body[:40]!r}, not the document's bytes"
+        )
         assert answer.headers.get("content-type") == "text/csv", (
-            f"served as {answer.headers.get('content-type')!r}; pass ResponseContentType"
+            f"presign(...)'s URL served the text/csv document as "
+            f"{answer.headers.get('content-type')!r}; pass ResponseContentType"
         )
 
 

@@ -43,7 +43,9 @@ def test_bodies_are_stored_under_their_sha256(store: Any, aws: AwsMock) -> None:
         store.put(OWNER, f"doc-{index}.bin", body, content_type="application/pdf")
     stored = aws.s3_objects()
     expected = {object_key(body): body for body in bodies}
-    assert sorted(stored) == sorted(expected), f"the bucket holds {sorted(stored)}"
+    assert sorted(stored) == sorted(expected), (
+        f"after putting 3 bodies the bucket holds {sorted(stored)}, expected {sorted(expected)}"
+    )
     changed = [key for key, body in expected.items() if stored[key] != body]
     assert not changed, f"the objects {changed} do not hold the bytes that were put"
 
@@ -99,7 +101,7 @@ def test_one_event_per_new_document(store: Any, aws: AwsMock, solution: Solution
         try:
             events.append(json.loads(body))
         except ValueError:
-            pytest.fail(f"an SQS message is not JSON: {body[:80]!r}")
+            pytest.fail(f"an SQS message of put(...) is not JSON: {body[:80]!r}")
     expected = [
         {"event": "document.created", **metadata("a.txt", b"alpha")},
         {"event": "document.created", **metadata("b.txt", b"beta", tags={"k": "v"})},

@@ -98,7 +98,7 @@ VARIANTS = [
         ),
         "core",
         "test_iter_documents_yields_every_page",
-        "page_size=3 yielded",
+        "iter_documents(OWNER, page_size=3) yielded",
     ),
     Variant(
         "presigned_url_ignores_the_expiry",

@@ -10,3 +10,5 @@ Without it ``pytest`` collects ``tests/`` by recursing from here, minus the fold
 """
 
 collect_ignore = ["exercises", "reference_solutions", "benchmarks", "pytest_tutorial", "docs"]
+# Alternative solutions of the bundled tutorials: their tests/ belong to them, like a learner's.
+collect_ignore_glob = ["tests/alternatives/*"]

@@ -60,6 +60,12 @@ VARIANTS = {
         code=BUSY_WAIT.replace("{indent}", " " * 8),
         select="p95",
     ),
+    "object_store": SlowVariant(
+        module="document_store.py",
+        anchor="        answer = self._call(\n            self._dynamodb.get_item,\n",
+        code=BUSY_WAIT.replace("{indent}", " " * 8),
+        select="p95",
+    ),
 }
 
 

@@ -44,7 +44,7 @@ VARIANTS = [
         ),
         "core",
         "test_identical_bodies_are_uploaded_and_stored_once",
-        "one body was uploaded 3 times",
+        "three puts of one body uploaded it 3 times",
     ),
     Variant(
         "keys_bodies_by_document_name",
@@ -98,7 +98,7 @@ VARIANTS = [
         ),
         "core",
         "test_iter_documents_yields_every_page",
-        "page_size=3 yielded",
+        "iter_documents(OWNER, page_size=3) yielded",
     ),
     Variant(
         "presigned_url_ignores_the_expiry",
@@ -114,8 +114,7 @@ VARIANTS = [
                 "        self._call(\n"
                 "            self._sqs.send_message,\n"
                 "            QueueUrl=self._queue_url,\n"
-                '            MessageBody=json.dumps({"event": "document.created", **metadata}, '
-                "sort_keys=True),\n"
+                '            MessageBody=json.dumps({"event": "document.created", **metadata}),\n'
                 "        )\n",
                 "",
             ),
@@ -142,14 +141,14 @@ VARIANTS = [
         "never_retries",
         (
             (
-                "                if attempt == self._max_attempts or not _retryable(error):\n"
+                "                if attempt >= self._max_attempts or not _retryable(error):\n"
                 "                    raise\n",
                 "                raise\n",
             ),
         ),
         "errors",
         "test_throttled_writes_are_retried_with_backoff",
-        "gave up on a throttled PutItem",
+        "gave up on a metadata write throttled twice",
     ),
     Variant(
         "retries_every_error",
@@ -161,7 +160,7 @@ VARIANTS = [
         ),
         "errors",
         "test_other_errors_are_not_retried",
-        "an AccessDenied upload was retried",
+        "an upload that failed with AccessDenied was attempted",
     ),
     Variant(
         "retries_without_backoff",
@@ -226,6 +225,151 @@ VARIANTS = [
         "integration",
         "test_metadata_items_have_the_documented_layout",
         "the DynamoDB items",
+    ),
+    Variant(
+        "racing_identical_upload_is_an_error",
+        (("            if _status(error) != 412:", "            if True:"),),
+        "core",
+        "test_an_identical_upload_racing_this_one_is_no_error",
+        "failed when another writer uploaded the same bytes",
+    ),
+    Variant(
+        "pages_of_50_by_default",
+        (("DEFAULT_PAGE_SIZE = 100\n", "DEFAULT_PAGE_SIZE = 50\n"),),
+        "core",
+        "test_a_page_holds_100_documents_by_default",
+        "listed 50",
+    ),
+    Variant(
+        "one_mebibyte_by_default",
+        (
+            (
+                "        max_bytes: int = 10 * 1024 * 1024,\n",
+                "        max_bytes: int = 1024 * 1024,\n",
+            ),
+        ),
+        "errors",
+        "test_default_limits_are_the_documented_ones",
+        "refused a body of exactly 10485760 bytes",
+    ),
+    Variant(
+        "rejects_the_longest_url_lifetime",
+        (
+            (
+                "not 1 <= expires_in <= MAX_PRESIGN_SECONDS",
+                "not 1 <= expires_in < MAX_PRESIGN_SECONDS",
+            ),
+        ),
+        "errors",
+        "test_boundary_values_are_accepted",
+        "presign(expires_in=604800) raised ValueError",
+    ),
+    Variant(
+        "retries_5xx_only_by_code",
+        (
+            (
+                "    return _code(error) in RETRYABLE_CODES or _status(error) >= 500\n",
+                "    return _code(error) in RETRYABLE_CODES\n",
+            ),
+        ),
+        "errors",
+        "test_throttling_anywhere_is_survived",
+        "InternalFailure",
+    ),
+    Variant(
+        "waits_without_jitter",
+        (
+            (
+                '                delay = cap / 2 + random.uniform(0, cap / 2)  # "equal jitter"\n',
+                "                delay = cap * 0.75\n",
+            ),
+        ),
+        "errors",
+        "test_waits_are_capped_and_jittered",
+        "equal jitter spreads them",
+    ),
+    Variant(
+        "waits_grow_without_a_cap",
+        (
+            (
+                "cap = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))",
+                "cap = self._base_delay * 2 ** (attempt - 1)",
+            ),
+        ),
+        "errors",
+        "test_waits_are_capped_and_jittered",
+        "retry 5 slept",
+    ),
+    Variant(
+        "retries_silently",
+        (
+            (
+                "                logger.warning(\n",
+                "                logger.debug(\n",
+            ),
+        ),
+        "errors",
+        "test_each_retry_logs_a_warning",
+        "logged 0 WARNING(s)",
+    ),
+    Variant(
+        "pages_read_eventually_consistent",
+        (('            "ConsistentRead": True,\n', ""),),
+        "integration",
+        "test_reads_see_the_write_just_made",
+        "list_documents() right after put() is []",
+    ),
+    Variant(
+        "remembers_missing_documents",
+        (
+            (
+                "        self._sleep = sleep\n",
+                "        self._sleep = sleep\n"
+                "        self._missing: set[tuple[str, str]] = set()\n",
+            ),
+            (
+                "        _check_key(owner, name)\n        answer = self._call(\n",
+                "        _check_key(owner, name)\n"
+                "        if (owner, name) in self._missing:\n"
+                "            return None\n"
+                "        answer = self._call(\n",
+            ),
+            (
+                "        return _from_item(item) if item else None\n",
+                "        if not item:\n"
+                "            self._missing.add((owner, name))\n"
+                "        return _from_item(item) if item else None\n",
+            ),
+        ),
+        "integration",
+        "test_documents_written_by_another_service_are_read",
+        "get() of an item another service wrote after this store last looked is null",
+    ),
+    Variant(
+        "reads_scan_the_owners_partition",
+        (
+            (
+                "            self._dynamodb.get_item,\n"
+                "            TableName=self._table,\n"
+                '            Key={"owner": {"S": owner}, "name": {"S": name}},\n'
+                "            ConsistentRead=True,\n"
+                "        )\n"
+                '        item = answer.get("Item")\n',
+                "            self._dynamodb.query,\n"
+                "            TableName=self._table,\n"
+                '            KeyConditionExpression="#owner = :owner",\n'
+                '            FilterExpression="#name = :name",\n'
+                '            ExpressionAttributeNames={"#owner": "owner", "#name": "name"},\n'
+                "            ExpressionAttributeValues="
+                '{":owner": {"S": owner}, ":name": {"S": name}},\n'
+                "            ConsistentRead=True,\n"
+                "        )\n"
+                '        item = (answer.get("Items") or [None])[0]\n',
+            ),
+        ),
+        "performance",
+        "test_p95_of_metadata_reads_under_concurrent_load",
+        "x the reference's",
     ),
     Variant(
         "undocumented_presign",

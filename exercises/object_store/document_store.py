@@ -118,8 +118,9 @@ class DocumentStore:
     ) -> dict[str, Any]:
         """One page of ``owner``'s documents in name order (Step 3).
 
-        TODO: Query with ``Limit`` and ``ExclusiveStartKey``; return ``{"documents": [...],
-        "next_cursor": str | None}``, the cursor encoding ``LastEvaluatedKey``.
+        TODO: one consistent Query (``ConsistentRead=True``) with ``Limit`` and
+        ``ExclusiveStartKey``; return ``{"documents": [...], "next_cursor": str | None}``, the
+        cursor encoding ``LastEvaluatedKey``.
         """
         raise NotImplementedError(
             "list_documents is not implemented yet: see Step 3 of the tutorial"

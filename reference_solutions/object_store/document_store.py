@@ -57,6 +57,7 @@ RETRYABLE_CODES = frozenset(
         "ServiceUnavailable",
     }
 )
+DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
 MAX_TAGS = 10
@@ -178,7 +179,7 @@ class DocumentStore:
         self._call(
             self._sqs.send_message,
             QueueUrl=self._queue_url,
-            MessageBody=json.dumps({"event": "document.created", **metadata}, sort_keys=True),
+            MessageBody=json.dumps({"event": "document.created", **metadata}),
         )
         return {**metadata, "created": True}
 
@@ -220,7 +221,7 @@ class DocumentStore:
         return _from_item(item) if item else None
 
     def list_documents(
-        self, owner: str, *, limit: int = 100, cursor: str | None = None
+        self, owner: str, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
     ) -> dict[str, Any]:
         """One page of ``owner``'s documents in name order: ``{"documents", "next_cursor"}``.
 
@@ -247,7 +248,9 @@ class DocumentStore:
             "next_cursor": _encode(last["name"]["S"]) if last else None,
         }
 
-    def iter_documents(self, owner: str, *, page_size: int = 100) -> Iterator[Metadata]:
+    def iter_documents(
+        self, owner: str, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[Metadata]:
         """Every document of ``owner`` in name order, fetched ``page_size`` at a time."""
         cursor = None
         while True:
@@ -263,12 +266,11 @@ class DocumentStore:
         ``expires_in`` is 1 to 604800 (seven days, the SigV4 limit); DocumentNotFound when
         there is no such document.
         """
-        _check_key(owner, name)
         if not _is_int(expires_in) or not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
             raise ValueError(
                 f"expires_in must be an int from 1 to {MAX_PRESIGN_SECONDS}, got {expires_in!r}"
             )
-        metadata = self.get(owner, name)
+        metadata = self.get(owner, name)  # validates owner and name before any call
         if metadata is None:
             raise DocumentNotFound(f"{owner}/{name}")
         url: str = self._s3.generate_presigned_url(
@@ -286,24 +288,24 @@ class DocumentStore:
 
     def _call(self, operation: Callable[..., T], **parameters: Any) -> T:
         """Call ``operation``, retrying throttling and 5xx errors with backoff and jitter."""
-        for attempt in range(1, self._max_attempts + 1):
+        attempt = 1
+        while True:
             try:
                 return operation(**parameters)
             except ClientError as error:
-                if attempt == self._max_attempts or not _retryable(error):
+                if attempt >= self._max_attempts or not _retryable(error):
                     raise
                 cap = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
                 delay = cap / 2 + random.uniform(0, cap / 2)  # "equal jitter"
                 logger.warning(
-                    "%s failed with %s; retry %d of %d in %.3f s",
+                    "%s failed with %s; retry %d in %.3f s",
                     getattr(operation, "__name__", "AWS call"),
                     _code(error),
                     attempt,
-                    self._max_attempts - 1,
                     delay,
                 )
                 self._sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                attempt += 1
 
     def _check_body(self, body: bytes, content_type: str) -> None:
         if not isinstance(body, bytes):

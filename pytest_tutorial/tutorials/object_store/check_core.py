@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,11 @@ from pytest_tutorial.fixtures.aws import AwsMock
 from pytest_tutorial.solution import Solution
 from pytest_tutorial.tutorials.object_store.support import (
     OWNER,
+    PROPERTY_TIMEOUT_S,
     QUICK_PHASES,
+    WRITE_OPERATIONS,
+    described,
+    expect_raise,
     item,
     metadata,
     object_key,
@@ -32,14 +37,20 @@ tag_maps = st.dictionaries(
     st.text(ALNUM + "_.:-", min_size=1, max_size=64), st.text(max_size=40), max_size=4
 )
 bodies = st.binary(min_size=1, max_size=512)
+DEFAULT_PAGE = 100
+"""list_documents' documented default ``limit``."""
 
 
 def _seed(aws: AwsMock, count: int, owner: str = OWNER) -> list[str]:
     """Write ``count`` documents of ``owner`` straight into DynamoDB; return their names."""
-    written = [f"doc-{n:02d}.txt" for n in range(count)]
-    for name in written:
-        meta = metadata(name, name.encode(), owner=owner)
-        aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(meta))
+    written = [f"doc-{n:03d}.txt" for n in range(count)]
+    requests = [
+        {"PutRequest": {"Item": item(metadata(name, name.encode(), owner=owner))}}
+        for name in written
+    ]
+    for start in range(0, len(requests), 25):  # BatchWriteItem takes 25 items at most
+        batch = {aws.table: requests[start : start + 25]}
+        aws.inspector("dynamodb").batch_write_item(RequestItems=batch)
     return written
 
 
@@ -115,22 +126,29 @@ def test_a_put_that_loses_a_race_fails_cleanly(
     store: Any, aws: AwsMock, solution: Solution
 ) -> None:
     rival = metadata("invoice.pdf", b"%PDF-rival", content_type="application/pdf")
-    aws.faults.before(
-        "dynamodb",
-        "PutItem",
-        lambda: aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(rival)),
+    _write_first(aws, rival)
+    expect_raise(
+        solution.DocumentConflict,
+        "put(OWNER, 'invoice.pdf', b'%PDF-mine') while another writer stored a different "
+        "invoice.pdf just before its metadata write",
+        lambda: store.put(OWNER, "invoice.pdf", b"%PDF-mine", content_type="application/pdf"),
     )
-    with pytest.raises(solution.DocumentConflict):
-        store.put(OWNER, "invoice.pdf", b"%PDF-mine", content_type="application/pdf")
     assert_same_json(aws.dynamodb_items(), [rival], what="the table after losing the race")
     twin = metadata("twin.pdf", b"%PDF-same", content_type="application/pdf")
-    aws.faults.before(
-        "dynamodb",
-        "PutItem",
-        lambda: aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(twin)),
-    )
+    aws.faults.clear()
+    _write_first(aws, twin)
     result = store.put(OWNER, "twin.pdf", b"%PDF-same", content_type="application/pdf")
     assert_same_json(result, {**twin, "created": False}, what="a put that lost to an identical one")
+
+
+def _write_first(aws: AwsMock, rival: dict[str, Any]) -> None:
+    """Make another writer store ``rival`` just before the learner's next metadata write."""
+    for operation in WRITE_OPERATIONS:
+        aws.faults.before(
+            "dynamodb",
+            operation,
+            lambda: aws.inspector("dynamodb").put_item(TableName=aws.table, Item=item(rival)),
+        )
 
 
 @pytest.mark.checklist(
@@ -146,9 +164,44 @@ def test_identical_bodies_are_uploaded_and_stored_once(store: Any, aws: AwsMock)
     store.put(OWNER, "copy-of-logo.png", body, content_type="image/png")
     store.put("bob", "logo.png", body, content_type="image/png")
     keys = sorted(aws.s3_objects())
-    assert keys == [object_key(body)], f"three puts of one body left the S3 objects {keys}"
+    assert keys == [object_key(body)], (
+        f"three puts of one body left the S3 objects {keys}, expected only {object_key(body)}"
+    )
     uploads = aws.count("s3", "PutObject")
-    assert uploads == 1, f"one body was uploaded {uploads} times; HeadObject before uploading"
+    assert uploads == 1, (
+        f"three puts of one body uploaded it {uploads} times; check whether its content key "
+        "exists (HeadObject) before uploading"
+    )
+
+
+@pytest.mark.checklist(
+    "core",
+    step=4,
+    hint="when another writer stores the same bytes between your existence check and your "
+    "upload, PutObject with IfNoneMatch='*' answers 412 PreconditionFailed: the bytes are "
+    "there, so carry on with the metadata",
+)
+def test_an_identical_upload_racing_this_one_is_no_error(store: Any, aws: AwsMock) -> None:
+    body = b"%PDF-1.7 the shared attachment"
+    aws.faults.before(
+        "s3",
+        "PutObject",
+        lambda: aws.inspector("s3").put_object(Bucket=aws.bucket, Key=object_key(body), Body=body),
+    )
+    try:
+        result = store.put(OWNER, "attachment.pdf", body, content_type="application/pdf")
+    except ClientError as error:
+        pytest.fail(
+            "put(OWNER, 'attachment.pdf', ...) failed when another writer uploaded the same "
+            f"bytes just before its PutObject: {described(error)}"
+        )
+    expected = metadata("attachment.pdf", body, content_type="application/pdf")
+    assert_same_json(result, {**expected, "created": True}, what="the put that raced an upload")
+    assert aws.s3_objects() == {object_key(body): body}, (
+        f"after the race the bucket holds {sorted(aws.s3_objects())}, expected only "
+        f"{object_key(body)}"
+    )
+    assert_same_json(aws.dynamodb_items(), [expected], what="the table after the race")
 
 
 @pytest.mark.checklist(
@@ -167,15 +220,42 @@ def test_pages_list_every_document_once_in_name_order(store: Any, aws: AwsMock) 
         page = as_plain_json(
             store.list_documents(OWNER, limit=3, cursor=cursor), what="list_documents(...)"
         )
-        assert len(page["documents"]) <= 3, f"a page of limit=3 held {len(page['documents'])}"
+        held = len(page["documents"])
+        assert held <= 3, f"list_documents(OWNER, limit=3, cursor=...) returned {held} documents"
         listed += [document["name"] for document in page["documents"]]
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert listed == written, f"the pages listed {listed}, expected {written}"
+    assert listed == written, (
+        f"list_documents(OWNER, limit=3) followed page by page listed {listed}, expected {written}"
+    )
     first = store.list_documents(OWNER, limit=1)["documents"]
     expected = metadata(written[0], written[0].encode())
     assert_same_json(first, [expected], what="the first page of limit=1")
+
+
+@pytest.mark.checklist(
+    "core",
+    step=3,
+    hint="list_documents(owner) without limit returns a page of 100 documents (the "
+    "documented default) and a cursor to the rest",
+)
+def test_a_page_holds_100_documents_by_default(store: Any, aws: AwsMock) -> None:
+    written = _seed(aws, DEFAULT_PAGE + 1)
+    page = as_plain_json(store.list_documents(OWNER), what="list_documents(OWNER)")
+    listed = [document["name"] for document in page["documents"]]
+    assert listed == written[:DEFAULT_PAGE], (
+        f"list_documents(OWNER) of {len(written)} documents listed {len(listed)} "
+        f"({listed[:2]} ... {listed[-1:]}), expected the first {DEFAULT_PAGE} by name"
+    )
+    assert page["next_cursor"] is not None, (
+        f"list_documents(OWNER) of {len(written)} documents returned next_cursor=None after "
+        f"{DEFAULT_PAGE}"
+    )
+    rest = store.list_documents(OWNER, cursor=page["next_cursor"])["documents"]
+    assert [d["name"] for d in rest] == written[DEFAULT_PAGE:], (
+        f"the page after the first {DEFAULT_PAGE} listed {[d['name'] for d in rest]}"
+    )
 
 
 @pytest.mark.checklist(
@@ -188,8 +268,11 @@ def test_iter_documents_yields_every_page(store: Any, aws: AwsMock) -> None:
     written = _seed(aws, 7)
     for page_size in (3, 7, 100):
         names_seen = [d["name"] for d in store.iter_documents(OWNER, page_size=page_size)]
-        assert names_seen == written, f"page_size={page_size} yielded {names_seen}"
-    assert list(store.iter_documents("nobody", page_size=2)) == []
+        assert names_seen == written, (
+            f"iter_documents(OWNER, page_size={page_size}) yielded {names_seen}, expected {written}"
+        )
+    nobody = list(store.iter_documents("nobody", page_size=2))
+    assert nobody == [], f"iter_documents of an owner without documents yielded {nobody}"
 
 
 @pytest.mark.checklist(
@@ -206,16 +289,24 @@ def test_presigned_urls_serve_the_bytes_and_expire_as_asked(store: Any, aws: Aws
         (120, store.presign(OWNER, "scores.csv", expires_in=120)),
         (900, store.presign(OWNER, "scores.csv")),
     ):
-        assert isinstance(url, str), f"presign returned a {type(url).__name__}, not a str"
+        assert isinstance(url, str), (
+            f"presign(..., expires_in={expires_in}) returned a {type(url).__name__}, not a str"
+        )
         query = parse_qs(urlsplit(url).query)
         assert query.get("X-Amz-Expires") == [str(expires_in)], (
             f"the URL for expires_in={expires_in} has X-Amz-Expires={query.get('X-Amz-Expires')}"
         )
         answer = aws.http_get(url)
-        assert answer.status == 200, f"GET of the presigned URL answered {answer.status}"
-        assert answer.body == body, "the presigned URL served other bytes"
+        assert answer.status == 200, (
+            f"a GET of presign(..., expires_in={expires_in})'s URL answered {answer.status}, "
+            "expected 200"
+        )
+        assert answer.body == body, (
+            f"presign(...)'s URL served {answer.body[:40]!r}, not the document's bytes"
+        )
         assert answer.headers.get("content-type") == "text/csv", (
-            f"served as {answer.headers.get('content-type')!r}; pass ResponseContentType"
+            f"presign(...)'s URL served the text/csv document as "
+            f"{answer.headers.get('content-type')!r}; pass ResponseContentType"
         )
 
 
@@ -226,13 +317,17 @@ def test_presign_of_a_missing_document_raises(store: Any, solution: Solution) ->
     assert issubclass(solution.DocumentNotFound, LookupError), (
         "DocumentNotFound should subclass LookupError"
     )
-    with pytest.raises(solution.DocumentNotFound):
-        store.presign(OWNER, "missing.pdf")
+    expect_raise(
+        solution.DocumentNotFound,
+        "presign(OWNER, 'missing.pdf') of a document never stored",
+        lambda: store.presign(OWNER, "missing.pdf"),
+    )
 
 
 @pytest.mark.checklist(
     "core",
     points=2,
+    timeout=PROPERTY_TIMEOUT_S,
     step=2,
     hint="every valid owner, name, content type, tags and body must round-trip: put, get "
     "and list_documents return exactly the metadata",

@@ -64,6 +64,28 @@ def make_store(solution: Solution, store_factory: Callable[..., Any]) -> Callabl
 
 
 @pytest.fixture
+def make_default_store(
+    solution: Solution, aws: AwsMock, fake_sleep: FakeSleep
+) -> Callable[..., Any]:
+    """Build the learner's DocumentStore with only the required arguments (and ``sleep``),
+    so its documented defaults apply; overrides by keyword."""
+
+    def make(**overrides: Any) -> Any:
+        options: dict[str, Any] = {
+            "s3": aws.client("s3"),
+            "dynamodb": aws.client("dynamodb"),
+            "sqs": aws.client("sqs"),
+            "bucket": aws.bucket,
+            "table": aws.table,
+            "queue_url": aws.queue_url,
+            "sleep": fake_sleep,
+        }
+        return solution.DocumentStore(**{**options, **overrides})
+
+    return make
+
+
+@pytest.fixture
 def store(make_store: Callable[..., Any]) -> Any:
     """The learner's DocumentStore on the check's moto."""
     return make_store()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import Phase
 
 OWNER = "ada"
@@ -14,9 +16,20 @@ MAX_DELAY = 1.0
 MAX_ATTEMPTS = 4
 MAX_BYTES = 4096
 """The checks' ``max_bytes``: small, so an oversized body is cheap to build."""
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_BASE_DELAY = 0.05
+DEFAULT_MAX_DELAY = 2.0
+"""The constructor's documented defaults (the tutorial's "Initial Configuration")."""
+WRITE_OPERATIONS = ("PutItem", "UpdateItem", "TransactWriteItems")
+"""The DynamoDB calls that can write a document's item conditionally: checks that inject a
+fault into "the metadata write" inject it into each, so any of them is a valid design."""
 QUICK_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
 """Hypothesis phases of the AWS properties: every example costs several moto calls, so
 the "explain" phase, which reruns a failure many times over, would take seconds."""
+PROPERTY_TIMEOUT_S = 120
+"""The time limit of a hypothesis property over AWS: about a second on a quiet machine, it
+took over 30 s (the tutorial's default limit) on a shared one running twenty processes."""
 
 
 class FakeSleep:
@@ -72,16 +85,56 @@ def item(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def backoff_problems(delays: list[float], retries: int) -> list[str]:
+def backoff_cap(retry: int, base_delay: float = BASE_DELAY, max_delay: float = MAX_DELAY) -> float:
+    """The longest wait before retry ``retry`` (from 1): ``min(max_delay, base * 2**(n-1))``."""
+    cap: float = min(max_delay, base_delay * 2 ** (retry - 1))
+    return cap
+
+
+def backoff_problems(
+    delays: list[float],
+    retries: int,
+    *,
+    base_delay: float = BASE_DELAY,
+    max_delay: float = MAX_DELAY,
+) -> list[str]:
     """What is wrong with ``delays`` as the sleeps before ``retries`` retries.
 
-    Retry ``n`` (from 1) waits between half and all of ``min(MAX_DELAY, BASE_DELAY * 2**(n-1))``.
+    Retry ``n`` (from 1) waits between half and all of :func:`backoff_cap`.
     """
     if len(delays) != retries:
-        return [f"slept {len(delays)} time(s) ({delays}) for {retries} retry(ies)"]
+        shown = ", ".join(f"{delay:g}" for delay in delays[:8])
+        more = ", ..." if len(delays) > 8 else ""
+        return [f"slept {len(delays)} time(s) [{shown}{more}] for {retries} retry(ies)"]
     problems = []
     for n, delay in enumerate(delays, start=1):
-        cap = min(MAX_DELAY, BASE_DELAY * 2 ** (n - 1))
+        cap = backoff_cap(n, base_delay, max_delay)
         if not cap / 2 <= delay <= cap:
-            problems.append(f"retry {n} slept {delay!r} s, expected {cap / 2:g} to {cap:g} s")
+            problems.append(f"retry {n} slept {delay:g} s, expected {cap / 2:g} to {cap:g} s")
     return problems
+
+
+def described(error: BaseException) -> str:
+    """``Type: message`` of an exception, short enough for a one-line failure message."""
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 160 else text[:159] + "…"
+
+
+def expect_raise(
+    expected: type[BaseException], description: str, call: Callable[[], object]
+) -> BaseException:
+    """Run ``call`` and return the ``expected`` exception it raised.
+
+    When it returns instead, the check fails naming the call (``description``), what it
+    returned and what it should have raised; any other exception propagates, so the run
+    reports it with the learner's line.
+    """
+    __tracebackhide__ = True
+    try:
+        result = call()
+    except expected as error:
+        return error
+    pytest.fail(
+        f"{description} returned {result!r:.100} instead of raising {expected.__name__}",
+        pytrace=False,
+    )

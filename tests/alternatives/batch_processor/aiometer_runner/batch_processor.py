@@ -170,7 +170,7 @@ class BatchProcessor:
 
     def backoff_delay(self, attempt: int) -> float:
         """Return the seconds to sleep after failed attempt ``attempt``, with full jitter."""
-        exponential = self._base_delay * 2 ** (attempt - 1)
+        exponential = self._base_delay * 2.0 ** (attempt - 1)
         return self._random() * min(exponential, self._max_delay)
 
     async def _item_outcome(self, index: int, item: JSONValue) -> ItemResult:

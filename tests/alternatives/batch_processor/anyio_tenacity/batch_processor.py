@@ -159,7 +159,7 @@ class BatchProcessor:
 
     def backoff_delay(self, attempt: int) -> float:
         """Return a full-jitter delay in seconds after failed attempt number ``attempt``."""
-        return self._random() * min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
+        return self._random() * min(self._max_delay, self._base_delay * 2.0 ** (attempt - 1))
 
     async def _call_with_deadline(self, item: JSONValue) -> JSONValue:
         """Await the handler on ``item``; past ``item_timeout`` raise an explained TimeoutError."""
@@ -168,6 +168,10 @@ class BatchProcessor:
                 return await self._handler(item)
         except TimeoutError as error:
             raise TimeoutError(f"no answer after {self._item_timeout:g} s") from error
+
+    async def _pause(self, seconds: float) -> None:
+        """tenacity's sleep: wait ``seconds`` through the injected ``sleep``."""
+        await self._sleep(seconds)
 
     def _wait(self, state: RetryCallState) -> float:
         """tenacity's wait strategy: the backoff after the attempt that just failed."""
@@ -183,7 +187,7 @@ class BatchProcessor:
         """Store the outcome of ``item`` under ``index`` once retries are exhausted or moot."""
         attempts = 0
         retrying = AsyncRetrying(
-            sleep=self._sleep,
+            sleep=self._pause,
             stop=stop_after_attempt(self._max_attempts),
             wait=self._wait,
             retry=retry_if_exception_type(self._transient),

@@ -169,7 +169,7 @@ class BatchProcessor:
                     if task in backoffs:
                         backoffs.discard(task)
                         continue
-                    index, attempt = calls.pop(task)  # type: ignore[call-overload]
+                    index, attempt = calls.pop(task)
                     error = task.exception()
                     if error is None:
                         outcomes[index] = ItemResult(index, True, task.result(), None, attempt)

@@ -29,14 +29,32 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 logger = logging.getLogger("batch_processor")
 
 
-class ItemResult(NamedTuple):
+class ItemResult:
     """The outcome of one input item: its position, value or error, and attempts made."""
 
-    index: int
-    ok: bool
-    value: JSONValue = None
-    error: str | None = None
-    attempts: int = 1
+    __slots__ = ("attempts", "error", "index", "ok", "value")
+
+    def __init__(
+        self,
+        index: int,
+        ok: bool,
+        value: JSONValue = None,
+        error: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        """Record the outcome of the item at ``index`` after ``attempts`` handler calls."""
+        self.index = index
+        self.ok = ok
+        self.value = value
+        self.error = error
+        self.attempts = attempts
+
+    def __repr__(self) -> str:
+        """Show the fields, as a dataclass would, for logs and test failures."""
+        return (
+            f"ItemResult(index={self.index!r}, ok={self.ok!r}, value={self.value!r}, "
+            f"error={self.error!r}, attempts={self.attempts!r})"
+        )
 
     def to_dict(self) -> dict[str, JSONValue]:
         """Return this outcome as a dict of plain JSON values, one key per field."""
@@ -155,7 +173,7 @@ class BatchProcessor:
 
     def backoff_delay(self, attempt: int) -> float:
         """Return the jittered seconds to wait after failed attempt number ``attempt``."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling * self.random()
 
     async def _run_chunk(

@@ -301,7 +301,8 @@ async def test_slow_items_time_out(make_processor: Callable[..., Any]) -> None:
     step=1,
     hint="__init__ raises ValueError for chunk_size, max_concurrency or max_attempts below 1, "
     "a negative base_delay, max_delay below base_delay, or item_timeout <= 0, and "
-    "ValueError (or TypeError) for a handler that is not callable",
+    "ValueError (or TypeError) for a handler that is not callable; the edges (a count of "
+    "1, base_delay=0, base_delay == max_delay) are valid",
 )
 def test_bad_settings_raise_value_error(make_processor: Callable[..., Any]) -> None:
     accepted = []
@@ -336,6 +337,21 @@ def test_bad_settings_raise_value_error(make_processor: Callable[..., Any]) -> N
             continue
         accepted.append(f"{options} was accepted")
     assert not accepted, "BatchProcessor settings not rejected: " + "; ".join(accepted)
+    edges: list[dict[str, Any]] = [
+        {"chunk_size": 1, "max_concurrency": 1, "max_attempts": 1},
+        {"base_delay": 0.0, "max_delay": 0.0},
+        {"base_delay": 0.5, "max_delay": 0.5},
+        {"item_timeout": 0.001},
+    ]
+    refused = []
+    for options in edges:
+        try:
+            make_processor(RecordingHandler(), **options)
+        except Exception as error:
+            refused.append(f"{options} raised {type(error).__name__}: {error}")
+    assert not refused, "valid BatchProcessor settings at the edge were refused: " + "; ".join(
+        refused
+    )
 
 
 @pytest.mark.checklist(

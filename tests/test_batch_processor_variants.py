@@ -179,7 +179,7 @@ VARIANTS = [
     ),
     Variant(
         "duration_in_seconds",
-        (('"duration_ms": round(elapsed_s * 1000, 3)', '"duration_ms": round(elapsed_s, 3)'),),
+        (('"duration_ms": elapsed_s * 1000,', '"duration_ms": elapsed_s,'),),
         "core",
     ),
     Variant(

@@ -66,6 +66,12 @@ VARIANTS = {
         code=BUSY_WAIT.replace("{indent}", " " * 8),
         select="p95",
     ),
+    "batch_processor": SlowVariant(
+        module="batch_processor.py",
+        anchor="        batch_id = next(self._batch_ids)\n",
+        code="        await asyncio.sleep({extra_ns} / 1e9)\n",
+        select="p95",
+    ),
 }
 
 

@@ -19,9 +19,6 @@ from tests.conftest import RunTutorial, apply_edits
 
 pytestmark = pytest.mark.slow
 
-SKIP_OWN_TESTS = ("-k", "not own_tests")
-"""The learner-tests checks start subprocesses; variants that do not touch tests/ skip them."""
-
 LEARNER_AUTO_MODE_INI = """[pytest]
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = session
@@ -43,6 +40,8 @@ class Variant:
     name: str
     edits: tuple[tuple[str, str], ...]
     failing_item: str
+    rejected_as: tuple[str, ...] = ("failed",)
+    """The item's statuses that reject it: a bug that makes calls wait can time out."""
 
 
 VARIANTS = [
@@ -151,6 +150,80 @@ VARIANTS = [
         "core",
     ),
     Variant(
+        "rate_limited_in_short_periods",  # calls start on a clock: too many at once
+        (
+            ("import asyncio\n", "import asyncio\nfrom aiolimiter import AsyncLimiter\n"),
+            (
+                "slots = asyncio.Semaphore(self._max_concurrency)",
+                "slots = AsyncLimiter(self._max_concurrency, 0.05)",
+            ),
+        ),
+        "core",
+    ),
+    Variant(
+        "rate_limited_in_long_periods",  # freed slots wait for the next token
+        (
+            ("import asyncio\n", "import asyncio\nfrom aiolimiter import AsyncLimiter\n"),
+            (
+                "slots = asyncio.Semaphore(self._max_concurrency)",
+                "slots = AsyncLimiter(self._max_concurrency, 2.0)",
+            ),
+        ),
+        "core",
+        rejected_as=("failed", "timeout"),  # the properties' examples wait for tokens
+    ),
+    Variant(
+        "default_chunk_size_off_by_one",
+        (("        chunk_size: int = 100,\n", "        chunk_size: int = 101,\n"),),
+        "core",
+    ),
+    Variant(
+        "duration_in_seconds",
+        (('"duration_ms": elapsed_s * 1000,', '"duration_ms": elapsed_s,'),),
+        "core",
+    ),
+    Variant(
+        "failed_lists_the_successes",
+        (("if not result.ok]", "if result.ok]"),),
+        "errors",
+    ),
+    Variant(
+        "accepts_a_handler_that_is_not_callable",
+        (
+            (
+                "        if not callable(handler):\n"
+                '            raise ValueError(f"handler must be an async callable, got '
+                '{handler!r}")\n',
+                "",
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "timeout_without_a_message",
+        (
+            (
+                "        if not message and isinstance(exc, TimeoutError):\n"
+                '            message = f"no result within {self._item_timeout:g} s"\n',
+                "",
+            ),
+        ),
+        "errors",
+    ),
+    Variant(
+        "cancelled_silently",
+        (
+            (
+                "            logger.warning(\n"
+                '                "batch %d cancelled after %d of %d items", batch_id, '
+                "len(results), len(items)\n"
+                "            )\n",
+                "",
+            ),
+        ),
+        "integration",
+    ),
+    Variant(
         "undocumented_backoff_delay",
         (
             (
@@ -193,7 +266,7 @@ def test_variant_is_rejected_on_the_expected_item(
     run = run_tutorial("batch_processor", "-k", selection, solution=folder)
     assert run.result.ret == 1
     assert run.report["verdict"] == "not_validated"
-    assert run.status(variant.failing_item) == "failed", run.automated_statuses()
+    assert run.status(variant.failing_item) in variant.rejected_as, run.automated_statuses()
     assert run.status("tests") == "skipped"
 
 
@@ -214,7 +287,8 @@ def test_a_method_that_hangs_is_stopped_and_the_rest_stands(
     folder = make_variant(pytester, copy_solution, hangs)
     run = run_tutorial(
         "batch_processor",
-        *SKIP_OWN_TESTS,
+        "-k",
+        "not own_tests and not p95",  # the load test takes seconds: longer than the limit
         f"{TIMEOUT}=1",
         "-p",
         "no:cacheprovider",
@@ -228,13 +302,14 @@ def test_a_method_that_hangs_is_stopped_and_the_rest_stands(
         "test_backoff_is_capped_and_jittered",
         "test_each_batch_logs_its_metrics",
         "test_gives_up_after_max_attempts",
-        "test_slow_items_time_out",
+        "test_the_defaults_are_the_documented_ones",
         "test_transient_failures_are_retried_with_exponential_backoff",
     ]
     for name in timed_out:
         assert checks[name]["duration_s"] < 3, checks[name]
     statuses = run.automated_statuses()
     assert statuses["errors"] == statuses["core"] == "timeout", statuses
-    for item in ("integration", "performance", "documentation"):
+    for item in ("integration", "documentation"):
         assert statuses[item] == "passed", statuses
+    assert statuses["performance"] == "skipped", statuses
     assert "Task was destroyed but it is pending" not in run.result.stderr.str()

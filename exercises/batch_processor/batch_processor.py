@@ -106,9 +106,11 @@ class BatchProcessor:
     ) -> None:
         """Store the settings (Step 1).
 
-        TODO: raise ValueError when ``chunk_size``, ``max_concurrency`` or ``max_attempts``
-        is not an int >= 1, when ``base_delay < 0`` or ``max_delay < base_delay``, or when
-        ``item_timeout <= 0``. ``sleep`` and ``random`` are injected so tests never wait.
+        TODO: raise ValueError when ``handler`` is not callable, when ``chunk_size``,
+        ``max_concurrency`` or ``max_attempts`` is not an int >= 1, when ``base_delay < 0``
+        or ``max_delay < base_delay``, or when ``item_timeout <= 0``. Keep the defaults:
+        they are part of the contract. ``sleep`` and ``random`` are injected so tests
+        never wait.
         """
         self._handler = handler
         self._chunk_size = chunk_size
@@ -128,8 +130,9 @@ class BatchProcessor:
         ``chunk_size`` items one after another, the items of a chunk concurrently with
         ``asyncio.gather`` and at most ``max_concurrency`` handler calls in flight (an
         ``asyncio.Semaphore``, Step 3). A failing item becomes a failed ItemResult, never
-        an exception (Step 2); transient errors are retried (Step 4); every call is cut
-        off after ``item_timeout`` (Step 3). Cancellation cancels every call and is
+        an exception (Step 2), whose error is ``"Type: message"``; transient errors are
+        retried (Step 4); every call is cut off after ``item_timeout`` with a TimeoutError
+        that says so (Step 3). Cancellation cancels every call, logs a WARNING and is
         re-raised (Step 3). Log the batch's metrics at INFO (Step 6).
         """
         raise NotImplementedError("process is not implemented yet: see Step 2 of the tutorial")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,13 +15,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_tutorial import as_plain_json, assert_same_json
+from pytest_tutorial.solution import Solution
 from pytest_tutorial.tutorials.batch_processor.support import (
+    FakeRandom,
+    FakeSleep,
     RecordingHandler,
+    cancel_leftovers,
     expected_value,
     guard,
     plain_results,
     records,
 )
+
+HOLD_S = 0.3
+"""How long the bound check holds ``max_concurrency`` calls open. A correct limiter never
+starts another call meanwhile; a rate limiter whose next start comes sooner does."""
+REFILL_S = 1.0
+"""How long freed slots may stay empty. A correct limiter refills them within a few loop
+turns; a rate limiter whose starts are ``HOLD_S`` or more apart needs over a second for five."""
+SETTLE_S = 0.05
+"""How long a check waits, with calls held, for a call too many to start."""
+SLOW_CALL_S = 0.03
+"""A handler call that really waits, so a batch's duration has a known lower bound."""
 
 sizes = st.integers(min_value=0, max_value=40)
 chunk_sizes = st.integers(min_value=1, max_value=12)
@@ -130,18 +148,50 @@ async def test_concurrency_never_exceeds_the_bound(
 
 @pytest.mark.checklist(
     "core",
+    points=2,
     step=3,
-    hint="start the calls of a chunk together (asyncio.gather) and let the semaphore hold "
-    "back the rest: awaiting the items one by one runs them sequentially",
+    hint="start the calls of a chunk together (asyncio.gather) and let an asyncio.Semaphore "
+    "hold back the rest: a freed slot starts the next item at once. Awaiting items one by "
+    "one, or a rate limiter (N calls per period), does not keep max_concurrency in flight",
 )
-async def test_uses_the_concurrency_it_is_allowed(make_processor: Callable[..., Any]) -> None:
-    handler = RecordingHandler(yields=lambda key: 3)
-    processor = make_processor(handler, chunk_size=20, max_concurrency=5)
-    async with guard("process() of 20 items"):
-        await processor.process(records(20))
-    assert handler.peak == 5, (
-        f"with max_concurrency=5 and 20 items at most {handler.peak} handler call(s) ran at "
-        "once; the processor should keep 5 in flight"
+async def test_keeps_max_concurrency_calls_in_flight_and_no_more(
+    make_processor: Callable[..., Any],
+) -> None:
+    bound = 5
+    handler = RecordingHandler(hold=True)
+    processor = make_processor(handler, chunk_size=20, max_concurrency=bound)
+    call = f"process() of 20 items with max_concurrency={bound}, calls held open by the check"
+    task = asyncio.create_task(processor.process(records(20)))
+    try:
+        await handler.wait_for_calls(bound, task, what=call)
+        await asyncio.sleep(HOLD_S)
+        assert handler.peak == bound, (
+            f"{call}: {handler.peak} calls ran at once while {bound} were held open for "
+            f"{HOLD_S:g} s; no call may start before a running one finishes (a rate limiter "
+            "lets calls start on a clock, not when a slot frees)"
+        )
+        handler.release_all()
+        await handler.wait_for_calls(
+            bound,
+            task,
+            started=2 * bound,
+            within=REFILL_S,
+            what=call,
+            why=f" once the first {bound} answered: start the next items as soon as slots free",
+        )
+        assert handler.peak == bound, (
+            f"{call}: {handler.peak} calls ran at once after the first {bound} answered, "
+            f"at most {bound} may"
+        )
+        handler.release_all(stop_holding=True)
+        async with guard(f"{call}, once the check stopped holding calls"):
+            result = await task
+    finally:
+        handler.release_all(stop_holding=True)
+        await cancel_leftovers()
+    values = [entry.get("value") for entry in plain_results(result)]
+    assert_same_json(
+        values, [expected_value(item) for item in records(20)], what=f"the values of {call}"
     )
 
 
@@ -173,22 +223,15 @@ async def test_chunks_run_one_after_another(make_processor: Callable[..., Any]) 
 @pytest.mark.checklist(
     "core",
     step=2,
-    hint="an empty list is a valid batch: no handler call, an empty result, metrics with "
-    "items=0 and chunks=0",
+    hint="an empty list is a valid batch: no chunk, no handler call, no results",
 )
 async def test_an_empty_batch_is_fine(make_processor: Callable[..., Any]) -> None:
     handler = RecordingHandler()
     async with guard("process([])"):
         result = await make_processor(handler).process([])
-    assert plain_results(result) == [], "process([]) should have no results"
-    assert handler.calls == [], "process([]) called the handler"
-    metrics, _ = split_metrics(result.to_dict().get("metrics"), what="to_dict()['metrics']")
-    counts = {key: metrics.get(key) for key in ("items", "chunks", "succeeded", "failed")}
-    assert_same_json(
-        counts,
-        {"items": 0, "chunks": 0, "succeeded": 0, "failed": 0},
-        what="the metrics of an empty batch",
-    )
+    entries = plain_results(result)
+    assert entries == [], f"process([]) returned the results {str(entries)[:200]}, expected []"
+    assert handler.calls == [], f"process([]) called the handler with {handler.calls}"
 
 
 @pytest.mark.checklist(
@@ -196,8 +239,9 @@ async def test_an_empty_batch_is_fine(make_processor: Callable[..., Any]) -> Non
     points=2,
     step=6,
     hint="after each batch log one INFO record on the 'batch_processor' logger with "
-    "extra={'batch_metrics': metrics}: batch_id, items, chunks, succeeded, failed, "
-    "retries, duration_ms (the same dict as BatchResult.metrics)",
+    "extra={'batch_metrics': metrics}: batch_id (1, 2, 3, ... per processor), items, "
+    "chunks, succeeded, failed, retries, duration_ms (the same dict as "
+    "BatchResult.metrics); an empty batch has items=0 and chunks=0",
 )
 async def test_each_batch_logs_its_metrics(
     make_processor: Callable[..., Any], caplog: pytest.LogCaptureFixture
@@ -206,14 +250,29 @@ async def test_each_batch_logs_its_metrics(
         failures={1: [ConnectionError("connection reset")], 3: [ValueError("bad record")]}
     )
     processor = make_processor(handler, chunk_size=2)
+    calls = ["process() of 5 items", "process() of 3 items", "process([])"]
     with caplog.at_level(logging.INFO, logger="batch_processor"):
-        async with guard("two calls of process()"):
-            first = await processor.process(records(5))
-            await processor.process(records(3))
+        async with guard("three calls of process() on one processor"):
+            returned = [
+                await processor.process(records(5)),
+                await processor.process(records(3)),
+                await processor.process([]),
+            ]
     expected = [
         {"batch_id": 1, "items": 5, "chunks": 3, "succeeded": 4, "failed": 1, "retries": 1},
         {"batch_id": 2, "items": 3, "chunks": 2, "succeeded": 3, "failed": 0, "retries": 0},
+        {"batch_id": 3, "items": 0, "chunks": 0, "succeeded": 0, "failed": 0, "retries": 0},
     ]
+    for call, result, want in zip(calls, returned, expected, strict=True):
+        metrics, _ = split_metrics(
+            result.to_dict().get("metrics"), what=f"{call}.to_dict()['metrics']"
+        )
+        assert_same_json(
+            metrics,
+            want,
+            what=f"the metrics {call} returned (chunk_size=2; item 1 failed once with "
+            "ConnectionError, item 3 raised ValueError)",
+        )
     logged = [
         record
         for record in caplog.records
@@ -221,12 +280,107 @@ async def test_each_batch_logs_its_metrics(
         and record.levelno == logging.INFO
         and hasattr(record, "batch_metrics")
     ]
-    assert len(logged) == 2, (
-        f"expected one INFO record with batch_metrics per batch on the 'batch_processor' "
-        f"logger, found {len(logged)} for two batches"
+    assert len(logged) == 3, (
+        "expected one INFO record with batch_metrics per batch on the 'batch_processor' "
+        f"logger, found {len(logged)} for three batches"
     )
-    for number, (record, want) in enumerate(zip(logged, expected, strict=True), start=1):
-        metrics, _ = split_metrics(record.batch_metrics, what=f"batch {number}'s batch_metrics")
-        assert_same_json(metrics, want, what=f"batch {number}'s logged metrics")
-    returned, _ = split_metrics(first.to_dict().get("metrics"), what="to_dict()['metrics']")
-    assert_same_json(returned, expected[0], what="the first BatchResult's metrics")
+    for call, record, want in zip(calls, logged, expected, strict=True):
+        metrics, _ = split_metrics(record.batch_metrics, what=f"the batch_metrics of {call}")
+        assert_same_json(metrics, want, what=f"the metrics logged for {call}")
+
+
+@pytest.mark.checklist(
+    "core",
+    step=6,
+    hint="duration_ms is the batch's elapsed time in milliseconds: (time.perf_counter() - "
+    "started) * 1000, taken around the whole of process()",
+)
+async def test_duration_is_the_batch_time_in_milliseconds(
+    make_processor: Callable[..., Any],
+) -> None:
+    async def slow_call(item: Any) -> Any:
+        await asyncio.sleep(SLOW_CALL_S)
+        return expected_value(item)
+
+    processor = make_processor(slow_call)
+    call = f"process() of 1 item whose handler call takes {SLOW_CALL_S * 1000:g} ms"
+    async with guard(call):
+        began = time.perf_counter()
+        result = await processor.process(records(1))
+        elapsed_ms = (time.perf_counter() - began) * 1000
+    _, duration = split_metrics(result.to_dict().get("metrics"), what=f"{call}: metrics")
+    shortest = SLOW_CALL_S * 1000 * 0.9
+    assert shortest <= duration <= elapsed_ms + 1, (
+        f"{call}: duration_ms is {duration!r}, expected the batch's time in ms: at least "
+        f"{shortest:g} and at most the {elapsed_ms:.3f} ms the check measured around it"
+    )
+
+
+@pytest.mark.checklist(
+    "core",
+    step=4,
+    hint="keep the defaults of the tutorial's Initial Configuration and Step 1's signature: "
+    "chunk_size=100, max_concurrency=10, max_attempts=3, base_delay=0.1, max_delay=5.0, "
+    "item_timeout=10.0",
+)
+async def test_the_defaults_are_the_documented_ones(
+    solution: Solution, fake_sleep: FakeSleep
+) -> None:
+    def build(handler: RecordingHandler, **settings: Any) -> Any:
+        """The learner's processor with its own defaults, apart from ``settings``."""
+        return solution.BatchProcessor(
+            handler, sleep=fake_sleep, random=FakeRandom(0.5), **settings
+        )
+
+    wrong = []
+    for setting, default, other in (
+        ("chunk_size", 100, "max_concurrency"),
+        ("max_concurrency", 10, "chunk_size"),
+    ):
+        handler = RecordingHandler(hold=True)
+        call = f"process() of 150 items with the default {setting} and {other}=1000"
+        task = asyncio.create_task(build(handler, **{other: 1000}).process(records(150)))
+        try:
+            await handler.wait_for_calls(default, task, within=REFILL_S, what=call)
+            await asyncio.sleep(SETTLE_S)
+        finally:
+            handler.release_all(stop_holding=True)
+            await cancel_leftovers()
+        if handler.peak != default:
+            wrong.append(f"{setting}: {handler.peak} calls ran at once, expected {default}")
+
+    failing = RecordingHandler(failures={0: [ConnectionError("reset")] * 9})
+    async with guard("process() of an item that always fails with ConnectionError"):
+        await build(failing).process(records(1))
+    if failing.call_counts() != {0: 3}:
+        wrong.append(f"max_attempts: the handler was called {len(failing.calls)} times, expected 3")
+
+    delays_before = len(fake_sleep.delays)
+    failing = RecordingHandler(failures={0: [ConnectionError("reset")] * 9})
+    async with guard("process() of an item that always fails, with max_attempts=8"):
+        await build(failing, max_attempts=8).process(records(1))
+    delays = as_plain_json(fake_sleep.delays[delays_before:], what="the delays passed to sleep()")
+    expected_delays = [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.5]
+    same = len(delays) == len(expected_delays) and all(
+        isinstance(delay, int | float) and math.isclose(delay, want, rel_tol=1e-9)
+        for delay, want in zip(delays, expected_delays, strict=True)
+    )
+    if not same:
+        wrong.append(
+            f"base_delay and max_delay: with max_attempts=8 and random() = 0.5 the retries slept "
+            f"{delays}, expected {expected_delays} (0.5 * min(5.0, 0.1 * 2 ** (n - 1)))"
+        )
+
+    try:
+        timeout = inspect.signature(solution.BatchProcessor).parameters.get("item_timeout")
+    except (TypeError, ValueError):
+        timeout = None
+    default_timeout = None if timeout is None else timeout.default
+    if type(default_timeout) not in (int, float) or default_timeout != 10.0:
+        wrong.append(
+            f"item_timeout: BatchProcessor's signature has item_timeout={default_timeout!r}, "
+            "expected 10.0 (a 10 s limit is read from the signature, not waited for)"
+        )
+    assert not wrong, "BatchProcessor(handler) does not use the documented defaults: " + "; ".join(
+        wrong
+    )

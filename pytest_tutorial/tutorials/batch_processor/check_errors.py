@@ -14,6 +14,7 @@ from pytest_tutorial.tutorials.batch_processor.support import (
     FakeSleep,
     RecordingHandler,
     expected_value,
+    fail_if_not_written,
     guard,
     plain_results,
     records,
@@ -51,42 +52,61 @@ def recorded_delays(sleep: FakeSleep) -> list[float]:
     return [float(delay) for delay in delays]
 
 
-def assert_delays(actual: list[float], expected: list[float], *, why: str) -> None:
-    """Fail unless the delays match (to float precision), saying what was expected and why."""
+def assert_delays(actual: list[float], expected: list[float], *, call: str, why: str) -> None:
+    """Fail unless the delays match (to float precision), naming the call, and saying what
+    was expected and why."""
     __tracebackhide__ = True
     same = len(actual) == len(expected) and all(
         math.isclose(a, e, rel_tol=1e-9, abs_tol=1e-12)
         for a, e in zip(actual, expected, strict=True)
     )
-    assert same, f"the retries slept {actual}, expected {expected}: {why}"
+    assert same, f"{call}: the retries slept {actual}, expected {expected}: {why}"
 
 
 @pytest.mark.checklist(
     "errors",
     points=2,
     step=2,
-    hint="catch the handler's exception per item and return it as a failed ItemResult "
-    "('ValueError: bad record'); never let one item's error escape process()",
+    hint="catch the handler's exception per item and return it as a failed ItemResult whose "
+    "error is f'{type(exc).__name__}: {exc}' ('ValueError: bad record'); never let one "
+    "item's error escape process(); BatchResult.failed lists the failed results",
 )
 async def test_one_failing_item_does_not_fail_the_batch(make_processor: Callable[..., Any]) -> None:
     items = records(6)
-    handler = RecordingHandler(failures={2: [ValueError("bad record")], 4: [KeyError("sku")]})
-    async with guard("process() of 6 items"):
+    handler = RecordingHandler(
+        failures={2: [ValueError("bad record")], 4: [KeyError("sku")], 5: [RuntimeError()]}
+    )
+    call = "process() of 6 items (2 raises ValueError, 4 KeyError, 5 RuntimeError())"
+    async with guard(call):
         try:
             result = await make_processor(handler, chunk_size=3).process(items)
         except Exception as error:
+            fail_if_not_written(error, "process()")
             pytest.fail(
-                f"process() raised {type(error).__name__}: {error} because one item failed; "
-                "a failing item should become a failed result",
+                f"{call} raised {type(error).__name__}: {error}; a failing item should "
+                "become a failed result, not fail the batch",
                 pytrace=False,
             )
     entries = plain_results(result)
     expected = [succeeded(item) for item in items]
     expected[2] = failed("ValueError", 1)
     expected[4] = failed("KeyError", 1)
-    assert_same_json([outcome(e) for e in entries], expected, what="the outcomes of 6 items")
-    assert entries[2].get("error") == "ValueError: bad record", (
-        f"the error of item 2 is {entries[2].get('error')!r}, expected 'ValueError: bad record'"
+    expected[5] = failed("RuntimeError", 1)
+    assert_same_json([outcome(e) for e in entries], expected, what=f"the outcomes of {call}")
+    errors = [entries[n].get("error") for n in (2, 4, 5)]
+    errors = [error.rstrip() if isinstance(error, str) else error for error in errors]
+    assert_same_json(
+        errors,
+        ["ValueError: bad record", "KeyError: 'sku'", "RuntimeError:"],
+        what=f"the errors of {call}, each 'Type: str(exception)' (trailing spaces aside)",
+    )
+    listed = as_plain_json(
+        [entry.to_dict() for entry in result.failed], what=f"{call}: [r.to_dict() for r in .failed]"
+    )
+    assert_same_json(
+        listed,
+        [entries[2], entries[4], entries[5]],
+        what=f"{call}: BatchResult.failed (the failed results, in input order)",
     )
 
 
@@ -109,17 +129,24 @@ async def test_transient_failures_are_retried_with_exponential_backoff(
     processor = make_processor(
         handler, max_attempts=5, base_delay=0.1, max_delay=10.0, random=FakeRandom(0.5)
     )
-    async with guard("process() of a flaky item"):
+    call = (
+        "process() of an item whose calls raise ConnectionError, TimeoutError, "
+        "ConnectionError, then succeed (max_attempts=5)"
+    )
+    async with guard(call):
         result = await processor.process(records(1))
     assert_same_json(
         [outcome(e) for e in plain_results(result)],
         [succeeded(records(1)[0], attempts=4)],
-        what="the outcome of an item that failed three times, then succeeded",
+        what=f"the outcome of {call}",
     )
-    assert handler.call_counts() == {0: 4}, f"the handler was called {handler.calls}"
+    assert handler.call_counts() == {0: 4}, (
+        f"{call}: the handler was called {len(handler.calls)} times, expected 4"
+    )
     assert_delays(
         recorded_delays(fake_sleep),
         [0.05, 0.1, 0.2],
+        call=call,
         why="with base_delay=0.1 and random() = 0.5 the delays double: 0.5 * 0.1 * 2 ** (n - 1)",
     )
 
@@ -137,13 +164,18 @@ async def test_backoff_is_capped_and_jittered(
     processor = make_processor(
         handler, max_attempts=6, base_delay=0.1, max_delay=0.3, random=FakeRandom(0.9, 0.2, 0.6)
     )
-    async with guard("process() of a flaky item"):
+    call = (
+        "process() of an item that fails 5 times with ConnectionError (max_attempts=6, "
+        "base_delay=0.1, max_delay=0.3, random() drawing 0.9, 0.2, 0.6, ...)"
+    )
+    async with guard(call):
         await processor.process(records(1))
     caps = [0.1, 0.2, 0.3, 0.3, 0.3]
     draws = [0.9, 0.2, 0.6, 0.9, 0.2]
     assert_delays(
         recorded_delays(fake_sleep),
         [cap * draw for cap, draw in zip(caps, draws, strict=True)],
+        call=call,
         why="each delay is random() times min(max_delay=0.3, 0.1 * 2 ** (n - 1))",
     )
 
@@ -159,16 +191,20 @@ async def test_other_errors_are_not_retried(
 ) -> None:
     handler = RecordingHandler(failures={0: [ValueError("bad record")], 1: [KeyError("sku")]})
     processor = make_processor(handler, max_attempts=4)
-    async with guard("process() of 3 items"):
+    call = "process() of 3 items (0 raises ValueError, 1 KeyError; max_attempts=4)"
+    async with guard(call):
         result = await processor.process(records(3))
     assert handler.call_counts() == {0: 1, 1: 1, 2: 1}, (
-        f"items whose handler raised ValueError or KeyError were retried: calls {handler.calls}"
+        f"{call}: the handler was called {handler.call_counts()} times per item, expected "
+        "once each: ValueError and KeyError are not transient"
     )
-    assert recorded_delays(fake_sleep) == [], "the processor slept although nothing was transient"
+    assert recorded_delays(fake_sleep) == [], (
+        f"{call}: the processor slept {fake_sleep.delays} although nothing was transient"
+    )
     assert_same_json(
         [outcome(e) for e in plain_results(result)],
         [failed("ValueError", 1), failed("KeyError", 1), succeeded(records(3)[2])],
-        what="the outcomes",
+        what=f"the outcomes of {call}",
     )
 
 
@@ -176,26 +212,54 @@ async def test_other_errors_are_not_retried(
     "errors",
     step=4,
     hint="give up after max_attempts calls: the result keeps the last error and the number "
-    "of attempts; a custom `transient` tuple replaces the default one",
+    "of attempts; a custom `transient` tuple replaces the default one; the processor's own "
+    "timeouts are TimeoutErrors, retried like any transient error",
 )
 async def test_gives_up_after_max_attempts(
     make_processor: Callable[..., Any], fake_sleep: FakeSleep
 ) -> None:
     handler = RecordingHandler(
-        failures={0: [ConnectionError("reset")] * 9, 1: [LookupError("not yet")] * 9}
+        failures={
+            0: [ConnectionError(f"reset {n}") for n in range(1, 10)],
+            1: [LookupError(f"not yet {n}") for n in range(1, 10)],
+            2: [TimeoutError("slow upstream")],
+        }
     )
     processor = make_processor(handler, max_attempts=3, transient=(ConnectionError, LookupError))
-    async with guard("process() of 2 failing items"):
-        result = await processor.process(records(2))
+    call = (
+        "process() of 3 items that fail with ConnectionError, LookupError, TimeoutError, "
+        "with max_attempts=3 and transient=(ConnectionError, LookupError)"
+    )
+    async with guard(call):
+        result = await processor.process(records(3))
     entries = plain_results(result)
     assert_same_json(
         [outcome(e) for e in entries],
-        [failed("ConnectionError", 3), failed("LookupError", 3)],
-        what="the outcomes of two items that always fail transiently",
+        [failed("ConnectionError", 3), failed("LookupError", 3), failed("TimeoutError", 1)],
+        what=f"the outcomes of {call} (TimeoutError is not in the transient tuple given)",
     )
-    assert handler.call_counts() == {0: 3, 1: 3}, f"expected 3 calls each, got {handler.calls}"
+    assert_same_json(
+        [entry.get("error") for entry in entries[:2]],
+        ["ConnectionError: reset 3", "LookupError: not yet 3"],
+        what=f"the errors of items 0 and 1 in {call} (the third, last attempt's)",
+    )
+    assert handler.call_counts() == {0: 3, 1: 3, 2: 1}, (
+        f"{call}: the handler was called {handler.call_counts()} times per item, expected "
+        "{0: 3, 1: 3, 2: 1}"
+    )
     assert len(fake_sleep.delays) == 4, (
-        f"expected 2 sleeps per item (between 3 attempts), got {fake_sleep.delays}"
+        f"{call}: sleep() was called with {fake_sleep.delays}, expected 2 sleeps per item "
+        "(between 3 attempts)"
+    )
+
+    hung = RecordingHandler(hang=[0])
+    call = "process() of 1 item that never answers (item_timeout=0.05, max_attempts=3)"
+    async with guard(call):
+        result = await make_processor(hung, item_timeout=0.05, max_attempts=3).process(records(1))
+    assert_same_json(
+        [outcome(e) for e in plain_results(result)],
+        [failed("TimeoutError", 3)],
+        what=f"the outcome of {call}: a timeout is a TimeoutError, transient by default",
     )
 
 
@@ -204,31 +268,54 @@ async def test_gives_up_after_max_attempts(
     points=2,
     step=3,
     timeout=20,
-    hint="wrap each handler call in asyncio.timeout(item_timeout); a timeout is a "
-    "TimeoutError, transient like any other, so it is retried",
+    hint="wrap each handler call in asyncio.timeout(item_timeout); asyncio's TimeoutError "
+    "has no message, so say what happened: 'TimeoutError: no result within 0.05 s'",
 )
 async def test_slow_items_time_out(make_processor: Callable[..., Any]) -> None:
     handler = RecordingHandler(hang=[1])
-    processor = make_processor(handler, item_timeout=0.05, max_attempts=2, chunk_size=3)
-    async with guard("process() with one call that never answers (item_timeout=0.05)"):
+    processor = make_processor(handler, item_timeout=0.05, max_attempts=1, chunk_size=3)
+    call = "process() of 3 items, item 1 never answering (item_timeout=0.05, max_attempts=1)"
+    async with guard(call):
         result = await processor.process(records(3))
     entries = plain_results(result)
     items = records(3)
     assert_same_json(
         [outcome(e) for e in entries],
-        [succeeded(items[0]), failed("TimeoutError", 2), succeeded(items[2])],
-        what="the outcomes when item 1 never answers",
+        [succeeded(items[0]), failed("TimeoutError", 1), succeeded(items[2])],
+        what=f"the outcomes of {call}",
     )
-    assert handler.in_flight == 0, f"{handler.in_flight} timed-out call(s) are still running"
+    error = entries[1].get("error")
+    explained = isinstance(error, str) and error.startswith("TimeoutError: ") and error[14:].strip()
+    assert explained, (
+        f"{call}: the error of item 1 is {error!r}; expected 'TimeoutError: ' and what "
+        "happened, such as 'TimeoutError: no result within 0.05 s' (asyncio's own "
+        "TimeoutError has no message)"
+    )
+    assert handler.in_flight == 0, (
+        f"{call}: {handler.in_flight} timed-out call(s) were still running after process() returned"
+    )
 
 
 @pytest.mark.checklist(
     "errors",
     step=1,
     hint="__init__ raises ValueError for chunk_size, max_concurrency or max_attempts below 1, "
-    "a negative base_delay, max_delay below base_delay, or item_timeout <= 0",
+    "a negative base_delay, max_delay below base_delay, or item_timeout <= 0, and "
+    "ValueError (or TypeError) for a handler that is not callable; the edges (a count of "
+    "1, base_delay=0, base_delay == max_delay) are valid",
 )
 def test_bad_settings_raise_value_error(make_processor: Callable[..., Any]) -> None:
+    accepted = []
+    for handler in (None, "store_record"):
+        try:
+            make_processor(handler)
+        except (ValueError, TypeError):
+            continue
+        except Exception as error:
+            fail_if_not_written(error, f"BatchProcessor({handler!r})")
+            accepted.append(f"BatchProcessor({handler!r}) raised {type(error).__name__}")
+            continue
+        accepted.append(f"BatchProcessor({handler!r}) was accepted")
     bad: list[dict[str, Any]] = [
         {"chunk_size": 0},
         {"chunk_size": 2.5},
@@ -239,24 +326,39 @@ def test_bad_settings_raise_value_error(make_processor: Callable[..., Any]) -> N
         {"item_timeout": 0},
         {"item_timeout": -2.0},
     ]
-    accepted = []
     for options in bad:
         try:
             make_processor(RecordingHandler(), **options)
         except ValueError:
             continue
         except Exception as error:
+            fail_if_not_written(error, f"BatchProcessor(handler, **{options})")
             accepted.append(f"{options} raised {type(error).__name__}, not ValueError")
             continue
         accepted.append(f"{options} was accepted")
     assert not accepted, "BatchProcessor settings not rejected: " + "; ".join(accepted)
+    edges: list[dict[str, Any]] = [
+        {"chunk_size": 1, "max_concurrency": 1, "max_attempts": 1},
+        {"base_delay": 0.0, "max_delay": 0.0},
+        {"base_delay": 0.5, "max_delay": 0.5},
+        {"item_timeout": 0.001},
+    ]
+    refused = []
+    for options in edges:
+        try:
+            make_processor(RecordingHandler(), **options)
+        except Exception as error:
+            refused.append(f"{options} raised {type(error).__name__}: {error}")
+    assert not refused, "valid BatchProcessor settings at the edge were refused: " + "; ".join(
+        refused
+    )
 
 
 @pytest.mark.checklist(
     "errors",
-    step=1,
+    step=2,
     hint="process() raises TypeError unless items is a list or tuple (a str is not a batch "
-    "of characters), before calling the handler",
+    "of characters), before calling the handler; a tuple is a batch like a list",
 )
 async def test_items_must_be_a_list_or_tuple(make_processor: Callable[..., Any]) -> None:
     handler = RecordingHandler()
@@ -269,8 +371,17 @@ async def test_items_must_be_a_list_or_tuple(make_processor: Callable[..., Any])
         except TypeError:
             continue
         except Exception as error:
+            fail_if_not_written(error, "process()")
             accepted.append(f"process({items!r}) raised {type(error).__name__}, not TypeError")
             continue
         accepted.append(f"process({items!r}) was accepted")
     assert not accepted, "; ".join(accepted)
     assert handler.calls == [], f"the handler was called for bad input: {handler.calls}"
+    batch = tuple(records(3))
+    async with guard("process() of a tuple of 3 items"):
+        result = await processor.process(batch)
+    assert_same_json(
+        [entry.get("value") for entry in plain_results(result)],
+        [expected_value(item) for item in batch],
+        what="the values of process() of a tuple of 3 items",
+    )

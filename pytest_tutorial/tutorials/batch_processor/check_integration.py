@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -65,12 +66,13 @@ async def test_a_handler_writing_to_async_redis(
 async def test_cancelling_process_cancels_every_call(make_processor: Callable[..., Any]) -> None:
     handler = RecordingHandler(hang=range(100))
     processor = make_processor(handler, chunk_size=20, max_concurrency=4)
+    call = "process() of 40 items whose calls never answer (chunk_size=20, max_concurrency=4)"
     task = asyncio.create_task(processor.process(records(40)))
     try:
-        await handler.wait_for_calls(4, task)
+        await handler.wait_for_calls(4, task, what=call)
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=GUARD_S)
-        assert done, f"process() was still running {GUARD_S:g} s after it was cancelled"
+        assert done, f"{call} was still running {GUARD_S:g} s after it was cancelled"
         if not task.cancelled():
             error = task.exception()
             got = f"raised {type(error).__name__}: {error}" if error else "returned a result"
@@ -86,11 +88,13 @@ async def test_cancelling_process_cancels_every_call(make_processor: Callable[..
             f"{handler.in_flight} handler call(s) were still running after process() was cancelled"
         )
         assert not running, f"{len(running)} task(s) outlived the cancelled process()"
-        assert sorted(handler.cancelled) == [0, 1, 2, 3], (
-            f"the 4 calls in flight should have been cancelled; cancelled: {handler.cancelled}"
+        assert sorted(handler.cancelled) == sorted(handler.calls), (
+            f"the calls in flight (items {sorted(handler.calls)}) should all have been "
+            f"cancelled; cancelled: items {sorted(handler.cancelled)}"
         )
         assert len(handler.calls) == 4, (
-            f"{len(handler.calls) - 4} handler call(s) started after process() was cancelled"
+            f"{len(handler.calls) - 4} handler call(s) started after process() was cancelled "
+            "with 4 calls in flight (max_concurrency=4)"
         )
     finally:
         task.cancel()
@@ -116,3 +120,35 @@ async def test_a_caller_timeout_stops_the_batch(make_processor: Callable[..., An
         assert not leftover_tasks(), "tasks were left running after the caller's timeout"
     finally:
         await cancel_leftovers()
+
+
+@pytest.mark.checklist(
+    "integration",
+    step=3,
+    hint="catch asyncio.CancelledError around the chunk loop, log a WARNING on the "
+    "'batch_processor' logger saying how far the batch got, then `raise`",
+)
+async def test_a_cancelled_batch_logs_a_warning(
+    make_processor: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = RecordingHandler(hang=range(100))
+    processor = make_processor(handler, chunk_size=10, max_concurrency=2)
+    call = "process() of 10 items whose calls never answer, cancelled by its caller"
+    with caplog.at_level(logging.INFO, logger="batch_processor"):
+        task = asyncio.create_task(processor.process(records(10)))
+        try:
+            await handler.wait_for_calls(2, task, what=call)
+            task.cancel()
+            await asyncio.wait({task}, timeout=GUARD_S)
+        finally:
+            task.cancel()
+            await cancel_leftovers()
+    warnings = [
+        record
+        for record in caplog.records
+        if record.name == "batch_processor" and record.levelno >= logging.WARNING
+    ]
+    assert warnings, (
+        f"{call}: no WARNING record on the 'batch_processor' logger; a cancelled batch should "
+        "say how far it got before it lets the cancellation through"
+    )

@@ -63,11 +63,13 @@ def expected_value(item: Any) -> dict[str, Any]:
 
 
 class RecordingHandler:
-    """An async handler that records every call and can fail, stall or hang on demand.
+    """An async handler that records every call and can fail, stall, hold or hang on demand.
 
     ``yields(item_id)`` is how many times a call gives way to the loop before answering,
     so calls finish out of input order; ``failures[item_id]`` lists the exceptions that
-    item's successive calls raise before it succeeds; items in ``hang`` never answer.
+    item's successive calls raise before it succeeds; items in ``hang`` never answer. With
+    ``hold=True`` every call waits until the check releases it (:meth:`release_all`), so
+    the check decides how long calls last instead of the number of loop turns.
     """
 
     def __init__(
@@ -76,10 +78,13 @@ class RecordingHandler:
         yields: Callable[[Any], int] = lambda key: 1,
         failures: dict[Any, list[BaseException]] | None = None,
         hang: Iterable[Any] = (),
+        hold: bool = False,
     ) -> None:
         self.yields = yields
         self.failures = {key: list(errors) for key, errors in (failures or {}).items()}
         self.hang = set(hang)
+        self.hold = hold
+        self._held: list[asyncio.Event] = []
         self.calls: list[Any] = []
         self.events: list[tuple[str, Any]] = []
         self.cancelled: list[Any] = []
@@ -99,6 +104,10 @@ class RecordingHandler:
                 await asyncio.sleep(0)
             if key in self.hang:
                 await asyncio.Event().wait()
+            if self.hold:
+                release = asyncio.Event()
+                self._held.append(release)
+                await release.wait()
             planned = self.failures.get(key)
             if planned:
                 raise planned.pop(0)
@@ -110,31 +119,71 @@ class RecordingHandler:
             self.in_flight -= 1
             self.events.append(("end", key))
 
+    def release_all(self, *, stop_holding: bool = False) -> int:
+        """Let every held call answer; with ``stop_holding`` later calls answer at once too."""
+        released = len(self._held)
+        for release in self._held:
+            release.set()
+        self._held.clear()
+        if stop_holding:
+            self.hold = False
+        return released
+
     def call_counts(self) -> dict[Any, int]:
         """How many times the handler was called for each item id."""
         return dict(Counter(self.calls))
 
     async def wait_for_calls(
-        self, count: int, task: asyncio.Task[Any], *, within: float = GUARD_S
+        self,
+        count: int,
+        task: asyncio.Task[Any],
+        *,
+        started: int = 0,
+        within: float = GUARD_S,
+        what: str = "process()",
+        why: str = "",
     ) -> None:
-        """Return once ``count`` calls are in flight; fail if ``task`` ends first or is slow."""
+        """Return once ``count`` calls are in flight (and ``started`` calls were made in all);
+        fail if ``task`` ends first or the deadline passes.
+
+        The deadline is generous on purpose: a correct limiter may take a few loop turns to
+        start each call; only one that does not get there in time fails. ``what`` names the
+        call in the failure message, ``why`` is added to it (what the check expected).
+        """
         __tracebackhide__ = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while self.in_flight < count:
+        call = what
+        while self.in_flight < count or len(self.calls) < started:
             if task.done():
                 error = None if task.cancelled() else task.exception()
+                if error is not None:
+                    fail_if_not_written(error, call)
                 ended = f"raised {type(error).__name__}: {error}" if error else "returned"
                 pytest.fail(
-                    f"process() {ended} before {count} handler calls were running", pytrace=False
+                    f"{call} {ended} before {count} handler calls were running at once",
+                    pytrace=False,
                 )
             if loop.time() > deadline:
+                expected = f"{count} at once" + (f" and {started} started" if started else "")
                 pytest.fail(
-                    f"after {within:g} s only {self.in_flight} handler call(s) were running, "
-                    f"expected {count}",
+                    f"{call}: after {within:g} s {self.in_flight} handler call(s) were running "
+                    f"at once and {len(self.calls)} had started, expected {expected}{why}",
                     pytrace=False,
                 )
             await asyncio.sleep(0.001)
+
+
+def fail_if_not_written(error: BaseException, call: str) -> None:
+    """Fail with the stub's own words when ``error`` is a starter's NotImplementedError.
+
+    A check that catches the learner's exceptions to judge them would otherwise describe a
+    stub as a wrong behaviour ("raised ... because one item failed"); the stub's message
+    names the method and the tutorial step to write.
+    """
+    __tracebackhide__ = True
+    if isinstance(error, NotImplementedError):
+        pytest.fail(f"{call} raised NotImplementedError: {error}", pytrace=False)
 
 
 class FakeSleep:

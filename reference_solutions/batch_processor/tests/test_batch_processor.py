@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,10 +17,20 @@ from batch_processor import BatchProcessor
 
 
 class Handler:
-    """An async handler that records calls and how many ran at once."""
+    """An async handler that records calls and how many ran at once.
 
-    def __init__(self, *, failures: dict[int, list[Exception]] | None = None) -> None:
+    With ``gate`` set, every call waits until the test opens the gate, so the test decides
+    how long calls last (not the number of loop turns a limiter needs to start them).
+    """
+
+    def __init__(
+        self,
+        *,
+        failures: dict[int, list[Exception]] | None = None,
+        gate: asyncio.Event | None = None,
+    ) -> None:
         self.failures = failures or {}
+        self.gate = gate
         self.calls: list[int] = []
         self.in_flight = 0
         self.peak = 0
@@ -31,12 +42,21 @@ class Handler:
         try:
             for _ in range(item % 4 + 1):  # later items often finish first
                 await asyncio.sleep(0)
+            if self.gate is not None:
+                await self.gate.wait()
             planned = self.failures.get(item)
             if planned:
                 raise planned.pop(0)
             return item * 10
         finally:
             self.in_flight -= 1
+
+
+async def until(condition: Callable[[], bool], within: float = 1.0) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``within`` seconds."""
+    async with asyncio.timeout(within):
+        while not condition():
+            await asyncio.sleep(0.001)
 
 
 class FakeSleep:
@@ -77,10 +97,15 @@ async def test_every_item_is_processed_exactly_once() -> None:
 async def test_concurrency_is_bounded_by_max_concurrency_and_chunk_size(
     chunk_size: int, max_concurrency: int, peak: int
 ) -> None:
-    handler = Handler()
+    gate = asyncio.Event()
+    handler = Handler(gate=gate)
     processor = make(handler, chunk_size=chunk_size, max_concurrency=max_concurrency)
+    task = asyncio.create_task(processor.process(list(range(20))))
 
-    await processor.process(list(range(20)))
+    await until(lambda: handler.in_flight == peak)  # the bound is reached...
+    await asyncio.sleep(0.05)  # ...and nothing more starts while the calls are held
+    gate.set()
+    await task
 
     assert handler.peak == peak
 
@@ -158,11 +183,11 @@ async def test_a_call_that_never_answers_times_out() -> None:
 
 @pytest.mark.asyncio
 async def test_cancelling_process_cancels_every_call() -> None:
-    started = asyncio.Event()
+    started_items: list[int] = []
     cancelled: list[int] = []
 
     async def handler(item: int) -> int:
-        started.set()
+        started_items.append(item)
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
@@ -171,13 +196,13 @@ async def test_cancelling_process_cancels_every_call() -> None:
         return item
 
     task = asyncio.create_task(make(handler, max_concurrency=3).process(list(range(10))))
-    await started.wait()
-    await asyncio.sleep(0)
+    await until(lambda: len(started_items) == 3)  # however many loop turns that takes
     task.cancel()
 
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert sorted(cancelled) == [0, 1, 2]
+    assert sorted(cancelled) == sorted(started_items)  # every call in flight was cancelled
+    assert len(started_items) == 3  # and none started after the cancellation
     assert asyncio.all_tasks() == {asyncio.current_task()}
 
 
@@ -206,7 +231,7 @@ async def test_an_empty_batch_calls_nothing() -> None:
 
     result = await make(handler).process([])
 
-    assert result.results == ()
+    assert list(result.results) == []
     assert handler.calls == []
     assert result.metrics["chunks"] == 0
 

@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         if args.check:
             step = pool_step(directory)
             print(f"{name}: {step.summary if step else 'no pool needed'}")
+            for finding in step.findings if step else ():
+                print(f"  {finding.message}" + (f"\n  fix: {finding.fix}" if finding.fix else ""))
             status |= int(step is not None and step.outcome.value == "failed")
             continue
         reference = args.reference or Path.cwd() / "reference_solutions" / name

@@ -60,9 +60,9 @@ class KnownBad:
     declaration_lines: frozenset[int] = field(default=frozenset())
     """The lines of the two declarations (never worth mutating)."""
 
-    def build(self, source: str | None = None, flags: Mapping[str, FlagValue] = {}) -> str:
+    def build(self, source: str | None = None, flags: Mapping[str, FlagValue] | None = None) -> str:
         """The self-contained module of ``source`` (default: the base) with ``flags`` set."""
-        return build_module(self.source if source is None else source, self, flags)
+        return build_module(self.source if source is None else source, self, flags or {})
 
 
 def load_known_bad(tutorial_dir: Path) -> KnownBad | None:
@@ -332,12 +332,17 @@ class _Rename(ast.NodeTransformer):
 
 
 def _drop_docstrings(tree: ast.Module) -> None:
-    """No docstring survives, nor a string under an attribute (the base's say what it is)."""
+    """No docstring survives, nor a string under an attribute (the base's say what it is).
+
+    A body left empty (by this or by a dropped flag assignment) gets ``pass``.
+    """
     for node in ast.walk(tree):
         for name in ("body", "orelse", "finalbody"):
             body = getattr(node, name, None)
-            if not isinstance(body, list) or not body or not isinstance(body[0], ast.AST):
+            if not isinstance(body, list) or not all(isinstance(n, ast.stmt) for n in body):
                 continue
+            if not body and (name != "body" or isinstance(node, ast.Module)):
+                continue  # an empty else/finally is no else/finally
             kept = [statement for statement in body if not _is_text(statement)]
             if not kept and not isinstance(node, ast.Module):
                 kept = [ast.Pass()]

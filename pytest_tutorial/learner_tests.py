@@ -33,6 +33,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -190,19 +191,25 @@ def solution_layout(solution: Path, module: str) -> Layout:
 
 
 def run_many(
-    layout: Layout, jobs: list[tuple[Implementation, int]], *, timeout_s: float = RUN_TIMEOUT_S
+    layout: Layout,
+    jobs: list[tuple[Implementation, int]],
+    *,
+    timeout_s: float = RUN_TIMEOUT_S,
+    cancel: threading.Event | None = None,
 ) -> list[LearnerTestRun]:
     """Run (implementation, seed) pairs, one child process per core, in a shuffled order.
 
-    The results come back in the order of ``jobs``.
+    The results come back in the order of ``jobs``. Once ``cancel`` is set no new child
+    starts (the runs left come back unfinished); :func:`stop_all` ends the running ones.
     """
     order = list(range(len(jobs)))
     random.SystemRandom().shuffle(order)
     children = max(1, min(len(jobs), os.cpu_count() or 1))
     shares = [order[index::children] for index in range(children)]
+    stop = cancel or threading.Event()
 
     def run_share(share: list[int]) -> list[LearnerTestRun]:
-        return _run_share(layout, [jobs[i] for i in share], timeout_s)
+        return _run_share(layout, [jobs[i] for i in share], timeout_s, stop)
 
     with ThreadPoolExecutor(max_workers=children) as pool:
         done = list(pool.map(run_share, shares))
@@ -213,11 +220,17 @@ def run_many(
 
 
 def _run_share(
-    layout: Layout, jobs: list[tuple[Implementation, int]], timeout_s: float
+    layout: Layout,
+    jobs: list[tuple[Implementation, int]],
+    timeout_s: float,
+    cancel: threading.Event,
 ) -> list[LearnerTestRun]:
     """Run ``jobs`` in order; a run that hangs or kills its child costs only itself."""
     runs: list[LearnerTestRun] = []
     while len(runs) < len(jobs):
+        if cancel.is_set():
+            why = "the runs were stopped (the check ended first)"
+            return runs + [_unfinished(job, why, "", crashed=True) for job in jobs[len(runs) :]]
         pending = jobs[len(runs) :]
         finished, output, timed_out = _run_child(layout, pending, timeout_s)
         runs += [
@@ -225,19 +238,22 @@ def _run_share(
             for (implementation, seed), result in zip(pending, finished, strict=False)
         ]
         if len(runs) < len(jobs):
-            implementation, seed = jobs[len(runs)]
             why = (
                 f"the run did not finish within {timeout_s:g} s"
                 if timed_out
                 else "the run ended the test process"
             )
-            tail = f"{why}\n{output}"[-OUTPUT_TAIL:]
-            runs.append(
-                LearnerTestRun(
-                    implementation, seed, -1, {}, (), tail, timed_out, crashed=not timed_out
-                )
-            )
+            runs.append(_unfinished(jobs[len(runs)], why, output, crashed=not timed_out))
     return runs
+
+
+def _unfinished(
+    job: tuple[Implementation, int], why: str, output: str, *, crashed: bool
+) -> LearnerTestRun:
+    """A run without a result; its output starts with why."""
+    tail = output[-max(0, OUTPUT_TAIL - len(why) - 1) :] if output else ""
+    text = f"{why}\n{tail}" if tail else why
+    return LearnerTestRun(job[0], job[1], -1, {}, (), text, not crashed, crashed)
 
 
 def _run_child(

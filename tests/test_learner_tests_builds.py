@@ -123,6 +123,26 @@ def test_a_wrong_declaration_names_the_file_and_the_fix(
     assert "known_bad.py:1" in str(error.value)
 
 
+def test_an_init_left_empty_by_its_flag_still_compiles(tmp_path: Path) -> None:
+    (tmp_path / "known_bad.py").write_text(
+        "KNOWN_BUGS = {'loud': {'flags': {'quiet': False}, 'description': 'shouts'}}\n"
+        "PUBLIC_NAMES = {'NaiveThing': 'Thing'}\n\n\n"
+        "class NaiveThing:\n"
+        "    def __init__(self, *, quiet: bool = True) -> None:\n"
+        "        self.quiet = quiet\n\n"
+        "    def say(self) -> str:\n"
+        "        if self.quiet:\n"
+        "            return 'hi'\n"
+        "        return 'HI'\n",
+        encoding="utf-8",
+    )
+    base = load_known_bad(tmp_path)
+    assert base is not None
+    assert load(base.build(), "thing").Thing().say() == "hi"
+    assert load(base.build(flags={"quiet": False}), "thing").Thing().say() == "HI"
+    assert "quiet" not in base.build()
+
+
 def test_a_module_without_declarations_has_no_known_bugs(tmp_path: Path) -> None:
     (tmp_path / "known_bad.py").write_text("X = 1\n", encoding="utf-8")
     assert load_known_bad(tmp_path) is None

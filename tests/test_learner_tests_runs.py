@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ def test_a_run_that_hangs_or_ends_its_process_costs_only_itself(
     solution: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: 1)  # one child runs them all
-    hangs = module("hangs", "import time\ntime.sleep(60)\n")
+    hangs = module("hangs", "import time\ntime.sleep(3600)\n")
     dies = module("dies", "import os\nos._exit(3)\n")
     jobs = [
         (Implementation(Kind.YOURS), 1),
@@ -117,16 +118,25 @@ def test_a_run_that_hangs_or_ends_its_process_costs_only_itself(
         (Implementation(Kind.HIDDEN, "dies", source=dies), 1),
         (Implementation(Kind.CONTROL, source=module("control")), 1),
     ]
-    runs = run_many(solution_layout(solution, "cache_service"), jobs, timeout_s=4)
+    runs = run_many(solution_layout(solution, "cache_service"), jobs, timeout_s=30)
     yours, hung, died, control = runs
     assert yours.all_passed
     assert control.all_passed
     assert hung.timed_out
     assert not hung.crashed
-    assert "did not finish within 4 s" in hung.output
+    assert "did not finish within 30 s" in hung.output
     assert died.crashed
     assert not died.timed_out
     assert "ended the test process" in died.output
+
+
+def test_no_child_starts_once_the_runs_are_cancelled(solution: Path) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    jobs = [(Implementation(Kind.YOURS), 1), (Implementation(Kind.CONTROL, source="x = 1\n"), 1)]
+    runs = run_many(solution_layout(solution, "cache_service"), jobs, cancel=cancel)
+    assert all(run.crashed and "stopped" in run.output for run in runs)
+    assert not list((solution.parent / "observed").iterdir())
 
 
 def test_a_solution_folder_too_big_to_copy_is_the_learners_error(

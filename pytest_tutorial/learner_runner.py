@@ -3,8 +3,9 @@
 Started by :mod:`pytest_tutorial.learner_tests` as ``python -m pytest_tutorial.learner_runner
 FD``, with the spec (JSON) on stdin. Each run lays out the neutral folder (the solution's
 entries, the module under test in place of the contract's module), runs the tests from it
-with the run's shuffle seed, and afterwards drops every module it imported and wipes the
-folder, so the next run starts clean. Each run's result is written to the pipe ``FD`` as
+with the run's seed (for the shuffle, and for Python's ``random`` module, so a run is
+repeatable), and afterwards drops every module it imported and wipes the folder, so the
+next run starts clean. Each run's result is written to the pipe ``FD`` as
 one JSON line as soon as it is known, so a run that hangs loses only itself.
 """
 
@@ -16,6 +17,7 @@ import io
 import json
 import linecache
 import os
+import random
 import shutil
 import sys
 from pathlib import Path
@@ -108,6 +110,7 @@ def run_one(spec: dict[str, Any], source: str | None, seed: int) -> bytes:
     sys.path.insert(0, str(folder))
     os.chdir(folder)
     os.environ[SEED_VARIABLE] = str(seed)
+    random.seed(seed)  # code drawing random jitter behaves the same in every run of a seed
     recorder = _Outcomes()
     output = io.StringIO()
     arguments = [

@@ -8,7 +8,7 @@ sample of hidden bugs (:mod:`pytest_tutorial.fixtures.learner` makes that list).
 Every run lays the same folder out afresh: a copy of the solution folder's top-level files,
 packages and ``tests/``, with the contract's module (``cache_service.py``) replaced by the
 implementation under test, at ``<scratch>/solution``; it runs the tests with that folder as
-working directory, rootdir and first entry of ``sys.path``, then wipes it. So ``__file__``,
+working directory, rootdir and front entry of ``sys.path``, then wipes it. So ``__file__``,
 ``__name__``, ``sys.path`` and the node ids are the same in every run, and the modules built
 from the tutorial's ``known_bad.py`` import nothing of this package: a test cannot tell the
 runs apart by where the code lives.

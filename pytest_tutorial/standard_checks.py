@@ -49,7 +49,8 @@ def own_tests_checks(
         )
 
     levels = [catch_hint] if isinstance(catch_hint, str) else list(catch_hint)
-    catch_levels = [f"{CATCH_RULE}. {levels[0]}" if levels else CATCH_RULE, *levels[1:]]
+    first = f"{CATCH_RULE}. {levels[0][:1].upper()}{levels[0][1:]}" if levels else CATCH_RULE
+    catch_levels = [first, *levels[1:]]
 
     @mark(pass_hint)
     def test_own_tests_pass_in_shuffled_order(learner_tests: LearnerTests) -> None:

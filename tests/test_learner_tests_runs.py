@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 OBSERVE = "LEARNER_TESTS_OBSERVE"
 TESTS = """
-import json, os, sys
+import json, os, random, sys
 import cache_service
 
 
@@ -40,6 +40,8 @@ def test_records_what_it_sees():
         "paths": sys.path[:2],
         "tutorial_modules": sorted(m for m in sys.modules if m.startswith("pytest_tutorial.tut")),
         "listing": sorted(os.listdir(".")),
+        "random": random.random(),
+        "seed": os.environ["PYTEST_TUTORIAL_SHUFFLE_SEED"],
     }
     label = f"{cache_service.WHO}-{os.environ['PYTEST_TUTORIAL_SHUFFLE_SEED']}"
     with open(os.path.join(os.environ["LEARNER_TESTS_OBSERVE"], label), "w") as out:
@@ -89,6 +91,9 @@ def test_every_run_sees_the_same_neutral_surroundings(solution: Path) -> None:
     assert runs[3].tests("failed") == ["tests/test_cache.py::test_value"]
     seen = observations(solution)
     assert sorted(str(s["who"]) for s in seen) == ["bug", "control", "yours", "yours"]
+    draws = {(s["who"], s["seed"]): s["random"] for s in seen}
+    assert draws["yours", "1"] == draws["control", "1"] == draws["bug", "1"]  # seeded per run
+    assert draws["yours", "1"] != draws["yours", "2"]
     for each in seen:
         cwd = str(each["cwd"])
         assert Path(cwd).name == "solution"

@@ -159,27 +159,33 @@ def _make(name: str, directory: Path, known: KnownBad, reference: Path, timeout:
         print(f"{name}: no reference tests at {reference / 'tests'} (give --reference PATH)")
         return 1
     started = time.perf_counter()
-    mutants = candidates(known)
-    print(f"{name}: {len(mutants)} mutants of known_bad.py against {reference / 'tests'} ...")
-    jobs = [(Implementation(Kind.CONTROL, source=known.build()), seed) for seed in SEEDS]
-    for mutant in mutants:
-        built = known.build(mutate(known.source, mutant))
-        jobs += [(Implementation(Kind.HIDDEN, str(mutant.index), "", built), s) for s in SEEDS]
+    control = known.build()
     try:
         layout = solution_layout(reference, validation.solution.module)
-        runs = run_many(layout, jobs, timeout_s=timeout)
+        checks = [(Implementation(Kind.CONTROL, source=control), seed) for seed in SEEDS]
+        first = run_many(layout, checks, timeout_s=timeout)
     except LearnerTestsError as error:
         print(f"{name}: {error}")
         return 1
-    controls = {run.seed: run for run in runs[: len(SEEDS)]}
-    problem = consistency_problem(list(controls.values()))
+    problem = consistency_problem(first)
     if problem is not None:
-        print(f"{name}: against the correct build of known_bad.py, {problem}")
+        print(
+            f"{name}: the reference's tests must pass against the correct build of "
+            f"known_bad.py before any mutant can be judged; {problem.partition('; ')[2]}"
+        )
         return 1
+    controls = {run.seed: run for run in first}
+    mutants = candidates(known)
+    print(f"{name}: {len(mutants)} mutants of known_bad.py against {reference / 'tests'} ...")
+    jobs: list[tuple[Implementation, int]] = []
+    for mutant in mutants:
+        built = known.build(mutate(known.source, mutant))
+        jobs += [(Implementation(Kind.HIDDEN, str(mutant.index), "", built), s) for s in SEEDS]
+    runs = run_many(layout, jobs, timeout_s=timeout)
     chosen: list[HiddenBug] = []
     hung = 0
     for position, mutant in enumerate(mutants):
-        tried = runs[len(SEEDS) * (position + 1) : len(SEEDS) * (position + 2)]
+        tried = runs[len(SEEDS) * position : len(SEEDS) * (position + 1)]
         hung += any(not run.finished for run in tried)
         if all(run.finished and catching_tests(controls[run.seed], run) for run in tried):
             chosen.append(hidden_bug(known, mutant))

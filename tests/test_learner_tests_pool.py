@@ -91,6 +91,28 @@ def test_the_pool_holds_the_mutants_the_reference_tests_catch(
     assert main(["hidden-bugs", "--check", str(tutorial)]) == 0
 
 
+@pytest.mark.slow
+def test_reference_tests_that_fail_against_the_correct_build_stop_it_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    course = make_course(tmp_path)
+    tutorial = course / "tutorials" / "mini"
+    (tutorial / "known_bad.py").write_text(KNOWN_BAD, encoding="utf-8")
+    tests = course / "reference_solutions" / "mini" / "tests"
+    tests.mkdir()
+    (tests / "test_mini.py").write_text(
+        "from mini import clamp\n\n\ndef test_wrong():\n    assert clamp(5, 0, 10) == 6\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(course)
+    assert main(["hidden-bugs", str(tutorial)]) == 1
+    out = capsys.readouterr().out
+    assert "the reference's tests must pass against the correct build of known_bad.py" in out
+    assert "tests/test_mini.py::test_wrong (every seed)" in out
+    assert "mutants of known_bad.py" not in out  # no mutant was run
+    assert not (tutorial / "hidden_bugs.json").exists()
+
+
 def test_check_passes_for_the_shipped_pools_and_fails_for_a_stale_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,6 +18,7 @@ SUBCOMMANDS = (
     "pytest_tutorial.grading.command",
     "pytest_tutorial.grading.merge",
     "pytest_tutorial.verify.command",
+    "pytest_tutorial.hidden_bugs_command",
     "pytest_tutorial.scaffold.command",
     "pytest_tutorial.watch",
 )

@@ -1,79 +1,124 @@
 """Child program: run a learner's tests several times in one process, one run after another.
 
 Started by :mod:`pytest_tutorial.learner_tests` as ``python -m pytest_tutorial.learner_runner
-SPEC.json``. Each run puts its implementation folder first on ``sys.path``, shuffles the
-tests with its seed, and afterwards drops every module it imported, so the next run (the
-next seed, or a known-bad implementation of the same module name) starts clean. Results
-are appended to the results file one line per run, so a run that hangs loses only itself
-and the ones after it.
+FD``, with the spec (JSON) on stdin. Each run lays out the neutral folder (the solution's
+entries, the module under test in place of the contract's module), runs the tests from it
+with the run's seed (for the shuffle, and for Python's ``random`` module, so a run is
+repeatable), and afterwards drops every module it imported and wipes the folder, so the
+next run starts clean. Each run's result is written to the pipe ``FD`` as
+one JSON line as soon as it is known, so a run that hangs loses only itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
+import linecache
 import os
+import random
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_tutorial.learner_tests import INI, LEARNER_PLUGINS, OUTPUT_TAIL, LearnerTestRun, to_json
-from pytest_tutorial.shuffle import SEED_VARIABLE
+from pytest_tutorial.learner_tests import (
+    ERROR,
+    FAILED,
+    LEARNER_PLUGINS,
+    NEUTRAL_FOLDER,
+    PASSED,
+    SEED_VARIABLE,
+    SKIPPED,
+    SKIPPED_NAMES,
+    TESTS_FOLDER,
+    result_line,
+)
 
 
-class _Counts:
-    """Counts outcomes the way pytest's summary line does."""
+class _Outcomes:
+    """Each test's outcome by node id, and the files that could not be collected."""
 
     def __init__(self) -> None:
-        self.passed = self.failed = self.errors = self.skipped = 0
+        self.outcomes: dict[str, str] = {}
+        self.collection_errors: list[str] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        known = self.outcomes.get(report.nodeid)
         if report.when == "call":
-            if report.passed:
-                self.passed += 1
-            elif report.failed:
-                self.failed += 1
-        if report.skipped:
-            self.skipped += 1
-        elif report.failed and report.when != "call":
-            self.errors += 1
+            outcome = PASSED if report.passed else FAILED if report.failed else SKIPPED
+            self.outcomes[report.nodeid] = outcome if known != ERROR else ERROR
+        elif report.failed and known != FAILED:
+            self.outcomes[report.nodeid] = ERROR
+        elif report.skipped and report.when == "setup":
+            self.outcomes[report.nodeid] = SKIPPED
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            self.errors += 1
+            lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+            last = lines[-1].strip() if lines else "collection failed"
+            self.collection_errors.append(f"{report.nodeid or TESTS_FOLDER}: {last}"[:300])
 
 
-def _forget_modules_under(*folders: Path) -> None:
-    """Drop the modules loaded from the learner's folders, so the next run imports them anew.
+def _forget_modules_under(folder: Path) -> None:
+    """Drop the modules loaded from the run's folder, so the next run imports them anew.
 
     Only those: dropping a library such as asyncio would make a second copy of it, whose
     exception classes (``CancelledError``) no longer match the first copy's.
     """
-    roots = [folder.resolve() for folder in folders]
+    root = folder.resolve()
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if file and any(Path(file).resolve().is_relative_to(root) for root in roots):
+        locations = [file] if file else list(getattr(module, "__path__", None) or ())
+        if any(Path(location).resolve().is_relative_to(root) for location in locations):
             del sys.modules[name]
 
 
-def run_one(tests_dir: Path, implementation: Path, seed: int, scratch: Path) -> LearnerTestRun:
-    """One run of the learner's tests against ``implementation``, isolated from the others."""
-    ini = scratch / "pytest.ini"
-    ini.write_text(INI, encoding="utf-8")
+def _lay_out(spec: dict[str, Any], source: str | None, folder: Path) -> None:
+    """The solution's entries, with the module under test in place of the contract's."""
+    solution = Path(spec["solution"])
+    folder.mkdir()
+    ignore = shutil.ignore_patterns(*SKIPPED_NAMES)
+    for name in spec["entries"]:
+        origin, target = solution / name, folder / name
+        try:
+            if origin.is_dir() and not origin.is_symlink():
+                shutil.copytree(origin, target, symlinks=True, ignore=ignore)
+            else:
+                shutil.copy2(origin, target, follow_symlinks=False)
+        except OSError:
+            continue  # vanished or unreadable: the tests see it missing
+    if source is not None:
+        module = folder / spec["module_path"]
+        module.parent.mkdir(parents=True, exist_ok=True)
+        module.unlink(missing_ok=True)
+        module.write_text(source, encoding="utf-8")
+
+
+def run_one(spec: dict[str, Any], source: str | None, seed: int) -> bytes:
+    """One run of the learner's tests against ``source``; its result line."""
+    scratch = Path(spec["scratch"])
+    folder = scratch / NEUTRAL_FOLDER
+    shutil.rmtree(folder, ignore_errors=True)
+    _lay_out(spec, source, folder)
+    importlib.invalidate_caches()
+    linecache.clearcache()
     path_before = list(sys.path)
-    sys.path.insert(0, str(implementation))
+    sys.path.insert(0, str(folder))
+    os.chdir(folder)
     os.environ[SEED_VARIABLE] = str(seed)
-    counts = _Counts()
+    random.seed(seed)  # code drawing random jitter behaves the same in every run of a seed
+    recorder = _Outcomes()
     output = io.StringIO()
     arguments = [
-        str(tests_dir),
+        str(folder / TESTS_FOLDER),
         "-c",
-        str(ini),
+        str(scratch / "pytest.ini"),
         "--rootdir",
-        str(scratch),
+        str(folder),
         "-q",
         "-p",
         "no:cacheprovider",
@@ -83,36 +128,24 @@ def run_one(tests_dir: Path, implementation: Path, seed: int, scratch: Path) -> 
     ]
     try:
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            exit_code = int(pytest.main(arguments, plugins=[counts]))
+            exit_code = int(pytest.main(arguments, plugins=[recorder]))
     finally:
         sys.path[:] = path_before
-        _forget_modules_under(implementation, tests_dir)
-    return LearnerTestRun(
-        implementation,
-        seed,
-        exit_code,
-        counts.passed,
-        counts.failed,
-        counts.errors,
-        counts.skipped,
-        output.getvalue()[-OUTPUT_TAIL:],
-    )
+        os.chdir(scratch)
+        _forget_modules_under(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return result_line(exit_code, recorder.outcomes, recorder.collection_errors, output.getvalue())
 
 
-def main(spec_path: str) -> int:
-    """Run every job of the spec file, appending each result as it finishes."""
-    spec: dict[str, Any] = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    scratch = Path(spec["scratch"])
-    os.chdir(scratch)
-    with open(spec["results"], "a", encoding="utf-8") as results:
+def main(results_fd: int) -> int:
+    """Run every job of the spec read from stdin, writing each result as it finishes."""
+    spec: dict[str, Any] = json.loads(sys.stdin.buffer.read())
+    with os.fdopen(results_fd, "wb") as results:
         for job in spec["jobs"]:
-            run = run_one(
-                Path(spec["tests_dir"]), Path(job["implementation"]), job["seed"], scratch
-            )
-            results.write(to_json(run) + "\n")
+            results.write(run_one(spec, job["source"], int(job["seed"])))
             results.flush()
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1]))
+    raise SystemExit(main(int(sys.argv[1])))

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-SEED_VARIABLE = "PYTEST_TUTORIAL_SHUFFLE_SEED"
+from pytest_tutorial.learner_tests import SEED_VARIABLE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -7,7 +7,10 @@ A tutorial's ``check_tests.py`` builds them with its own hints and step::
     )
 
 Both use the ``learner_tests`` fixture: the solution's ``tests/`` run three times in shuffled
-order, and once against each folder of the tutorial's ``known_bad_impls/``.
+order against the learner's code, and once against a correct implementation built from the
+tutorial's ``known_bad.py``, each of its known bugs and :data:`SAMPLE_SIZE` hidden bugs
+(:mod:`pytest_tutorial.learner_verdicts` judges them). The catch check's first hint states
+the rule it judges by.
 """
 
 from __future__ import annotations
@@ -16,20 +19,19 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from pytest_tutorial.fixtures.learner import CONSISTENCY_SEEDS, LearnerTests
-from pytest_tutorial.learner_tests import LearnerTestRun
+from pytest_tutorial.fixtures.learner import LearnerTests
+from pytest_tutorial.hidden_bugs import SAMPLE_SIZE, needed
+from pytest_tutorial.learner_verdicts import catch_problem, consistency_problem
 
 Hint = str | Sequence[str]
 Check = Callable[[LearnerTests], None]
 
-
-def describe(run: LearnerTestRun) -> str:
-    """One run's outcome in a few words, for a failure message."""
-    if run.timed_out:
-        return "timed out"
-    if run.collected == 0:
-        return f"collected no tests (exit status {run.exit_code}): {run.output.strip()[-300:]}"
-    return f"{run.passed} passed, {run.failed} failed, {run.errors} errors"
+CATCH_RULE = (
+    f"your tests must catch every known bug and at least {needed(SAMPLE_SIZE)} of "
+    f"{SAMPLE_SIZE} hidden bugs (small changes to a correct implementation); a bug is caught "
+    "when a test that passes against a correct implementation of the contract fails against it"
+)
+"""The rule of the catch check, stated in its first hint."""
 
 
 def own_tests_checks(
@@ -46,26 +48,31 @@ def own_tests_checks(
             hint=hint if isinstance(hint, str) else list(hint),
         )
 
+    levels = [catch_hint] if isinstance(catch_hint, str) else list(catch_hint)
+    first = f"{CATCH_RULE}. {levels[0][:1].upper()}{levels[0][1:]}" if levels else CATCH_RULE
+    catch_levels = [first, *levels[1:]]
+
     @mark(pass_hint)
     def test_own_tests_pass_in_shuffled_order(learner_tests: LearnerTests) -> None:
         if not learner_tests.tests_dir.is_dir():
             pytest.fail(f"there is no tests folder at {learner_tests.tests_dir}")
-        runs = learner_tests.consistency_runs()
-        failing = [f"seed {run.seed}: {describe(run)}" for run in runs if not run.all_passed]
-        assert not failing, (
-            f"your tests must pass {len(CONSISTENCY_SEEDS)} times in shuffled order; "
-            + "; ".join(failing)
-        )
+        problem = consistency_problem(learner_tests.consistency_runs())
+        assert problem is None, problem
 
-    @mark(catch_hint)
+    @mark(catch_levels)
     def test_own_tests_catch_known_bugs(learner_tests: LearnerTests) -> None:
-        runs = learner_tests.known_bad_runs()
-        assert runs, "the tutorial ships no known-bad implementations"
-        missed = [run.implementation.name for run in runs if not run.caught_a_bug]
-        assert not missed, (
-            "your tests pass against implementations with known bugs: "
-            + ", ".join(missed)
-            + " (see known_bad_impls/ in the tutorial's checks)"
+        if not learner_tests.tests_dir.is_dir():
+            pytest.fail(f"there is no tests folder at {learner_tests.tests_dir}")
+        if learner_tests.problem:
+            pytest.fail(f"the tutorial's bugs cannot be run: {learner_tests.problem}")
+        known = learner_tests.known_bad_runs()
+        assert known, "the tutorial ships no known-bad implementations (KNOWN_BUGS in known_bad.py)"
+        problem = catch_problem(
+            learner_tests.control_run(),
+            known,
+            learner_tests.hidden_runs(),
+            learner_tests.hidden_needed,
         )
+        assert problem is None, problem
 
     return test_own_tests_pass_in_shuffled_order, test_own_tests_catch_known_bugs

@@ -26,7 +26,7 @@ from tests.test_verify_command import environment
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 REFERENCE = (DOCS / "reference.md").read_text(encoding="utf-8")
-MY_COMMANDS = ("verify", "new", "watch", "start")
+MY_COMMANDS = ("verify", "new", "watch", "start", "hidden-bugs")
 DOC_TEST = "<!-- doc-test -->"
 
 

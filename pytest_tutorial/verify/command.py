@@ -2,7 +2,8 @@
 
 For each tutorial (default: every tutorial pytest finds from the current folder): the
 document is well-formed and has nothing of the template left, every Validation Checklist
-item is covered or marked manual, the reference solution is validated, the starter fails
+item is covered or marked manual, the pool of hidden bugs matches ``known_bad.py`` (for a
+tutorial that declares known bugs), the reference solution is validated, the starter fails
 every automated item, and mutation analysis of the reference measures how many small bugs
 the checks catch (see :mod:`.analysis`). Exit status 0 when every tutorial passed, 1 when
 one did not, 2 for a usage mistake.
@@ -135,6 +136,7 @@ def _targets(args: argparse.Namespace) -> list[Target] | None:
 
 
 def _verify(target: Target, args: argparse.Namespace, printer: Printer) -> TutorialVerification:
+    from pytest_tutorial.hidden_bugs_command import pool_step
     from pytest_tutorial.verify import analysis, steps
     from pytest_tutorial.verify.results import Outcome, StepResult, TutorialVerification
 
@@ -156,6 +158,9 @@ def _verify(target: Target, args: argparse.Namespace, printer: Printer) -> Tutor
         return result
     coverage, runnable = steps.coverage_step(target, tutorial)
     add(coverage)
+    pool = pool_step(target.directory)
+    if pool is not None:
+        add(pool)
     if not runnable:
         add(StepResult("reference", Outcome.SKIPPED, "not run: fix the coverage problems first"))
         return result

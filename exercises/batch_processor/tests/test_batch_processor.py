@@ -4,7 +4,9 @@ Run them from ``exercises/batch_processor`` with ``python -m pytest tests``.
 ``pytest --tutorial=batch_processor`` runs them too: three times, in shuffled order, and
 against two known-bad implementations (one ignores ``max_concurrency``, one returns the
 results in the order the calls finished). Your suite must pass on a correct
-implementation and fail on both bad ones.
+implementation and fail on both bad ones. It must also catch at least 2 of 4 hidden bugs
+(small changes to a correct implementation); a bug counts as caught only by a test that
+passes against a correct implementation.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Run them from ``exercises/caching`` with ``python -m pytest tests``. ``pytest
 --tutorial=caching`` runs them too: three times, in shuffled order, and against two
 known-bad implementations (one recomputes on every call, one stores values in Redis
 without a TTL). Your suite must pass on a correct implementation and fail on both bad ones.
+It must also catch at least 2 of 4 hidden bugs (small changes to a correct implementation);
+a bug counts as caught only by a test that passes against a correct implementation.
 """
 
 from __future__ import annotations

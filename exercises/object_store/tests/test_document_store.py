@@ -4,7 +4,9 @@ Run them from ``exercises/object_store`` with ``python -m pytest tests``. ``pyte
 --tutorial=object_store`` runs them too: three times, in shuffled order, and against two
 known-bad implementations (one stores a copy of the body per document instead of one per
 distinct body, one sends an event on every put). Your suite must pass on a correct
-implementation and fail on both bad ones.
+implementation and fail on both bad ones. It must also catch at least 2 of 4 hidden bugs
+(small changes to a correct implementation); a bug counts as caught only by a test that
+passes against a correct implementation.
 
 The ``aws`` fixture below is ready to use: each test gets a fresh mocked account (moto's
 ``mock_aws``) with the bucket, table and queue, so tests share nothing, pass in any order,

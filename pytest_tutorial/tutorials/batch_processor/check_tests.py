@@ -12,6 +12,9 @@ test_own_tests_pass_in_shuffled_order, test_own_tests_catch_known_bugs = own_tes
     ),
     catch_hint=(
         "test the concurrency bound with a handler that counts calls in flight, and the "
-        "order of results with calls that finish out of order"
+        "order of results with calls that finish out of order",
+        "for the hidden bugs, test the whole contract: bad settings and inputs are rejected; "
+        "transient errors are retried with the recorded delays, others are not; attempts, "
+        "failed results and every metric are exact; a hung call times out",
     ),
 )

@@ -9,9 +9,11 @@ bug:
 - ``keep_order=False``: results are collected as calls finish (``asyncio.as_completed``),
   so they come back in completion order, not input order.
 
-The folders under ``known_bad_impls/`` each hold a ``batch_processor.py`` that sets one flag;
-the harness puts such a folder first on ``sys.path`` and runs the learner's own tests,
-which must fail. Everything else is correct, so tests only catch these by testing that bug.
+The harness builds one self-contained ``batch_processor.py`` per bug of :data:`KNOWN_BUGS`
+from this source (:mod:`pytest_tutorial.known_bugs`), and the correct one with the defaults,
+and runs the learner's own tests against each, which must catch every bug. Everything else
+is correct, so tests only catch these by testing that bug. The hidden bugs are mutants of
+the correct build (``hidden_bugs.json``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, 
 Handler: TypeAlias = Callable[[JSONValue], Awaitable[JSONValue]]
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (ConnectionError, TimeoutError)
 logger = logging.getLogger("batch_processor")
+
+KNOWN_BUGS = {
+    "unbounded_concurrency": {
+        "flags": {"bounded": False},
+        "description": "ignores max_concurrency: every call of a chunk runs at once",
+    },
+    "loses_order": {
+        "flags": {"keep_order": False},
+        "description": "returns results in completion order, not input order",
+    },
+}
+"""The known bugs: the flags that switch each on, and what it does (for messages)."""
+PUBLIC_NAMES = {"NaiveBatchProcessor": "BatchProcessor"}
+"""The contract's name of each class, in the modules built from this one."""
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ default flags it behaves like the contract asks; each flag switches on one class
   always returns None;
 - ``set_ttl=False``: values are written to Redis without an expiry.
 
-The folders under ``known_bad_impls/`` each hold a ``cache_service.py`` that fixes one flag;
-the harness puts such a folder first on ``sys.path`` and runs the learner's own tests, which
-must fail. Everything else is correct, so a test only catches these by testing that bug.
+:data:`KNOWN_BUGS` declares them. The harness builds one self-contained ``cache_service.py``
+per bug from this source (:mod:`pytest_tutorial.known_bugs`), and the correct one with the
+defaults, and runs the learner's own tests against each, which must catch every bug.
+Everything else is correct, so a test only catches these by testing that bug. The hidden
+bugs are mutants of the correct build (``hidden_bugs.json``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,20 @@ P = ParamSpec("P")
 R = TypeVar("R")
 logger = logging.getLogger("cache_service")
 _MISSING = object()
+
+KNOWN_BUGS = {
+    "recomputes_every_call": {
+        "flags": {"store_values": False},
+        "description": "stores nothing, so every call recomputes and get() returns None",
+    },
+    "drops_ttl": {
+        "flags": {"set_ttl": False},
+        "description": "writes values to Redis without a TTL, so they never expire",
+    },
+}
+"""The known bugs: the flags that switch each on, and what it does (for messages)."""
+PUBLIC_NAMES = {"NaiveCacheService": "CacheService"}
+"""The contract's name of each class, in the modules built from this one."""
 
 
 def monitor(func: Callable[P, R]) -> Callable[P, R]:

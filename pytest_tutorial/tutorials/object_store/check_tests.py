@@ -13,6 +13,10 @@ test_own_tests_pass_in_shuffled_order, test_own_tests_catch_known_bugs = own_tes
     ),
     catch_hint=(
         "test that one body put under two names is stored once, and that a repeated put "
-        "sends no second event"
+        "sends no second event",
+        "for the hidden bugs, test the whole contract: bad owners, names, bodies, content "
+        "types and tags are rejected; a conflicting put raises DocumentConflict; throttling "
+        "is retried with backoff and other errors are not; listing pages through every "
+        "document; presign checks its arguments",
     ),
 )

@@ -9,8 +9,10 @@ flags it keeps the contract; each flag switches on one classic bug:
 - ``event_every_put=True``: an event is sent on every put, also when the put changed
   nothing, so consumers see duplicates.
 
-The folders under ``known_bad_impls/`` each hold a ``document_store.py`` that fixes one
-flag; the harness runs the learner's own tests against them, and those tests must fail.
+The harness builds one self-contained ``document_store.py`` per bug of :data:`KNOWN_BUGS`
+from this source (:mod:`pytest_tutorial.known_bugs`), and the correct one with the defaults,
+and runs the learner's own tests against each, which must catch every bug. The hidden bugs
+are mutants of the correct build (``hidden_bugs.json``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,21 @@ RETRYABLE = ("Throttl", "ProvisionedThroughputExceeded", "SlowDown", "RequestLim
 _OWNER = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")
 _TAG_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+KNOWN_BUGS = {
+    "copies_per_document": {
+        "flags": {"content_keys": False},
+        "description": "stores one S3 copy per document (documents/<owner>/<name>), so "
+        "identical bodies are not shared",
+    },
+    "duplicate_events": {
+        "flags": {"event_every_put": True},
+        "description": "sends an event on every put, also one that changed nothing",
+    },
+}
+"""The known bugs: the flags that switch each on, and what it does (for messages)."""
+PUBLIC_NAMES = {"NaiveDocumentStore": "DocumentStore"}
+"""The contract's name of each class, in the modules built from this one."""
 
 
 class DocumentConflict(Exception):

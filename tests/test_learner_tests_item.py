@@ -1,0 +1,187 @@
+"""The ``tests`` item end to end: which learner test suites earn it, and what it says.
+
+Each case is a solution folder (the reference's or the starter's code) with a test suite
+of its own, run with ``pytest --tutorial=NAME -k own_tests``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import RunTutorial, TutorialRun
+
+pytestmark = pytest.mark.slow
+
+PASS = "test_own_tests_pass_in_shuffled_order"
+CATCH = "test_own_tests_catch_known_bugs"
+
+SNIFFING_TESTS = '''
+"""Tests that pass on the learner's stubs and tried to fail on every other implementation."""
+import inspect
+import sys
+
+import cache_service
+
+
+def test_not_run_from_a_known_bad_folder():
+    assert "known_bad" not in cache_service.__file__
+
+
+def test_no_known_bad_module_loaded():
+    assert not [name for name in sys.modules if "known_bad" in name]
+
+
+def test_the_code_is_mine():
+    assert "NotImplementedError" in inspect.getsource(cache_service)
+'''
+TRIVIAL_TESTS = """
+import fakeredis
+from cache_service import CacheService
+
+
+def test_imports():
+    assert CacheService
+
+
+def test_builds():
+    CacheService(fakeredis.FakeRedis())
+
+
+def test_set_runs():
+    CacheService(fakeredis.FakeRedis()).set("k", 1)
+"""
+KNOWN_BUGS_ONLY_TESTS = """
+import fakeredis
+from cache_service import CacheService
+
+
+def test_a_value_is_kept():
+    cache = CacheService(fakeredis.FakeRedis())
+    cache.set("k", 1)
+    assert cache.get("k") == 1
+
+
+def test_redis_holds_it_with_a_ttl():
+    redis = fakeredis.FakeRedis()
+    CacheService(redis).set("k", 1)
+    assert redis.ttl("cache:k") > 0
+"""
+
+
+def checks(run: TutorialRun) -> dict[str, dict[str, Any]]:
+    return {c["id"].rsplit("::", 1)[-1]: c for c in run.items["tests"]["checks"]}
+
+
+def with_tests(
+    copy_solution: Callable[..., Path], base: str, name: str, to: str, tests: str | None
+) -> Path:
+    folder = copy_solution(base, name, to=to)
+    if tests is not None:
+        for old in (folder / "tests").glob("test_*.py"):
+            old.unlink()
+        (folder / "tests" / "test_mine.py").write_text(tests, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["caching", "batch_processor", "object_store"])
+def test_the_reference_tests_earn_the_item(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], name: str
+) -> None:
+    copy_solution("reference_solutions", name)
+    run = run_tutorial(name, "-k", "own_tests", solution="reference")
+    statuses = {check: result["status"] for check, result in checks(run).items()}
+    assert statuses == {PASS: "passed", CATCH: "passed"}, checks(run)
+
+
+def test_tests_that_tell_the_runs_apart_earn_nothing(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    """Location and sys.modules are the same in every run; a content check fails the control.
+
+    Against the starter's stubs these tests pass; they used to fail against every known-bad
+    implementation, and so earned the whole item with stub code.
+    """
+    folder = with_tests(copy_solution, "exercises", "caching", "sniffer", SNIFFING_TESTS)
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    result = checks(run)
+    assert result[PASS]["status"] == "passed"
+    assert result[CATCH]["status"] == "failed"
+    message = result[CATCH]["message"]
+    assert "they miss 2 of 2 known bugs: recomputes_every_call (stores nothing" in message
+    assert "drops_ttl (writes values to Redis without a TTL" in message
+    assert "they catch 0 of 4 hidden bugs, 2 needed; missed: " in message
+    assert "known_bad.py:" in message  # where each hidden bug is
+    assert (
+        "1 of your tests fail against a correct implementation of the contract too, so they "
+        "catch nothing: tests/test_mine.py::test_the_code_is_mine" in message
+    )
+    assert "at least 2 of 4 hidden bugs" in result[CATCH]["hint"]
+
+
+def test_three_trivial_tests_fail_the_item(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    folder = with_tests(copy_solution, "reference_solutions", "caching", "trivial", TRIVIAL_TESTS)
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    assert run.status("tests") == "failed"
+    result = checks(run)
+    assert result[PASS]["status"] == "passed"
+    assert result[CATCH]["status"] == "failed"
+    assert "they miss 2 of 2 known bugs" in result[CATCH]["message"]
+
+
+def test_the_starters_tests_fail_the_item(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    """The starter's two example tests, beside a correct implementation."""
+    folder = copy_solution("reference_solutions", "caching", to="starter_tests")
+    starter = copy_solution("exercises", "caching", to="starter")
+    for old in (folder / "tests").glob("test_*.py"):
+        old.unlink()
+    (folder / "tests" / "test_cache_service.py").write_text(
+        (starter / "tests" / "test_cache_service.py").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    result = checks(run)
+    assert result[PASS]["status"] == "passed"
+    assert result[CATCH]["status"] == "failed"
+    assert "known bugs" in result[CATCH]["message"]
+
+
+def test_catching_only_the_known_bugs_is_not_enough(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    """The hidden bugs are what the learner has not seen: tests written to the two known
+    bugs alone miss them, and the message says what each one was."""
+    folder = with_tests(
+        copy_solution, "reference_solutions", "caching", "known_only", KNOWN_BUGS_ONLY_TESTS
+    )
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    result = checks(run)
+    assert result[PASS]["status"] == "passed"
+    assert result[CATCH]["status"] == "failed"
+    message = result[CATCH]["message"]
+    assert "known bugs" not in message
+    assert message.startswith(
+        "your tests pass against buggy implementations: they catch 0 of 4 hidden bugs, 2 needed"
+    )
+    assert message.count("known_bad.py:") == 4
+    assert " in CacheService." in message or " in monitor" in message
+
+
+def test_failing_tests_are_named(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    tests = KNOWN_BUGS_ONLY_TESTS + "\n\ndef test_wrong():\n    assert 1 == 2\n"
+    folder = with_tests(copy_solution, "reference_solutions", "caching", "wrong", tests)
+    run = run_tutorial("caching", "-k", "own_tests_pass", solution=folder)
+    message = checks(run)[PASS]["message"]
+    assert message == (
+        "your tests must pass 3 times in shuffled order; 1 test failed or errored: "
+        "tests/test_mine.py::test_wrong (every seed)"
+    )

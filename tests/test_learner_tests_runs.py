@@ -1,0 +1,152 @@
+"""Runs of a learner's tests in child processes: the neutral path, hangs and crashes.
+
+A tiny solution (``cache_service.py`` with a ``WHO`` constant, and tests that record what
+they can see of their surroundings) is run against several module sources. Every run must
+look the same from inside, except for the module's code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from pytest_tutorial import learner_tests
+from pytest_tutorial.learner_tests import (
+    Implementation,
+    Kind,
+    LearnerTestsError,
+    run_many,
+    solution_layout,
+)
+
+pytestmark = pytest.mark.slow
+
+OBSERVE = "LEARNER_TESTS_OBSERVE"
+TESTS = """
+import json, os, random, sys
+import cache_service
+
+
+def test_records_what_it_sees():
+    seen = {
+        "who": cache_service.WHO,
+        "file": cache_service.__file__,
+        "name": cache_service.__name__,
+        "cwd": os.getcwd(),
+        "paths": sys.path[:2],
+        "tutorial_modules": sorted(m for m in sys.modules if m.startswith("pytest_tutorial.tut")),
+        "listing": sorted(os.listdir(".")),
+        "random": random.random(),
+        "seed": os.environ["PYTEST_TUTORIAL_SHUFFLE_SEED"],
+    }
+    label = f"{cache_service.WHO}-{os.environ['PYTEST_TUTORIAL_SHUFFLE_SEED']}"
+    with open(os.path.join(os.environ["LEARNER_TESTS_OBSERVE"], label), "w") as out:
+        json.dump(seen, out)
+
+
+def test_value():
+    assert cache_service.value() == 1
+"""
+
+
+def module(who: str, body: str = "def value():\n    return 1\n") -> str:
+    return f"WHO = {who!r}\n\n{body}"
+
+
+@pytest.fixture
+def solution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "my_solution"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "cache_service.py").write_text(module("yours"), encoding="utf-8")
+    (folder / "helpers.py").write_text("HELP = 1\n", encoding="utf-8")
+    (folder / "notes").mkdir()  # not a package: not copied
+    (folder / "tests" / "test_cache.py").write_text(TESTS, encoding="utf-8")
+    observe = tmp_path / "observed"
+    observe.mkdir()
+    monkeypatch.setenv(OBSERVE, str(observe))
+    return folder
+
+
+def observations(solution: Path) -> list[dict[str, object]]:
+    folder = solution.parent / "observed"
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.iterdir())]
+
+
+def test_every_run_sees_the_same_neutral_surroundings(solution: Path) -> None:
+    jobs = [(Implementation(Kind.YOURS), seed) for seed in (1, 2)]
+    jobs += [
+        (Implementation(Kind.CONTROL, source=module("control")), 1),
+        (
+            Implementation(Kind.KNOWN, "bug", source=module("bug", "def value():\n    return 2\n")),
+            1,
+        ),
+    ]
+    runs = run_many(solution_layout(solution, "cache_service"), jobs)
+    assert [run.implementation.kind for run in runs] == [job[0].kind for job in jobs]
+    assert [run.passed for run in runs] == [2, 2, 2, 1]
+    assert runs[3].tests("failed") == ["tests/test_cache.py::test_value"]
+    seen = observations(solution)
+    assert sorted(str(s["who"]) for s in seen) == ["bug", "control", "yours", "yours"]
+    draws = {(s["who"], s["seed"]): s["random"] for s in seen}
+    assert draws["yours", "1"] == draws["control", "1"] == draws["bug", "1"]  # seeded per run
+    assert draws["yours", "1"] != draws["yours", "2"]
+    for each in seen:
+        cwd = str(each["cwd"])
+        assert Path(cwd).name == "solution"
+        assert each["file"] == os.path.join(cwd, "cache_service.py")
+        assert each["paths"] == [os.path.join(cwd, "tests"), cwd]  # pytest's, then the run's
+        assert each["name"] == "cache_service"
+        assert each["tutorial_modules"] == []
+        assert each["listing"] == ["cache_service.py", "helpers.py", "tests"]
+    assert sorted(p.name for p in solution.iterdir()) == [
+        "cache_service.py",
+        "helpers.py",
+        "notes",
+        "tests",
+    ]
+    assert sorted(p.name for p in (solution / "tests").iterdir()) == ["test_cache.py"]
+
+
+def test_a_run_that_hangs_or_ends_its_process_costs_only_itself(
+    solution: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # one child runs them all
+    hangs = module("hangs", "import time\ntime.sleep(3600)\n")
+    dies = module("dies", "import os\nos._exit(3)\n")
+    jobs = [
+        (Implementation(Kind.YOURS), 1),
+        (Implementation(Kind.HIDDEN, "hangs", source=hangs), 1),
+        (Implementation(Kind.HIDDEN, "dies", source=dies), 1),
+        (Implementation(Kind.CONTROL, source=module("control")), 1),
+    ]
+    runs = run_many(solution_layout(solution, "cache_service"), jobs, timeout_s=30)
+    yours, hung, died, control = runs
+    assert yours.all_passed
+    assert control.all_passed
+    assert hung.timed_out
+    assert not hung.crashed
+    assert "did not finish within 30 s" in hung.output
+    assert died.crashed
+    assert not died.timed_out
+    assert "ended the test process" in died.output
+
+
+def test_no_child_starts_once_the_runs_are_cancelled(solution: Path) -> None:
+    cancel = threading.Event()
+    cancel.set()
+    jobs = [(Implementation(Kind.YOURS), 1), (Implementation(Kind.CONTROL, source="x = 1\n"), 1)]
+    runs = run_many(solution_layout(solution, "cache_service"), jobs, cancel=cancel)
+    assert all(run.crashed and "stopped" in run.output for run in runs)
+    assert not list((solution.parent / "observed").iterdir())
+
+
+def test_a_solution_folder_too_big_to_copy_is_the_learners_error(
+    solution: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(learner_tests, "MAX_COPIED_FILES", 2)
+    with pytest.raises(LearnerTestsError, match="too much to copy"):
+        solution_layout(solution, "cache_service")

@@ -50,7 +50,7 @@ from pytest_tutorial.scoring import (
     uncovered_validation_items,
 )
 from pytest_tutorial.solution import Solution, SolutionImportError, load_solution, shown
-from pytest_tutorial.timeouts import CheckTimeout, time_limit
+from pytest_tutorial.timeouts import CheckTimeout, time_limit, timeout_in
 
 MARKER = "checklist"
 STATUS_PROPERTY = "tutorial_status"
@@ -321,8 +321,9 @@ class TutorialSession:
         if call.excinfo is None or report.skipped:
             return report
         error = call.excinfo.value
-        if isinstance(error, CheckTimeout):
-            status, message = Status.TIMEOUT, str(error)
+        timeout = timeout_in(error)
+        if timeout is not None:
+            status, message = Status.TIMEOUT, str(timeout)
             report.longrepr = f"TIMEOUT: {message}"
         elif isinstance(error, SolutionImportError):
             status, message = Status.ERROR, f"{IMPORT_FAILURE}{error}"

@@ -7,6 +7,11 @@ swallow it) that pytest itself treats as a test outcome, so a timeout during set
 pytest's own bookkeeping intact for the checks that follow. Where there is no
 ``SIGALRM`` (Windows) or the check does not run in the main thread, checks run unlimited;
 ``pytest-tutorial grade`` adds a wall-clock limit around the whole process for that case.
+
+Once the limit has passed, the alarm keeps firing every :data:`REPEAT_S` until the block is
+left: hypothesis catches ``pytest.fail.Exception`` as a failing example and goes on
+shrinking (minutes, when every example runs into the same slow path), and a learner's
+``except BaseException`` may swallow one. A later alarm lands outside such a handler.
 """
 
 from __future__ import annotations
@@ -35,6 +40,31 @@ class CheckTimeout(_Failed):
         self.seconds = seconds
 
 
+def timeout_in(error: BaseException) -> CheckTimeout | None:
+    """The :class:`CheckTimeout` that ended a check: ``error`` itself or one inside a group.
+
+    hypothesis reports an example it could not replay the same way as a group of the
+    failures it saw (``FlakyFailure``, which holds a ``BaseException`` as the explicit cause
+    of a wrapper); when the limit is one of them, the check timed out.
+    """
+    if isinstance(error, CheckTimeout):
+        return error
+    inner: list[BaseException] = []
+    if isinstance(error, BaseExceptionGroup):
+        inner.extend(error.exceptions)
+    if error.__cause__ is not None:
+        inner.append(error.__cause__)
+    for each in inner:
+        found = timeout_in(each)
+        if found is not None:
+            return found
+    return None
+
+
+REPEAT_S = 0.1
+"""Interval of the alarms after the first, until the limited block is left."""
+
+
 def can_enforce() -> bool:
     """Whether :func:`time_limit` can stop code in this thread on this platform."""
     return hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
@@ -50,13 +80,17 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         yield
         return
 
+    left = False
+
     def expire(signum: int, frame: object) -> None:
-        raise CheckTimeout(seconds)
+        if not left:
+            raise CheckTimeout(seconds)
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
     try:
         yield
     finally:
+        left = True
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

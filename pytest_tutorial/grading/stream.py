@@ -80,7 +80,7 @@ class Streamer:
     ) -> None:
         from pytest_tutorial.session import LOAD_PROPERTY, MESSAGE_PROPERTY, SESSION_KEY
         from pytest_tutorial.solution import SolutionImportError
-        from pytest_tutorial.timeouts import CheckTimeout
+        from pytest_tutorial.timeouts import timeout_in
 
         self._fd = fd
         self._token = token
@@ -88,7 +88,7 @@ class Streamer:
         self._session_key = SESSION_KEY
         self._message_property = MESSAGE_PROPERTY
         self._load_property = LOAD_PROPERTY
-        self._timeout_type = CheckTimeout
+        self._timeout_in = timeout_in
         self._import_error_type = SolutionImportError
         self._deselected: list[str] = []
         self._checks: dict[str, _Check] = {}
@@ -201,7 +201,8 @@ class Streamer:
             text = check.message or _describe(error)
             if isinstance(error, pytest.skip.Exception):
                 return "skipped", str(error)
-            if isinstance(error, self._timeout_type):
+            timeout = self._timeout_in(error)
+            if timeout is not None:
                 return "timeout", text
             if isinstance(error, self._import_error_type):
                 return "error", text

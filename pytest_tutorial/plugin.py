@@ -11,7 +11,10 @@ import pytest
 
 from pytest_tutorial import options
 
-pytest.register_assert_rewrite("pytest_tutorial.tutorials")
+# Marked before anything imports them: a tutorial's conftest.py imports the fixture modules
+# before they are registered as plugins, and pytest warns (an error under a strict
+# ``filterwarnings``) about a plugin module imported before it could be rewritten.
+pytest.register_assert_rewrite("pytest_tutorial.tutorials", "pytest_tutorial.fixtures")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

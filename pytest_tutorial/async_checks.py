@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial.timeouts import CheckTimeout
+from pytest_tutorial.timeouts import CheckTimeout, StillRunning
 
 LOOP_SCOPE = "function"
 """The loop scope of every async check and fixture the author did not give one."""
@@ -150,8 +150,8 @@ def _cancelled_at(
         try:
             async with scope:
                 result = await func(*args, **kwargs)
-        except GeneratorExit:
-            raise  # the coroutine is being closed, not run
+        except (GeneratorExit, StillRunning):
+            raise  # the coroutine is being closed, or the hard stop is leaving the check
         except BaseException:
             if scope.expired():
                 raise CheckTimeout(seconds) from None

@@ -9,9 +9,11 @@ pytest's own bookkeeping intact for the checks that follow. Where there is no
 ``pytest-tutorial grade`` adds a wall-clock limit around the whole process for that case.
 
 Once the limit has passed, the alarm keeps firing every :data:`REPEAT_S` until the block is
-left: hypothesis catches ``pytest.fail.Exception`` as a failing example and goes on
-shrinking (minutes, when every example runs into the same slow path), and a learner's
-``except BaseException`` may swallow one. A later alarm lands outside such a handler.
+left, each time raising :class:`StillRunning`: hypothesis catches ``pytest.fail.Exception``
+as a failing example and goes on shrinking (minutes, when every example runs into the same
+slow path), and a learner's ``except BaseException`` may swallow one alarm, but not every
+one. ``StillRunning`` is no failure to hypothesis, so it leaves at once; the block's exit
+turns it back into the :class:`CheckTimeout` pytest reports.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ def timeout_in(error: BaseException) -> CheckTimeout | None:
     return None
 
 
+class StillRunning(BaseException):
+    """The limit passed a while ago and the block is still running: leave it now."""
+
+
 REPEAT_S = 0.1
 """Interval of the alarms after the first, until the limited block is left."""
 
@@ -80,16 +86,23 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         yield
         return
 
-    left = False
+    left = fired = False
 
     def expire(signum: int, frame: object) -> None:
-        if not left:
-            raise CheckTimeout(seconds)
+        nonlocal fired
+        if left:
+            return
+        if fired:
+            raise StillRunning
+        fired = True
+        raise CheckTimeout(seconds)
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
     try:
         yield
+    except StillRunning:
+        raise CheckTimeout(seconds) from None
     finally:
         left = True
         signal.setitimer(signal.ITIMER_REAL, 0)

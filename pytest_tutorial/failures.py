@@ -91,7 +91,7 @@ def _call_text(entry: TracebackEntry) -> str:
     """The statement a check's frame was running, without an assignment target."""
     try:
         statement = " ".join(str(entry.statement).split())
-    except (IndexError, OSError):
+    except (AssertionError, IndexError, OSError):  # the file is gone or out of reach
         return f"line {entry.lineno + 1} of the check"
     return shorten(_ASSIGNMENT.sub("", statement, count=1), CALL_LIMIT)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import linecache
 from pathlib import Path
 from types import ModuleType
 
@@ -56,6 +57,20 @@ def test_an_error_in_learner_code_names_the_call_and_the_line(
     message = failure_message(raised, solution=solution, checks=checks)
     assert message.startswith("KeyError: 'user:1' (in service.lookup('user:1'), at ")
     assert message.endswith("service.py:2)")
+
+
+def test_a_check_whose_source_cannot_be_read_is_named_by_its_line(
+    folders: tuple[Path, Path, ModuleType],
+) -> None:
+    # In a grading sandbox the check's file may be out of reach by the time a failure is
+    # described: pytest's TracebackEntry.statement then fails an internal assert.
+    solution, checks, check = folders
+    with pytest.raises(KeyError) as raised:
+        check.test_lookup(check.service)
+    (checks / "check_it.py").unlink()
+    linecache.clearcache()
+    message = failure_message(raised, solution=solution, checks=checks)
+    assert message.startswith("KeyError: 'user:1' (in line 2 of the check, at ")
 
 
 def test_the_checks_own_assertion_message_is_kept_without_introspection(

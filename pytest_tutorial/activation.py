@@ -64,11 +64,11 @@ PYTEST_DEFAULT_REPORTCHARS = "fE"
 def _checklist_first(config: pytest.Config) -> None:
     """Make the checklist the run's main output, unless the learner asked for more.
 
-    Tracebacks (``--tb``), the short summary of failures (``-r``) and the session header
-    are off by default: the checklist names every failing check with its message, and a
-    traceback would show harness frames and the check's source with its hints. ``--tb=short``
-    (or long) brings tracebacks back, filtered to the learner's frames; ``-r`` and ``-v``
-    bring the rest back.
+    Tracebacks (``--tb``), the short summary of failures (``-r``), the session header and
+    the per-file progress lines are off by default (pytest runs as with ``-q``): the
+    checklist names every failing check with its message, and a traceback would show
+    harness frames and the check's source with its hints. ``--tb=short`` (or long) brings
+    tracebacks back, filtered to the learner's frames; ``-r`` and ``-v`` bring the rest back.
     """
     option = config.option
     if option.tbstyle == PYTEST_DEFAULT_TRACEBACKS:
@@ -77,6 +77,8 @@ def _checklist_first(config: pytest.Config) -> None:
         option.reportchars = "N"
     if config.get_verbosity() <= 0:
         option.no_header = True
+    if config.get_verbosity() == 0:
+        option.verbose = -1  # one line of progress marks instead of a line per check file
 
 
 def _silence_plugin_warnings() -> None:

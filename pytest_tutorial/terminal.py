@@ -58,9 +58,10 @@ def checklist_lines(card: Scorecard, *, verbose: bool = False, width: int = 100)
     )
     detailed = detailed_checks(card, verbose=verbose)
     cut = False
+    manual: list[str] = []
     for section, results in sections.items():
         if not verbose and not any(result.automated for result in results):
-            yield f"{section}: {len(results)} item(s) to judge yourself (manual)", {}
+            manual.append(f"{section} {len(results)}")
             continue
         yield section, {"bold": True}
         for result in results:
@@ -79,6 +80,8 @@ def checklist_lines(card: Scorecard, *, verbose: bool = False, width: int = 100)
                     text = f"{INDENT}- {spec.name}: {_one_line(check)}"
                     cut = cut or len(text) > width
                     yield shorten(text, width), {}
+    if manual:
+        yield f"To judge yourself (manual items; -v lists them): {', '.join(manual)}", {}
     if cut:
         yield CUT_NOTE, {}
 

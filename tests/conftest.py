@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from collections.abc import Callable, Sequence
@@ -17,6 +18,16 @@ from pytest_tutorial.report import SCHEMA_PATH
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def checks_in(tutorial: str, *, module: str = "check_*.py") -> int:
+    """How many checks a bundled tutorial's check modules define: the count a run reports."""
+    folder = REPO / "pytest_tutorial" / "tutorials" / tutorial
+    return sum(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
+        for path in folder.glob(module)
+        for node in ast.parse(path.read_text(encoding="utf-8")).body
+    )
 
 
 def validate_report(report: dict[str, Any]) -> None:

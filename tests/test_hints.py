@@ -68,7 +68,7 @@ def test_the_rerun_command_of_a_fixed_check_exits_zero(
     statuses = rerun.automated_statuses()
     assert statuses.pop("core") == "passed"
     assert set(statuses.values()) == {"skipped"}
-    rerun.result.stdout.fnmatch_lines(["*PASS*core*(1 of 13 checks ran)*", "*INCOMPLETE*"])
+    rerun.result.stdout.fnmatch_lines(["*PASS*core*(1 of * checks ran)*", "*INCOMPLETE*"])
 
 
 def test_a_passing_run_resets_the_hint_level(

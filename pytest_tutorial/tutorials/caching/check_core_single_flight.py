@@ -128,6 +128,13 @@ def test_per_key_locks_do_not_pile_up(solution: Solution, make_service: Callable
     def failing() -> Any:
         raise BackendUnavailable("backend unavailable")
 
+    # Memory says nothing about a service that keeps nothing because it does nothing.
+    assert_same_json(
+        service.get_or_compute("probe", lambda: 7), 7, what="get_or_compute('probe', compute)"
+    )
+    with pytest.raises(BackendUnavailable):
+        service.get_or_compute("probe:failing", failing)
+
     def read_each(prefix: str, count: int) -> None:
         for n in range(count):
             service.get_or_compute(f"{prefix}:ok:{n}", lambda n=n: n)

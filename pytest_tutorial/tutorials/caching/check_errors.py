@@ -127,6 +127,12 @@ def test_unusual_valid_keys_are_accepted(service: Any) -> None:
             except Exception as error:
                 problems.append(f"{name}({shown(key)}) raised {type(error).__name__}: {error}")
     assert not problems, "valid keys rejected: " + "; ".join(problems[:4])
+    for key in UNUSUAL_VALID_KEYS:
+        value = {"key": key}
+        service.set(key, value)
+        assert_same_json(
+            service.get(key), value, what=f"get({shown(key)}) after set({shown(key)}, ...)"
+        )
 
 
 @pytest.mark.checklist(
@@ -216,10 +222,9 @@ def test_smallest_valid_settings_are_accepted(
             continue
         try:
             service.set("edge", 1)
+            assert_same_json(service.get("edge"), 1, what="get('edge') after set('edge', 1)")
         except Exception as error:
-            rejected.append(
-                f"set('edge', 1) on {settings(options)} raised {type(error).__name__}: {error}"
-            )
+            rejected.append(f"on {settings(options)}: {type(error).__name__}: {error}")
     assert not rejected, "valid settings should work, but " + "; ".join(rejected)
 
 

@@ -21,13 +21,22 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 def checks_in(tutorial: str, *, module: str = "check_*.py") -> int:
-    """How many checks a bundled tutorial's check modules define: the count a run reports."""
+    """How many checks a bundled tutorial's check modules define: the count a run reports.
+
+    A check is a ``test_*`` function, or a ``test_*`` name bound to what a factory made
+    (``test_docs = documentation_check(...)``, ``test_a, test_b = own_tests_checks(...)``).
+    """
     folder = REPO / "pytest_tutorial" / "tutorials" / tutorial
-    return sum(
-        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
-        for path in folder.glob(module)
-        for node in ast.parse(path.read_text(encoding="utf-8")).body
-    )
+    names: set[str] = set()
+    for path in folder.glob(module):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(f"{path.name}::{node.name}")
+            elif isinstance(node, ast.Assign):
+                for target in node.targets:
+                    bound = target.elts if isinstance(target, ast.Tuple) else [target]
+                    names.update(f"{path.name}::{n.id}" for n in bound if isinstance(n, ast.Name))
+    return sum(name.split("::")[1].startswith("test_") for name in names)
 
 
 def validate_report(report: dict[str, Any]) -> None:

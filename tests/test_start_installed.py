@@ -330,7 +330,7 @@ def test_a_sandboxed_submission_cannot_read_the_packaged_reference(
         *("--sandbox", "bwrap", "-k", "core", "--timeout", "120", "--quiet", str(submission)),
     )
     assert graded.returncode in (0, 1), graded.stdout + graded.stderr
-    report = json.loads((out / "probe" / "report.json").read_text(encoding="utf-8"))
+    report = json.loads((out / "submissions" / "probe" / "report.json").read_text(encoding="utf-8"))
     assert report["grading"]["sandbox"] == "bubblewrap"
     messages = " ".join(
         str(check.get("message") or "") for item in report["checklist"] for check in item["checks"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import subprocess
 import sys
@@ -36,6 +37,16 @@ def next_screen(lines: queue.Queue[str | None]) -> list[str]:
 
 
 @pytest.mark.slow
+def _save(path: Path, text: str) -> None:
+    """Save as an editor does, in one step: a watcher never sees a half-written file.
+
+    The partial file ends in ``~``, a backup name watchfiles' default filter ignores.
+    """
+    partial = path.with_name(path.name + "~")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
 def test_saving_a_file_reruns_the_checks_through_a_syntax_error(tmp_path: Path) -> None:
     course = make_course(tmp_path)
     code = course / "exercises" / "mini" / "mini.py"
@@ -71,13 +82,13 @@ def test_saving_a_file_reruns_the_checks_through_a_syntax_error(tmp_path: Path) 
         assert any(failure in line for line in first)
         assert any(line.strip() == "hint: return low below the range, high above" for line in first)
 
-        code.write_text("def clamp(value, low, high)\n    return value\n", encoding="utf-8")
+        _save(code, "def clamp(value, low, high)\n    return value\n")
         second = next_screen(lines)
         assert second[0].startswith("pytest-tutorial watch mini: run 2 at ")
         assert "changed: mini.py" in second
         assert any("SyntaxError" in line and "mini.py" in line for line in second), second
 
-        code.write_text(REFERENCE, encoding="utf-8")
+        _save(code, REFERENCE)
         third = next_screen(lines)
         assert "Validation Checklist  [############] 2/2 items passed" in third
         core = next(line for line in third if " core " in line)

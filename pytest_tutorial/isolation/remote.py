@@ -130,7 +130,7 @@ class Worker:
         with self._lock:
             self._pending[0] = ready
         threading.Thread(
-            target=self._read, args=(self.channel,), name="worker-reader", daemon=True
+            target=self._read, args=(self.channel, self.process), name="worker-reader", daemon=True
         ).start()
         try:
             ready.result(timeout=START_TIMEOUT_S)
@@ -155,11 +155,9 @@ class Worker:
         """The worker's exit status once it has ended, else None."""
         return None if self.process is None else self.process.poll()
 
-    def _exit_status_soon(self, within_s: float = 1.0) -> int | None:
+    @staticmethod
+    def _exit_status_soon(process: subprocess.Popen[bytes], within_s: float = 1.0) -> int | None:
         """The exit status of a worker whose channel just closed (it may still be exiting)."""
-        process = self.process
-        if process is None:
-            return None
         try:
             return process.wait(timeout=within_s)
         except subprocess.TimeoutExpired:
@@ -215,18 +213,25 @@ class Worker:
                 )
         return future
 
-    def _read(self, channel: Channel) -> None:
+    def _read(self, channel: Channel, process: subprocess.Popen[bytes]) -> None:
+        """Take the messages of one worker generation until its channel closes.
+
+        A generation that was stopped and replaced already failed its own requests: its
+        reader must not touch the pending requests of the worker that replaced it.
+        """
         while True:
             try:
                 message = channel.receive()
             except ChannelClosed as closed:
-                status = self._exit_status_soon()
+                if self.channel is not channel:
+                    return
+                status = self._exit_status_soon(process)
                 why = f"the worker process ended ({closed})"
                 if status is not None:
                     why += f", exit status {status}"
                 if self.channel is channel:
                     self.gone = why
-                self._fail_pending(why)
+                    self._fail_pending(why)
                 return
             try:
                 self._take(message)

@@ -35,17 +35,19 @@ def test_a_slowed_solution_fails_the_relative_target(
     run = run_tutorial("caching", *ONLY_PERFORMANCE, solution=_slowed(copy_solution))
     assert run.status("performance") == "failed"
     entry = run.report["performance"][0]
-    assert entry["decided_by"] == "relative"
-    assert entry["ratio"] > entry["target"] == 2.0
+    # About 0.2 ms a read: the ratio decides, unless a loaded machine stretches the sleeps
+    # past the 1 ms ceiling (test_performance_unit pins each rule on fixed samples).
+    assert entry["decided_by"] in ("relative", "ceiling")
+    assert entry["ratio"] > 2.0
     assert entry["reference_p95_ms"] < entry["p95_ms"]
     assert len(entry["rounds"]) == 5
     assert entry["passed"] is False
     message = run.items["performance"]["checks"][0]["message"]
-    assert "the reference's" in message
+    assert ("the reference's" if entry["decided_by"] == "relative" else "ceiling") in message
     run.result.stdout.fnmatch_lines(
         [
             "Performance",
-            "*FAIL*cached reads: p95*reference*ratio*target <= 2x reference (relative)",
+            "*FAIL*cached reads: p95*reference*ratio*",
             "*yours*|*|*",
             "*reference*|*|*",
         ]

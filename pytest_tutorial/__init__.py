@@ -1,8 +1,9 @@
 """pytest-tutorial: automated checks for hands-on tutorials, reported against their checklists.
 
 The plugin lives in :mod:`pytest_tutorial.plugin` (the pytest11 entry point ``tutorial``).
-This module offers the small public API that tutorial check modules use. pytest imports
-this package in every run, so the names below are resolved lazily, on first use.
+This module is the public API for check authors (docs/authoring.md): every name in
+``__all__`` is supported; every other module of the package is internal and may change.
+pytest imports this package in every run, so the names are resolved lazily, on first use.
 """
 
 from __future__ import annotations
@@ -11,13 +12,29 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_tutorial.documentation import documentation_check
     from pytest_tutorial.errors import usage_error
+    from pytest_tutorial.fixtures.aws import AwsMock
+    from pytest_tutorial.fixtures.core import LoadRunner
+    from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis, RedisBackend
     from pytest_tutorial.load import LoadResult, run_load, run_load_async
+    from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
+    from pytest_tutorial.solution import Solution
+    from pytest_tutorial.standard_checks import own_tests_checks
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "AwsMock": "pytest_tutorial.fixtures.aws",
+    "FakeClock": "pytest_tutorial.fixtures.redis",
+    "InstrumentedRedis": "pytest_tutorial.fixtures.redis",
+    "LoadRunner": "pytest_tutorial.fixtures.core",
+    "RedisBackend": "pytest_tutorial.fixtures.redis",
+    "Solution": "pytest_tutorial.solution",
+    "Tutorial": "pytest_tutorial.model",
+    "documentation_check": "pytest_tutorial.documentation",
+    "own_tests_checks": "pytest_tutorial.standard_checks",
     "LoadResult": "pytest_tutorial.load",
     "run_load": "pytest_tutorial.load",
     "run_load_async": "pytest_tutorial.load",
@@ -27,10 +44,19 @@ _LAZY = {
 }
 
 __all__ = [
+    "AwsMock",
+    "FakeClock",
+    "InstrumentedRedis",
     "LoadResult",
+    "LoadRunner",
+    "RedisBackend",
+    "Solution",
+    "Tutorial",
     "__version__",
     "as_plain_json",
     "assert_same_json",
+    "documentation_check",
+    "own_tests_checks",
     "run_load",
     "run_load_async",
     "usage_error",

@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tutorial import as_plain_json, assert_same_json
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import Solution, as_plain_json, assert_same_json
 from pytest_tutorial.tutorials.batch_processor.support import (
     FakeRandom,
     FakeSleep,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_tutorial.documentation import documentation_check
+from pytest_tutorial import documentation_check
 
 test_public_api_has_docstrings_and_type_hints = documentation_check(
     step=1,

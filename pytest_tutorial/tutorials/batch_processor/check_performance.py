@@ -19,9 +19,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial import assert_same_json
-from pytest_tutorial.fixtures.core import LoadRunner
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import LoadRunner, Solution, assert_same_json
 from pytest_tutorial.tutorials.batch_processor.support import (
     FakeRandom,
     FakeSleep,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_tutorial.standard_checks import own_tests_checks
+from pytest_tutorial import own_tests_checks
 
 test_own_tests_pass_in_shuffled_order, test_own_tests_catch_known_bugs = own_tests_checks(
     step=5,

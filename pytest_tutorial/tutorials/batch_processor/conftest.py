@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import Solution
 from pytest_tutorial.tutorials.batch_processor.support import DEFAULTS, FakeRandom, FakeSleep
 
 

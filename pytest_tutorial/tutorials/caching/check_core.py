@@ -14,9 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tutorial import as_plain_json, assert_same_json
-from pytest_tutorial.fixtures.redis import InstrumentedRedis
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import InstrumentedRedis, Solution, as_plain_json, assert_same_json
 from pytest_tutorial.tutorials.caching.support import (
     DEFAULT_LOCAL_MAX_ENTRIES,
     DEFAULT_LOCAL_TTL_SECONDS,

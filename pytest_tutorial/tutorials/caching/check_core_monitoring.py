@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial import as_plain_json, assert_same_json
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import Solution, as_plain_json, assert_same_json
 from pytest_tutorial.tutorials.caching.support import Computation
 
 SLEEP_MS = 30.0

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial import assert_same_json
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import Solution, assert_same_json
 from pytest_tutorial.tutorials.caching.support import (
     BackendUnavailable,
     Caller,

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from pytest_tutorial import as_plain_json, assert_same_json
-from pytest_tutorial.fixtures.redis import InstrumentedRedis
+from pytest_tutorial import InstrumentedRedis, as_plain_json, assert_same_json
 from pytest_tutorial.tutorials.caching.support import NAMESPACE, Computation
 
 BAD_KEYS: list[object] = [

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial import assert_same_json
-from pytest_tutorial.fixtures.redis import FakeClock
+from pytest_tutorial import FakeClock, assert_same_json
 from pytest_tutorial.tutorials.caching.support import NAMESPACE, TTL_SECONDS, Computation
 
 

@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial.fixtures.core import LoadRunner
-from pytest_tutorial.fixtures.redis import RedisBackend
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import LoadRunner, RedisBackend, Solution
 from pytest_tutorial.tutorials.caching.support import Computation
 
 HOT_KEYS = 20

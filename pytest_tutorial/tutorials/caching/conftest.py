@@ -9,8 +9,7 @@ import fakeredis
 import pytest
 import redis
 
-from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis, RedisBackend
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import FakeClock, InstrumentedRedis, RedisBackend, Solution
 from pytest_tutorial.tutorials.caching.support import LOCAL_TTL_SECONDS, NAMESPACE, TTL_SECONDS
 
 

@@ -12,9 +12,7 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_tutorial import as_plain_json, assert_same_json
-from pytest_tutorial.fixtures.aws import AwsMock
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import AwsMock, Solution, as_plain_json, assert_same_json
 from pytest_tutorial.tutorials.object_store.support import (
     OWNER,
     PROPERTY_TIMEOUT_S,

@@ -14,9 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial.fixtures.aws import AwsMock
-from pytest_tutorial.fixtures.core import LoadRunner
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import AwsMock, LoadRunner, Solution
 from pytest_tutorial.tutorials.object_store.support import OWNER, item, metadata
 
 DOCUMENTS = 200

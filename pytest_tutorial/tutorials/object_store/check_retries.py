@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pytest_tutorial import assert_same_json
-from pytest_tutorial.fixtures.aws import AwsMock
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import AwsMock, Solution, assert_same_json
 from pytest_tutorial.tutorials.object_store.support import (
     DEFAULT_BASE_DELAY,
     DEFAULT_MAX_ATTEMPTS,

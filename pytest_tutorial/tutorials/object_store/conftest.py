@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial.fixtures.aws import AwsMock
-from pytest_tutorial.solution import Solution
+from pytest_tutorial import AwsMock, Solution
 from pytest_tutorial.tutorials.object_store.support import (
     BASE_DELAY,
     MAX_ATTEMPTS,

@@ -19,7 +19,7 @@ def test_every_public_name_resolves(name: str) -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'CheckSpec'"):
-        _ = pytest_tutorial.CheckSpec  # type: ignore[attr-defined]
+        _ = pytest_tutorial.CheckSpec
 
 
 def _imported_modules(source: Path) -> list[tuple[int, str, list[str]]]:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_tutorial.model import VALIDATION_CHECKLIST, ChecklistItem, Step, Tutorial
+from pytest_tutorial.model import ChecklistItem, Step, Tutorial
 
 
 class Status(enum.Enum):
@@ -205,17 +205,3 @@ def score(
         points=sum(result.points for result in items),
         max_points=sum(result.max_points for result in items),
     )
-
-
-def uncovered_validation_items(
-    tutorial: Tutorial, specs: Sequence[CheckSpec]
-) -> list[ChecklistItem]:
-    """Validation Checklist items with neither a check nor a manual mark."""
-    covered = {spec.item_id for spec in specs}
-    return [
-        item
-        for item in tutorial.checklist
-        if item.section == VALIDATION_CHECKLIST
-        and not item.explicit_manual
-        and item.id not in covered
-    ]

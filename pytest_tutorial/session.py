@@ -27,32 +27,22 @@ from pytest_tutorial.async_checks import (
     mark_coroutine_check,
 )
 from pytest_tutorial.bundled import reference_to_compare
+from pytest_tutorial.check_status import DESELECTED, bounded_message, status_of
+from pytest_tutorial.coverage import CoverageProblem, check_problems, check_specs, read_marker
 from pytest_tutorial.discovery import TutorialSource
-from pytest_tutorial.errors import usage_error
 from pytest_tutorial.failures import (
     IMPORT_FAILURE,
-    MESSAGE_LIMIT,
-    REPORT_CUT_NOTE,
     counterexample,
     failure_message,
     first_lines,
     learner_frames,
-    shorten,
 )
 from pytest_tutorial.model import Tutorial
 from pytest_tutorial.options import DEFAULT_TIMEOUT_S, REFERENCE_ROOT, Settings, SolutionKind
-from pytest_tutorial.scoring import (
-    CheckResult,
-    CheckSpec,
-    Scorecard,
-    Status,
-    score,
-    uncovered_validation_items,
-)
+from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, score
 from pytest_tutorial.solution import Solution, SolutionImportError, load_solution, shown
 from pytest_tutorial.timeouts import CheckTimeout, time_limit, timeout_in
 
-MARKER = "checklist"
 STATUS_PROPERTY = "tutorial_status"
 MESSAGE_PROPERTY = "tutorial_message"
 CHECK_PROPERTY = "tutorial_check"
@@ -86,6 +76,8 @@ class TutorialSession:
         self.results: dict[str, CheckResult] = {}
         self.performance: list[dict[str, Any]] = []
         self.problems: list[str] = []
+        self.coverage_problems: list[CoverageProblem] = []
+        """Every broken coverage rule (the run stops at the first; ``verify`` lists them)."""
         self.deselected: set[str] = set()
         self.card: Scorecard | None = None
         self.started_at = datetime.now(UTC)
@@ -194,83 +186,15 @@ class TutorialSession:
             raise
 
     def _tie_checks_to_items(self, items: list[pytest.Item]) -> None:
+        checks = [read_marker(item) for item in items]
+        self.coverage_problems = check_problems(checks, self.tutorial)
+        if self.coverage_problems:
+            raise self.coverage_problems[0].error()
+        self.specs.update(check_specs(checks, self.tutorial))
         for item in items:
-            self.specs[item.nodeid] = self._spec(item)
             # The learner's (or the course repository's) filterwarnings, "error" say, must not
             # turn a warning in the learner's code into a failed check: warnings stay warnings.
             item.add_marker(pytest.mark.filterwarnings("default"))
-        for missing in uncovered_validation_items(self.tutorial, list(self.specs.values())):
-            raise usage_error(
-                f"Validation Checklist item '{missing.id}' ({missing.text}) has no check",
-                path=self.tutorial.path,
-                line=missing.line,
-                fix=f"add a check marked @pytest.mark.{MARKER}('{missing.id}') or mark the item "
-                f"<!-- id: {missing.id}, manual -->",
-            )
-        for spec in self.specs.values():
-            entry = self.tutorial.item(spec.item_id)
-            if entry is not None and entry.explicit_manual:
-                raise usage_error(
-                    f"check {spec.name} covers '{entry.id}', which the document marks manual",
-                    path=self.tutorial.path,
-                    line=entry.line,
-                    fix="remove 'manual' from the item or the check from the item",
-                )
-
-    def _spec(self, item: pytest.Item) -> CheckSpec:
-        _, line, _ = item.location
-        location = f"{item.path}:{(line or 0) + 1}"
-        marker = item.get_closest_marker(MARKER)
-        if marker is None:
-            raise usage_error(
-                f"check {item.name} is not tied to a checklist item",
-                path=item.path,
-                line=(line or 0) + 1,
-                fix=f"decorate it with @pytest.mark.{MARKER}('ITEM_ID', points=1, hint='...')",
-            )
-        item_id = marker.args[0] if marker.args else marker.kwargs.get("item")
-        known = ", ".join(entry.id for entry in self.tutorial.validation_items)
-        if not isinstance(item_id, str) or self.tutorial.item(item_id) is None:
-            raise usage_error(
-                f"check {item.name} names checklist item {item_id!r}, which "
-                f"{self.tutorial.path.name} does not define",
-                path=item.path,
-                line=(line or 0) + 1,
-                fix=f"use one of: {known} (or the id of another checklist item)",
-            )
-        points = marker.kwargs.get("points", 1)
-        if isinstance(points, bool) or not isinstance(points, int) or points < 0:
-            raise usage_error(
-                f"check {item.name}: points={points!r} is not a whole number >= 0",
-                path=item.path,
-                line=(line or 0) + 1,
-            )
-        step_number = marker.kwargs.get("step")
-        step = self.tutorial.step(step_number) if isinstance(step_number, int) else None
-        if step_number is not None and step is None:
-            raise usage_error(
-                f"check {item.name}: step={step_number!r} is not a step of the tutorial",
-                path=item.path,
-                line=(line or 0) + 1,
-                fix=f"use a number of a '#### Step N:' heading in {self.tutorial.path.name}",
-            )
-        timeout = marker.kwargs.get("timeout")
-        try:
-            levels = hints.hint_levels(marker.kwargs.get("hint"))
-        except TypeError as error:
-            raise usage_error(
-                f"check {item.name}: {error}", path=item.path, line=(line or 0) + 1
-            ) from None
-        return CheckSpec(
-            nodeid=item.nodeid,
-            name=item.name,
-            item_id=item_id,
-            points=points,
-            step=step,
-            location=location,
-            timeout_s=float(timeout) if timeout is not None else None,
-            hints=levels,
-        )
 
     # --- running -------------------------------------------------------------------------
 
@@ -321,23 +245,20 @@ class TutorialSession:
         if call.excinfo is None or report.skipped:
             return report
         error = call.excinfo.value
-        timeout = timeout_in(error)
-        if timeout is not None:
-            status, message = Status.TIMEOUT, str(timeout)
+        status = status_of(error, call.when)
+        if status is Status.TIMEOUT:
+            message = str(timeout_in(error))
             report.longrepr = f"TIMEOUT: {message}"
         elif isinstance(error, SolutionImportError):
-            status, message = Status.ERROR, f"{IMPORT_FAILURE}{error}"
+            message = f"{IMPORT_FAILURE}{error}"
             report.longrepr = message
         else:
-            status = Status.FAILED if call.when == "call" else Status.ERROR
             message = failure_message(
                 call.excinfo, solution=self.settings.solution, checks=self.source.directory
             )
             self._learner_traceback(report, call.excinfo)
         report.user_properties.append((STATUS_PROPERTY, status.value))
-        report.user_properties.append(
-            (MESSAGE_PROPERTY, shorten(message, MESSAGE_LIMIT, rest=REPORT_CUT_NOTE))
-        )
+        report.user_properties.append((MESSAGE_PROPERTY, bounded_message(message, call.when)))
         found = counterexample(error, getattr(item, "fixturenames", ()))
         if found:
             report.user_properties.append((COUNTEREXAMPLE_PROPERTY, found))
@@ -384,8 +305,7 @@ class TutorialSession:
             return  # a teardown error after a failure: keep the first problem
         status = Status(properties.get(STATUS_PROPERTY, Status.ERROR.value))
         message = str(properties.get(MESSAGE_PROPERTY) or first_lines(report.longreprtext))
-        if report.when == "teardown":
-            message = f"error while cleaning up after the check: {message}"
+        message = bounded_message(message, report.when)
         counterexample = str(properties.get(COUNTEREXAMPLE_PROPERTY, ""))
         self.results[report.nodeid] = CheckResult(status, message, duration, counterexample)
 
@@ -398,7 +318,7 @@ class TutorialSession:
             return
         results = dict(self.results)
         for nodeid in self.deselected:
-            results.setdefault(nodeid, CheckResult(Status.SKIPPED, "not run (deselected)"))
+            results.setdefault(nodeid, DESELECTED)
         specs = list(self.specs.values())
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.problems.append("the run was interrupted before every check finished")

@@ -14,7 +14,6 @@ from pytest_tutorial.scoring import (
     Verdict,
     item_status,
     score,
-    uncovered_validation_items,
 )
 from tests.test_document import BODY, FRONT
 
@@ -97,8 +96,3 @@ def test_no_checks_or_a_run_error_give_the_error_verdict() -> None:
     assert score(TUTORIAL, [], {}).verdict is Verdict.ERROR
     passed = {"a": CheckResult(Status.PASSED)}
     assert score(TUTORIAL, [spec("a")], passed, run_error=True).verdict is Verdict.ERROR
-
-
-def test_uncovered_validation_items_ignore_manual_ones() -> None:
-    assert uncovered_validation_items(TUTORIAL, [spec("a")]) == []
-    assert [i.id for i in uncovered_validation_items(TUTORIAL, [])] == ["core"]

@@ -20,6 +20,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pytest_tutorial import report as report_module
+from pytest_tutorial.check_status import DESELECTED, bounded_message
+from pytest_tutorial.failures import MESSAGE_LIMIT
 from pytest_tutorial.model import Tutorial
 from pytest_tutorial.options import SolutionKind
 from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, score
@@ -160,7 +162,7 @@ class StreamState:
             )
             self.note(f"{nodeid}: two verdicts (tampering), counted as failed")
             return
-        message = untrusted.string(event.get("message"), stream.MESSAGE_LIMIT) or ""
+        message = bounded_message(untrusted.string(event.get("message"), 2 * MESSAGE_LIMIT) or "")
         self.results[nodeid] = CheckResult(
             Status(status), message, untrusted.number(event.get("duration_s")) or 0.0
         )
@@ -187,7 +189,7 @@ def final_results(
         if nodeid in state.results:
             results[nodeid] = state.results[nodeid]
         elif nodeid in state.deselected:
-            results[nodeid] = CheckResult(Status.SKIPPED, "not run (deselected)")
+            results[nodeid] = DESELECTED
         elif nodeid == state.running and outcome.kind == TIMEOUT:
             results[nodeid] = CheckResult(
                 Status.TIMEOUT, f"{outcome.detail} while this check was running"

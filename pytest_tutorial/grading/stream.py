@@ -27,6 +27,9 @@ from typing import Any
 
 import pytest
 
+from pytest_tutorial.check_status import bounded_message, status_of
+from pytest_tutorial.scoring import Status
+
 from . import untrusted
 
 HELLO = "hello"
@@ -36,7 +39,6 @@ RESULT = "result"
 DONE = "done"
 FATAL = "fatal"
 EVENTS = frozenset({HELLO, COLLECTED, START, RESULT, DONE, FATAL})
-MESSAGE_LIMIT = 4000
 MAX_LINE = 512 * 1024
 MAX_STREAM = 32 * 1024 * 1024
 
@@ -79,8 +81,6 @@ class Streamer:
         self, fd: int, token: str, *, after_collection: Callable[[], None] | None = None
     ) -> None:
         from pytest_tutorial.session import LOAD_PROPERTY, MESSAGE_PROPERTY, SESSION_KEY
-        from pytest_tutorial.solution import SolutionImportError
-        from pytest_tutorial.timeouts import timeout_in
 
         self._fd = fd
         self._token = token
@@ -88,8 +88,6 @@ class Streamer:
         self._session_key = SESSION_KEY
         self._message_property = MESSAGE_PROPERTY
         self._load_property = LOAD_PROPERTY
-        self._timeout_in = timeout_in
-        self._import_error_type = SolutionImportError
         self._deselected: list[str] = []
         self._checks: dict[str, _Check] = {}
         self._ids: dict[str, str] = {}
@@ -187,7 +185,7 @@ class Streamer:
             RESULT,
             nodeid=self._ids.get(nodeid, nodeid),
             status=status,
-            message=message[:MESSAGE_LIMIT],
+            message=message,
             duration_s=round(time.perf_counter() - check.started, 6),
             load=check.load,
         )
@@ -198,19 +196,10 @@ class Streamer:
             error = check.errors.get(when)
             if error is None:
                 continue
-            text = check.message or _describe(error)
-            if isinstance(error, pytest.skip.Exception):
-                return "skipped", str(error)
-            timeout = self._timeout_in(error)
-            if timeout is not None:
-                return "timeout", text
-            if isinstance(error, self._import_error_type):
-                return "error", text
-            if when == "call":
-                return "failed", text
-            if when == "teardown":
-                return "error", f"error while cleaning up after the check: {text}"
-            return "error", text
+            status = status_of(error, when)
+            if status is Status.SKIPPED:
+                return status.value, str(error)
+            return status.value, bounded_message(check.message or _describe(error), when)
         if not check.body_finished:
             return "failed", "the check's body never ran to its end (was pytest patched?)"
         return "passed", ""

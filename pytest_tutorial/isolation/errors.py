@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-MESSAGE_LIMIT = 4000
+EXCEPTION_TEXT_LIMIT = 4000
+"""Characters of an exception's message that cross the channel (a check may match on it)."""
 TRACEBACK_LIMIT = 4000
 MAX_ATTRS = 20
 """Public attributes of an exception that cross with it (``ClientError.response``, say)."""
@@ -52,7 +53,7 @@ def exception_info(
                 continue
     return {
         **class_info(type(error)),
-        "message": _text(error)[:MESSAGE_LIMIT],
+        "message": _text(error)[:EXCEPTION_TEXT_LIMIT],
         "args": args,
         "attrs": attrs,
         "where": where(error),

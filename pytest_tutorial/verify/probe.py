@@ -5,8 +5,8 @@ It asks pytest itself what verify needs, so the answers follow the same ini file
 
 - without ``--tutorial``: the folders searched for tutorials and the tutorials found;
 - with ``--tutorial=NAME --collect-only``: every collected check and the checklist item
-  its marker names, recorded before the plugin's own coverage rules can stop collection,
-  so verify reports every problem at once instead of the first.
+  its marker names, and every broken coverage rule (:mod:`pytest_tutorial.coverage`:
+  the run stops at the first, verify reports them all at once).
 
 The answer is JSON written to the file named by :data:`PROBE_ENV`.
 """
@@ -27,7 +27,7 @@ NOT_WRITTEN_NAME = "not_written_yet"
 """A check whose code calls this (the scaffold's stub) is reported as not written yet."""
 
 
-_ANSWER: dict[str, Any] = {"checks": [], "problems": []}
+_ANSWER: dict[str, Any] = {"checks": [], "problems": [], "coverage": []}
 """What the child pytest found; the probe runs once per process, so module state is enough."""
 
 
@@ -58,12 +58,21 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> Generator[None, None, None]:
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Generator[None, None, None]:
     _ANSWER["checks"] = [_describe(item) for item in items]
     try:
         return (yield)
     except pytest.UsageError as error:
-        _ANSWER["problems"].append(str(error))
+        from pytest_tutorial.session import SESSION_KEY
+
+        session = config.stash.get(SESSION_KEY, None)
+        problems = session.coverage_problems if session is not None else []
+        if problems:  # the run stopped at the first; verify lists them all
+            _ANSWER["coverage"] = [problem.to_plain() for problem in problems]
+        else:
+            _ANSWER["problems"].append(str(error))
         raise
 
 
@@ -78,18 +87,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def _describe(item: pytest.Item) -> dict[str, Any]:
-    marker = item.get_closest_marker("checklist")
-    item_id = None
-    if marker is not None:
-        item_id = marker.args[0] if marker.args else marker.kwargs.get("item")
-    _, line, _ = item.location
+    from pytest_tutorial.coverage import read_marker
+
+    check = read_marker(item)
     return {
-        "nodeid": item.nodeid,
-        "name": item.name,
-        "path": str(item.path),
-        "line": (line or 0) + 1,
-        "item": item_id if isinstance(item_id, str) else None,
-        "marked": marker is not None,
+        "nodeid": check.nodeid,
+        "name": check.name,
+        "path": str(check.path),
+        "line": check.line,
+        "item": check.item_id if isinstance(check.item_id, str) else None,
         "not_written": _not_written(item),
         "fixtures": sorted(getattr(item, "fixturenames", ())),
     }

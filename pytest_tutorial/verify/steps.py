@@ -181,8 +181,10 @@ def coverage_step(target: Target, tutorial: Tutorial) -> tuple[StepResult, bool]
         return _step("coverage", [finding], "the checks cannot be collected", started), False
     target.checks = list(answer["checks"])
     blocking = [finding_from_error(problem) for problem in answer.get("problems", [])]
-    blocking = [f for f in blocking if "has no check" not in f.message]  # reported below
-    blocking.extend(_marker_problems(target, tutorial))
+    blocking += [
+        Finding(problem["message"], path=problem["path"], line=problem["line"], fix=problem["fix"])
+        for problem in answer.get("coverage", [])
+    ]
     not_written = [
         Finding(
             f"check {check['name']} of item '{check['item']}' is not written yet",
@@ -207,52 +209,6 @@ def coverage_step(target: Target, tutorial: Tutorial) -> tuple[StepResult, bool]
     if findings:
         return _step("coverage", findings, summary, started), not blocking
     return StepResult("coverage", Outcome.PASSED, summary, (), _since(started)), True
-
-
-def _marker_problems(target: Target, tutorial: Tutorial) -> list[Finding]:
-    findings: list[Finding] = []
-    known = {item.id for item in tutorial.checklist}
-    for check in target.checks:
-        where = {"path": check["path"], "line": check["line"]}
-        if not check.get("marked"):
-            findings.append(
-                Finding(
-                    f"check {check['name']} is not tied to a checklist item",
-                    **where,
-                    fix="decorate it with @pytest.mark.checklist('ITEM_ID', points=1, hint='...')",
-                )
-            )
-        elif check.get("item") not in known:
-            findings.append(
-                Finding(
-                    f"check {check['name']} names checklist item {check.get('item')!r}, "
-                    "which the document does not define",
-                    **where,
-                    fix="use one of: " + ", ".join(i.id for i in tutorial.validation_items),
-                )
-            )
-    covered = {check.get("item") for check in target.checks}
-    for item in tutorial.validation_items:
-        if item.explicit_manual and item.id in covered:
-            findings.append(
-                Finding(
-                    f"item '{item.id}' is marked manual but checks cover it",
-                    path=str(tutorial.path),
-                    line=item.line,
-                    fix="remove 'manual' from the item or its checks",
-                )
-            )
-        elif not item.explicit_manual and item.id not in covered:
-            findings.append(
-                Finding(
-                    f"Validation Checklist item '{item.id}' ({item.text}) has no check",
-                    path=str(tutorial.path),
-                    line=item.line,
-                    fix=f"add a check marked @pytest.mark.checklist('{item.id}') or mark the "
-                    f"item <!-- id: {item.id}, manual -->",
-                )
-            )
-    return findings
 
 
 def solution_run(target: Target, solution: Path, label: str) -> runs.ChildRun:

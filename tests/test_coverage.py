@@ -18,7 +18,7 @@ from tests.test_document import BODY, FRONT
 TUTORIAL = parse_text(FRONT + BODY, Path("demo/tutorial.md"), "demo")
 
 
-def check(name: str = "test_a", **marker: object) -> MarkedCheck:
+def check(name: str = "test_a", /, **marker: object) -> MarkedCheck:
     fields: dict[str, object] = {"item_id": "core", **marker}
     return MarkedCheck(f"demo/check_a.py::{name}", name, Path("demo/check_a.py"), 7, True, **fields)
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_tutorial.grading import outputs, results, stream, untrusted
+from pytest_tutorial.grading.results import OutcomeKind
 from pytest_tutorial.scoring import CheckSpec, Status
 
 TOKEN = "t0ken"
@@ -157,7 +158,7 @@ def _build(state: results.StreamState, outcome: results.Outcome) -> dict[str, An
 def test_a_forged_fatal_with_a_blank_traceback_still_builds(traceback: str) -> None:
     state = _state()
     state.apply({"event": stream.FATAL, "traceback": traceback})
-    report = _build(state, results.Outcome(results.CRASHED, "it died"))
+    report = _build(state, results.Outcome(OutcomeKind.CRASHED, "it died"))
     assert report["score"]["points"] == 0
 
 
@@ -166,7 +167,7 @@ def test_every_output_is_written_whatever_the_messages_hold(tmp_path: Path) -> N
     state.apply({"event": stream.START, "nodeid": NODE})
     hostile = "lone \ud800 surrogate, \x00 nul, \x1b[2J escape, \x0c form feed, \ufffe"
     state.apply({"event": stream.RESULT, "nodeid": NODE, "status": "failed", "message": hostile})
-    report = _build(state, results.Outcome(results.COMPLETED))
+    report = _build(state, results.Outcome(OutcomeKind.COMPLETED))
     report["grading"]["detail"] = hostile  # not through the decoder: scrubbed at writing
     outputs.write_submission(tmp_path, report, b"\xff\xfe out \x00", False)
     for name in (outputs.REPORT_NAME, outputs.GRADESCOPE_NAME, outputs.JUNIT_NAME):

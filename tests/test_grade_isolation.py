@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 
 from pytest_tutorial.cli import main
-from pytest_tutorial.grading import archive, batch, gradebook, outputs, results, sandbox, unpacker
+from pytest_tutorial.grading import archive, batch, gradebook, outputs, sandbox, unpacker
 from pytest_tutorial.grading import submission as submission_module
+from pytest_tutorial.grading.results import OutcomeKind
+from pytest_tutorial.grading.sandbox import SandboxKind
 from pytest_tutorial.scoring import CheckSpec
 
 MODULE = "cache_service.py"
@@ -139,7 +141,7 @@ def _plan(tmp_path: Path, *, box: sandbox.Sandbox | None = None) -> submission_m
         tutorial_paths=(),
         specs=(spec,),
         limits=sandbox.Limits(scratch_mb=1),
-        box=box or sandbox.Sandbox("rlimits"),
+        box=box or sandbox.Sandbox(SandboxKind.RLIMITS),
         workdir=tmp_path / "work",
         out=tmp_path / "out",
         feed=b"",
@@ -155,7 +157,7 @@ def test_a_report_that_cannot_be_written_falls_back_to_a_minimal_one(
 ) -> None:
     plan = _plan(tmp_path)
     (job,) = _jobs("alice")
-    graded = submission_module.fallback(plan, job, results.COMPLETED, "")
+    graded = submission_module.fallback(plan, job, OutcomeKind.COMPLETED, "")
     real = outputs.write_submission
     calls: list[str] = []
 
@@ -168,7 +170,7 @@ def test_a_report_that_cannot_be_written_falls_back_to_a_minimal_one(
     monkeypatch.setattr(outputs, "write_submission", fails_once)
     written = batch._written(plan, graded)
     assert calls == ["completed", "crashed"]
-    assert written.outcome.kind == results.CRASHED
+    assert written.outcome.kind == OutcomeKind.CRASHED
     assert "could not be written (UnicodeEncodeError" in written.outcome.detail
     on_disk = json.loads((plan.out / "submissions" / "alice" / "report.json").read_text())
     assert on_disk["grading"]["outcome"] == "crashed"
@@ -182,7 +184,7 @@ def test_one_failing_submission_does_not_stop_the_others(
     def grade(plan_: submission_module.Plan, job: submission_module.Job, slot: int) -> Any:
         if job.ident == "bad":
             raise RuntimeError("a bug")
-        return submission_module.fallback(plan_, job, results.COMPLETED, "")
+        return submission_module.fallback(plan_, job, OutcomeKind.COMPLETED, "")
 
     monkeypatch.setattr(batch, "grade", grade)
     finished: list[str] = []
@@ -200,7 +202,7 @@ def test_one_failing_submission_does_not_stop_the_others(
 
 
 def test_a_submission_too_large_for_the_scratch_folder_is_invalid(tmp_path: Path) -> None:
-    plan = _plan(tmp_path, box=sandbox.Sandbox("bubblewrap", "/usr/bin/bwrap"))
+    plan = _plan(tmp_path, box=sandbox.Sandbox(SandboxKind.BUBBLEWRAP, "/usr/bin/bwrap"))
     copy = archive.Copy(tmp_path, size=600 * 1024)
     with pytest.raises(archive.SubmissionError, match="more than half of the 1 MB scratch"):
         submission_module._check_fits(plan, copy)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tutorial.grading import ending, results, sandbox, stream, uids, usage
+from pytest_tutorial.grading.results import OutcomeKind
 
 LIMITS = sandbox.Limits(wall_s=30, cpu_s=20, memory_mb=1024, file_size_mb=8, output_kb=64)
 NODE = "caching/check_core.py::test_a"
@@ -59,7 +60,7 @@ def test_each_kill_names_its_cause_and_the_figures(
     code: int, cpu: float, oom: int | None, isolated: bool, expected: str
 ) -> None:
     found = ending.outcome(_ending(code, cpu=cpu, oom=oom, isolated=isolated), LIMITS, _state())
-    assert found.kind == results.CRASHED
+    assert found.kind == OutcomeKind.CRASHED
     assert expected in found.detail
     assert "peak RSS 300.0 MiB, CPU" in found.detail
     assert "memory or a limit?" not in found.detail
@@ -67,11 +68,11 @@ def test_each_kill_names_its_cause_and_the_figures(
 
 def test_the_parent_s_own_stops_name_themselves() -> None:
     state = _state(verdict=False)
-    timeout = ending.Ending(results.TIMEOUT, -9, usage.Usage(cpu_s=29.0), 0)
+    timeout = ending.Ending(OutcomeKind.TIMEOUT, -9, usage.Usage(cpu_s=29.0), 0)
     assert ending.outcome(timeout, LIMITS, state).detail.startswith(
         "the 30 s wall-clock limit ran out (peak RSS"
     )
-    flood = ending.Ending(results.OUTPUT_LIMIT, -9, usage.Usage(), 0)
+    flood = ending.Ending(OutcomeKind.OUTPUT_LIMIT, -9, usage.Usage(), 0)
     assert "more than 64 KiB of output" in ending.outcome(flood, LIMITS, state).detail
 
 
@@ -79,7 +80,7 @@ def test_a_sandbox_that_fails_to_start_is_the_grader_s_failure() -> None:
     state = results.StreamState("caching", frozenset({NODE}))
     broken = ending.Ending("exited", 1, usage.Usage(), 0, "bwrap: Can't mount proc\n", True)
     found = ending.outcome(broken, LIMITS, state)
-    assert found.kind == results.NOT_STARTED
+    assert found.kind == OutcomeKind.NOT_STARTED
     assert "the sandbox (bubblewrap) failed" in found.detail
 
 
@@ -95,9 +96,9 @@ def test_done_with_checks_missing_a_verdict_is_a_crash() -> None:
     state = _state(verdict=False)
     state.apply({"event": stream.DONE, "exit_code": 0})
     found = ending.outcome(_ending(0), LIMITS, state)
-    assert found.kind == results.CRASHED
+    assert found.kind == OutcomeKind.CRASHED
     assert "1 selected check(s) never reported" in found.detail
-    assert ending.outcome(_ending(0), LIMITS, _state(done=True)).kind == results.COMPLETED
+    assert ending.outcome(_ending(0), LIMITS, _state(done=True)).kind == OutcomeKind.COMPLETED
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import pytest
 
 from pytest_tutorial.grading import archive, batch, gradebook, outputs, results, sandbox, stream
 from pytest_tutorial.grading.progress import Progress
+from pytest_tutorial.grading.results import OutcomeKind
 from pytest_tutorial.scoring import CheckSpec, Status
 
 TOKEN = "t0ken"
@@ -180,9 +181,9 @@ def test_results_need_a_start_and_count_once() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "running_status"),
-    [(results.TIMEOUT, Status.TIMEOUT), (results.CRASHED, Status.ERROR)],
+    [(OutcomeKind.TIMEOUT, Status.TIMEOUT), (OutcomeKind.CRASHED, Status.ERROR)],
 )
-def test_checks_without_a_verdict(kind: str, running_status: Status) -> None:
+def test_checks_without_a_verdict(kind: OutcomeKind, running_status: Status) -> None:
     specs = [_spec("a"), _spec("b"), _spec("c"), _spec("d")]
     state = _state("a", "b", "c", "d")
     state.apply(_event(stream.START, "a"))

@@ -32,6 +32,8 @@ from pytest_tutorial.model import Tutorial, ValidationMethod
 from pytest_tutorial.scoring import CheckSpec
 
 from . import archive, gradebook, outputs, results, sandbox, stream
+from .protocol import ChildArgs, ChildMode
+from .results import OutcomeKind
 from .submission import Graded, Job, Plan, fallback, grade, hidden_roots
 
 COLLECT_TIMEOUT_S = 120.0
@@ -69,7 +71,7 @@ class Batch:
     @property
     def infrastructure_failures(self) -> list[Graded]:
         """Submissions the grader itself could not run (not the submission's fault)."""
-        return [g for g in self.graded if g.outcome.kind == results.NOT_STARTED]
+        return [g for g in self.graded if g.outcome.kind == OutcomeKind.NOT_STARTED]
 
 
 def load_tutorial(name: str, paths: Sequence[Path]) -> tuple[TutorialSource, Tutorial]:
@@ -161,22 +163,15 @@ def collect_specs(
     os.close(token_write)
     scratch = workdir / "collect"
     scratch.mkdir(parents=True)
-    args = [
-        "--mode",
-        "collect",
-        "--stream-fd",
-        str(stream_write),
-        "--token-fd",
-        str(token_read),
-        "--tutorial",
-        tutorial.id,
-        "--tutorial-dir",
-        str(source.directory),
-        "--scratch",
-        str(scratch),
-    ]
-    for path in paths:
-        args += ["--tutorial-path", str(path)]
+    args = ChildArgs(
+        stream_fd=stream_write,
+        token_fd=token_read,
+        tutorial=tutorial.id,
+        tutorial_dir=source.directory,
+        scratch=scratch,
+        mode=ChildMode.COLLECT,
+        tutorial_paths=tuple(paths),
+    ).to_argv()
     with os.fdopen(stream_read, "rb") as reader:
         process = subprocess.Popen(
             [*sandbox.child_interpreter(), *args],
@@ -306,7 +301,7 @@ def _grade_all(
             except Exception as error:  # a bug of the grader's: its exit status says so
                 detail = f"internal grader error: {type(error).__name__}: {error}"
                 result = _written(
-                    plan, fallback(plan, futures[future], results.NOT_STARTED, detail)
+                    plan, fallback(plan, futures[future], OutcomeKind.NOT_STARTED, detail)
                 )
             graded.append(result)
             with contextlib.suppress(Exception):
@@ -325,7 +320,7 @@ def _written(plan: Plan, graded: Graded) -> Graded:
             f"its report could not be written ({type(error).__name__}: {error}); this minimal "
             "report stands for it, with no check verdict"
         )
-    minimal = fallback(plan, graded.job, results.CRASHED, detail)
+    minimal = fallback(plan, graded.job, OutcomeKind.CRASHED, detail)
     try:
         outputs.write_submission(folder, minimal.report, b"", False)
     except Exception as error:

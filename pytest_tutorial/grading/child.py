@@ -14,7 +14,6 @@ It ends with ``os._exit`` so threads or atexit handlers the submission left cann
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
 import shutil
@@ -26,6 +25,7 @@ from typing import NoReturn
 
 from pytest_tutorial.discovery import CHECK_MODULE_GLOB
 from pytest_tutorial.grading import sandbox, stream
+from pytest_tutorial.grading.protocol import ChildArgs, ChildMode
 from pytest_tutorial.options import REFERENCE_ROOT
 
 PLUGINS = ("pytest_tutorial.plugin", "pytest_asyncio.plugin", "_hypothesis_pytestplugin")
@@ -35,29 +35,9 @@ HIDDEN_GLOBS = (CHECK_MODULE_GLOB, "conftest.py")
 _PR_SET_NO_NEW_PRIVS = 38
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog=sandbox.CHILD_MODULE)
-    parser.add_argument("--mode", choices=("grade", "collect"), default="grade")
-    parser.add_argument("--stream-fd", type=int, required=True)
-    parser.add_argument("--token-fd", type=int, required=True)
-    parser.add_argument("--feed-fd", type=int)
-    parser.add_argument("--feed-root", type=Path)
-    parser.add_argument("--tutorial", required=True)
-    parser.add_argument("--tutorial-dir", type=Path, required=True)
-    parser.add_argument("--tutorial-path", type=Path, action="append", default=[])
-    parser.add_argument("--submission", type=Path)
-    parser.add_argument("--scratch", type=Path, required=True)
-    parser.add_argument("--limits", type=sandbox.Limits.from_json)
-    parser.add_argument("--drop-uid", type=int)
-    parser.add_argument("--check-timeout")
-    parser.add_argument("--keyword")
-    parser.add_argument("--run-id", default="")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the checks; always ends the process with ``os._exit``."""
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    args = ChildArgs.from_argv(sys.argv[1:] if argv is None else argv)
     os.umask(0o022)
     token = _read_all(args.token_fd).decode("ascii", errors="replace")
     streamer = stream.Streamer(args.stream_fd, token, after_collection=lambda: _seal(args))
@@ -86,7 +66,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     os._exit(0)
 
 
-def _nproc_binds(args: argparse.Namespace) -> bool:
+def _nproc_binds(args: ChildArgs) -> bool:
     """RLIMIT_NPROC counts per uid: set it only for the slot's own uid or a non-root user."""
     return args.drop_uid is not None or os.geteuid() != 0
 
@@ -123,25 +103,25 @@ def _unpack_checks(fd: int, root: Path) -> None:
         archive.extractall(root, filter="data")
 
 
-def _prepare_scratch(args: argparse.Namespace) -> Path:
+def _prepare_scratch(args: ChildArgs) -> Path:
     """Home, temp and a writable copy of the submission under the scratch folder."""
     scratch: Path = args.scratch
     for name in ("home", "tmp"):
         (scratch / name).mkdir(parents=True, exist_ok=True)
     solution = scratch / "submission"
-    if args.mode == "collect" or args.submission is None:
+    if args.mode is ChildMode.COLLECT or args.submission is None:
         solution.mkdir(exist_ok=True)
     elif args.submission.resolve() != solution.resolve():
         shutil.copytree(args.submission, solution, symlinks=True, dirs_exist_ok=True)
     ini = ["[pytest]", "asyncio_default_fixture_loop_scope = function"]
-    if args.tutorial_path:
+    if args.tutorial_paths:
         ini.append("tutorial_paths =")
-        ini += [f"    {path}" for path in args.tutorial_path]
+        ini += [f"    {path}" for path in args.tutorial_paths]
     (scratch / "pytest.ini").write_text("\n".join(ini) + "\n", encoding="utf-8")
     return solution
 
 
-def _pytest_args(args: argparse.Namespace, solution: Path) -> list[str]:
+def _pytest_args(args: ChildArgs, solution: Path) -> list[str]:
     scratch: Path = args.scratch
     command = [
         "-c",
@@ -169,14 +149,14 @@ def _pytest_args(args: argparse.Namespace, solution: Path) -> list[str]:
         command.append(f"--tutorial-timeout={args.check_timeout}")
     if args.keyword:
         command += ["-k", args.keyword]
-    if args.mode == "collect":
+    if args.mode is ChildMode.COLLECT:
         command.append("--collect-only")
     return command
 
 
-def _seal(args: argparse.Namespace) -> None:
+def _seal(args: ChildArgs) -> None:
     """After collection: delete the check modules, then give up root (see module docstring)."""
-    if args.mode != "grade":
+    if args.mode is not ChildMode.GRADE:
         return
     if args.feed_root is not None:
         directory: Path = args.tutorial_dir

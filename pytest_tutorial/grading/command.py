@@ -12,12 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from pytest_tutorial.grading.sandbox import Limits, Mode
+
+_DEFAULT_LIMITS = Limits()
 NAME = "grade"
 HELP = (
     "grade untrusted submissions (folders or .zip/.tar.gz archives), each in its own "
     "contained process; writes a report per submission and a gradebook"
 )
-_DEFAULTS = {"wall": 300.0, "memory": 2048, "file_size": 64, "open_files": 512}
 
 
 def _positive_int(text: str) -> int:
@@ -77,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--timeout",
         type=_positive_float,
-        default=_DEFAULTS["wall"],
+        default=_DEFAULT_LIMITS.wall_s,
         metavar="S",
         help="wall-clock limit (default %(default)g s)",
     )
@@ -96,49 +98,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--memory",
         type=_positive_int,
-        default=_DEFAULTS["memory"],
+        default=_DEFAULT_LIMITS.memory_mb,
         metavar="MB",
         help="address space (default %(default)s MB)",
     )
     limits.add_argument(
         "--file-size",
         type=_positive_int,
-        default=_DEFAULTS["file_size"],
+        default=_DEFAULT_LIMITS.file_size_mb,
         metavar="MB",
         help="largest file written (default %(default)s MB)",
     )
     limits.add_argument(
         "--open-files",
         type=_positive_int,
-        default=_DEFAULTS["open_files"],
+        default=_DEFAULT_LIMITS.open_files,
         metavar="N",
         help="open files (default %(default)s)",
     )
     limits.add_argument(
         "--processes",
         type=_positive_int,
-        default=256,
+        default=_DEFAULT_LIMITS.processes,
         metavar="N",
         help="processes of one submission (default %(default)s)",
     )
     limits.add_argument(
         "--output-limit",
         type=_positive_int,
-        default=1024,
+        default=_DEFAULT_LIMITS.output_kb,
         metavar="KB",
         help="output kept; past it the submission is stopped (default %(default)s KiB)",
     )
     limits.add_argument(
         "--scratch",
         type=_positive_int,
-        default=512,
+        default=_DEFAULT_LIMITS.scratch_mb,
         metavar="MB",
         help="size of the writable scratch folder (default %(default)s MB)",
     )
     parser.add_argument(
         "--sandbox",
-        choices=("auto", "bwrap", "none"),
-        default="auto",
+        choices=[mode.value for mode in Mode],
+        default=Mode.AUTO.value,
         help="auto: bubblewrap where it runs, else limits only with a warning; "
         "bwrap: fail without it; none: limits only",
     )

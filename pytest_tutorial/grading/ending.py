@@ -17,6 +17,7 @@ import signal
 from dataclasses import dataclass
 
 from . import results, sandbox
+from .results import OutcomeKind
 from .usage import Usage
 
 PYTEST_FINISHED = (0, 1, 5)
@@ -32,7 +33,7 @@ class Ending:
     """What the parent saw at the end: why it stopped watching, and the figures."""
 
     why: str
-    """``exited``, or :data:`~.results.TIMEOUT` / :data:`~.results.OUTPUT_LIMIT`."""
+    """``exited``, or :data:`~.OutcomeKind.TIMEOUT` / :data:`~.OutcomeKind.OUTPUT_LIMIT`."""
     returncode: int | None
     usage: Usage
     oom_kills: int | None = 0
@@ -61,13 +62,15 @@ def outcome(ending: Ending, limits: sandbox.Limits, state: results.StreamState) 
     """The outcome of one submission's run, its detail naming what ended it."""
     figures = f" ({ending.usage.figures()})"
     code = ending.returncode
-    if ending.why == results.TIMEOUT:
+    if ending.why == OutcomeKind.TIMEOUT:
         return results.Outcome(
-            results.TIMEOUT, f"the {limits.wall_s:g} s wall-clock limit ran out{figures}", code
+            OutcomeKind.TIMEOUT,
+            f"the {limits.wall_s:g} s wall-clock limit ran out{figures}",
+            code,
         )
-    if ending.why == results.OUTPUT_LIMIT:
+    if ending.why == OutcomeKind.OUTPUT_LIMIT:
         return results.Outcome(
-            results.OUTPUT_LIMIT,
+            OutcomeKind.OUTPUT_LIMIT,
             f"the submission wrote more than {limits.output_kb} KiB of output{figures}",
             code,
         )
@@ -76,29 +79,29 @@ def outcome(ending: Ending, limits: sandbox.Limits, state: results.StreamState) 
         tail = (state.fatal or ending.output_tail).strip()[-800:]
         who = "the sandbox (bubblewrap) failed" if tail.startswith("bwrap:") else "it stopped"
         return results.Outcome(
-            results.NOT_STARTED,
+            OutcomeKind.NOT_STARTED,
             f"the grading child did not get to run the checks ({who}, exit status {code}): {tail}",
             code,
         )
     full = _scratch_full(state, limits)
     missing = state.missing_verdicts()
     if state.done and state.exit_code in PYTEST_FINISHED and not missing:
-        return results.Outcome(results.COMPLETED, full.lstrip("; "), code)
+        return results.Outcome(OutcomeKind.COMPLETED, full.lstrip("; "), code)
     if state.done and state.exit_code in PYTEST_FINISHED:
         return results.Outcome(
-            results.CRASHED,
+            OutcomeKind.CRASHED,
             f"the child said it was done, but {len(missing)} selected check(s) never reported "
             f"(first: {missing[0]}){full}",
             code,
         )
     if state.done:
         return results.Outcome(
-            results.CRASHED,
+            OutcomeKind.CRASHED,
             f"the check run stopped early (pytest exit status {state.exit_code}: an internal "
             f"error or an interruption, for example after running out of memory){full}{figures}",
             code,
         )
-    return results.Outcome(results.CRASHED, describe_exit(ending, limits) + full, code)
+    return results.Outcome(OutcomeKind.CRASHED, describe_exit(ending, limits) + full, code)
 
 
 def _scratch_full(state: results.StreamState, limits: sandbox.Limits) -> str:

@@ -11,6 +11,7 @@ the rest count as failed. The report is then built with the engine's own
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 from collections.abc import Mapping, Sequence
@@ -28,14 +29,21 @@ from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, s
 
 from . import stream, untrusted
 
-COMPLETED = "completed"
-TIMEOUT = "timeout"
-CRASHED = "crashed"
-OUTPUT_LIMIT = "output_limit"
-NOT_STARTED = "not_started"
-INVALID = "invalid"
-OUTCOMES = (COMPLETED, TIMEOUT, CRASHED, OUTPUT_LIMIT, NOT_STARTED, INVALID)
-"""How grading a submission ended; ``not_started`` is the grader's failure, not theirs."""
+
+class OutcomeKind(enum.StrEnum):
+    """How grading a submission ended, as the report's ``grading.outcome`` spells it."""
+
+    COMPLETED = "completed"
+    """Every selected check reported."""
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    OUTPUT_LIMIT = "output_limit"
+    NOT_STARTED = "not_started"
+    """The grader could not run the submission: the grader's failure, not the learner's."""
+    INVALID = "invalid"
+    """The submission could not be unpacked."""
+
+
 _CHECK_STATUSES = {status.value for status in Status} - {Status.MANUAL.value}
 MAX_NOTES = 100
 
@@ -64,7 +72,7 @@ def specs_from_event(event: Mapping[str, Any], tutorial: Tutorial) -> list[Check
 class Outcome:
     """How the child ended."""
 
-    kind: str
+    kind: OutcomeKind
     detail: str = ""
     exit_status: int | None = None
 
@@ -190,7 +198,7 @@ def final_results(
             results[nodeid] = state.results[nodeid]
         elif nodeid in state.deselected:
             results[nodeid] = DESELECTED
-        elif nodeid == state.running and outcome.kind == TIMEOUT:
+        elif nodeid == state.running and outcome.kind is OutcomeKind.TIMEOUT:
             results[nodeid] = CheckResult(
                 Status.TIMEOUT, f"{outcome.detail} while this check was running"
             )
@@ -202,7 +210,7 @@ def final_results(
         else:
             reason = (
                 f"{outcome.detail} before this check ran"
-                if outcome.kind != COMPLETED
+                if outcome.kind != OutcomeKind.COMPLETED
                 else "the check never reported"
             )
             results[nodeid] = CheckResult(Status.FAILED, f"no verdict: {reason}")
@@ -244,10 +252,10 @@ def build(
 ) -> tuple[dict[str, Any], Scorecard]:
     """The submission's report (schema-valid, with a ``grading`` block) and its scorecard."""
     results = final_results(specs, state, outcome)
-    run_error = not specs or outcome.kind in (NOT_STARTED, INVALID)
+    run_error = not specs or outcome.kind in (OutcomeKind.NOT_STARTED, OutcomeKind.INVALID)
     card = score(tutorial, specs, results, run_error=run_error)
     problems = []
-    if outcome.kind != COMPLETED:
+    if outcome.kind != OutcomeKind.COMPLETED:
         problems.append(f"grading {outcome.kind.replace('_', ' ')}: {outcome.detail}")
     fatal = state.fatal.strip().splitlines()
     if fatal:

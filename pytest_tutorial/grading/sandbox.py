@@ -70,6 +70,14 @@ class Mode(enum.Enum):
     NONE = "none"
 
 
+class SandboxKind(enum.StrEnum):
+    """The containment a batch runs with, as the report's ``grading.sandbox`` spells it."""
+
+    BUBBLEWRAP = "bubblewrap"
+    RLIMITS = "rlimits"
+    """Resource limits only (no bubblewrap)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Per-submission limits. ``wall_s`` and ``output_kb`` are enforced by the parent."""
@@ -117,8 +125,7 @@ def apply_rlimits(limits: Limits, *, processes: bool) -> None:
 class Sandbox:
     """The containment this machine allows, decided once per batch."""
 
-    kind: str
-    """``bubblewrap`` or ``rlimits``."""
+    kind: SandboxKind
     bwrap: str | None = None
     warning: str = ""
     uids: tuple[int, ...] = field(default=())
@@ -156,7 +163,9 @@ def detect(mode: Mode, jobs: int, hidden: Sequence[Path]) -> Sandbox:
             reason = _probe_bwrap(bwrap, hidden)
             if not reason:
                 lease = uid_leases.lease(jobs) if os.geteuid() == 0 else None
-                return Sandbox("bubblewrap", bwrap, "", lease.uids if lease else (), lease)
+                return Sandbox(
+                    SandboxKind.BUBBLEWRAP, bwrap, "", lease.uids if lease else (), lease
+                )
         if mode is Mode.BWRAP:
             raise RuntimeError(f"--sandbox=bwrap: {reason}")
     warning = (
@@ -169,7 +178,7 @@ def detect(mode: Mode, jobs: int, hidden: Sequence[Path]) -> Sandbox:
         warning += " The interpreter is not readable by other users, so the child runs as root."
         lease.release()
         lease = None
-    return Sandbox("rlimits", None, warning, lease.uids if lease else (), lease)
+    return Sandbox(SandboxKind.RLIMITS, None, warning, lease.uids if lease else (), lease)
 
 
 def _probe_bwrap(bwrap: str, hidden: Sequence[Path]) -> str:

@@ -15,7 +15,7 @@ import selectors
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from pytest_tutorial.scoring import CheckSpec, Scorecard
 
 from . import archive, results, sandbox, stream, unpacker, untrusted, usage
 from . import ending as endings
+from .protocol import ChildArgs
+from .results import OutcomeKind
 
 EXIT_GRACE_S = 1.0
 """How long to keep reading after the child exited (a grandchild may hold the pipes)."""
@@ -149,9 +151,9 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
         grading["usage"] = ending.usage.to_json()
         grading["signal"] = endings.signal_of(ending)
     except archive.SubmissionError as error:
-        outcome = results.Outcome(results.INVALID, str(error))
+        outcome = results.Outcome(OutcomeKind.INVALID, str(error))
     except Exception as error:  # the grader's own failure must not stop the batch
-        outcome = results.Outcome(results.NOT_STARTED, f"internal grader error: {error!r}")
+        outcome = results.Outcome(OutcomeKind.NOT_STARTED, f"internal grader error: {error!r}")
     finally:
         if not plan.keep_workdirs:
             archive.remove_tree(work)
@@ -211,7 +213,7 @@ def _report(
         report, card = build(state, outcome)
     except Exception as error:  # the child's data: the submission's fault, not the grader's
         outcome = results.Outcome(
-            results.CRASHED,
+            OutcomeKind.CRASHED,
             "the report could not be built from what the submission's process sent "
             f"({type(error).__name__}: {error}); no check has a verdict",
             outcome.exit_status,
@@ -222,7 +224,7 @@ def _report(
     return untrusted.scrub(report), card, outcome
 
 
-def fallback(plan: Plan, job: Job, kind: str, detail: str) -> Graded:
+def fallback(plan: Plan, job: Job, kind: OutcomeKind, detail: str) -> Graded:
     """A minimal graded submission: outcome ``kind``, why, and no check verdict."""
     outcome = results.Outcome(kind, untrusted.text(detail, 2000))
     grading: dict[str, Any] = {
@@ -311,36 +313,31 @@ def _command(
 ) -> tuple[list[str], str, Path]:
     """The child's command line, working folder and scratch folder; adds fds to ``passed``."""
     stream_write, token_read = passed
-    args = [
-        "--stream-fd",
-        str(stream_write),
-        "--token-fd",
-        str(token_read),
-        "--tutorial",
-        plan.tutorial.id,
-        "--tutorial-dir",
-        str(plan.source.directory),
-        "--limits",
-        plan.limits.to_json(),
-        "--run-id",
-        marker,
-    ]
-    for path in plan.tutorial_paths:
-        args += ["--tutorial-path", str(path)]
-    if uid is not None:
-        args += ["--drop-uid", str(uid)]
-    if plan.check_timeout is not None:
-        args += ["--check-timeout", f"{plan.check_timeout:g}"]
-    if plan.keyword:
-        args += ["--keyword", plan.keyword]
+    args = ChildArgs(
+        stream_fd=stream_write,
+        token_fd=token_read,
+        tutorial=plan.tutorial.id,
+        tutorial_dir=plan.source.directory,
+        scratch=sandbox.SCRATCH,
+        tutorial_paths=tuple(plan.tutorial_paths),
+        limits=plan.limits,
+        drop_uid=uid,
+        check_timeout=plan.check_timeout,
+        keyword=plan.keyword or None,
+        run_id=marker,
+    )
     if plan.box.bwrap is not None:
         feed = os.memfd_create("tutorial-checks")
         os.write(feed, plan.feed)
         os.lseek(feed, 0, os.SEEK_SET)
         passed.append(feed)
         scratch = sandbox.SCRATCH
-        args += ["--feed-fd", str(feed), "--feed-root", str(plan.source.directory.parent)]
-        args += ["--scratch", str(scratch), "--submission", str(sandbox.SUBMISSION_SOURCE)]
+        args = replace(
+            args,
+            feed_fd=feed,
+            feed_root=plan.source.directory.parent,
+            submission=sandbox.SUBMISSION_SOURCE,
+        )
         prefix = sandbox.bwrap_prefix(
             plan.box.bwrap,
             hidden=plan.hidden,
@@ -351,9 +348,9 @@ def _command(
     else:
         scratch = work / "scratch"
         scratch.mkdir(parents=True)
-        args += ["--scratch", str(scratch), "--submission", str(submission)]
+        args = replace(args, scratch=scratch, submission=submission)
         prefix, cwd = [], str(scratch)
-    return [*prefix, *sandbox.child_interpreter(), *args], cwd, scratch
+    return [*prefix, *sandbox.child_interpreter(), *args.to_argv()], cwd, scratch
 
 
 def _watch(
@@ -376,7 +373,7 @@ def _watch(
             now = time.monotonic()
             child.sample()
             if now >= deadline:
-                return results.TIMEOUT
+                return OutcomeKind.TIMEOUT
             if child.poll() is not None:
                 exited_at = exited_at or now
                 if not selector.get_map() or now - exited_at > EXIT_GRACE_S:
@@ -390,7 +387,7 @@ def _watch(
                     selector.unregister(key.fd)
                 elif key.data == "output":
                     if capture.add(data):
-                        return results.OUTPUT_LIMIT
+                        return OutcomeKind.OUTPUT_LIMIT
                 else:
                     for event in decoder.feed(data):
                         state.apply(event)

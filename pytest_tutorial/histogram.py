@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pytest_tutorial.report_model import Histogram as HistogramEntry
+
 BUCKETS = 16
 BLOCKS = " ▁▂▃▄▅▆▇█"
 ASCII_BLOCKS = " .:-=+*#%@"
@@ -22,7 +24,7 @@ class Histogram:
     edges_ms: tuple[float, ...]
     counts: tuple[int, ...]
 
-    def as_dict(self) -> dict[str, list[float] | list[int]]:
+    def as_dict(self) -> HistogramEntry:
         """Plain values for the report."""
         return {"edges_ms": [round(edge, 6) for edge in self.edges_ms], "counts": list(self.counts)}
 

@@ -17,7 +17,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+
+from pytest_tutorial.report_model import LoadFigures
 
 ERROR_SAMPLES = 5
 """How many distinct error messages a result keeps, for the report."""
@@ -87,7 +88,7 @@ class LoadResult:
         """Completed requests per second of wall time."""
         return self.requests / self.wall_s if self.wall_s > 0 else math.inf
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> LoadFigures:
         """The figures as plain values, as the report stores them."""
 
         def finite(value: float) -> float | None:

@@ -23,11 +23,17 @@ import math
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pytest_tutorial.histogram import histogram
 from pytest_tutorial.load import LoadResult, run_load, run_load_async
 from pytest_tutorial.model import PerformanceTarget
+from pytest_tutorial.report_model import (
+    CheckIdentity,
+    LoadTestEntry,
+    LoadVerdict,
+    load_test_entry,
+)
 
 Call = Callable[[], object]
 AsyncCall = Callable[[], Awaitable[object]]
@@ -185,13 +191,10 @@ class Outcome:
             return f"over the {self.target:g} ms ceiling, ceiling decided"
         return "no target"
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, identity: CheckIdentity) -> LoadTestEntry:
         """Plain values for the report's ``performance`` list."""
         learner = self.learner
-        entry: dict[str, Any] = {
-            "name": self.name,
-            **learner.summary(),
-            "p95_ms": _rounded(self.learner_p95_ms),
+        verdict: LoadVerdict = {
             "decided_by": self.decided_by.value,
             "target": self.target,
             "ratio": _rounded(self.ratio),
@@ -210,8 +213,10 @@ class Outcome:
         }
         reference = self.reference
         if reference is not None:
-            entry["reference_histogram"] = histogram(reference.latencies_ns).as_dict()
-        return entry
+            verdict["reference_histogram"] = histogram(reference.latencies_ns).as_dict()
+        figures = learner.summary()
+        figures["p95_ms"] = _rounded(self.learner_p95_ms)  # the median of the rounds' p95
+        return load_test_entry(identity, self.name, figures, verdict)
 
 
 def _rounded(value: float | None) -> float | None:

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from pytest_tutorial.model import Tutorial
 from pytest_tutorial.options import SolutionKind
+from pytest_tutorial.report_model import LoadTestEntry, Report
 from pytest_tutorial.scoring import Scorecard
 
 SCHEMA_VERSION = "1.1"
@@ -40,11 +40,11 @@ def build_report(
     solution_kind: SolutionKind,
     card: Scorecard,
     *,
-    performance: Sequence[dict[str, Any]],
+    performance: Sequence[LoadTestEntry],
     problems: Sequence[str],
     started_at: datetime,
     duration_s: float,
-) -> dict[str, Any]:
+) -> Report:
     """The report as plain JSON values, in the schema's shape."""
     return {
         "schema_version": SCHEMA_VERSION,
@@ -107,7 +107,7 @@ def versions() -> dict[str, str]:
     return found
 
 
-def write_report(report: dict[str, Any], path: Path) -> None:
+def write_report(report: Report, path: Path) -> None:
     """Write atomically (temporary file, then rename) so a reader never sees half a report."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=".json", dir=path.parent)

@@ -39,6 +39,7 @@ from pytest_tutorial.failures import (
 )
 from pytest_tutorial.model import Tutorial
 from pytest_tutorial.options import DEFAULT_TIMEOUT_S, REFERENCE_ROOT, Settings, SolutionKind
+from pytest_tutorial.report_model import LoadTestEntry, Report
 from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, score
 from pytest_tutorial.solution import Solution, SolutionImportError, load_solution, shown
 from pytest_tutorial.timeouts import CheckTimeout, time_limit, timeout_in
@@ -74,12 +75,14 @@ class TutorialSession:
         self.tutorial = tutorial
         self.specs: dict[str, CheckSpec] = {}
         self.results: dict[str, CheckResult] = {}
-        self.performance: list[dict[str, Any]] = []
+        self.performance: list[LoadTestEntry] = []
         self.problems: list[str] = []
         self.coverage_problems: list[CoverageProblem] = []
         """Every broken coverage rule (the run stops at the first; ``verify`` lists them)."""
         self.deselected: set[str] = set()
         self.card: Scorecard | None = None
+        self.report: Report | None = None
+        """The run's report, once the run is over."""
         self.started_at = datetime.now(UTC)
         self.started = time.perf_counter()
         self._solution: Solution | SolutionImportError | None = None
@@ -325,20 +328,13 @@ class TutorialSession:
         run_error = bool(self.problems) or not specs
         results = self._with_hints(results, run_error=run_error)
         self.card = score(self.tutorial, specs, results, run_error=run_error)
-        report = report_module.build_report(
-            self.tutorial,
-            self.settings.solution,
-            self.settings.solution_kind,
-            self.card,
-            performance=self.performance,
-            problems=self.problems,
-            started_at=self.started_at,
-            duration_s=time.perf_counter() - self.started,
-        )
+        self.report = report = self._report(self.card)
         try:
             report_module.write_report(report, self.settings.report)
         except OSError as error:
-            self.problems.append(f"could not write the report to {self.settings.report}: {error}")
+            problem = f"could not write the report to {self.settings.report}: {error}"
+            self.problems.append(problem)
+            report["problems"] = [*report.get("problems", []), problem]
         from pytest_tutorial.progress import record_run  # the learner's progress between runs
 
         record_run(self.settings, self.card)
@@ -366,10 +362,23 @@ class TutorialSession:
         )
         if self.settings.solution_kind is not SolutionKind.REFERENCE:
             card = score(self.tutorial, list(self.specs.values()), results, run_error=run_error)
-            shown = terminal.detailed_checks(card, verbose=self.config.get_verbosity() > 0)
+            verbose = self.config.get_verbosity() > 0
+            shown = terminal.detailed_checks(self._report(card), verbose=verbose)
             book.record(results, shown, hints.fingerprint(self.settings.solution), self.specs)
             book.save()
         return hints.with_hints(self.specs, results, self.settings, book)
+
+    def _report(self, card: Scorecard) -> Report:
+        return report_module.build_report(
+            self.tutorial,
+            self.settings.solution,
+            self.settings.solution_kind,
+            card,
+            performance=self.performance,
+            problems=self.problems,
+            started_at=self.started_at,
+            duration_s=time.perf_counter() - self.started,
+        )
 
     @property
     def import_failure(self) -> str | None:
@@ -379,7 +388,8 @@ class TutorialSession:
         return None
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.card is None:
+        """The checklist, the load tests and the verdict, drawn by :mod:`.terminal`."""
+        if self.report is None:
             return
         title = self.tutorial.metadata.title
         terminalreporter.write_sep("=", f"tutorial {self.tutorial.id}: {title}", bold=True)
@@ -388,16 +398,12 @@ class TutorialSession:
         )
         if self.import_failure:
             terminalreporter.write_line(f"problem: {self.import_failure}", red=True)
-        verbose = self.config.get_verbosity() > 0
-        if self.specs:
-            width = max(int(getattr(terminalreporter, "_screen_width", 100) or 100), 60)
-            lines = terminal.checklist_lines(self.card, verbose=verbose, width=width)
-            for text, markup in lines:
-                terminalreporter.write_line(text, **markup)
-        ascii_only = not terminal.can_encode(getattr(sys.stdout, "encoding", None))
-        for text, markup in terminal.performance_lines(self.performance, ascii_only=ascii_only):
+        renderer = terminal.ChecklistRenderer(
+            verbose=self.config.get_verbosity() > 0,
+            width=max(int(getattr(terminalreporter, "_screen_width", 100) or 100), 60),
+            ascii_only=not terminal.can_encode(getattr(sys.stdout, "encoding", None)),
+            import_failure_above=self.import_failure is not None,
+        )
+        lines = renderer.lines(self.report, self.settings.report, checklist=bool(self.specs))
+        for text, markup in lines:
             terminalreporter.write_line(text, **markup)
-        for problem in self.problems:
-            terminalreporter.write_line(f"problem: {problem}", red=True)
-        text, markup = terminal.verdict_line(self.card, self.settings.report)
-        terminalreporter.write_line(text, **markup)

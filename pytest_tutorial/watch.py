@@ -13,7 +13,6 @@ failing item its first problem and hint.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import queue
 import shutil
@@ -25,6 +24,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
+
+from pytest_tutorial.report_model import Report, read_report
 
 NAME = "watch"
 HELP = "rerun a tutorial's checks each time you save a file in your solution folder"
@@ -238,7 +239,7 @@ class Loop:
             command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
         )
         self.runs += 1
-        report = _read_json(report_path)
+        report = read_report(report_path)
         passed = set()
         if report is not None:
             passed = {
@@ -256,7 +257,7 @@ class RunOutcome:
     """One run: its report (None when pytest could not write one), exit code, time, output."""
 
     def __init__(
-        self, report: dict[str, Any] | None, exit_code: int, duration_s: float, output: str
+        self, report: Report | None, exit_code: int, duration_s: float, output: str
     ) -> None:
         self.report = report
         self.exit_code = exit_code
@@ -308,55 +309,28 @@ class Screen:
         return lines
 
 
-def _checklist_lines(report: dict[str, Any], progress: Any, newly_passed: set[str]) -> list[str]:
+def _checklist_lines(report: Report, progress: Any, newly_passed: set[str]) -> list[str]:
+    """A progress bar over the automated items, then the checklist as the terminal draws it."""
+    from pytest_tutorial.model import VALIDATION_CHECKLIST
+    from pytest_tutorial.terminal import ChecklistRenderer
+
     items = [item for item in report["checklist"] if item["automated"]]
     passed = sum(item["status"] == "passed" for item in items)
     filled = round(BAR_WIDTH * passed / len(items)) if items else 0
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    lines = [f"Validation Checklist  [{bar}] {passed}/{len(items)} items passed"]
-    width = max((len(item["id"]) for item in items), default=0)
+    notes = {}
     for item in items:
-        status = item["status"]
-        label = (
-            "NEW"
-            if item["id"] in newly_passed
-            else ("PASS" if status == "passed" else status.upper())
-        )
-        points = f"[{item['points']}/{item['max_points']}]"
-        line = f"  {label:<8} {item['id']:<{width}}  {item['text']}  {points}"
-        first = (
-            progress.item(item["id"]).first_passed
-            if progress is not None and progress.item(item["id"])
-            else None
-        )
-        if first:
-            line += f"  first passed {_when(first)}"
-        lines.append(line)
-        if status != "passed":
-            lines += _problem_lines(item)
-    score = report["score"]
-    verdict = str(report["verdict"]).replace("_", " ").upper()
-    lines.append(f"verdict: {verdict}  score {score['points']}/{score['max_points']}")
-    for problem in report.get("problems", []):
-        lines.append(f"problem: {problem}")
-    return lines
-
-
-def _problem_lines(item: dict[str, Any]) -> list[str]:
-    checks = [c for c in item["checks"] if c["status"] not in ("passed", "skipped")]
-    if not checks:
-        return []
-    check = checks[0]
-    name = str(check["id"]).rsplit("::", 1)[-1]
-    width = max(40, shutil.get_terminal_size((MESSAGE_WIDTH, 24)).columns - 12)
-    message = (str(check.get("message") or "").strip().splitlines() or [""])[0]
-    lines = [f"           {name}: {message}"[: width + 11]]
-    hint = [line.strip() for line in str(check.get("hint") or "").splitlines() if line.strip()]
-    for number, line in enumerate(hint):
-        lines.append(f"           {'hint: ' if number == 0 else '      '}{line}"[: width + 11])
-    if check.get("step"):
-        lines.append(f"           reread: {check['step']}")
-    return lines
+        entry = progress.item(item["id"]) if progress is not None else None
+        if entry is not None and entry.first_passed:
+            notes[item["id"]] = f"first passed {_when(entry.first_passed)}"
+    renderer = ChecklistRenderer(
+        width=max(60, shutil.get_terminal_size((MESSAGE_WIDTH, 24)).columns),
+        manual_summary=False,
+        newly_passed=frozenset(newly_passed),
+        item_notes=notes,
+    )
+    heading = f"{VALIDATION_CHECKLIST}  [{bar}] {passed}/{len(items)} items passed"
+    return [heading if text == VALIDATION_CHECKLIST else text for text, _ in renderer.lines(report)]
 
 
 def _when(stamp: str) -> str:
@@ -373,11 +347,3 @@ def _error_lines(output: str) -> list[str]:
     lines = [line for line in output.strip().splitlines() if line.strip()]
     errors = [n for n, line in enumerate(lines) if line.startswith("ERROR")]
     return lines[errors[0] :][:12] if errors else lines[-12:]
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

@@ -17,6 +17,7 @@ import pytest
 
 from pytest_tutorial.grading import outputs, results, stream, untrusted
 from pytest_tutorial.grading.results import OutcomeKind
+from pytest_tutorial.report_model import Report
 from pytest_tutorial.scoring import CheckSpec, Status
 
 TOKEN = "t0ken"
@@ -135,7 +136,7 @@ def _spec() -> CheckSpec:
     return CheckSpec(NODE, "test_a", "core", 2, None, "")
 
 
-def _build(state: results.StreamState, outcome: results.Outcome) -> dict[str, Any]:
+def _build(state: results.StreamState, outcome: results.Outcome) -> Report:
     from datetime import UTC, datetime
 
     from pytest_tutorial.grading import batch
@@ -149,7 +150,13 @@ def _build(state: results.StreamState, outcome: results.Outcome) -> dict[str, An
         source=Path("/x/alice"),
         started_at=datetime.now(UTC),
         duration_s=1.0,
-        grading={"submission": "alice", "outcome": outcome.kind, "duration_s": 1.0},
+        grading={
+            "submission": "alice",
+            "source": "/x/alice",
+            "sandbox": "rlimits",
+            "outcome": outcome.kind,
+            "duration_s": 1.0,
+        },
     )
     return report
 

@@ -23,6 +23,7 @@ from pytest_tutorial.grading import archive, batch, gradebook, outputs, sandbox,
 from pytest_tutorial.grading import submission as submission_module
 from pytest_tutorial.grading.results import OutcomeKind
 from pytest_tutorial.grading.sandbox import SandboxKind
+from pytest_tutorial.report_model import Report
 from pytest_tutorial.scoring import CheckSpec
 
 MODULE = "cache_service.py"
@@ -161,7 +162,7 @@ def test_a_report_that_cannot_be_written_falls_back_to_a_minimal_one(
     real = outputs.write_submission
     calls: list[str] = []
 
-    def fails_once(folder: Path, report: dict[str, Any], output: bytes, cut: bool) -> None:
+    def fails_once(folder: Path, report: Report, output: bytes, cut: bool) -> None:
         calls.append(report["grading"]["outcome"])
         if len(calls) == 1:
             raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
@@ -212,16 +213,30 @@ def test_batch_files_cannot_collide_with_a_submission(tmp_path: Path) -> None:
     for name in (gradebook.JSON_NAME, gradebook.CSV_NAME, gradebook.SUMMARY_NAME):
         folder = outputs.submission_folder(tmp_path, name)
         assert folder.parent == tmp_path / outputs.SUBMISSIONS_DIR
-    row = gradebook.row(
-        {
-            "solution": {"path": "/x/gradebook.json"},
-            "score": {"points": 0, "max_points": 1},
-            "verdict": "error",
-            "checklist": [],
-            "grading": {"submission": "gradebook.json"},
+    report: Report = {
+        "schema_version": "1.1",
+        "tutorial": {
+            "id": "caching",
+            "title": "T",
+            "version": "1",
+            "validation_method": "automated",
         },
-        1.0,
-    )
+        "solution": {"path": "/x/gradebook.json", "kind": "path"},
+        "score": {"points": 0, "max_points": 1},
+        "verdict": "error",
+        "checklist": [],
+        "performance": [],
+        "duration_s": 1.0,
+        "versions": {},
+        "grading": {
+            "submission": "gradebook.json",
+            "source": "/x/gradebook.json",
+            "sandbox": "bubblewrap",
+            "outcome": "invalid",
+            "duration_s": 1.0,
+        },
+    }
+    row = gradebook.row(report, 1.0)
     assert row["report"] == "submissions/gradebook.json/report.json"
 
 

@@ -16,6 +16,7 @@ import pytest
 from pytest_tutorial.grading import archive, batch, gradebook, outputs, results, sandbox, stream
 from pytest_tutorial.grading.progress import Progress
 from pytest_tutorial.grading.results import OutcomeKind
+from pytest_tutorial.report_model import CheckEntry, Report
 from pytest_tutorial.scoring import CheckSpec, Status
 
 TOKEN = "t0ken"
@@ -211,19 +212,36 @@ def test_malformed_load_figures_are_dropped() -> None:
 # --- outputs ---------------------------------------------------------------------------
 
 
-def _report(message: str = "boom") -> dict[str, Any]:
-    check = {
+def _report(message: str = "boom") -> Report:
+    check: CheckEntry = {
         "id": "caching/check_core.py::test_a",
+        "name": "test_a",
         "status": "failed",
         "message": message,
         "hint": "fix it",
+        "hint_level": 1,
+        "hint_levels": 1,
+        "counterexample": "",
+        "reproduce": "",
         "step": "Step 1",
         "points": 2,
         "duration_s": 0.1,
     }
-    passed = {**check, "id": "caching/check_core.py::test_b", "status": "passed", "message": ""}
+    passed: CheckEntry = {
+        **check,
+        "id": "caching/check_core.py::test_b",
+        "name": "test_b",
+        "status": "passed",
+        "message": "",
+    }
     return {
-        "tutorial": {"id": "caching", "title": "T", "version": "1"},
+        "schema_version": "1.1",
+        "tutorial": {
+            "id": "caching",
+            "title": "T",
+            "version": "1",
+            "validation_method": "automated",
+        },
         "solution": {"path": "/x/alice", "kind": "path"},
         "verdict": "not_validated",
         "score": {"points": 2, "max_points": 4},
@@ -231,15 +249,25 @@ def _report(message: str = "boom") -> dict[str, Any]:
             {
                 "id": "core",
                 "text": "Core",
+                "section": "Validation Checklist",
                 "automated": True,
+                "status": "failed",
                 "points": 2,
                 "max_points": 4,
                 "checks": [check, passed],
             }
         ],
+        "performance": [],
         "problems": [],
         "duration_s": 1.5,
-        "grading": {"submission": "alice", "outcome": "completed", "duration_s": 1.5},
+        "versions": {},
+        "grading": {
+            "submission": "alice",
+            "source": "/x/alice",
+            "sandbox": "bubblewrap",
+            "outcome": "completed",
+            "duration_s": 1.5,
+        },
     }
 
 

@@ -11,8 +11,11 @@ from pytest_tutorial.histogram import histogram
 from pytest_tutorial.load import LoadResult
 from pytest_tutorial.model import PerformanceTarget
 from pytest_tutorial.performance import Outcome, Sizes, TargetKind, compare, plan, rule_sentence
+from pytest_tutorial.report_model import CheckIdentity
 
 SIZES = Sizes(requests=20, concurrency=2, warmup=2, rounds=3)
+
+IDENTITY: CheckIdentity = {"check": "demo/check_performance.py::test_p95", "item": "performance"}
 
 
 def spin(seconds: float) -> None:
@@ -76,7 +79,7 @@ def test_the_floor_and_the_ceiling_bound_the_ratio(
     outcome = _outcome(learner_ms, reference_ms, RULE)
     assert outcome.decided_by is decided_by
     assert outcome.passed is passed, outcome.problems()
-    assert outcome.summary()["decided_by"] == decided_by.value
+    assert outcome.summary(IDENTITY)["decided_by"] == decided_by.value
 
 
 def test_the_rule_sentence_says_every_bound() -> None:
@@ -118,7 +121,7 @@ def test_the_same_code_passes_the_relative_target() -> None:
         "x", lambda: spin(0.0001), lambda: spin(0.0001), SIZES, PerformanceTarget(relative_p95=2)
     )
     assert outcome.passed, outcome.describe()
-    summary = outcome.summary()
+    summary = outcome.summary(IDENTITY)
     assert summary["decided_by"] == "relative"
     assert len(summary["rounds"]) == 3
     assert sum(summary["histogram"]["counts"]) == 60
@@ -136,7 +139,7 @@ def test_without_a_reference_the_absolute_target_decides_and_says_so() -> None:
     assert outcome.decided_by is TargetKind.ABSOLUTE
     assert outcome.passed
     assert outcome.note == "no reference solution at /x"
-    assert outcome.summary()["reference_p95_ms"] is None
+    assert outcome.summary(IDENTITY)["reference_p95_ms"] is None
 
 
 def test_errors_above_the_bound_fail_whatever_the_latency() -> None:
@@ -173,7 +176,7 @@ def test_a_load_test_where_every_request_failed_still_reports() -> None:
 
     outcome = compare("x", down, down, SIZES, PerformanceTarget(p95_ms=5, relative_p95=2))
     assert not outcome.passed
-    summary = outcome.summary()
+    summary = outcome.summary(IDENTITY)
     assert summary["p95_ms"] is None
     assert summary["ratio"] is None
     json.dumps(summary, allow_nan=False)  # the report writer refuses NaN and infinity

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_tutorial.report_model import Report
+
 from .outputs import REPORT_NAME, SUBMISSIONS_DIR, write_text
 
 FORMAT = "pytest-tutorial-gradebook"
@@ -31,15 +33,16 @@ class GradebookError(Exception):
     """Gradebooks that cannot be read or merged."""
 
 
-def row(report: dict[str, Any], duration_s: float, warnings: Sequence[str] = ()) -> dict[str, Any]:
+def row(report: Report, duration_s: float, warnings: Sequence[str] = ()) -> dict[str, Any]:
     """A gradebook row from one submission's report (``warnings``: about what was handed in)."""
-    grading = report.get("grading", {})
+    grading = report.get("grading")
     points, max_points = report["score"]["points"], report["score"]["max_points"]
-    ident = grading.get("submission", Path(report["solution"]["path"]).name)
+    solution = report["solution"]["path"]
+    ident = grading["submission"] if grading else Path(solution).name
     return {
         "submission": ident,
-        "source": grading.get("source", report["solution"]["path"]),
-        "grading": grading.get("outcome", "completed"),
+        "source": grading["source"] if grading else solution,
+        "grading": grading["outcome"] if grading else "completed",
         "verdict": report["verdict"],
         "points": points,
         "max_points": max_points,
@@ -47,7 +50,7 @@ def row(report: dict[str, Any], duration_s: float, warnings: Sequence[str] = ())
         "items": {i["id"]: i["points"] for i in report["checklist"] if i["automated"]},
         "duration_s": round(duration_s, 3),
         "report": f"{SUBMISSIONS_DIR}/{ident}/{REPORT_NAME}",
-        "detail": grading.get("detail", ""),
+        "detail": grading.get("detail", "") if grading else "",
         "warnings": list(warnings),
     }
 

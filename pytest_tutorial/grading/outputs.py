@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tutorial.report import write_report
+from pytest_tutorial.report_model import CheckEntry, ItemEntry, Report, checks_of
+from pytest_tutorial.terminal import ChecklistRenderer
 
 from . import untrusted
 
@@ -37,11 +39,7 @@ def truncate(text: str, limit: int = OUTPUT_LIMIT) -> str:
     return text[:limit] + f"\n[output truncated: {len(text) - limit} more characters not shown]"
 
 
-def _checks(report: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    return [(item, check) for item in report["checklist"] for check in item["checks"]]
-
-
-def _check_text(item: dict[str, Any], check: dict[str, Any]) -> str:
+def _check_text(item: ItemEntry, check: CheckEntry) -> str:
     lines = [f"{check['status'].upper()}: {item['text']}"]
     if check["message"]:
         lines.append(check["message"])
@@ -53,15 +51,18 @@ def _check_text(item: dict[str, Any], check: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def gradescope(report: dict[str, Any]) -> dict[str, Any]:
-    """Gradescope's ``results.json``: one test per check, scored by the check's points."""
+def gradescope(report: Report) -> dict[str, Any]:
+    """Gradescope's ``results.json``: one test per check, scored by the check's points.
+
+    The top-level output is the checklist as the terminal draws it (manual items summed up).
+    """
     tests = []
-    for number, (item, check) in enumerate(_checks(report), start=1):
+    for number, (item, check) in enumerate(checks_of(report), start=1):
         points = int(check.get("points", 0))
         passed = check["status"] == "passed"
         tests.append(
             {
-                "name": f"[{item['id']}] {check['id'].rpartition('::')[2]}",
+                "name": f"[{item['id']}] {check['name']}",
                 "number": str(number),
                 "score": points if passed else 0,
                 "max_score": points,
@@ -71,14 +72,10 @@ def gradescope(report: dict[str, Any]) -> dict[str, Any]:
                 "visibility": "visible",
             }
         )
-    grading = report.get("grading", {})
-    summary = [f"verdict: {report['verdict']}"]
-    if grading.get("outcome") and grading["outcome"] != "completed":
-        summary.append(f"grading {grading['outcome']}: {grading.get('detail', '')}")
-    summary += [f"problem: {problem}" for problem in report.get("problems", [])]
-    manual = [item["text"] for item in report["checklist"] if not item["automated"]]
-    if manual:
-        summary.append(f"{len(manual)} checklist item(s) are for you to judge yourself")
+    summary = [text for text, _ in ChecklistRenderer().lines(report)]
+    grading = report.get("grading")
+    if grading is not None and grading["outcome"] != "completed":
+        summary.insert(0, f"grading {grading['outcome']}: {grading.get('detail', '')}")
     return {
         "score": report["score"]["points"],
         "max_score": report["score"]["max_points"],
@@ -90,9 +87,9 @@ def gradescope(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def junit(report: dict[str, Any]) -> str:
+def junit(report: Report) -> str:
     """JUnit XML: a testcase per check (classname: the checklist item), score as properties."""
-    checks = _checks(report)
+    checks = checks_of(report)
     counts = {"failures": 0, "errors": 0, "skipped": 0}
     suite = ElementTree.Element(
         "testsuite",
@@ -101,13 +98,13 @@ def junit(report: dict[str, Any]) -> str:
         time=f"{float(report['duration_s']):.3f}",
     )
     properties = ElementTree.SubElement(suite, "properties")
-    grading = report.get("grading", {})
+    grading = report.get("grading")
     for name, value in (
-        ("submission", grading.get("submission", report["solution"]["path"])),
+        ("submission", grading["submission"] if grading else report["solution"]["path"]),
         ("verdict", report["verdict"]),
         ("points", report["score"]["points"]),
         ("max_points", report["score"]["max_points"]),
-        ("grading_outcome", grading.get("outcome", "")),
+        ("grading_outcome", grading["outcome"] if grading else ""),
     ):
         ElementTree.SubElement(properties, "property", name=name, value=str(value))
     for item, check in checks:
@@ -115,7 +112,7 @@ def junit(report: dict[str, Any]) -> str:
             suite,
             "testcase",
             classname=f"{report['tutorial']['id']}.{item['id']}",
-            name=check["id"].rpartition("::")[2],
+            name=check["name"],
             time=f"{float(check['duration_s']):.3f}",
         )
         status, text = check["status"], truncate(_check_text(item, check))
@@ -136,7 +133,7 @@ def junit(report: dict[str, Any]) -> str:
     return ElementTree.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _first_line(check: dict[str, Any]) -> str:
+def _first_line(check: CheckEntry) -> str:
     lines = str(check["message"]).strip().splitlines()
     return (lines[0] if lines else check["status"])[:300]
 
@@ -159,7 +156,7 @@ def submission_folder(out: Path, ident: str) -> Path:
     return out / SUBMISSIONS_DIR / ident
 
 
-def write_submission(folder: Path, report: dict[str, Any], output: bytes, truncated: bool) -> None:
+def write_submission(folder: Path, report: Report, output: bytes, truncated: bool) -> None:
     """Every per-submission file into ``folder`` (replacing anything there)."""
     report = untrusted.scrub(report)
     write_report(report, folder / REPORT_NAME)

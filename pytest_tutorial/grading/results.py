@@ -17,14 +17,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeGuard
 
 from pytest_tutorial import report as report_module
 from pytest_tutorial.check_status import DESELECTED, bounded_message
 from pytest_tutorial.failures import MESSAGE_LIMIT
 from pytest_tutorial.model import Tutorial
 from pytest_tutorial.options import SolutionKind
+from pytest_tutorial.report_model import GradingBlock, LoadTestEntry, Report
 from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, score
 
 from . import stream, untrusted
@@ -48,24 +49,9 @@ _CHECK_STATUSES = {status.value for status in Status} - {Status.MANUAL.value}
 MAX_NOTES = 100
 
 
-def canonical_id(nodeid: str, tutorial_id: str) -> str:
-    """``caching/check_core.py::test_x``, as the child's streamer names checks.
-
-    The child already sends these ids (pytest's own node ids depend on the rootdir); this
-    only normalises what it sends, so that no other spelling can name a check.
-    """
-    path, separator, rest = nodeid.partition("::")
-    return f"{tutorial_id}/{PurePosixPath(path.replace(chr(92), '/')).name}{separator}{rest}"
-
-
 def specs_from_event(event: Mapping[str, Any], tutorial: Tutorial) -> list[CheckSpec]:
-    """The checks of a ``collected`` event, with canonical ids."""
-    specs = []
-    for data in event.get("checks") or []:
-        fields = dict(data)
-        fields["nodeid"] = canonical_id(str(fields["nodeid"]), tutorial.id)
-        specs.append(CheckSpec.from_property(fields, tutorial))
-    return specs
+    """The checks of the trusted collection's ``collected`` event."""
+    return [CheckSpec.from_property(dict(data), tutorial) for data in event.get("checks") or []]
 
 
 @dataclass
@@ -92,7 +78,7 @@ class StreamState:
     started: set[str] = field(default_factory=set)
     running: str | None = None
     results: dict[str, CheckResult] = field(default_factory=dict)
-    performance: list[dict[str, Any]] = field(default_factory=list)
+    performance: list[LoadTestEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     scratch_free: int | None = None
     """Bytes free in the child's scratch folder, as its last ``done`` or ``fatal`` said."""
@@ -144,7 +130,7 @@ class StreamState:
         self.scratch_free = int(free) if free is not None else self.scratch_free
 
     def _id(self, nodeid: object) -> str:
-        return canonical_id(nodeid if isinstance(nodeid, str) else "", self.tutorial_id)
+        return nodeid if isinstance(nodeid, str) else ""
 
     def missing_verdicts(self) -> list[str]:
         """Checks the child collected and selected that never got a verdict."""
@@ -229,7 +215,7 @@ def _load_validator() -> Any:
     return jsonschema.Draft202012Validator(definition)
 
 
-def valid_load_entry(entry: object) -> bool:
+def valid_load_entry(entry: object) -> TypeGuard[LoadTestEntry]:
     """Whether load-test figures from the child fit the report schema."""
     if not isinstance(entry, dict):
         return False
@@ -248,8 +234,8 @@ def build(
     source: Path,
     started_at: datetime,
     duration_s: float,
-    grading: dict[str, Any],
-) -> tuple[dict[str, Any], Scorecard]:
+    grading: GradingBlock,
+) -> tuple[Report, Scorecard]:
     """The submission's report (schema-valid, with a ``grading`` block) and its scorecard."""
     results = final_results(specs, state, outcome)
     run_error = not specs or outcome.kind in (OutcomeKind.NOT_STARTED, OutcomeKind.INVALID)

@@ -90,7 +90,6 @@ class Streamer:
         self._load_property = LOAD_PROPERTY
         self._deselected: list[str] = []
         self._checks: dict[str, _Check] = {}
-        self._ids: dict[str, str] = {}
 
     def emit(self, event: str, **fields: Any) -> None:
         """Send one event; a parent that stopped listening is not the child's problem."""
@@ -98,17 +97,9 @@ class Streamer:
 
     # --- collection ----------------------------------------------------------------------
 
-    def check_id(self, item: pytest.Item) -> str:
-        """``caching/check_core.py::test_x``: the same wherever the child's rootdir is."""
-        name = self._ids.get(item.nodeid)
-        if name is None:
-            name = f"{item.path.parent.name}/{item.path.name}::{item.nodeid.partition('::')[2]}"
-            self._ids[item.nodeid] = name
-        return name
-
     @pytest.hookimpl(trylast=True)
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
-        self._deselected.extend(self.check_id(item) for item in items)
+        self._deselected.extend(item.nodeid for item in items)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -120,12 +111,8 @@ class Streamer:
         """
         tutorial_session = session.config.stash.get(self._session_key, None)
         specs = tutorial_session.specs if tutorial_session is not None else {}
-        selected = [self.check_id(item) for item in session.items]
-        checks = []
-        for nodeid, spec in specs.items():
-            data = spec.to_property()
-            data["nodeid"] = self._ids.get(nodeid, nodeid)
-            checks.append(data)
+        selected = [item.nodeid for item in session.items]
+        checks = [spec.to_property() for spec in specs.values()]
         if self._after_collection is not None:
             self._after_collection()
         self.emit(COLLECTED, checks=checks, selected=selected, deselected=self._deselected)
@@ -134,7 +121,7 @@ class Streamer:
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         self._checks[nodeid] = _Check(started=time.perf_counter())
-        self.emit(START, nodeid=self._ids.get(nodeid, nodeid))
+        self.emit(START, nodeid=nodeid)
 
     def _phase(self, item: pytest.Item, when: str) -> Generator[None, None, None]:
         try:
@@ -183,7 +170,7 @@ class Streamer:
         status, message = self._verdict(check)
         self.emit(
             RESULT,
-            nodeid=self._ids.get(nodeid, nodeid),
+            nodeid=nodeid,
             status=status,
             message=message,
             duration_s=round(time.perf_counter() - check.started, 6),

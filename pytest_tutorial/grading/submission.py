@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pytest_tutorial.bundled import packaged_references
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource
 from pytest_tutorial.model import Tutorial
+from pytest_tutorial.report_model import GradingBlock, Report
 from pytest_tutorial.scoring import CheckSpec, Scorecard
 
 from . import archive, results, sandbox, stream, unpacker, untrusted, usage
@@ -89,7 +89,7 @@ class Graded:
     """One graded submission: its report and what the parent saw."""
 
     job: Job
-    report: dict[str, Any]
+    report: Report
     card: Scorecard
     outcome: results.Outcome
     output: bytes
@@ -127,12 +127,7 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
     uid = plan.box.uid_for(slot)
     state = results.StreamState(plan.tutorial.id, frozenset(s.nodeid for s in plan.specs))
     capture = _Capture(plan.limits.output_kb * 1024)
-    grading: dict[str, Any] = {
-        "submission": job.ident,
-        "source": str(job.source),
-        "sandbox": plan.box.kind,
-        "limits": _limits_block(plan.limits),
-    }
+    grading = _grading_block(plan, job, OutcomeKind.NOT_STARTED)  # until it is known
     warnings = [plan.box.warning] if plan.box.warning else []
     try:
         copy = unpacker.make_copy(
@@ -161,12 +156,14 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
         grading["warnings"] = warnings
     duration = time.monotonic() - started
     grading.update(
-        outcome=outcome.kind,
-        detail=outcome.detail,
-        exit_status=outcome.exit_status,
-        output_bytes=capture.total,
-        output_truncated=capture.total > len(capture.data),
-        duration_s=round(duration, 3),
+        {
+            "outcome": outcome.kind,
+            "detail": outcome.detail,
+            "exit_status": outcome.exit_status,
+            "output_bytes": capture.total,
+            "output_truncated": capture.total > len(capture.data),
+            "duration_s": round(duration, 3),
+        }
     )
     report, card, outcome = _report(plan, job, state, outcome, grading, started_at, duration)
     return Graded(
@@ -178,6 +175,18 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
         capture.total > capture.limit,
         [w for w in warnings if w != plan.box.warning],
     )
+
+
+def _grading_block(plan: Plan, job: Job, outcome: OutcomeKind) -> GradingBlock:
+    """The report's ``grading`` block as far as it is known before the run."""
+    return {
+        "submission": job.ident,
+        "source": str(job.source),
+        "sandbox": plan.box.kind,
+        "limits": _limits_block(plan.limits),
+        "outcome": outcome,
+        "duration_s": 0.0,
+    }
 
 
 def _check_fits(plan: Plan, copy: archive.Copy) -> None:
@@ -195,10 +204,10 @@ def _report(
     job: Job,
     state: results.StreamState,
     outcome: results.Outcome,
-    grading: dict[str, Any],
+    grading: GradingBlock,
     started_at: datetime,
     duration: float,
-) -> tuple[dict[str, Any], Scorecard, results.Outcome]:
+) -> tuple[Report, Scorecard, results.Outcome]:
     """The report; when what the child sent cannot be made into one, a report without it."""
     build = functools.partial(
         results.build,
@@ -218,7 +227,7 @@ def _report(
             f"({type(error).__name__}: {error}); no check has a verdict",
             outcome.exit_status,
         )
-        grading.update(outcome=outcome.kind, detail=outcome.detail)
+        grading.update({"outcome": outcome.kind, "detail": outcome.detail})
         empty = results.StreamState(plan.tutorial.id, state.known)
         report, card = build(empty, outcome)
     return untrusted.scrub(report), card, outcome
@@ -227,16 +236,8 @@ def _report(
 def fallback(plan: Plan, job: Job, kind: OutcomeKind, detail: str) -> Graded:
     """A minimal graded submission: outcome ``kind``, why, and no check verdict."""
     outcome = results.Outcome(kind, untrusted.text(detail, 2000))
-    grading: dict[str, Any] = {
-        "submission": job.ident,
-        "source": str(job.source),
-        "sandbox": plan.box.kind,
-        "limits": _limits_block(plan.limits),
-        "outcome": kind,
-        "detail": outcome.detail,
-        "exit_status": None,
-        "duration_s": 0.0,
-    }
+    grading = _grading_block(plan, job, kind)
+    grading.update({"detail": outcome.detail, "exit_status": None})
     state = results.StreamState(plan.tutorial.id, frozenset(s.nodeid for s in plan.specs))
     report, card, outcome = _report(plan, job, state, outcome, grading, datetime.now(UTC), 0.0)
     return Graded(job, report, card, outcome, b"", False)

@@ -16,7 +16,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from pytest_tutorial.report_model import Usage as UsageEntry
 
 SAMPLE_EVERY_S = 0.25
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -38,7 +39,7 @@ class Usage:
     """How many of its processes were seen."""
     seen: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> UsageEntry:
         """The ``usage`` block of the report's ``grading`` block."""
         return {
             "peak_rss_mb": round(self.peak_rss_kb / 1024, 1),

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pytest_tutorial.report_model import Report, checks_of
 from pytest_tutorial.verify import runs
 from pytest_tutorial.verify.equivalents import (
     EQUIVALENTS_FILE,
@@ -249,23 +250,18 @@ def _result(mutant: Mutant, run: runs.ChildRun) -> MutantResult:
     return MutantResult(mutant, MutantStatus.KILLED, failure, run.duration_s)
 
 
-def _first_failure(report: dict[str, object]) -> str:
+def _first_failure(report: Report) -> str:
     """The first check that did not pass, or "" when every check that ran passed.
 
     Not the verdict: the deselected checks of the learner's own tests leave their item
     ``skipped``, so a mutant run is never ``validated``.
     """
-    if report.get("verdict") == "error":
-        problems = report.get("problems")
-        return "the run could not check anything: " + "; ".join(
-            str(p) for p in (problems if isinstance(problems, list) else [])
-        )
-    checklist = report.get("checklist")
-    for item in checklist if isinstance(checklist, list) else []:
-        for check in item.get("checks", []):
-            if check.get("status") in ("failed", "error", "timeout"):
-                name = str(check["id"]).rsplit("/", 1)[-1]
-                return f"{name} ({item['id']}, {check['status']})"
+    if report["verdict"] == "error":
+        problems = report.get("problems", [])
+        return "the run could not check anything: " + "; ".join(problems)
+    for item, check in checks_of(report):
+        if check["status"] in ("failed", "error", "timeout"):
+            return f"{check['name']} ({item['id']}, {check['status']})"
     return ""
 
 

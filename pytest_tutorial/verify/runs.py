@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_tutorial import report_model
+from pytest_tutorial.report_model import Report
 from pytest_tutorial.verify.probe import PROBE_ENV
 
 NO_PROGRESS_ENV = "PYTEST_TUTORIAL_NO_PROGRESS"
@@ -38,7 +40,7 @@ class ChildRun:
     duration_s: float
     output: str
     """The end of its stdout and stderr."""
-    report: dict[str, Any] | None
+    report: Report | None
     """The tutorial report it wrote, when it wrote one."""
 
     @property
@@ -49,7 +51,7 @@ class ChildRun:
     @property
     def verdict(self) -> str | None:
         """The report's verdict, or None without a report."""
-        return None if self.report is None else str(self.report.get("verdict"))
+        return None if self.report is None else self.report["verdict"]
 
     def error_text(self) -> str:
         """pytest's own ``ERROR:`` lines (usage errors), else the output's last lines."""
@@ -109,15 +111,9 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def read_report(path: Path | None) -> dict[str, Any] | None:
-    """The JSON report at ``path``, or None when there is none (or it is not JSON)."""
-    if path is None or not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+def read_report(path: Path | None) -> Report | None:
+    """The report at ``path``, or None when there is none (or it is not a report)."""
+    return None if path is None else report_model.read_report(path)
 
 
 def probe(

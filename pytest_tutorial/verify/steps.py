@@ -22,6 +22,7 @@ import pytest
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.model import Tutorial, ValidationMethod
 from pytest_tutorial.options import LEARNER_ROOT, REFERENCE_ROOT
+from pytest_tutorial.report_model import ItemEntry, Report
 from pytest_tutorial.scaffold import NOT_WRITTEN
 from pytest_tutorial.verify import runs
 from pytest_tutorial.verify.placeholders import find_placeholders
@@ -274,7 +275,7 @@ def starter_step(target: Target, run: runs.ChildRun | None) -> StepResult:
     findings = []
     for item in passing:
         path, line = target.check_location(item["checks"][0]["id"])
-        names = ", ".join(check["id"].rsplit("::", 1)[-1] for check in item["checks"])
+        names = ", ".join(check["name"] for check in item["checks"])
         findings.append(
             Finding(
                 f"item '{item['id']}' passes on the starter code ({names})",
@@ -295,16 +296,16 @@ def _shown(folder: Path) -> str:
         return str(folder)
 
 
-def _automated(report: dict[str, Any]) -> list[dict[str, Any]]:
+def _automated(report: Report) -> list[ItemEntry]:
     return [item for item in report["checklist"] if item["automated"]]
 
 
-def _item_finding(target: Target, item: dict[str, Any]) -> Finding:
+def _item_finding(target: Target, item: ItemEntry) -> Finding:
     check = next((c for c in item["checks"] if c["status"] != "passed"), item["checks"][0])
     path, line = target.check_location(check["id"])
     message = str(check.get("message") or "").strip().splitlines()
     first = message[0] if message else "(no message)"
-    name = check["id"].rsplit("::", 1)[-1]
+    name = check["name"]
     if NOT_WRITTEN in first:
         return Finding(f"item '{item['id']}' failed: {name} is not written yet", path, line)
     return Finding(

@@ -64,7 +64,7 @@ jobs:
       - name: Install bubblewrap and pytest-tutorial {version}
         run: |
           mv .github/pytest-tutorial "$RUNNER_TEMP/pytest-tutorial"
-          sudo apt-get install -y bubblewrap \\
+          sudo apt-get update -qq && sudo apt-get install -y bubblewrap \\
             || echo "::warning::no bubblewrap: grading runs with resource limits only"
           python -m pip install \\
             --constraint "$RUNNER_TEMP/pytest-tutorial/{constraints}" "{requirement}"

@@ -17,6 +17,7 @@ SUBCOMMANDS = (
     "pytest_tutorial.start.command",
     "pytest_tutorial.grading.command",
     "pytest_tutorial.grading.merge",
+    "pytest_tutorial.export.command",
     "pytest_tutorial.verify.command",
     "pytest_tutorial.hidden_bugs_command",
     "pytest_tutorial.scaffold.command",

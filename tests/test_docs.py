@@ -26,7 +26,7 @@ from tests.test_verify_command import environment
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 REFERENCE = (DOCS / "reference.md").read_text(encoding="utf-8")
-MY_COMMANDS = ("verify", "new", "watch", "start", "hidden-bugs")
+MY_COMMANDS = ("verify", "new", "watch", "start", "hidden-bugs", "export")
 DOC_TEST = "<!-- doc-test -->"
 
 
@@ -89,6 +89,25 @@ def test_every_command_option_is_documented_and_exists() -> None:
             assert f"`{option}" in documented, f"{name} {option} is not in docs/reference.md"
         named = set(re.findall(r"^\| `(-[-a-z]+)", documented, re.MULTILINE))
         assert named <= known, f"docs name options {name} does not have: {named - known}"
+
+
+def test_every_export_option_is_in_its_ci_section() -> None:
+    """``export``'s targets keep their options in docs/ci.md, each in its section's text."""
+    ci = (DOCS / "ci.md").read_text(encoding="utf-8")
+    export = subcommands()["export"]
+    action = next(a for a in export._actions if isinstance(a, argparse._SubParsersAction))
+    gradescope = section(ci, "## Gradescope: `pytest-tutorial export gradescope`")
+    classroom = section(ci, "## GitHub Classroom: `pytest-tutorial export github-classroom`")
+    for target, documented in (("gradescope", gradescope), ("github-classroom", classroom)):
+        options = {
+            option
+            for option_action in action.choices[target]._actions
+            for option in option_action.option_strings
+            if option not in ("-h", "--help")
+        }
+        assert len(options) >= 5
+        for option in options:
+            assert f"`{option}" in documented, f"export {target} {option} is not in docs/ci.md"
 
 
 def test_every_command_line_in_the_docs_parses() -> None:

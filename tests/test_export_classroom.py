@@ -24,6 +24,7 @@ import yaml
 from pytest_tutorial.cli import main
 from pytest_tutorial.export import classroom_report
 from pytest_tutorial.export.classroom import CHECK_RUN_NAME, STEP_ID, SUPPORT, WORKFLOW
+from pytest_tutorial.report_model import CheckEntry, ItemEntry, Report, StatusName
 from tests.conftest import REPO
 
 
@@ -135,28 +136,64 @@ def test_a_folder_with_files_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
     assert [p.name for p in (tmp_path / "repo").iterdir()] == ["keep.txt"]
 
 
-def _report(points: int, max_points: int) -> dict[str, Any]:
-    check = {
+def _report(points: int, max_points: int) -> Report:
+    check: CheckEntry = {
+        "id": "caching/check_errors.py::test_x",
         "name": "test_x",
         "status": "failed",
         "message": "expected 2, got 1\nmore",
         "hint": "call compute() once",
+        "hint_level": 1,
+        "hint_levels": 1,
+        "counterexample": "",
+        "reproduce": "",
         "step": "Step 2",
+        "points": 3,
+        "duration_s": 0.1,
     }
+
+    def item(ident: str, text: str, status: StatusName, got: int, of: int) -> ItemEntry:
+        checks = [check] if status == "failed" else []
+        automated = status != "manual"
+        return {
+            "id": ident,
+            "text": text,
+            "section": "Validation Checklist" if automated else "Knowledge Check",
+            "automated": automated,
+            "status": status,
+            "points": got,
+            "max_points": of,
+            "checks": checks,
+        }
+
     return {
-        "tutorial": {"title": "Caching"},
-        "verdict": "failed",
+        "schema_version": "1.1",
+        "tutorial": {
+            "id": "caching",
+            "title": "Caching",
+            "version": "1",
+            "validation_method": "automated",
+        },
+        "solution": {"path": "/submission", "kind": "path"},
+        "verdict": "not_validated",
         "score": {"points": points, "max_points": max_points},
-        "grading": {"outcome": "timeout", "detail": "the 5 s wall-clock limit ran out"},
         "checklist": [
-            {"id": "core", "text": "Core | works", "automated": True, "status": "passed",
-             "points": 2, "max_points": 2, "checks": []},
-            {"id": "errors", "text": "Errors", "automated": True, "status": "failed",
-             "points": points - 2, "max_points": 3, "checks": [check]},
-            {"id": "talk", "text": "Explain it", "automated": False, "status": "manual",
-             "points": 0, "max_points": 0, "checks": []},
+            item("core", "Core | works", "passed", 2, 2),
+            item("errors", "Errors", "failed", points - 2, 3),
+            item("talk", "Explain it", "manual", 0, 0),
         ],
-    }  # fmt: skip
+        "performance": [],
+        "duration_s": 1.0,
+        "versions": {},
+        "grading": {
+            "submission": "repo",
+            "source": "/submission",
+            "sandbox": "bubblewrap",
+            "outcome": "timeout",
+            "detail": "the 5 s wall-clock limit ran out",
+            "duration_s": 5.0,
+        },
+    }
 
 
 def test_the_report_step_writes_the_summary_and_the_reporters_input(

@@ -24,36 +24,37 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tutorial.grading.outputs import REPORT_NAME, SUBMISSIONS_DIR, truncate
+from pytest_tutorial.report_model import ItemEntry, Report, read_report
+from pytest_tutorial.terminal import ChecklistRenderer
 
+FENCE = "`" * 3
+"""A Markdown code fence (a message holding one could not end the block early)."""
 MESSAGE_LIMIT = 2000
 """Characters of an item's message kept in the reporter's result."""
 
 
-def load_report(out: Path) -> dict[str, Any] | None:
+def load_report(out: Path) -> Report | None:
     """The one report under ``out``, or None when grading left none."""
     found = sorted((out / SUBMISSIONS_DIR).glob(f"*/{REPORT_NAME}"))
-    if not found:
-        return None
-    report: dict[str, Any] = json.loads(found[0].read_text(encoding="utf-8"))
-    return report
+    return read_report(found[0]) if found else None
 
 
-def _why(item: dict[str, Any]) -> str:
+def _why(item: ItemEntry) -> str:
     """The first failing check's message and hint, on one line."""
     for check in item["checks"]:
         if check["status"] == "passed":
             continue
         parts = [str(check["message"]).strip().splitlines()[0] if check["message"] else ""]
         parts[0] = parts[0] or f"{check['name']}: {check['status']}"
-        if check.get("hint"):
+        if check["hint"]:
             parts.append(f"hint: {check['hint']}")
-        if check.get("step"):
+        if check["step"]:
             parts.append(f"reread: {check['step']}")
         return " · ".join(parts)
     return ""
 
 
-def result(report: dict[str, Any] | None, detail: str = "") -> dict[str, Any]:
+def result(report: Report | None, detail: str = "") -> dict[str, Any]:
     """What the autograding reporter reads: one test per automated checklist item."""
     if report is None:
         message = detail or "the grader left no report"
@@ -85,8 +86,8 @@ def result(report: dict[str, Any] | None, detail: str = "") -> dict[str, Any]:
     }
 
 
-def summary(report: dict[str, Any] | None, detail: str = "") -> str:
-    """The checklist in Markdown, for the job summary."""
+def summary(report: Report | None, detail: str = "") -> str:
+    """The checklist in Markdown for the job summary: a table, then the terminal's view."""
     if report is None:
         return (
             "## pytest-tutorial: not graded\n\n"
@@ -109,14 +110,17 @@ def summary(report: dict[str, Any] | None, detail: str = "") -> str:
             f"| {mark} | {_cell(item['text'])} | {item['points']}/{item['max_points']} "
             f"| {_cell(_why(item))} |"
         )
-    grading = report.get("grading", {})
-    if grading.get("outcome", "completed") != "completed":
+    grading = report.get("grading")
+    if grading is not None and grading["outcome"] != "completed":
         lines += ["", f"**Grading {grading['outcome']}:** {_cell(grading.get('detail', ''))}"]
-    for warning in grading.get("warnings", []):
+    for warning in grading.get("warnings", []) if grading is not None else []:
         lines.append(f"- warning: {_cell(warning)}")
     manual = [item["text"] for item in report["checklist"] if not item["automated"]]
     if manual:
         lines += ["", f"{len(manual)} checklist item(s) are for you to judge yourself."]
+    drawn = [text.replace(FENCE, "'" * 3) for text, _ in ChecklistRenderer().lines(report)]
+    lines += ["", "<details><summary>The checklist in detail</summary>", "", FENCE + "text"]
+    lines += [*drawn, FENCE, "", "</details>"]
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pytest_tutorial.fixtures.aws import AwsMock
     from pytest_tutorial.fixtures.core import LoadRunner
     from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis, RedisBackend
+    from pytest_tutorial.grading.formats import hookimpl
     from pytest_tutorial.load import LoadResult, run_load, run_load_async
     from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
@@ -34,6 +35,7 @@ _LAZY = {
     "Solution": "pytest_tutorial.solution",
     "Tutorial": "pytest_tutorial.model",
     "documentation_check": "pytest_tutorial.documentation",
+    "hookimpl": "pytest_tutorial.grading.formats",
     "own_tests_checks": "pytest_tutorial.standard_checks",
     "LoadResult": "pytest_tutorial.load",
     "run_load": "pytest_tutorial.load",
@@ -56,6 +58,7 @@ __all__ = [
     "as_plain_json",
     "assert_same_json",
     "documentation_check",
+    "hookimpl",
     "own_tests_checks",
     "run_load",
     "run_load_async",

@@ -9,7 +9,6 @@ string is made safe for each format first (:func:`.untrusted.scrub`).
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import xml.etree.ElementTree as ElementTree
@@ -157,11 +156,16 @@ def submission_folder(out: Path, ident: str) -> Path:
 
 
 def write_submission(folder: Path, report: Report, output: bytes, truncated: bool) -> None:
-    """Every per-submission file into ``folder`` (replacing anything there)."""
+    """Every per-submission file into ``folder`` (replacing anything there).
+
+    The report and the child's output are written here; the other formats by their plugins
+    (:mod:`.formats`: Gradescope, JUnit, and any an installed package adds).
+    """
+    from .formats import write_formats  # the formats use this module's writers
+
     report = untrusted.scrub(report)
     write_report(report, folder / REPORT_NAME)
-    write_text(folder / GRADESCOPE_NAME, json.dumps(gradescope(report), indent=2) + "\n")
-    write_text(folder / JUNIT_NAME, junit(report))
+    write_formats(report, folder)
     text = output.decode("utf-8", errors="replace")
     if truncated:
         text += "\n[output truncated at the output cap]\n"

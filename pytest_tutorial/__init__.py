@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pytest_tutorial.load import LoadResult, run_load, run_load_async
     from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
+    from pytest_tutorial.report_model import Report
     from pytest_tutorial.solution import Solution
     from pytest_tutorial.standard_checks import own_tests_checks
 
@@ -32,6 +33,7 @@ _LAZY = {
     "InstrumentedRedis": "pytest_tutorial.fixtures.redis",
     "LoadRunner": "pytest_tutorial.fixtures.core",
     "RedisBackend": "pytest_tutorial.fixtures.redis",
+    "Report": "pytest_tutorial.report_model",
     "Solution": "pytest_tutorial.solution",
     "Tutorial": "pytest_tutorial.model",
     "documentation_check": "pytest_tutorial.documentation",
@@ -52,6 +54,7 @@ __all__ = [
     "LoadResult",
     "LoadRunner",
     "RedisBackend",
+    "Report",
     "Solution",
     "Tutorial",
     "__version__",

@@ -97,7 +97,7 @@ def _call_text(entry: TracebackEntry) -> str:
 
 
 def counterexample(error: BaseException, fixtures: Sequence[str]) -> str:
-    """hypothesis' shrunk example from a failed property check's notes, without fixtures."""
+    """Hypothesis' shrunk example from a failed property check's notes, without fixtures."""
     notes = [
         note
         for note in getattr(error, "__notes__", ())

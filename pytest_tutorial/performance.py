@@ -239,8 +239,11 @@ def pool(results: tuple[LoadResult, ...]) -> LoadResult:
 
 
 def plan(target: PerformanceTarget, has_reference: bool) -> tuple[bool, str]:
-    """Whether the reference is measured (the relative bound can decide), and a note when
-    the tutorial declares a relative bound that cannot decide for want of a reference."""
+    """Whether the reference is measured (the relative bound can decide), and a note.
+
+    The note says when the tutorial declares a relative bound that cannot decide for want
+    of a reference.
+    """
     if target.relative_p95 is not None and has_reference:
         return True, ""
     if target.relative_p95 is not None and target.p95_ms is not None:
@@ -327,8 +330,10 @@ async def compare_async(
 
 
 def _order(sides: list[T], round_index: int) -> list[T]:
-    """Who goes first alternates by round (L R, R L, L R, ...), so going first or second,
-    in a warmer or a colder process, favours neither side."""
+    """Who goes first alternates by round (L R, R L, L R, ...).
+
+    So going first or second, in a warmer or a colder process, favours neither side.
+    """
     return sides if round_index % 2 == 0 else sides[::-1]
 
 

@@ -18,11 +18,13 @@ pytest.register_assert_rewrite("pytest_tutorial.tutorials", "pytest_tutorial.fix
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``--tutorial*`` options and ini keys."""
     options.add_options(parser)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """Declare the marker; start a tutorial session when ``--tutorial`` is given."""
     config.addinivalue_line(
         "markers",
         "checklist(item, *, points=1, hint='', step=None, timeout=None): tie a tutorial check "
@@ -59,6 +61,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--tutorial-list``: list the tutorials found and exit."""
     if not config.getoption("tutorial_list"):
         return None
     from pytest_tutorial.listing import list_tutorials

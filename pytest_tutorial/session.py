@@ -57,9 +57,11 @@ class CheckModule(pytest.Module):
     """A tutorial's check module, collected whatever the learner's python_* ini settings say."""
 
     def funcnamefilter(self, name: str) -> bool:
+        """Checks are ``test*`` functions, whatever ``python_functions`` says."""
         return name.startswith("test")
 
     def classnamefilter(self, name: str) -> bool:
+        """Check classes are ``Test*``, whatever ``python_classes`` says."""
         return name.startswith("Test")
 
 
@@ -145,6 +147,7 @@ class TutorialSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector) -> Any:
+        """Collect the tutorial's check modules as :class:`CheckModule`."""
         if module_path.parent == self.source.directory:
             # A node id of its own (``caching/check_core.py::test_x``) wherever the tutorial
             # lives: outside the rootdir pytest would make it ``::test_x`` for every module.
@@ -162,10 +165,12 @@ class TutorialSession:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
+        """Let the tutorial's async fixtures run on pytest-asyncio's loop."""
         adopt_async_fixture(fixturedef, self.source.directory)
         return (yield)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A module that cannot be collected is a problem of the run."""
         if report.failed:
             self.problems.append(
                 f"could not collect {report.nodeid or 'the checks'}: "
@@ -173,6 +178,7 @@ class TutorialSession:
             )
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        """Remember the checks a selection left out (they count as not run)."""
         self.deselected.update(item.nodeid for item in items)
 
     @pytest.hookimpl(tryfirst=True)
@@ -213,11 +219,13 @@ class TutorialSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Setup under the check's time limit."""
         with time_limit(self.timeout_for(item)):
             return (yield)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """The check under its time limit (a coroutine check is cancelled at it)."""
         limit = self.timeout_for(item)
         try:
             with cancel_at_time_limit(item, limit) as hard, time_limit(hard):
@@ -229,6 +237,7 @@ class TutorialSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Teardown under the check's time limit."""
         with time_limit(self.timeout_for(item)):
             return (yield)
 

@@ -15,11 +15,13 @@ from pytest_tutorial.learner_tests import SEED_VARIABLE
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Shuffle the tests with the seed the harness gave, when it gave one."""
     seed = os.environ.get(SEED_VARIABLE)
     if seed is not None:
         random.Random(int(seed)).shuffle(items)
 
 
 def pytest_report_header() -> str | None:
+    """Say the seed, so a failing order can be replayed."""
     seed = os.environ.get(SEED_VARIABLE)
     return f"test order shuffled with seed {seed}" if seed is not None else None

@@ -55,9 +55,11 @@ def problems(item: ItemEntry) -> list[CheckEntry]:
 
 
 def detailed_checks(report: Report, *, verbose: bool) -> set[str]:
-    """The checks shown in detail (their hint on screen): the first problem of each item,
-    or every problem when verbose. A check that failed only because the solution did not
-    import is never one: its hint would not help."""
+    """The checks shown in detail (their hint on screen).
+
+    The first problem of each item, or every problem when verbose. A check that failed only
+    because the solution did not import is never one: its hint would not help.
+    """
     shown: set[str] = set()
     for item in report["checklist"]:
         ids = [c["id"] for c in problems(item) if not c["message"].startswith(IMPORT_FAILURE)]

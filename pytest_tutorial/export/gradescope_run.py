@@ -113,7 +113,7 @@ def run(root: Path) -> dict[str, Any]:
 
 
 def notes(stderr: str) -> list[str]:
-    """grade's warnings, for the student: about the submission, and a sandbox fallback.
+    """Grade's warnings, for the student: about the submission, and a sandbox fallback.
 
     The sandbox warning (bubblewrap cannot run in this container) is said briefly; its
     full text is in the standard output, for instructors.

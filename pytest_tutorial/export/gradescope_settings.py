@@ -50,6 +50,7 @@ class Settings:
     carries_tutorial: bool = False
 
     def to_json(self) -> str:
+        """The settings file's text."""
         data: dict[str, Any] = {"format": FORMAT, "version": VERSION, **asdict(self)}
         data["visibility"] = self.visibility.value
         data["hidden_items"] = list(self.hidden_items)

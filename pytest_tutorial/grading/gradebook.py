@@ -70,6 +70,7 @@ class Gradebook:
     """The folder it was read from (its rows' report links are relative to it)."""
 
     def to_json(self) -> dict[str, Any]:
+        """gradebook.json's content."""
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -84,6 +85,7 @@ class Gradebook:
         }
 
     def to_csv(self) -> str:
+        """gradebook.csv's content: a row per submission, a column per automated item."""
         ids = [item["id"] for item in self.items]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

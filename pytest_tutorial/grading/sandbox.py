@@ -245,7 +245,7 @@ def readable_roots() -> list[Path]:
 def bwrap_prefix(
     bwrap: str, *, hidden: Sequence[Path], submission: Path | None, scratch_mb: int
 ) -> list[str]:
-    """bubblewrap's command line up to (not including) the command it runs."""
+    """Bubblewrap's command line up to (not including) the command it runs."""
     args = [
         bwrap,
         "--die-with-parent",

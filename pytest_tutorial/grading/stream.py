@@ -99,6 +99,7 @@ class Streamer:
 
     @pytest.hookimpl(trylast=True)
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        """Remember the checks a ``-k`` selection left out."""
         self._deselected.extend(item.nodeid for item in items)
 
     @pytest.hookimpl(tryfirst=True)
@@ -120,6 +121,7 @@ class Streamer:
     # --- running -------------------------------------------------------------------------
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
+        """Send ``start``: from now on a crash or hang is this check's."""
         self._checks[nodeid] = _Check(started=time.perf_counter())
         self.emit(START, nodeid=nodeid)
 
@@ -134,14 +136,17 @@ class Streamer:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Record what the setup raised."""
         return (yield from self._phase(item, "setup"))
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Record what the check's call raised."""
         return (yield from self._phase(item, "call"))
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Record what the teardown raised."""
         return (yield from self._phase(item, "teardown"))
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -154,6 +159,7 @@ class Streamer:
         return result
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep the session's message and load-test figures for the check."""
         check = self._checks.get(report.nodeid)
         if check is None:
             return
@@ -164,6 +170,7 @@ class Streamer:
             check.load = properties[self._load_property]
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        """Send the check's ``result``, judged from what it raised."""
         check = self._checks.pop(nodeid, None)
         if check is None:
             return

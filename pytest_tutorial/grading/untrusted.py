@@ -1,7 +1,7 @@
 """Values from a grading child or a submission, made safe for every writer of the parent.
 
 Everything a child sends, and every name taken from a submission, is hostile: JSON can
-carry lone surrogates (``"\\ud800"``), control characters, integers of a thousand digits,
+carry lone surrogates (``U+D800``), control characters, integers of a thousand digits,
 ``NaN`` and nesting thousands deep. :func:`clean` rebuilds a decoded value within bounds
 (text without surrogates or control characters and cut to a length, integers that fit a
 JSON number, finite floats, containers bounded in depth and size), so that no later step

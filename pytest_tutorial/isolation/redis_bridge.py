@@ -78,6 +78,7 @@ class BridgeServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.fake_server = owner.server
 
     def shutdown(self) -> None:
+        """Stop serving and end every open connection."""
         self._shutdown_event.set()
         super().shutdown()
 

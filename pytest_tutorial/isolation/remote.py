@@ -48,6 +48,7 @@ class TrustedCodec(Codec):
         self.worker = worker
 
     def encode_other(self, value: object, depth: int) -> Any:
+        """A handle or method of the worker's object goes back as its reference."""
         if isinstance(value, _Method):
             value = value.resolve()
         if isinstance(value, Handle):
@@ -67,6 +68,7 @@ class TrustedCodec(Codec):
         )
 
     def decode_tag(self, tag: str, payload: object, depth: int) -> Any:
+        """A tagged value from the worker: a handle, an exception or its class."""
         if tag == "handle" and isinstance(payload, dict):
             return Handle(self.worker, payload)
         if tag == "exception_class" and isinstance(payload, dict):
@@ -418,6 +420,7 @@ class Handle:
         return self._worker.request(protocol.GETATTR, target=self._id, name=name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the object in the worker (an awaitable for a coroutine function)."""
         if self._coroutine:
             return self._worker.arequest(protocol.CALL, **self._call(None, args, kwargs))
         return self._worker.request(protocol.CALL, **self._call(None, args, kwargs))
@@ -465,8 +468,11 @@ class Handle:
 
 
 class _Method:
-    """A method of a learner's object, called by name in one request (a coroutine method
-    gives an awaitable). Passed back to the learner's code, it is fetched as an object."""
+    """A method of a learner's object, called by name in one request.
+
+    A coroutine method gives an awaitable. Passed back to the learner's code, it is
+    fetched as an object.
+    """
 
     def __init__(self, handle: Handle, name: str, *, coroutine: bool) -> None:
         self._handle = handle
@@ -474,6 +480,7 @@ class _Method:
         self._coroutine = coroutine
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the object in the worker (an awaitable for a coroutine function)."""
         worker = self._handle._worker
         fields = self._handle._call(self._name, args, kwargs)
         if self._coroutine:

@@ -79,11 +79,13 @@ class WorkerCodec(Codec):
         raise CodecError(f"no object with handle {handle!r} (released, or never made)")
 
     def encode_other(self, value: object, depth: int) -> Any:
+        """An object that is not plain data crosses as a handle (a class of exception as data)."""
         if isinstance(value, type) and issubclass(value, BaseException):
             return tagged("exception_class", class_info(value))
         return tagged("handle", describe(value, self.register(value)))
 
     def decode_tag(self, tag: str, payload: object, depth: int) -> Any:
+        """A tagged value from the checks: a reference to an object here, or a callback."""
         if tag == "ref":
             return self.resolve(payload)
         if tag == "callback" and isinstance(payload, dict):
@@ -441,6 +443,7 @@ class ForwardingHandler(logging.Handler):
         self._count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Forward the learner's log record to the checks, unless paused."""
         if self.paused.is_set():
             return
         now = time.monotonic()

@@ -39,6 +39,7 @@ def _write(answer: dict[str, Any]) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Without ``--tutorial``: answer which tutorials are found, and stop."""
     if config.getoption("tutorial", None) or config.getoption("collectonly"):
         return None
     from pytest_tutorial.discovery import find_tutorials
@@ -61,6 +62,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> Generator[None, None, None]:
+    """Describe every check, and keep every coverage problem the run stops at."""
     _ANSWER["checks"] = [_describe(item) for item in items]
     try:
         return (yield)
@@ -77,12 +79,14 @@ def pytest_collection_modifyitems(
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """Keep why a module could not be collected."""
     if report.failed:
         lines = [line for line in str(report.longrepr).splitlines() if line.strip()]
         _ANSWER["problems"].append(f"could not collect {report.nodeid}: " + "\n".join(lines[-6:]))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Write the answer for verify."""
     _write({"rootdir": str(session.config.rootpath), **_ANSWER})
 
 

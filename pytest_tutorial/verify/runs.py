@@ -54,7 +54,7 @@ class ChildRun:
         return None if self.report is None else self.report["verdict"]
 
     def error_text(self) -> str:
-        """pytest's own ``ERROR:`` lines (usage errors), else the output's last lines."""
+        """Pytest's own ``ERROR:`` lines (usage errors), else the output's last lines."""
         lines = self.output.strip().splitlines()
         errors = [n for n, line in enumerate(lines) if line.startswith("ERROR:")]
         if errors:

@@ -17,9 +17,10 @@ import redis
 
 from pytest_tutorial.fixtures.redis import InstrumentedRedis
 from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.handles import Handle
 from pytest_tutorial.isolation.load_check import Tampered, Target, check, measure
 from pytest_tutorial.isolation.redis_bridge import RedisBridge
-from pytest_tutorial.isolation.remote import Handle, Worker, WorkerGone
+from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from pytest_tutorial.solution import SolutionImportError
 
 pytestmark = pytest.mark.slow

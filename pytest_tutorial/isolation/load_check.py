@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_tutorial.isolation import protocol
-from pytest_tutorial.isolation.remote import Handle, Worker, _Method
+from pytest_tutorial.isolation.handles import Handle, _Method
+from pytest_tutorial.isolation.remote import Worker
 from pytest_tutorial.isolation.worker_load import NOOP
 from pytest_tutorial.load import ERROR_SAMPLES, LoadResult
 

@@ -33,6 +33,7 @@ from typing import Any
 from pytest_tutorial.isolation import protocol
 from pytest_tutorial.isolation.channel import Channel, ChannelClosed
 from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
+from pytest_tutorial.isolation.describe import describe
 from pytest_tutorial.isolation.errors import (
     ForeignExceptions,
     class_info,
@@ -101,72 +102,6 @@ class WorkerCodec(Codec):
 
             return aws_bridge.worker_client(payload, self.server.callback_stub(payload["call"]))
         return super().decode_tag(tag, payload, depth)
-
-
-def describe(value: object, handle: int) -> dict[str, Any]:
-    """What the trusted side needs to stand in for ``value``."""
-    kind = "object"
-    if inspect.isclass(value):
-        kind, owner = "class", value
-    elif inspect.ismodule(value):
-        kind, owner = "module", type(value)
-    elif inspect.isroutine(value):
-        kind, owner = "function", type(value)
-    else:
-        owner = type(value)
-    named = value if kind in ("class", "function", "module") else owner
-    return {
-        "id": handle,
-        "kind": kind,
-        "type": getattr(named, "__qualname__", getattr(named, "__name__", type(value).__name__)),
-        "module": getattr(named, "__module__", "") or "",
-        "callable": callable(value),
-        "coroutine": _is_coroutine_function(value),
-        "coroutines": _coroutine_methods(value if kind == "class" else owner),
-        "methods": _methods(value) if kind in ("object", "module") else [],
-    }
-
-
-def _is_coroutine_function(value: object) -> bool:
-    try:
-        return inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(
-            type(value).__call__ if callable(value) else None
-        )
-    except Exception:
-        return False
-
-
-def _methods(value: object) -> list[str]:
-    """Public functions of an object's class, or of a module: called by name in one request."""
-    members = list(vars(value).items()) if inspect.ismodule(value) else _class_members(type(value))
-    names = []
-    for name, member in members:
-        if protocol.allowed_attribute(name) and not name.startswith("__"):
-            function = getattr(member, "__func__", member)
-            if inspect.isfunction(function) and not inspect.iscoroutinefunction(function):
-                names.append(name)
-    return names
-
-
-def _class_members(owner: type) -> list[tuple[str, object]]:
-    members: dict[str, object] = {}
-    for cls in reversed(owner.__mro__[:-1]):  # object's own methods are not the learner's
-        members.update(vars(cls))
-    return list(members.items())
-
-
-def _coroutine_methods(owner: object) -> list[str]:
-    names = []
-    for name in dir(owner):
-        if protocol.allowed_attribute(name):
-            try:
-                member = inspect.getattr_static(owner, name)
-            except AttributeError:
-                continue
-            member = getattr(member, "__func__", member)
-            if inspect.iscoroutinefunction(member):
-                names.append(name)
-    return names
 
 
 class WorkerServer:

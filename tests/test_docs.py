@@ -22,7 +22,7 @@ import pytest
 from pytest_tutorial.cli import build_parser
 from pytest_tutorial.fixtures import FIXTURE_MODULES
 from pytest_tutorial.report import SCHEMA_PATH
-from tests.test_verify_command import environment
+from tests.commands import environment
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 REFERENCE = (DOCS / "reference.md").read_text(encoding="utf-8")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_verify_command import REFERENCE, environment, make_course
+from tests.commands import environment
+from tests.mini_course import REFERENCE, make_course
 
 WAIT_S = 60.0
 

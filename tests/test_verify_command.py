@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tutorial.cli import main
 from pytest_tutorial.verify.analysis import _judge
 from pytest_tutorial.verify.equivalents import EQUIVALENTS_FILE
 from pytest_tutorial.verify.mutation import Mutant
@@ -119,11 +120,13 @@ def test_an_unknown_tutorial_is_a_usage_error(tmp_path: Path) -> None:
     assert "mini" in result.stdout
 
 
-def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
-    result = cli(tmp_path, "verify", "--max-mutants", "-3")
-    assert result.returncode == 2
-    assert "--max-mutants" in result.stderr
-    assert "whole number" in result.stderr
+def test_bad_options_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["verify", "--max-mutants", "-3"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--max-mutants" in error
+    assert "whole number" in error
 
 
 @pytest.mark.slow

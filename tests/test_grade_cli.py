@@ -42,6 +42,7 @@ def _report(out: Path, ident: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.wheel
 def test_reference_gets_full_marks_and_the_starter_zero(tmp_path: Path) -> None:
     out, summary = tmp_path / "out", tmp_path / "step-summary.md"
     done = _grade(

@@ -130,7 +130,7 @@ def test_calls_values_and_exceptions_cross(worker: Worker, folder: Path) -> None
     with pytest.raises(module.NotFound) as raised:
         service.lookup("k")
     assert isinstance(raised.value, KeyError)
-    assert raised.value.__tutorial_where__ == "learner.py:32"  # type: ignore[attr-defined]
+    assert raised.value.__tutorial_where__ == "learner.py:33"  # type: ignore[attr-defined]
     assert list(service.pages()) == [[1, 2], [3]]
     with pytest.raises(AttributeError, match="cannot use '_lock'"):
         service._lock  # noqa: B018

@@ -11,9 +11,14 @@ from typing import Any
 
 
 def environment() -> dict[str, str]:
-    """The caller's environment without pytest options meant for the project's own run."""
+    """The caller's environment without pytest options meant for the project's own run.
+
+    Nor the terminal size pytest-xdist's workers set (``COLUMNS=80``): a command's output
+    must read the same under ``-n 2`` as in a serial run.
+    """
     env = dict(os.environ)
-    env.pop("PYTEST_ADDOPTS", None)
+    for name in ("PYTEST_ADDOPTS", "COLUMNS", "LINES"):
+        env.pop(name, None)
     return env
 
 

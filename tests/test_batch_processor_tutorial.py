@@ -25,7 +25,14 @@ LEARNER_INIS = {
         "asyncio_default_test_loop_scope = session\n"
     ),
 }
-inis = pytest.mark.parametrize("ini", list(LEARNER_INIS.values()), ids=list(LEARNER_INIS))
+inis = pytest.mark.parametrize(
+    "ini",
+    [
+        # With no ini file, the run CI repeats against the installed wheel.
+        pytest.param(ini, id=name, marks=[pytest.mark.wheel] if ini is None else [])
+        for name, ini in LEARNER_INIS.items()
+    ],
+)
 
 
 @inis

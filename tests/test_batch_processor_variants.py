@@ -306,7 +306,7 @@ def test_a_method_that_hangs_is_stopped_and_the_rest_stands(
         "test_transient_failures_are_retried_with_exponential_backoff",
     ]
     for name in timed_out:
-        assert checks[name]["duration_s"] < 3, checks[name]
+        assert "did not finish within its 1 s time limit" in checks[name]["message"], checks[name]
     statuses = run.automated_statuses()
     assert statuses["errors"] == statuses["core"] == "timeout", statuses
     for item in ("integration", "documentation"):

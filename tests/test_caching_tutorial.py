@@ -12,6 +12,7 @@ from tests.conftest import RunTutorial
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.wheel
 def test_reference_is_validated(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
 ) -> None:
@@ -38,6 +39,7 @@ def test_reference_is_validated(
     run.result.stdout.fnmatch_lines(["*tutorial caching:*", "*PASS*core*", "verdict: VALIDATED*"])
 
 
+@pytest.mark.wheel
 def test_starter_fails_every_automated_item_and_scores_zero(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
 ) -> None:

@@ -22,7 +22,7 @@ import pytest
 from pytest_tutorial.cli import build_parser
 from pytest_tutorial.fixtures import FIXTURE_MODULES
 from pytest_tutorial.report import SCHEMA_PATH
-from tests.test_verify_command import environment
+from tests.commands import environment
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 REFERENCE = (DOCS / "reference.md").read_text(encoding="utf-8")
@@ -30,17 +30,11 @@ MY_COMMANDS = ("verify", "new", "watch", "start", "hidden-bugs", "export")
 DOC_TEST = "<!-- doc-test -->"
 
 
-def pytest_help(cwd: Path, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        cwd=cwd,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout
+def pytest_help(pytester: pytest.Pytester) -> str:
+    """``pytest --help`` with the plugin loaded as an install loads it (its entry point)."""
+    result = pytester.runpytest("--help")
+    assert result.ret == 0, result.stderr.str()
+    return result.stdout.str()
 
 
 def section(text: str, heading: str) -> str:
@@ -58,8 +52,10 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(action.choices)
 
 
-def test_every_pytest_option_and_ini_key_is_documented_and_exists(tmp_path: Path) -> None:
-    help_text = pytest_help(tmp_path, "--help")
+def test_every_pytest_option_and_ini_key_is_documented_and_exists(
+    pytester: pytest.Pytester,
+) -> None:
+    help_text = pytest_help(pytester)
     options = set(re.findall(r"^\s+(--tutorial[a-z-]*)", help_text, re.MULTILINE))
     ini_keys = set(re.findall(r"^\s+(tutorial[a-z_]*) \(", help_text, re.MULTILINE))
     assert {"--tutorial", "--tutorial-list"} <= options

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 import zipfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def _report(out: Path, ident: str) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.wheel
 def test_reference_gets_full_marks_and_the_starter_zero(tmp_path: Path) -> None:
     out, summary = tmp_path / "out", tmp_path / "step-summary.md"
     done = _grade(
@@ -222,5 +224,14 @@ def test_merge_combines_shards_and_refuses_overlaps(tmp_path: Path) -> None:
     )
 
 
-def test_console_script_is_declared() -> None:
-    assert 'pytest-tutorial = "pytest_tutorial.cli:main"' in (REPO / "pyproject.toml").read_text()
+@pytest.mark.wheel
+def test_the_console_script_and_the_plugin_are_installed_entry_points() -> None:
+    """The installed distribution (editable, or the wheel in CI) declares both entry points."""
+    declared = metadata.distribution("pytest-tutorial").entry_points
+    [script] = declared.select(group="console_scripts", name="pytest-tutorial")
+    assert script.value == "pytest_tutorial.cli:main"
+    assert script.load() is main
+    [plugin] = declared.select(group="pytest11", name="tutorial")
+    assert plugin.value == "pytest_tutorial.plugin"
+    found = metadata.entry_points(group="console_scripts", name="pytest-tutorial")
+    assert [entry.value for entry in found] == [script.value]  # no other package claims it

@@ -130,7 +130,7 @@ def test_usage_is_sampled_from_the_process_tree() -> None:
     assert child.usage.processes >= 2
 
 
-def test_leases_never_share_a_uid_and_end_with_their_holder(tmp_path: Path) -> None:
+def test_leases_never_share_a_uid_and_a_released_one_is_free_again(tmp_path: Path) -> None:
     folder = tmp_path / "leases"
     first = uids.lease(2, folders=[folder], base=70000)
     second = uids.lease(2, folders=[folder], base=70000)
@@ -140,6 +140,11 @@ def test_leases_never_share_a_uid_and_end_with_their_holder(tmp_path: Path) -> N
     assert set(third.uids) == set(first.uids)
     second.release()
     third.release()
+
+
+@pytest.mark.slow
+def test_a_lease_ends_with_the_process_that_holds_it(tmp_path: Path) -> None:
+    folder = tmp_path / "leases"
     holder = (
         "import sys; from pathlib import Path; from pytest_tutorial.grading import uids\n"
         f"lease = uids.lease(1, folders=[Path({str(folder)!r})], base=70100)\n"
@@ -157,6 +162,7 @@ def test_leases_never_share_a_uid_and_end_with_their_holder(tmp_path: Path) -> N
     again.release()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="starting a process under another uid needs root")
 def test_a_uid_that_runs_a_process_is_never_leased(tmp_path: Path) -> None:
     """A process left under a uid (by a crashed batch without bubblewrap) keeps it taken."""

@@ -51,6 +51,7 @@ class Service:
         self.peak = 0
         self._inside = 0
         self._lock = threading.Lock()
+        self._all_in = threading.Barrier(5, timeout=30)
 
     def times(self, value):
         return value * self.factor
@@ -66,7 +67,7 @@ class Service:
         with self._lock:
             self._inside += 1
             self.peak = max(self.peak, self._inside)
-        time.sleep(0.2)
+        self._all_in.wait()  # five calls at once, or BrokenBarrierError after 30 s
         with self._lock:
             self._inside -= 1
         return self.peak
@@ -130,7 +131,7 @@ def test_calls_values_and_exceptions_cross(worker: Worker, folder: Path) -> None
     with pytest.raises(module.NotFound) as raised:
         service.lookup("k")
     assert isinstance(raised.value, KeyError)
-    assert raised.value.__tutorial_where__ == "learner.py:32"  # type: ignore[attr-defined]
+    assert raised.value.__tutorial_where__ == "learner.py:33"  # type: ignore[attr-defined]
     assert list(service.pages()) == [[1, 2], [3]]
     with pytest.raises(AttributeError, match="cannot use '_lock'"):
         service._lock  # noqa: B018
@@ -165,13 +166,22 @@ def test_callbacks_and_coroutines_and_logs(
 
 
 def test_calls_from_several_threads_run_at_once(worker: Worker, folder: Path) -> None:
+    """Each call waits in the worker until all five are inside: only concurrent calls end."""
     service = _import(worker, folder).Service(1)
-    peaks: list[int] = []
-    threads = [threading.Thread(target=lambda: peaks.append(service.overlap())) for _ in range(5)]
+    peaks: list[object] = []
+
+    def call() -> None:
+        try:
+            peaks.append(service.overlap())
+        except Exception as error:  # the barrier broke: the calls did not overlap
+            peaks.append(error)
+
+    threads = [threading.Thread(target=call) for _ in range(5)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert peaks == [5] * 5
     assert service.peak == 5
 
 

@@ -1,6 +1,6 @@
 """``pytest-tutorial hidden-bugs``: making a pool on a tiny tutorial, and checking pools.
 
-The ``mini`` tutorial of :mod:`tests.test_verify_command` gets a ``known_bad.py`` (a range
+The ``mini`` tutorial of :mod:`tests.mini_course` gets a ``known_bad.py`` (a range
 class with one bug flag) and reference tests that check clamping but not the error message
 nor a constant no test reads; the pool must hold the mutants they catch and only those.
 """
@@ -17,7 +17,7 @@ from pytest_tutorial.cli import main
 from pytest_tutorial.discovery import BUNDLED_ROOT
 from pytest_tutorial.hidden_bugs import load_pool
 from pytest_tutorial.known_bugs import load_known_bad
-from tests.test_verify_command import make_course
+from tests.mini_course import make_course
 
 KNOWN_BAD = '''"""A plain clamp, with one bug flag."""
 

@@ -11,7 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tutorial.load import nearest_rank, run_load, run_load_async
+from pytest_tutorial.load import LoadResult, nearest_rank, run_load, run_load_async
+
+WAIT_S = 30.0
+"""How long a call waits for the others to be in flight: far past what a working runner needs."""
 
 
 def brute_force_nearest_rank(values: list[int], percent: float) -> int:
@@ -40,19 +43,28 @@ def test_nearest_rank_rejects_bad_input() -> None:
 
 
 def test_runs_every_request_once_at_the_given_concurrency() -> None:
+    """Each timed call waits until six calls are in flight at once: the runner must get there.
+
+    A runner with less concurrency would leave the calls waiting until ``WAIT_S`` and the peak
+    below six; the timed calls start after the four warm-up calls, which run one at a time.
+    """
     active = 0
     peak = 0
-    lock = threading.Lock()
     calls = 0
+    changed = threading.Condition()
 
     def call() -> None:
         nonlocal active, peak, calls
-        with lock:
-            active += 1
+        with changed:
             calls += 1
+            warming_up = calls <= 4
+            active += 1
             peak = max(peak, active)
+            changed.notify_all()
+            if not warming_up:
+                changed.wait_for(lambda: peak >= 6, timeout=WAIT_S)
         time.sleep(0.002)
-        with lock:
+        with changed:
             active -= 1
 
     result = run_load(call, requests=60, concurrency=6, warmup=4)
@@ -60,7 +72,7 @@ def test_runs_every_request_once_at_the_given_concurrency() -> None:
     assert len(result.latencies_ns) == 60
     assert result.errors == 0
     assert peak == 6
-    assert result.p50_ms >= 2.0
+    assert result.p50_ms >= 2.0  # every timed call slept 2 ms
     assert result.p50_ms <= result.p95_ms <= result.p99_ms <= result.max_ms
 
 
@@ -90,18 +102,26 @@ def test_all_failed_gives_no_latency_figures() -> None:
 
 
 def test_async_runner_drives_concurrent_tasks() -> None:
+    """Each call waits until five are in flight at once, as the threaded runner's test does."""
     active = 0
     peak = 0
 
-    async def call() -> None:
+    async def call(all_in: asyncio.Event) -> None:
         nonlocal active, peak
         active += 1
         peak = max(peak, active)
-        await asyncio.sleep(0.001)
+        if peak >= 5:
+            all_in.set()
+        await asyncio.wait_for(all_in.wait(), timeout=WAIT_S)
         active -= 1
 
-    result = asyncio.run(run_load_async(call, requests=30, concurrency=5))
+    async def main() -> LoadResult:
+        all_in = asyncio.Event()
+        return await run_load_async(lambda: call(all_in), requests=30, concurrency=5)
+
+    result = asyncio.run(main())
     assert len(result.latencies_ns) == 30
+    assert result.errors == 0
     assert peak == 5
 
 

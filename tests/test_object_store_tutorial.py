@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 AUTOMATED_ITEMS = {"core", "errors", "performance", "documentation", "tests", "integration"}
 
 
+@pytest.mark.wheel
 def test_reference_is_validated(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
 ) -> None:
@@ -35,6 +36,7 @@ def test_reference_is_validated(
     run.result.stdout.fnmatch_lines(["*tutorial object_store:*", "verdict: VALIDATED*"])
 
 
+@pytest.mark.wheel
 def test_starter_fails_every_check_and_scores_zero(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
 ) -> None:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_verify_command import CHECKS, REFERENCE, TUTORIAL, environment
+from tests.commands import environment
+from tests.mini_course import CHECKS, REFERENCE, TUTORIAL
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=68"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_tutorial.progress import NO_PROGRESS_ENV, find_progress
-from tests.test_verify_command import REFERENCE, make_course
+from tests.mini_course import REFERENCE, make_course
 
 Run = Callable[..., pytest.RunResult]
 

@@ -17,7 +17,7 @@ from pytest_tutorial.scaffold.build import (
     VALIDATION_ITEMS,
 )
 from pytest_tutorial.scaffold.ini import add_tutorial_path
-from tests.test_verify_command import steps, verify
+from tests.commands import steps, verify
 
 
 @pytest.fixture

@@ -25,9 +25,10 @@ from pytest_tutorial.grading.sandbox import MARKER_VARIABLE
 from pytest_tutorial.grading.submission import hidden_roots
 from pytest_tutorial.options import LIST, SOLUTION, TUTORIAL
 from pytest_tutorial.start.layout import Origin, lay_out
+from tests.commands import environment
 from tests.conftest import REPO
-from tests.test_verify_command import CHECKS, REFERENCE, STARTER, environment, make_course
-from tests.test_verify_command import TUTORIAL as MINI
+from tests.mini_course import CHECKS, REFERENCE, STARTER, make_course
+from tests.mini_course import TUTORIAL as MINI
 
 STARTED = [
     "README.md",

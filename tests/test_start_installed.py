@@ -2,10 +2,11 @@
 
 Once per module: the project's sources are copied to a temporary folder, built into an
 sdist (when setuptools is importable) and from it into a wheel (``pip wheel``, offline
-apart from the registries pip is set up with), and the wheel is installed with
-``--no-deps`` into a fresh venv. That venv gets this environment's dependencies as hard
-links (not the editable install of this checkout), so it is made in a second and the
-grading sandbox, which binds the venv, can read them.
+apart from the registries pip is set up with), unless ``PYTEST_TUTORIAL_WHEEL`` names a
+wheel built already (CI's); the wheel is installed with ``--no-deps`` into a fresh venv.
+That venv gets this environment's dependencies as hard links (not the editable install of
+this checkout), so it is made in a second and the grading sandbox, which binds the venv,
+can read them.
 
 Then, in empty folders: ``pytest-tutorial start caching`` and ``pytest --tutorial=caching``
 give a checklist with every automated item failing; ``--reference`` gives a validated run;
@@ -31,7 +32,7 @@ import pytest
 
 from tests.conftest import REPO, validate_report
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.wheel]
 
 SOURCES = ("pyproject.toml", "setup.py", "README.md", "pytest_tutorial", "exercises")
 SOURCES_TOO = ("reference_solutions",)
@@ -171,10 +172,21 @@ def _link(source: Path, target: Path) -> None:
         os.link(source, target, follow_symlinks=False)
 
 
+WHEEL_VARIABLE = "PYTEST_TUTORIAL_WHEEL"
+"""A wheel built already (``.ci/run`` sets it): tested as it is, instead of one built here."""
+SDIST_VARIABLE = "PYTEST_TUTORIAL_SDIST"
+"""The sdist that wheel was built from, if any."""
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("installed")
-    wheel, sdist = _build(root)
+    given = os.environ.get(WHEEL_VARIABLE)
+    if given:
+        wheel = Path(given)
+        sdist = Path(os.environ[SDIST_VARIABLE]) if os.environ.get(SDIST_VARIABLE) else None
+    else:
+        wheel, sdist = _build(root)
     venv, site, hardlinked = _venv(root, wheel)
     return Installed(wheel, sdist, venv, site, hardlinked, root / "cache")
 

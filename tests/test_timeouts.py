@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
@@ -51,7 +52,11 @@ def test_a_timeout_inside_a_group_is_found() -> None:
     assert timeout_in(ExceptionGroup("other", [AssertionError("first")])) is None
 
 
-def test_a_block_that_ends_in_time_is_not_interrupted() -> None:
-    with time_limit(1.0):
-        time.sleep(0.05)
-    time.sleep(0.2)  # the timer is off: nothing fires after the block
+def test_a_block_that_ends_in_time_is_not_interrupted_and_leaves_no_timer() -> None:
+    before = signal.getsignal(signal.SIGALRM)
+    with time_limit(60.0):
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0  # armed inside the block
+        finished = True
+    assert finished
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nothing can fire later
+    assert signal.getsignal(signal.SIGALRM) is before

@@ -1,150 +1,24 @@
-"""End-to-end tests of ``pytest-tutorial verify`` on a tiny course made for them.
+"""Tests of ``pytest-tutorial verify`` on the ``mini`` course (tests/mini_course.py).
 
-The ``mini`` tutorial has one function (``clamp``) and two automated items, so a whole
-verify (probe, reference, starter, every mutant) takes seconds. Its reference holds a
-constant no check reads: that mutant must survive and be reported with file and line.
-Other tests (watch, progress, docs) reuse :func:`make_course`.
+A whole verify of it takes seconds; the constant its reference holds and no check reads
+must survive mutation and be reported with file and line.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from pytest_tutorial.cli import main
 from pytest_tutorial.verify.analysis import _judge
 from pytest_tutorial.verify.equivalents import EQUIVALENTS_FILE
 from pytest_tutorial.verify.mutation import Mutant
 from pytest_tutorial.verify.results import MutantResult, MutantStatus, MutationSummary, Outcome
 from pytest_tutorial.verify.steps import Target, coverage_step, document_step
-
-TUTORIAL = """---
-title: "Mini clamp"
-summary: "A tiny tutorial for the project's tests"
-difficulty: "beginner"
-estimated_time: "5 min"
-version: "1.0"
-validation_method: "automated"
-validation:
-  solution:
-    module: "mini"
-    exports: ["clamp"]
-  timeout_s: 10{extra}
----
-
-# Mini clamp
-
-### Phase 1: Foundation (5 minutes)
-
-#### Step 1: Write clamp
-
-Write `clamp(value, low, high)`: `value` limited to the range, `ValueError` when `low > high`.
-
-### Validation Checklist
-- [ ] clamp keeps values in range <!-- id: core -->
-- [ ] clamp rejects a bad range <!-- id: errors -->
-- [ ] The code reads well <!-- id: review, manual -->
-"""
-CHECKS = '''"""Checks of the mini tutorial."""
-
-from __future__ import annotations
-
-import pytest
-
-from pytest_tutorial.solution import Solution
-
-
-@pytest.mark.checklist("core", points=2, step=1, hint="return low below the range, high above")
-def test_clamps(solution: Solution) -> None:
-    assert solution.clamp(5, 0, 10) == 5, "clamp(5, 0, 10) should be 5"
-    assert solution.clamp(-1, 0, 10) == 0, "clamp(-1, 0, 10) should be 0"
-    assert solution.clamp(11, 0, 10) == 10, "clamp(11, 0, 10) should be 10"
-
-
-@pytest.mark.checklist("errors", step=1, hint="raise ValueError when low > high")
-def test_bad_range(solution: Solution) -> None:
-    with pytest.raises(ValueError):
-        solution.clamp(1, 5, 0)
-'''
-REFERENCE = '''"""Clamp numbers into a range."""
-
-LIMIT = 1000  # read by no check: its mutant survives
-
-
-def clamp(value: float, low: float, high: float) -> float:
-    """Return ``value`` limited to ``[low, high]``; ValueError when ``low > high``."""
-    if low > high:
-        raise ValueError("low > high")
-    if value < low:
-        return low
-    if value > high:
-        return high
-    return value
-'''
-STARTER = '''"""Clamp numbers into a range (write it)."""
-
-
-def clamp(value: float, low: float, high: float) -> float:
-    """Return ``value`` limited to ``[low, high]``."""
-    raise NotImplementedError("clamp is not implemented yet: see Step 1")
-'''
-INI = "[pytest]\ntutorial_paths = tutorials\nasyncio_default_fixture_loop_scope = function\n"
-
-
-def make_course(root: Path, *, extra_front_matter: str = "") -> Path:
-    """A course folder holding the mini tutorial, its reference and its starter."""
-    tutorial = root / "tutorials" / "mini"
-    tutorial.mkdir(parents=True)
-    (tutorial / "tutorial.md").write_text(
-        TUTORIAL.format(extra=extra_front_matter), encoding="utf-8"
-    )
-    (tutorial / "check_mini.py").write_text(CHECKS, encoding="utf-8")
-    for folder, source in (("reference_solutions", REFERENCE), ("exercises", STARTER)):
-        (root / folder / "mini").mkdir(parents=True)
-        (root / folder / "mini" / "mini.py").write_text(source, encoding="utf-8")
-    (root / "pytest.ini").write_text(INI, encoding="utf-8")
-    return root
-
-
-def environment() -> dict[str, str]:
-    """The caller's environment without pytest options meant for the project's own run."""
-    env = dict(os.environ)
-    env.pop("PYTEST_ADDOPTS", None)
-    return env
-
-
-def cli(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``pytest-tutorial ARGS`` in ``cwd``."""
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_tutorial", *args],
-        cwd=cwd,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def verify(
-    cwd: Path, *args: str, output: Path | None = None
-) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """Run verify with --json; the process and the JSON."""
-    target = output or cwd / "verify.json"
-    result = cli(cwd, "verify", *args, "--json", str(target))
-    assert target.is_file(), result.stdout + result.stderr
-    return result, json.loads(target.read_text(encoding="utf-8"))
-
-
-def steps(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The first tutorial's steps by name."""
-    return {step["name"]: step for step in document["tutorials"][0]["steps"]}
+from tests.commands import cli, steps, verify
+from tests.mini_course import REFERENCE, STARTER, make_course
 
 
 @pytest.mark.slow
@@ -246,11 +120,13 @@ def test_an_unknown_tutorial_is_a_usage_error(tmp_path: Path) -> None:
     assert "mini" in result.stdout
 
 
-def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
-    result = cli(tmp_path, "verify", "--max-mutants", "-3")
-    assert result.returncode == 2
-    assert "--max-mutants" in result.stderr
-    assert "whole number" in result.stderr
+def test_bad_options_are_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["verify", "--max-mutants", "-3"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "--max-mutants" in error
+    assert "whole number" in error
 
 
 @pytest.mark.slow

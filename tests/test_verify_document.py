@@ -10,7 +10,7 @@ from pytest_tutorial.discovery import BUNDLED_ROOT
 from pytest_tutorial.document import parse_text
 from pytest_tutorial.scaffold.build import TEMPLATE
 from pytest_tutorial.verify.placeholders import find_placeholders, template_tokens
-from tests.test_verify_command import TUTORIAL
+from tests.mini_course import TUTORIAL
 
 
 def test_the_template_is_all_placeholders_with_line_numbers() -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_verify_command import REFERENCE, environment, make_course
+from tests.commands import environment
+from tests.mini_course import REFERENCE, make_course
 
 WAIT_S = 60.0
 
@@ -36,7 +37,6 @@ def next_screen(lines: queue.Queue[str | None]) -> list[str]:
             return screen
 
 
-@pytest.mark.slow
 def _save(path: Path, text: str) -> None:
     """Save as an editor does, in one step: a watcher never sees a half-written file.
 
@@ -47,6 +47,7 @@ def _save(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+@pytest.mark.slow
 def test_saving_a_file_reruns_the_checks_through_a_syntax_error(tmp_path: Path) -> None:
     course = make_course(tmp_path)
     code = course / "exercises" / "mini" / "mini.py"

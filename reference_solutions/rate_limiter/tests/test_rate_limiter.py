@@ -279,14 +279,6 @@ def test_decorator_runs_admitted_calls_and_raises_on_refused_ones() -> None:
     assert handle("ada") == "ADA"
 
 
-def test_decorator_refuses_the_wrong_limiter_kind() -> None:
-    async def handler() -> None:
-        """Handle nothing at all."""
-
-    with pytest.raises(TypeError):
-        rate_limited(make(FakeClock()), key=lambda: "k")(handler)
-
-
 def test_async_limiter_shares_counts_with_the_sync_one() -> None:
     server = fakeredis.FakeServer()
     clock = FakeClock()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunTutorial
+from tests.conftest import REPO, RunTutorial, validate_report
 
 pytestmark = pytest.mark.slow
 
@@ -78,3 +82,28 @@ def test_learner_tests_that_miss_the_fixed_window_fail_the_tests_item(
     assert caught["status"] == "failed"
     assert "fixed_window" in caught["message"], caught["message"]
     assert "drops_ttl" in caught["message"], caught["message"]
+
+
+def test_grade_scores_the_reference_full_marks_and_the_starter_zero(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "pytest_tutorial", "grade", "--tutorial", NAME]
+    submissions = [f"reference_solutions/{NAME}", f"exercises/{NAME}"]
+    done = subprocess.run(
+        [*command, "--out", str(out), "--jobs", "2", *submissions],
+        cwd=REPO,
+        env={**os.environ, "PYTEST_ADDOPTS": "-k nothing_at_all"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    reports = {}
+    for ident in (f"reference_solutions-{NAME}", f"exercises-{NAME}"):
+        path = out / "submissions" / ident / "report.json"
+        reports[ident] = json.loads(path.read_text(encoding="utf-8"))
+        validate_report(reports[ident])
+    reference, starter = reports[f"reference_solutions-{NAME}"], reports[f"exercises-{NAME}"]
+    assert reference["score"]["points"] == reference["score"]["max_points"] > 0, reference["score"]
+    assert reference["verdict"] == "validated"
+    assert starter["score"]["points"] == 0

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_tutorial.load import LoadResult, run_load, run_load_async
     from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
+    from pytest_tutorial.scaffold import not_written_yet
     from pytest_tutorial.solution import Solution
     from pytest_tutorial.standard_checks import own_tests_checks
 
@@ -41,6 +42,7 @@ _LAZY = {
     "usage_error": "pytest_tutorial.errors",
     "as_plain_json": "pytest_tutorial.plain",
     "assert_same_json": "pytest_tutorial.plain",
+    "not_written_yet": "pytest_tutorial.scaffold",
 }
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "as_plain_json",
     "assert_same_json",
     "documentation_check",
+    "not_written_yet",
     "own_tests_checks",
     "run_load",
     "run_load_async",

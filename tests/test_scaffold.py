@@ -155,3 +155,12 @@ def test_the_scaffolded_checks_use_only_the_public_api(course: Path) -> None:
         assert module == "pytest_tutorial", module
         assert set(names) <= set(pytest_tutorial.__all__), names
     assert max(len(line) for line in source.splitlines()) <= 100
+
+
+def test_new_into_a_package_makes_the_tutorial_a_subpackage(course: Path) -> None:
+    (course / "pack").mkdir()
+    (course / "pack" / "__init__.py").write_text("", encoding="utf-8")
+    assert main(["new", "demo", "--into", "pack"]) == 0
+    assert (course / "pack" / "demo" / "__init__.py").is_file()
+    assert main(["new", "other", "--into", "plain"]) == 0
+    assert not (course / "plain" / "other" / "__init__.py").exists()

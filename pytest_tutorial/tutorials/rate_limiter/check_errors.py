@@ -151,9 +151,10 @@ def test_redis_down_fails_closed_when_configured(
     assert not decision["allowed"], (
         f"with Redis down and fail_open=False, hit('k') returned {decision}: refuse it"
     )
-    assert 0 < decision["retry_after"] <= WINDOW_SECONDS, (
-        f"the fail-closed refusal said retry_after={decision['retry_after']!r}; expected "
-        f"seconds above 0 and at most the window ({WINDOW_SECONDS:g} s)"
+    expected = {"allowed": False, "limit": LIMIT, "remaining": 0, "retry_after": WINDOW_SECONDS}
+    assert decision == pytest.approx(expected, abs=0.0011), (
+        f"the fail-closed refusal was {decision}; expected {expected}: nothing passes, and a "
+        "retry makes sense one window later"
     )
     metrics = as_plain_json(limiter.metrics(), what="metrics()")
     assert metrics == {"allowed": 0, "denied": 1, "errors": 1}, (
@@ -202,3 +203,31 @@ async def test_async_limiter_and_decorator_follow_the_setting(
     assert as_plain_json(guarded("ada"), what="guarded('ada')") == "ADA", (
         "with Redis down and fail_open=True, the decorated call should run"
     )
+
+
+@pytest.mark.checklist(
+    "errors",
+    step=6,
+    hint="rate_limited checks the pairing when it decorates: an async def function with a "
+    "RateLimiter, or a plain one with an AsyncRateLimiter, raises TypeError at once",
+)
+def test_decorator_refuses_a_limiter_of_the_wrong_kind(
+    solution: Solution, limiter: Any, make_async_limiter: Callable[..., Any]
+) -> None:
+    async def fetch(user: str) -> str:
+        """Fetch one page of a user."""
+        return user
+
+    def handle(user: str) -> str:
+        """Handle one request of a user."""
+        return user
+
+    pairs = [("a RateLimiter", limiter, fetch), ("an AsyncRateLimiter", None, handle)]
+    for what, chosen, function in pairs:
+        guard = chosen if chosen is not None else make_async_limiter()
+        kind = "an async def function" if function is fetch else "a plain function"
+        try:
+            solution.rate_limited(guard, key=lambda user: user)(function)
+        except TypeError:
+            continue
+        pytest.fail(f"rate_limited({what}, ...) accepted {kind}; expected TypeError")

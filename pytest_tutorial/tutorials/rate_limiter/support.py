@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -65,21 +66,45 @@ def decision_of(value: object, what: str) -> dict[str, Any]:
     return plain
 
 
-class RecordingSleep:
-    """A ``sleep`` for the limiter that records each delay and moves ``clock`` by it."""
+MAX_SLEEPS = 10
 
-    def __init__(self, clock: LimiterClock | None = None) -> None:
+
+class RecordingSleep:
+    """A ``sleep`` for the limiter that records each delay and moves ``clock`` by it.
+
+    ``meanwhile`` runs after each sleep (another client taking the freed allowance); more
+    than ``MAX_SLEEPS`` sleeps in one check fail it instead of looping forever.
+    """
+
+    def __init__(
+        self, clock: LimiterClock | None = None, meanwhile: Callable[[], object] | None = None
+    ) -> None:
         self.delays: list[float] = []
         self._clock = clock
+        self.meanwhile = meanwhile
 
     def __call__(self, seconds: float) -> None:
+        __tracebackhide__ = True
         self.delays.append(float(seconds))
+        if len(self.delays) > MAX_SLEEPS:
+            raise AssertionError(f"hit(..., wait=...) slept {MAX_SLEEPS} times and goes on")
         if self._clock is not None:
             self._clock.advance(seconds)
+        if self.meanwhile is not None:
+            self.meanwhile()
 
     async def asleep(self, seconds: float) -> None:
-        """The coroutine twin, for the async limiter."""
-        self(seconds)
+        """The coroutine twin, for the async limiter (``meanwhile`` may be a coroutine
+        function there)."""
+        meanwhile, self.meanwhile = self.meanwhile, None
+        try:
+            self(seconds)
+        finally:
+            self.meanwhile = meanwhile
+        if meanwhile is not None:
+            result = meanwhile()
+            if inspect.isawaitable(result):
+                await result
 
 
 class ContendedRedis(InstrumentedRedis):

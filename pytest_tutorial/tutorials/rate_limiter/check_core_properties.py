@@ -19,17 +19,23 @@ from hypothesis import strategies as st
 from pytest_tutorial.tutorials.rate_limiter.support import LimiterClock, decision_of
 from pytest_tutorial.tutorials.rate_limiter.timeline import Event, broken_rules
 
-WINDOWS = [1.0, 2.5, 10.0]
+WINDOWS = [10.0, 25.0, 60.0]
+"""Long windows: fakeredis's clock is frozen for these checks, but a real redis-server's
+(``--tutorial-redis=server``) runs on, so a window must be far longer than an example takes
+on a loaded machine, or a key could expire between two requests the limiter's clock sees as
+simultaneous."""
 RETRY = -1
 """A gap meaning "exactly the retry_after of this key's last refusal, if it was refused"."""
+WINDOW_SHARE = -2
+"""A gap given in thousandths of the window (the second number of the pair)."""
 
 steps = st.lists(
     st.tuples(
         st.one_of(
-            st.just(0),
-            st.just(RETRY),
-            st.integers(min_value=1, max_value=50),
-            st.integers(min_value=1, max_value=15_000),
+            st.just((0, 0)),
+            st.just((RETRY, 0)),
+            st.tuples(st.integers(min_value=1, max_value=50), st.just(0)),
+            st.tuples(st.just(WINDOW_SHARE), st.integers(min_value=1, max_value=1500)),
         ),
         st.integers(min_value=0, max_value=1),
         st.integers(min_value=1, max_value=3),
@@ -37,7 +43,8 @@ steps = st.lists(
     min_size=1,
     max_size=24,
 )
-"""(gap in ms or RETRY, key 0 or 1, hits at that instant)."""
+"""((gap in ms, or RETRY, or WINDOW_SHARE with thousandths of the window), key 0 or 1, hits
+at that instant)."""
 _runs = itertools.count()
 
 
@@ -63,7 +70,7 @@ def test_timelines_keep_the_rules(
     limiter_clock: LimiterClock,
     limit: int,
     window: float,
-    timeline: list[tuple[int, int, int]],
+    timeline: list[tuple[tuple[int, int], int, int]],
 ) -> None:
     run = next(_runs)
     limiter = make_limiter(limit=limit, window_seconds=window)
@@ -71,11 +78,13 @@ def test_timelines_keep_the_rules(
     events: dict[str, list[Event]] = {key: [] for key in keys}
     last: Event | None = None
     last_key = ""
-    for gap, key_index, count in timeline:
+    for (gap, share), key_index, count in timeline:
         key = keys[key_index]
         retrying = gap == RETRY and last is not None and not last.allowed and last_key == key
         if retrying and last is not None:
             limiter_clock.advance(last.retry_after)
+        elif gap == WINDOW_SHARE:
+            limiter_clock.advance(round(window * share) / 1000)
         elif gap > 0:
             limiter_clock.advance(gap / 1000)
         for n in range(count):
@@ -92,6 +101,7 @@ def test_timelines_keep_the_rules(
     for key, key_events in events.items():
         problems = broken_rules(key_events, limit=limit, window_ms=round(window * 1000), key=key)
         assert not problems, (
-            f"{'; '.join(problems)} (limit {limit} per {window:g} s; timeline of "
-            f"(gap ms or -1 for 'after retry_after', key, hits): {timeline})"
+            f"{'; '.join(problems)} (limit {limit} per {window:g} s; timeline of ((gap ms, "
+            f"or -1 for 'after retry_after', or -2 and thousandths of the window), key, "
+            f"hits): {timeline})"
         )

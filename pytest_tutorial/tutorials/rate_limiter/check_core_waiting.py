@@ -17,7 +17,9 @@ from pytest_tutorial.tutorials.rate_limiter.support import (
     decision_of,
 )
 
-SHORT_WINDOW = 0.5
+NEARLY_A_WINDOW = 9.5
+"""One request, then this long a pause: in a sliding log the next refusal is due to clear
+within a second (a retry_after below 1 s, where a `1 < retry_after` slip would show)."""
 
 
 def exhaust(limiter: Any, key: str) -> dict[str, Any]:
@@ -28,6 +30,13 @@ def exhaust(limiter: Any, key: str) -> dict[str, Any]:
         if not decision["allowed"]:
             return decision
     raise AssertionError(f"100 hits on {key!r} at one instant were all admitted")
+
+
+def nearly_free(limiter: Any, clock: LimiterClock, key: str) -> dict[str, Any]:
+    """One hit on ``key``, then the rest of its allowance 9.5 s later; the refusal."""
+    limiter.hit(key)
+    clock.advance(NEARLY_A_WINDOW)
+    return exhaust(limiter, key)
 
 
 async def aexhaust(limiter: Any, key: str) -> dict[str, Any]:
@@ -55,15 +64,17 @@ def test_wait_spends_no_more_than_its_budget(
     make_limiter: Callable[..., Any], limiter_clock: LimiterClock
 ) -> None:
     sleep = RecordingSleep(limiter_clock)
-    short = make_limiter(window_seconds=SHORT_WINDOW, sleep=sleep)
-    first = exhaust(short, "short")
-    waited = decision_of(short.hit("short", wait=1.0), "hit('short', wait=1.0)")
+    limiter = make_limiter(sleep=sleep)
+    first = nearly_free(limiter, limiter_clock, "soon")
+    waited = decision_of(limiter.hit("soon", wait=20.0), "hit('soon', wait=20.0)")
     assert waited["allowed"], (
-        f"hit('short', wait=1.0) returned {waited} although the refusal's retry_after "
+        f"hit('soon', wait=20.0) returned {waited} although the refusal's retry_after "
         f"({first['retry_after']!r}) fits in the wait"
     )
-    assert sum(sleep.delays) <= 1.0, f"hit('short', wait=1.0) slept {sleep.delays}"
-    limiter = make_limiter(sleep=sleep)
+    assert sleep.delays == [pytest.approx(first["retry_after"], abs=0.0011)], (
+        f"hit('soon', wait=20.0) slept {sleep.delays}; expected one sleep of the refusal's "
+        f"retry_after ({first['retry_after']!r})"
+    )
     refused = exhaust(limiter, "contested")
     sleep.delays.clear()
     sleep.meanwhile = lambda: exhaust(limiter, "contested")  # another client wins the slot
@@ -88,14 +99,17 @@ async def test_async_hit_waits_only_when_asked(
     make_async_limiter: Callable[..., Any], limiter_clock: LimiterClock
 ) -> None:
     sleep = RecordingSleep(limiter_clock)
-    limiter = make_async_limiter(window_seconds=SHORT_WINDOW, sleep=sleep.asleep)
-    await aexhaust(limiter, "k")
-    again = decision_of(await limiter.hit("k"), "await hit('k') over the limit")
-    assert not again["allowed"], "await hit('k') over the limit was admitted"
+    limiter = make_async_limiter(sleep=sleep.asleep)
+    await limiter.hit("k")
+    limiter_clock.advance(NEARLY_A_WINDOW)
+    first = await aexhaust(limiter, "k")
     assert sleep.delays == [], f"await hit('k') slept {sleep.delays} by default"
-    waited = decision_of(await limiter.hit("k", wait=1.0), "await hit('k', wait=1.0)")
-    assert waited["allowed"], f"await hit('k', wait=1.0) returned {waited}"
-    assert 0 < sum(sleep.delays) <= 1.0, f"await hit('k', wait=1.0) slept {sleep.delays}"
+    waited = decision_of(await limiter.hit("k", wait=20.0), "await hit('k', wait=20.0)")
+    assert waited["allowed"], f"await hit('k', wait=20.0) returned {waited}"
+    assert sleep.delays == [pytest.approx(first["retry_after"], abs=0.0011)], (
+        f"await hit('k', wait=20.0) slept {sleep.delays}; expected one sleep of the refusal's "
+        f"retry_after ({first['retry_after']!r})"
+    )
     refused = await aexhaust(limiter, "contested")
     sleep.delays.clear()
 

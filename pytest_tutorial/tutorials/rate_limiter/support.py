@@ -25,6 +25,7 @@ class LimiterClock:
     Redis TTLs move by the same amounts because the same ``fake_clock`` shifts the server."""
 
     def __init__(self, fake_clock: FakeClock) -> None:
+        fake_clock.freeze()  # fakeredis's TTLs must not run on while the check runs
         self._fake_clock = fake_clock
         self._elapsed_ms = 0
 

@@ -249,3 +249,23 @@ def test_metrics_count_every_decision(limiter: Any) -> None:
         f"after {LIMIT + 2} hits on 'a' and 1 on 'b' (limit {LIMIT}), metrics() returned "
         f"{metrics}, expected {expected}"
     )
+
+
+@pytest.mark.checklist(
+    "core",
+    step=2,
+    hint="keep the window to the millisecond: window_seconds=2.5 is 2500 ms, not 2 or 3 s",
+)
+def test_fractional_windows_are_kept_to_the_millisecond(
+    make_limiter: Callable[..., Any], limiter_clock: LimiterClock
+) -> None:
+    limiter = make_limiter(window_seconds=2.5)
+    events: list[Event] = []
+    for _ in range(2):  # the limit at once, then again 2 s later, inside the 2.5 s window
+        for _ in range(LIMIT):
+            decision = decision_of(limiter.hit("fraction"), "hit('fraction')")
+            at_ms = round(limiter_clock.elapsed * 1000)
+            events.append(Event(at_ms, decision["allowed"], decision["retry_after"]))
+        limiter_clock.advance(2.0)
+    problems = broken_rules(events, limit=LIMIT, window_ms=2500, key="fraction")
+    assert not problems, "; ".join(problems) + " (window_seconds=2.5)"

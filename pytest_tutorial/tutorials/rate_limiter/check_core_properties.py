@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from pytest_tutorial.tutorials.rate_limiter.support import LimiterClock, decision_of
 from pytest_tutorial.tutorials.rate_limiter.timeline import Event, broken_rules
 
-WINDOWS = [10.0, 25.0, 60.0]
+WINDOWS = [10.0, 12.5, 60.0]
 """Long windows: fakeredis's clock is frozen for these checks, but a real redis-server's
 (``--tutorial-redis=server``) runs on, so a window must be far longer than an example takes
 on a loaded machine, or a key could expire between two requests the limiter's clock sees as

@@ -74,6 +74,16 @@ VARIANTS = {
         code="        await asyncio.sleep({extra_ns} / 1e9)\n",
         select="p95",
     ),
+    "rate_limiter": SlowVariant(
+        module="rate_limiter.py",
+        anchor=(
+            "        keys, args = self._script_args(key)\n"
+            "        try:\n            reply = self._script("
+        ),
+        # a sleep: fakeredis already serialises the hits; a busy-wait would hold the GIL too
+        code="        time.sleep({extra_ns} / 1e9)\n",
+        select="p95",
+    ),
 }
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
     from pytest_tutorial.report_model import Report
+    from pytest_tutorial.scaffold import not_written_yet
     from pytest_tutorial.solution import Solution
     from pytest_tutorial.standard_checks import own_tests_checks
 
@@ -45,6 +46,7 @@ _LAZY = {
     "usage_error": "pytest_tutorial.errors",
     "as_plain_json": "pytest_tutorial.plain",
     "assert_same_json": "pytest_tutorial.plain",
+    "not_written_yet": "pytest_tutorial.scaffold",
 }
 
 __all__ = [
@@ -62,6 +64,7 @@ __all__ = [
     "assert_same_json",
     "documentation_check",
     "hookimpl",
+    "not_written_yet",
     "own_tests_checks",
     "run_load",
     "run_load_async",

@@ -36,6 +36,7 @@ CONTRACTS = {
     "caching": ("cache_service", ("CacheService", "monitor")),
     "batch_processor": ("batch_processor", ("BatchProcessor", "BatchResult", "ItemResult")),
     "object_store": ("document_store", ("DocumentStore", "DocumentConflict", "DocumentNotFound")),
+    "rate_limiter": ("rate_limiter", ("RateLimiter", "AsyncRateLimiter")),
 }
 TELLS = re.compile(r"naive|known|bug|flag|pytest_tutorial|tutorial", re.IGNORECASE)
 

@@ -87,7 +87,7 @@ def with_tests(
     return folder
 
 
-@pytest.mark.parametrize("name", ["caching", "batch_processor", "object_store"])
+@pytest.mark.parametrize("name", ["caching", "batch_processor", "object_store", "rate_limiter"])
 def test_the_reference_tests_earn_the_item(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path], name: str
 ) -> None:

@@ -142,7 +142,7 @@ def test_solution_files_leave_out_tests_and_caches(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["caching", "batch_processor", "object_store"])
+@pytest.mark.parametrize("name", ["caching", "batch_processor", "object_store", "rate_limiter"])
 def test_bundled_references_have_mutants_that_compile(name: str) -> None:
     reference = Path(__file__).resolve().parent.parent / "reference_solutions" / name
     if not reference.is_dir():

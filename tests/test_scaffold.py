@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import pytest_tutorial
 from pytest_tutorial.cli import main
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.performance import states_the_rule
@@ -138,3 +139,28 @@ def test_the_ini_gets_the_tutorials_folder(
     assert (tmp_path / name).read_text(encoding="utf-8") == after
     if name == "pyproject.toml" and not changed:
         assert "add tutorials to tutorial_paths in pyproject.toml (line 2)" in change.message
+
+
+def test_the_scaffolded_checks_use_only_the_public_api(course: Path) -> None:
+    """A new tutorial's check module passes tests/test_public_api.py's rule from the start."""
+    assert main(["new", "demo"]) == 0
+    source = (course / "tutorials" / "demo" / CHECK_MODULE).read_text(encoding="utf-8")
+    imported = [
+        (node.module, [alias.name for alias in node.names])
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pytest_tutorial")
+    ]
+    assert imported, source
+    for module, names in imported:
+        assert module == "pytest_tutorial", module
+        assert set(names) <= set(pytest_tutorial.__all__), names
+    assert max(len(line) for line in source.splitlines()) <= 100
+
+
+def test_new_into_a_package_makes_the_tutorial_a_subpackage(course: Path) -> None:
+    (course / "pack").mkdir()
+    (course / "pack" / "__init__.py").write_text("", encoding="utf-8")
+    assert main(["new", "demo", "--into", "pack"]) == 0
+    assert (course / "pack" / "demo" / "__init__.py").is_file()
+    assert main(["new", "other", "--into", "plain"]) == 0
+    assert not (course / "plain" / "other" / "__init__.py").exists()

@@ -199,7 +199,7 @@ def test_the_wheel_and_the_sdist_ship_starters_and_references(installed: Install
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
     bundled = {name for name in names if name.startswith("pytest_tutorial/_bundled/")}
-    for tutorial in ("caching", "batch_processor", "object_store"):
+    for tutorial in ("caching", "batch_processor", "object_store", "rate_limiter"):
         for path in (REPO / "exercises" / tutorial).rglob("*"):
             if path.is_file() and "__pycache__" not in path.parts:
                 relative = path.relative_to(REPO).as_posix()

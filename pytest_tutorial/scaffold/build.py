@@ -59,15 +59,13 @@ VALIDATION_ITEMS = (
 
 _SUGGESTIONS = {
     "documentation": (
-        "    # Most tutorials can use the shared rule:\n"
-        "    #     from pytest_tutorial.documentation import documentation_problems\n"
-        "    #     problems = documentation_problems(solution)\n"
-        '    #     assert not problems, "; ".join(problems)\n'
+        "    # Most tutorials replace this function with the ready-made check:\n"
+        "    #     test_documentation = pytest_tutorial.documentation_check(step=1, hint=...)\n"
     ),
     "tests": (
-        "    # Most tutorials can use the learner_tests fixture:\n"
-        "    #     runs = learner_tests.consistency_runs()\n"
-        "    #     assert all(run.all_passed for run in runs)\n"
+        "    # Most tutorials replace this function with the two ready-made checks, which run\n"
+        "    # the solution's tests/ against known_bad.py (docs/authoring.md):\n"
+        "    #     test_pass, test_catch = pytest_tutorial.own_tests_checks(step=5, ...)\n"
     ),
     "performance": (
         "    # load_runner.judge(scenario, name=...) measures the solution and the reference\n"
@@ -148,22 +146,17 @@ def check_module(name: str) -> str:
         '"""\n\n'
         "from __future__ import annotations\n\n"
         "import pytest\n\n"
-        "from pytest_tutorial.fixtures.core import LoadRunner\n"
-        "from pytest_tutorial.fixtures.learner import LearnerTests\n"
-        "from pytest_tutorial.scaffold import not_written_yet\n"
-        "from pytest_tutorial.solution import Solution\n"
+        "from pytest_tutorial import LoadRunner, Solution, not_written_yet\n"
     ]
     for item_text, item_id, step, proves in VALIDATION_ITEMS:
         fixtures = "solution: Solution"
-        if item_id == "tests":
-            fixtures = "learner_tests: LearnerTests"
-        elif item_id == "performance":
+        if item_id == "performance":
             fixtures = "solution: Solution, load_runner: LoadRunner"
         parts.append(
             "\n\n"
             f'@pytest.mark.checklist("{item_id}", points=1, step={step}, hint="")\n'
             f"def test_{item_id}({fixtures}) -> None:\n"
-            f'    """{item_text}: {proves}."""\n'
+            f'    """{item_text}:\n    {proves}.\n    """\n'
             + _SUGGESTIONS.get(item_id, "")
             + f'    not_written_yet("{item_id}")\n'
         )
@@ -205,7 +198,7 @@ def _stub_module(name: str, *, starter: bool) -> str:
         "every check: ``pytest --tutorial=" + name + " --tutorial-solution=reference``)"
     )
     return (
-        f'"""The {name} tutorial: {who}."""\n\n'
+        f'"""The {name} tutorial:\n{who}.\n"""\n\n'
         "from __future__ import annotations\n\n\n"
         "class MainClass:\n"
         '    """Rename me after the tutorial\'s main class and list me in the front matter\'s\n'

@@ -92,7 +92,13 @@ def _write(folder: Path, document: str, check_module: str, name: str) -> list[Pa
     folder.mkdir(parents=True)
     (folder / "tutorial.md").write_text(document, encoding="utf-8")
     (folder / check_module).write_text(build.check_module(name), encoding="utf-8")
-    return [folder / "tutorial.md", folder / check_module]
+    written = [folder / "tutorial.md", folder / check_module]
+    if (folder.parent / "__init__.py").is_file():
+        # Inside a package (a bundled tutorial): its checks import helpers as a subpackage.
+        init = folder / "__init__.py"
+        init.write_text(f'"""The {name} tutorial: document and checks."""\n', encoding="utf-8")
+        written.append(init)
+    return written
 
 
 def _write_all(folder: Path, files: list[NewFile]) -> list[Path]:

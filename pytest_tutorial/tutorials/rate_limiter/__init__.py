@@ -1,0 +1,1 @@
+"""The rate_limiter tutorial: document, checks and known-bad implementations."""

@@ -29,7 +29,7 @@ from pytest_tutorial.terminal import ChecklistRenderer
 
 FENCE = "`" * 3
 """A Markdown code fence (a message holding one could not end the block early)."""
-MESSAGE_LIMIT = 2000
+REPORTER_MESSAGE_LIMIT = 2000
 """Characters of an item's message kept in the reporter's result."""
 
 
@@ -74,7 +74,7 @@ def result(report: Report | None, detail: str = "") -> dict[str, Any]:
                 "name": f"[{item['id']}] {item['text']}",
                 "status": "pass" if passed else "fail",
                 "score": item["points"],
-                "message": truncate(_why(item), MESSAGE_LIMIT),
+                "message": truncate(_why(item), REPORTER_MESSAGE_LIMIT),
             }
         )
     score = report["score"]

@@ -22,19 +22,25 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_tutorial.isolation import protocol
 from pytest_tutorial.isolation.channel import Channel, ChannelClosed
 from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
-from pytest_tutorial.isolation.errors import ForeignExceptions, class_info
+from pytest_tutorial.isolation.errors import ForeignExceptions, class_info, steers_the_harness
 from pytest_tutorial.isolation.handles import Handle, _Method
 
 START_TIMEOUT_S = 60.0
 WORKER_MODULE = "pytest_tutorial.isolation.worker"
 MODULE_PREFIX = "worker:"
 """Prefixed to the module of a class made to stand for a learner's exception class."""
+LOG_RATE = 2000
+"""Learner log records taken per second (the worker limits itself too, but it is the
+learner's process: this side cannot count on it)."""
+MAX_LOG_RECORDS = 20_000
+"""Learner log records taken from one worker in all; the rest are dropped (with a note)."""
 
 
 class WorkerGone(Exception):
@@ -92,7 +98,10 @@ class Worker:
         self.cwd = cwd
         self.python = list(python)
         self.codec = TrustedCodec(self)
-        self.foreign = ForeignExceptions(MODULE_PREFIX, resolve=_loaded_library_class)
+        self.foreign = ForeignExceptions(
+            MODULE_PREFIX, resolve=_loaded_library_class, refuse=steers_the_harness
+        )
+        self.logs = LogBudget()
         self.generation = 0
         self.adapters: list[Callable[[object], dict[str, object] | None]] = []
         """Turn a fixture's client into a reference the worker can connect with."""
@@ -126,6 +135,7 @@ class Worker:
         finally:
             theirs.close()
         self.generation += 1
+        self.logs = LogBudget()
         self.channel = Channel(ours)
         self.gone = None
         ready: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -245,7 +255,8 @@ class Worker:
         if op == protocol.READY:
             self._settle(0, lambda future: future.set_result(message))
         elif op == protocol.LOG:
-            _relog(message)
+            if self.logs.take():
+                _relog(message)
         elif op == protocol.CALLBACK:
             self._pool.submit(self._run_callback, message)
         elif "re" in message:
@@ -365,6 +376,38 @@ def _await_in(awaitable: Any, loop: asyncio.AbstractEventLoop | None) -> Any:
     if loop is not None and loop.is_running():
         return asyncio.run_coroutine_threadsafe(wrapped(), loop).result()
     return asyncio.run(wrapped())
+
+
+class LogBudget:
+    """How many of a worker's log records this side takes: a rate, and a total.
+
+    The first record dropped in a second, and the first past the total, leave a warning
+    that says so, so a check that misses a record knows why.
+    """
+
+    def __init__(self) -> None:
+        self.taken = 0
+        self._window = 0.0
+        self._in_window = 0
+
+    def take(self) -> bool:
+        """Whether to take the next record (called by the one reader thread)."""
+        now = time.monotonic()
+        if now - self._window >= 1.0:
+            self._window, self._in_window = now, 0
+        self._in_window += 1
+        if self._in_window <= LOG_RATE and self.taken < MAX_LOG_RECORDS:
+            self.taken += 1
+            return True
+        if self._in_window == LOG_RATE + 1 or self.taken == MAX_LOG_RECORDS:
+            if self.taken == MAX_LOG_RECORDS:
+                self.taken += 1  # warn once about the total
+            logging.getLogger(__name__).warning(
+                "log records of the learner's code dropped: more than %d a second or %d in all",
+                LOG_RATE,
+                MAX_LOG_RECORDS,
+            )
+        return False
 
 
 def _relog(message: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tutorial.isolation import errors, protocol
-from pytest_tutorial.isolation.remote import MAX_LOG_RECORDS, Worker, WorkerGone
+from pytest_tutorial.isolation.remote import MAX_CALLBACKS, MAX_LOG_RECORDS, Worker, WorkerGone
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +76,12 @@ def deep():
 def flood(count):
     for number in range(count):
         frame({"op": "log", "name": "learner", "level": logging.WARNING, "message": str(number)})
+    return "done"
+
+
+def callback_flood(target, count):
+    for number in range(count):
+        frame({"id": 10_000 + number, "op": "callback", "target": target, "args": [], "kwargs": {}})
     return "done"
 
 
@@ -164,6 +170,30 @@ def test_a_flood_of_log_records_is_bounded(
     learner = [record for record in caplog.records if record.name == "learner"]
     assert len(learner) <= MAX_LOG_RECORDS + 1
     assert any("dropped" in record.getMessage() for record in caplog.records)
+
+
+def test_a_flood_of_callback_requests_does_not_queue_without_bound(worker: Worker) -> None:
+    import threading
+    import time
+
+    release = threading.Event()
+    calls = []
+
+    def slow() -> None:
+        calls.append(1)
+        release.wait(60)
+
+    target = worker.register_callback(slow)["id"]
+    try:
+        # The flood's frames precede the reply on the channel: all are taken when it returns.
+        assert _call(worker, "callback_flood", target, MAX_CALLBACKS * 20) == "done"
+    finally:
+        release.set()
+    deadline = time.monotonic() + 60
+    while worker._callbacks_queued and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert 0 < len(calls) <= MAX_CALLBACKS
+    assert _call(worker, "echo", 3) == 3
 
 
 def test_a_broken_frame_ends_the_channel_for_good(worker: Worker) -> None:

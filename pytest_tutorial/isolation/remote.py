@@ -39,6 +39,9 @@ MODULE_PREFIX = "worker:"
 LOG_RATE = 2000
 """Learner log records taken per second (the worker limits itself too, but it is the
 learner's process: this side cannot count on it)."""
+MAX_CALLBACKS = 256
+"""Callbacks of one worker running or queued at once; past it a callback fails at once (a
+flood of requests must not queue without bound in the trusted process)."""
 MAX_LOG_RECORDS = 20_000
 """Learner log records taken from one worker in all; the rest are dropped (with a note)."""
 
@@ -114,6 +117,7 @@ class Worker:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(64, "trusted-callback")
+        self._callbacks_queued = 0
         self._released: list[int] = []
 
     # --- life ------------------------------------------------------------------------------
@@ -258,7 +262,7 @@ class Worker:
             if self.logs.take():
                 _relog(message)
         elif op == protocol.CALLBACK:
-            self._pool.submit(self._run_callback, message)
+            self._queue_callback(message)
         elif "re" in message:
             number = message["re"]
             if not isinstance(number, int):
@@ -322,7 +326,32 @@ class Worker:
             "module": getattr(function, "__module__", None),
         }
 
+    def _queue_callback(self, message: dict[str, Any]) -> None:
+        with self._lock:
+            full = self._callbacks_queued >= MAX_CALLBACKS
+            if not full:
+                self._callbacks_queued += 1
+        if not full:
+            self._pool.submit(self._run_callback, message)
+            return
+        channel = self.channel
+        refusal = RuntimeError(f"more than {MAX_CALLBACKS} callbacks at once: refused")
+        if channel is not None:
+            from pytest_tutorial.isolation.errors import exception_info
+
+            with contextlib.suppress(ChannelClosed, ValueError):
+                channel.send(
+                    {"re": message.get("id"), "error": exception_info(refusal, self._plain_args)}
+                )
+
     def _run_callback(self, message: dict[str, Any]) -> None:
+        try:
+            self._serve_callback(message)
+        finally:
+            with self._lock:
+                self._callbacks_queued -= 1
+
+    def _serve_callback(self, message: dict[str, Any]) -> None:
         number = message.get("id")
         channel = self.channel
         if channel is None:

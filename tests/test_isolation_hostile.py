@@ -29,8 +29,7 @@ import os
 import struct
 import sys
 
-import pytest_tutorial.isolation.worker as worker_module
-
+worker_module = sys.modules["__main__"]  # the worker runs as python -m ...
 FD = int(sys.argv[-1])
 
 
@@ -83,6 +82,11 @@ def callback_flood(target, count):
     for number in range(count):
         frame({"id": 10_000 + number, "op": "callback", "target": target, "args": [], "kwargs": {}})
     return "done"
+
+
+def lie_about_handles(description):
+    worker_module.describe = lambda value, handle: description
+    return object()
 
 
 def garbage():
@@ -194,6 +198,23 @@ def test_a_flood_of_callback_requests_does_not_queue_without_bound(worker: Worke
         time.sleep(0.01)
     assert 0 < len(calls) <= MAX_CALLBACKS
     assert _call(worker, "echo", 3) == 3
+
+
+@pytest.mark.parametrize(
+    "description",
+    [{"id": "not a number"}, {"id": 1, "methods": 7}, {"id": [1]}],
+)
+def test_a_description_out_of_shape_ends_the_channel_not_the_reader(
+    worker: Worker, description: dict[str, object]
+) -> None:
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(_call, worker, "lie_about_handles", description)
+        with pytest.raises((WorkerGone, ValueError, TypeError)):
+            answer.result(timeout=30)  # a dead reader thread would leave it waiting for ever
+    worker.start()
+    assert _call(worker, "echo", 4) == 4
 
 
 def test_a_broken_frame_ends_the_channel_for_good(worker: Worker) -> None:

@@ -251,8 +251,8 @@ class Worker:
                 return
             try:
                 self._take(message)
-            except CodecError as error:
-                channel.close(f"the worker broke the protocol: {error}")
+            except Exception as error:  # anything out of shape, wherever it is found
+                channel.close(f"the worker broke the protocol: {_short(error)}")
 
     def _take(self, message: dict[str, Any]) -> None:
         op = message.get("op")
@@ -277,7 +277,13 @@ class Worker:
         with self._lock:
             future = self._pending.pop(number, None)
         if future is not None and not future.done():
-            action(future)
+            try:
+                action(future)
+            except Exception as error:  # the answer is out of shape: so is the channel
+                if not future.done():
+                    why = f"the worker broke the protocol: {_short(error)}"
+                    future.set_exception(WorkerGone(why))
+                raise
 
     def _resolve(self, future: concurrent.futures.Future[Any], reply: dict[str, Any]) -> None:
         error = reply.get("error")
@@ -382,6 +388,10 @@ class Worker:
             if adapted is not None:
                 return adapted
         return None
+
+
+def _short(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 def _loaded_library_class(module: str, qualname: str) -> type[BaseException] | None:

@@ -141,8 +141,11 @@ class _Server:
 
     def _fork(self, request: dict[str, Any]) -> None:
         env: dict[str, str | None] = dict(request.get("env") or {})
+        environ = request.get("environ")
+        if environ is not None:  # the whole environment: unset what it does not hold
+            env = {**dict.fromkeys(os.environ), **environ, **env}
         scratch = None
-        if HYPOTHESIS_STORAGE not in env:
+        if env.get(HYPOTHESIS_STORAGE) is None:
             scratch = Path(tempfile.mkdtemp(dir=self.scratch_root))
             env[HYPOTHESIS_STORAGE] = str(scratch)
         sys.stdout.flush()
@@ -274,22 +277,59 @@ def _quietly(action: Callable[[], int]) -> int:
         os.close(devnull)
 
 
-def _warm_up(imports: Sequence[str], pytest_warmup: Sequence[str] | None) -> int:
+class _AwsWhenTheTutorialNeedsIt:
+    """Warm-up plugin: imports moto and boto3 when the tutorial's front matter has ``aws``."""
+
+    @staticmethod
+    def pytest_collection_finish(session: Any) -> None:
+        from pytest_tutorial.session import SESSION_KEY
+
+        tutorial_session = session.config.stash.get(SESSION_KEY, None)
+        validation = None if tutorial_session is None else tutorial_session.tutorial.validation
+        if validation is not None and validation.aws is not None:
+            _import_all(AWS_IMPORTS)
+
+
+def _import_all(names: Sequence[str]) -> None:
+    for name in names:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def _warm_up(
+    imports: Sequence[str], pytest_warmup: Sequence[str] | None, env: Mapping[str, str]
+) -> int:
+    """Import ``imports``, then make the warm-up run (``env`` set only during it)."""
+
     def action() -> int:
-        for name in (*imports, "ctypes"):
-            with contextlib.suppress(ImportError):
-                importlib.import_module(name)
-        return 0 if pytest_warmup is None else run_pytest(list(pytest_warmup))
+        _import_all((*imports, "ctypes"))
+        if pytest_warmup is None:
+            return 0
+        import pytest
+
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            plugins = [_AwsWhenTheTutorialNeedsIt()]
+            return int(pytest.main([*IGNORE_REWRITE_WARNING, *pytest_warmup], plugins=plugins))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     return _quietly(action)
 
 
 def main() -> None:
-    """``python -m pytest_tutorial.warm CONFIG_JSON`` (``imports``, ``pytest_warmup``)."""
+    """``python -m pytest_tutorial.warm CONFIG`` (JSON: imports, pytest_warmup, warmup_env)."""
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")  # before pytest can touch fd 1
     config = json.loads(sys.argv[1])
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    code = _warm_up(config.get("imports", ()), config.get("pytest_warmup"))
+    code = _warm_up(
+        config.get("imports", ()), config.get("pytest_warmup"), config.get("warmup_env", {})
+    )
     _reply(replies, {"ready": code})
     _Server(sys.stdin.fileno(), replies).loop()
 
@@ -336,15 +376,26 @@ class WarmServer:
         imports: Sequence[str],
         *,
         pytest_warmup: Sequence[str] | None = None,
+        warmup_env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
         python_flags: Sequence[str] = (),
         timeout_s: float = 120.0,
     ) -> WarmServer | None:
-        """A warmed-up server, or None when it cannot start (or its warm-up run failed)."""
+        """A warmed-up server, or None when it cannot start (or its warm-up run failed).
+
+        ``pytest_warmup``: the arguments of a pytest run made once, before any request (a
+        tutorial's ``--collect-only`` run imports its check modules and plugins; moto and
+        boto3 too when the tutorial's front matter has an ``aws`` block), with
+        ``warmup_env`` set during that run only.
+        """
         if not hasattr(os, "fork"):
             return None
-        config = {"imports": list(imports), "pytest_warmup": pytest_warmup}
+        config = {
+            "imports": list(imports),
+            "pytest_warmup": None if pytest_warmup is None else list(pytest_warmup),
+            "warmup_env": dict(warmup_env or {}),
+        }
         try:
             process = subprocess.Popen(
                 [sys.executable, *python_flags, "-m", __name__, json.dumps(config)],
@@ -378,8 +429,13 @@ class WarmServer:
         timeout_s: float | None,
         cwd: Path | None = None,
         env: Mapping[str, str | None] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> RunResult:
-        """One forked run of ``target(payload)``; raises :class:`ServerGone`."""
+        """One forked run of ``target(payload)``; raises :class:`ServerGone`.
+
+        The child has the server's environment with ``env`` set on it (None unsets), or,
+        given ``environ``, that whole environment instead (with ``env`` set on it).
+        """
         done = threading.Event()
         with self._lock:
             self._next_id += 1
@@ -393,6 +449,7 @@ class WarmServer:
                 "timeout": timeout_s,
                 "cwd": None if cwd is None else str(cwd),
                 "env": dict(env or {}),
+                "environ": None if environ is None else dict(environ),
             }
             try:
                 assert self.process.stdin is not None

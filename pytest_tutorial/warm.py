@@ -60,7 +60,20 @@ ANSWER_GRACE_S = 30.0
 """How long after a run's time limit the client waits for the server's answer."""
 BASE_IMPORTS = ("pytest", "hypothesis", "_hypothesis_pytestplugin", "pytest_asyncio.plugin")
 REDIS_IMPORTS = ("fakeredis", "redis")
-AWS_IMPORTS = ("boto3", "botocore.session", "moto", "moto.core.models")
+AWS_IMPORTS = (
+    "boto3",
+    "botocore.session",
+    "moto",
+    "moto.core.models",
+    "moto.backends",
+    *(
+        f"moto.{service}.{part}"
+        for service in ("s3", "dynamodb", "sqs")
+        for part in ("models", "responses", "urls")
+    ),
+)
+"""moto's services are imported lazily, on a mock's first request: the ones the bundled
+tutorials use are imported once here (importing creates no backend)."""
 
 
 def warm_imports(*, aws: bool) -> tuple[str, ...]:

@@ -26,16 +26,15 @@ import pytest
 from pytest_tutorial.learner_tests import (
     ERROR,
     FAILED,
-    LEARNER_PLUGINS,
     NEUTRAL_FOLDER,
     PASSED,
     SEED_VARIABLE,
     SKIPPED,
     SKIPPED_NAMES,
     TESTS_FOLDER,
+    pytest_arguments,
     result_line,
 )
-from pytest_tutorial.warm import IGNORE_REWRITE_WARNING
 
 
 class _Outcomes:
@@ -98,20 +97,7 @@ def run_one(spec: dict[str, Any], source: str | None, seed: int) -> bytes:
     random.seed(seed)  # code drawing random jitter behaves the same in every run of a seed
     recorder = _Outcomes()
     output = io.StringIO()
-    arguments = [
-        str(folder / TESTS_FOLDER),
-        "-c",
-        str(scratch / "pytest.ini"),
-        "--rootdir",
-        str(folder),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        *IGNORE_REWRITE_WARNING,  # the plugins were imported by the warm server
-        *LEARNER_PLUGINS,
-        "-p",
-        "pytest_tutorial.shuffle",
-    ]
+    arguments = pytest_arguments(folder, scratch / "pytest.ini")
     try:
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
             exit_code = int(pytest.main(arguments, plugins=[recorder]))

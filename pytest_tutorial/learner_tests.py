@@ -40,7 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_tutorial.warm import HYPOTHESIS_STORAGE, ServerGone, WarmServer, warm_imports
+from pytest_tutorial.warm import (
+    HYPOTHESIS_STORAGE,
+    IGNORE_REWRITE_WARNING,
+    NOTHING_COLLECTED,
+    ServerGone,
+    WarmServer,
+    warm_imports,
+)
 
 RUN_TIMEOUT_S = 60.0
 """Time allowed per run (a run normally takes well under a second)."""
@@ -339,12 +346,22 @@ def _server(aws: bool) -> WarmServer | None:
             return server
         env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
         env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
-        server = WarmServer.start(
-            (*warm_imports(aws=aws), RUNNER_MODULE),
-            cwd=Path(tempfile.gettempdir()),
-            env=env,
-            python_flags=("-P",),
-        )
+        with tempfile.TemporaryDirectory(prefix="tutorial-learner-warm-up-") as name:
+            empty = Path(name)
+            (empty / "pytest.ini").write_text(INI, encoding="utf-8")
+            (empty / TESTS_FOLDER).mkdir()
+            server = WarmServer.start(
+                (*warm_imports(aws=aws), RUNNER_MODULE),
+                # a run's set-up without a test: pytest's own modules and the plugins loaded
+                pytest_warmup=[
+                    *pytest_arguments(empty, empty / "pytest.ini"),
+                    "--collect-only",
+                ],
+                warmed_up=(NOTHING_COLLECTED,),
+                cwd=Path(tempfile.gettempdir()),
+                env=env,
+                python_flags=("-P",),
+            )
         if server is not None:
             _servers[aws] = server
         return server
@@ -365,6 +382,24 @@ def stop_all() -> None:
         _servers.clear()
     for server in servers:
         server.close()
+
+
+def pytest_arguments(folder: Path, ini: Path) -> list[str]:
+    """The arguments of a run of the tests in ``folder/tests`` (the same for every run)."""
+    return [
+        str(folder / TESTS_FOLDER),
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(folder),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *IGNORE_REWRITE_WARNING,  # the plugins were imported by the warm server
+        *LEARNER_PLUGINS,
+        "-p",
+        "pytest_tutorial.shuffle",
+    ]
 
 
 def result_line(

@@ -53,6 +53,8 @@ IGNORE_REWRITE_WARNING = ("-W", "ignore::pytest.PytestAssertRewriteWarning")
 ``filterwarnings = error``). Added to every pytest run made by :func:`run_pytest`."""
 WARMED_UP = (0, 1)
 """Exit codes of a warm-up run that collected (a tutorial run exits 1 unless validated)."""
+NOTHING_COLLECTED = 5
+"""pytest's exit code when a run collected nothing (a warm-up over an empty folder)."""
 HYPOTHESIS_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"
 ANSWER_GRACE_S = 30.0
 """How long after a run's time limit the client waits for the server's answer."""
@@ -134,6 +136,7 @@ class WarmServer:
         imports: Sequence[str],
         *,
         pytest_warmup: Sequence[str] | None = None,
+        warmed_up: Sequence[int] = WARMED_UP,
         warmup_env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
@@ -145,7 +148,7 @@ class WarmServer:
         ``pytest_warmup``: the arguments of a pytest run made once, before any request (a
         tutorial's ``--collect-only`` run imports its check modules and plugins; moto and
         boto3 too when the tutorial's front matter has an ``aws`` block), with
-        ``warmup_env`` set during that run only.
+        ``warmup_env`` set during that run only; its exit code must be one of ``warmed_up``.
         """
         if not hasattr(os, "fork"):
             return None
@@ -168,7 +171,7 @@ class WarmServer:
             return None
         server = cls(process)
         server._ready_event.wait(timeout_s)
-        if server._ready is None or server._ready.get("ready") not in WARMED_UP:
+        if server._ready is None or server._ready.get("ready") not in warmed_up:
             server.close()
             return None
         return server

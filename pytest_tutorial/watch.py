@@ -240,13 +240,14 @@ class Loop:
                 pytest_warmup=[
                     f"--tutorial={self.name}",
                     f"--tutorial-solution={empty}",  # imports nothing of the learner's code
+                    f"--rootdir={empty}",  # its state folder is not the learner's
                     f"--tutorial-report={self._folder / 'warm-up.json'}",
                     "--collect-only",
                     "-q",
                     "-p",
                     "no:cacheprovider",
                 ],
-                warmup_env={NO_PROGRESS_ENV: "1"},
+                warmup_env={NO_PROGRESS_ENV: "1", "XDG_CACHE_HOME": str(self._folder / "cache")},
             )
         return self._server
 

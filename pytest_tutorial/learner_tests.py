@@ -240,10 +240,14 @@ def run_many(
 def _run_job(
     layout: Layout, job: tuple[Implementation, int], timeout_s: float, cancel: threading.Event
 ) -> LearnerTestRun:
-    """One run in a child forked from the warm server; a server that dies is replaced once."""
+    """One run in a child forked from the warm server; a server that dies is replaced once.
+
+    A run whose server dies twice (its code killed the server, say) ended the test process.
+    """
     for _ in range(2):
         if cancel.is_set():
-            break
+            why = "the runs were stopped (the check ended first)"
+            return _unfinished(job, why, "", crashed=True)
         server = _server(layout.aws)
         if server is None:
             return _unfinished(
@@ -253,7 +257,7 @@ def _run_job(
             return _run_forked(server, layout, job, timeout_s)
         except ServerGone:
             _discard(server)
-    return _unfinished(job, "the runs were stopped (the check ended first)", "", crashed=True)
+    return _unfinished(job, "the run ended the test process", "", crashed=True)
 
 
 def _run_forked(

@@ -242,13 +242,15 @@ def _run_job(
 ) -> LearnerTestRun:
     """One run in a child forked from the warm server; a server that dies is replaced once.
 
-    A run whose server dies twice (its code killed the server, say) ended the test process.
+    The shared server serves several runs at once, so when it dies every run on it is
+    retried, each on a server of its own: a run whose code killed the server kills only its
+    own then (it ended the test process), and the runs beside it get their result.
     """
-    for _ in range(2):
+    for attempt in range(2):
         if cancel.is_set():
             why = "the runs were stopped (the check ended first)"
             return _unfinished(job, why, "", crashed=True)
-        server = _server(layout.aws)
+        server = _server(layout.aws) if attempt == 0 else _start_server(layout.aws)
         if server is None:
             return _unfinished(
                 job, "the harness could not start the test process", "", crashed=True
@@ -257,6 +259,9 @@ def _run_job(
             return _run_forked(server, layout, job, timeout_s)
         except ServerGone:
             _discard(server)
+        finally:
+            if attempt:
+                server.close()
     return _unfinished(job, "the run ended the test process", "", crashed=True)
 
 
@@ -343,32 +348,37 @@ _servers_lock = threading.Lock()
 
 
 def _server(aws: bool) -> WarmServer | None:
-    """The warm server for runs of this kind, started on first use."""
+    """The shared warm server for runs of this kind, started on first use."""
     with _servers_lock:
         server = _servers.get(aws)
         if server is not None and server.alive:
             return server
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-        env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
-        with tempfile.TemporaryDirectory(prefix="tutorial-learner-warm-up-") as name:
-            empty = Path(name)
-            (empty / "pytest.ini").write_text(INI, encoding="utf-8")
-            (empty / TESTS_FOLDER).mkdir()
-            server = WarmServer.start(
-                (*warm_imports(aws=aws), RUNNER_MODULE),
-                # a run's set-up without a test: pytest's own modules and the plugins loaded
-                pytest_warmup=[
-                    *pytest_arguments(empty, empty / "pytest.ini"),
-                    "--collect-only",
-                ],
-                warmed_up=(NOTHING_COLLECTED,),
-                cwd=Path(tempfile.gettempdir()),
-                env=env,
-                python_flags=("-P",),
-            )
+        server = _start_server(aws)
         if server is not None:
             _servers[aws] = server
         return server
+
+
+def _start_server(aws: bool) -> WarmServer | None:
+    """A new warm server for runs of this kind (moto and boto3 imported when ``aws``)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    with tempfile.TemporaryDirectory(prefix="tutorial-learner-warm-up-") as name:
+        empty = Path(name)
+        (empty / "pytest.ini").write_text(INI, encoding="utf-8")
+        (empty / TESTS_FOLDER).mkdir()
+        return WarmServer.start(
+            (*warm_imports(aws=aws), RUNNER_MODULE),
+            # a run's set-up without a test: pytest's own modules and the plugins loaded
+            pytest_warmup=[
+                *pytest_arguments(empty, empty / "pytest.ini"),
+                "--collect-only",
+            ],
+            warmed_up=(NOTHING_COLLECTED,),
+            cwd=Path(tempfile.gettempdir()),
+            env=env,
+            python_flags=("-P",),
+        )
 
 
 def _discard(server: WarmServer) -> None:

@@ -258,6 +258,9 @@ class WarmServer:
         finally:
             self._gone.set()
             self._ready_event.set()
+            with self._lock:  # a run waiting for its answer learns now that none will come
+                for event in self._waiting.values():
+                    event.set()
             with self._lock:
                 for event in self._waiting.values():
                     event.set()

@@ -7,6 +7,8 @@ equality is identity, so an object of the learner's can never claim to equal any
 
 from __future__ import annotations
 
+import inspect
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,17 @@ from pytest_tutorial.isolation import protocol
 
 if TYPE_CHECKING:
     from pytest_tutorial.isolation.remote import Worker
+
+RECORDING = threading.local()
+"""``RECORDING.calls``, when a list, takes calls instead of sending them (see :mod:`.replay`)."""
+
+
+def _recorded(target: Handle, name: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    calls = getattr(RECORDING, "calls", None)
+    if calls is None:
+        return False
+    calls.append((target, name, args, kwargs))
+    return True
 
 
 class Handle:
@@ -30,6 +43,20 @@ class Handle:
         self._coroutine = bool(description.get("coroutine"))
         self._coroutines = frozenset(str(n) for n in description.get("coroutines") or [])
         self._methods = frozenset(str(n) for n in description.get("methods") or [])
+        self._signature = description.get("signature")
+        if "name" in description:  # a class or function: read without a request
+            self.__name__ = str(description["name"])
+            self.__qualname__ = str(description.get("qualname") or self.__name__)
+            doc = description.get("doc")
+            self.__doc__ = doc if isinstance(doc, str) else None
+
+    @property
+    def __signature__(self) -> inspect.Signature | None:
+        """The learner's signature, rebuilt from plain data (defaults that are not plain
+        values stand as their repr): ``inspect.signature(solution.BatchProcessor)`` works."""
+        if not isinstance(self._signature, list):
+            return None
+        return rebuilt_signature(self._signature)
 
     @property
     def __tutorial_remote_type__(self) -> str:
@@ -53,6 +80,8 @@ class Handle:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the object in the worker (an awaitable for a coroutine function)."""
+        if _recorded(self, None, args, kwargs):
+            return None
         if self._coroutine:
             return self._worker.arequest(protocol.CALL, **self._call(None, args, kwargs))
         return self._worker.request(protocol.CALL, **self._call(None, args, kwargs))
@@ -99,6 +128,35 @@ class Handle:
             pass
 
 
+class _Shown:
+    """A default that is no plain value: stands for it by its repr."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def rebuilt_signature(parameters: list[Any]) -> inspect.Signature | None:
+    """An :class:`inspect.Signature` from the worker's description of one."""
+    from pytest_tutorial.isolation.codec import Codec, CodecError
+
+    rebuilt = []
+    try:
+        for entry in parameters:
+            default: Any = inspect.Parameter.empty
+            if "default" in entry:
+                default = Codec().decode(entry["default"])
+            elif "default_repr" in entry:
+                default = _Shown(str(entry["default_repr"]))
+            kind = inspect._ParameterKind(int(entry["kind"]))
+            rebuilt.append(inspect.Parameter(str(entry["name"]), kind, default=default))
+        return inspect.Signature(rebuilt)
+    except (CodecError, KeyError, TypeError, ValueError):
+        return None
+
+
 class _Method:
     """A method of a learner's object, called by name in one request.
 
@@ -113,6 +171,8 @@ class _Method:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the object in the worker (an awaitable for a coroutine function)."""
+        if _recorded(self._handle, self._name, args, kwargs):
+            return None
         worker = self._handle._worker
         fields = self._handle._call(self._name, args, kwargs)
         if self._coroutine:

@@ -21,6 +21,8 @@ UNARY = "unary"
 """``target`` and ``what``: one of :data:`UNARY_OPERATIONS` applied to the object."""
 LOAD = "load"
 """Run a load test inside the worker: see :mod:`pytest_tutorial.isolation.worker`."""
+CLOCK = "clock"
+"""``clock`` (an id), ``offset``, ``frozen``: a check's fake clock moved (see :mod:`.clock_bridge`)."""
 RELEASE = "release"
 """``handles``: forget these handles (no answer)."""
 

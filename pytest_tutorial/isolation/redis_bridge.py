@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import socketserver
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -95,10 +96,8 @@ class RedisBridge:
         self._lock = threading.Lock()
 
     def adapt(self, value: object) -> dict[str, object] | None:
-        """The ``$redis`` reference for a counting fake client, or None for anything else."""
-        from pytest_tutorial.fixtures.redis import InstrumentedRedis
-
-        if not isinstance(value, InstrumentedRedis):
+        """The ``$redis`` reference for a fake client, or None for anything else."""
+        if not is_bridgeable(value):
             return None
         with self._lock:
             known = self._servers.get(id(value))
@@ -116,6 +115,7 @@ class RedisBridge:
             {
                 "path": str(self.inside / known[2]),
                 "decode_responses": bool(kwargs.get("decode_responses", False)),
+                "async": _is_async(value),
             },
         )
 
@@ -129,6 +129,26 @@ class RedisBridge:
             (self.folder / name).unlink(missing_ok=True)
 
 
+def is_bridgeable(value: object) -> bool:
+    """Whether ``value`` is a fakeredis client (sync or asyncio) this bridge can serve.
+
+    A counting client (``redis_client``) is counted and can fail on demand; any other
+    fakeredis client is served as it is.
+    """
+    fakeredis = sys.modules.get("fakeredis")
+    if fakeredis is None:
+        return False
+    kinds = (fakeredis.FakeRedis, fakeredis.FakeAsyncRedis)
+    pool = getattr(value, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None) or {}
+    return isinstance(value, kinds) and kwargs.get("server") is not None
+
+
+def _is_async(value: object) -> bool:
+    fakeredis = sys.modules.get("fakeredis")
+    return fakeredis is not None and isinstance(value, fakeredis.FakeAsyncRedis)
+
+
 class _Counting:
     """Counts a client's commands and answers the failures its check injected."""
 
@@ -138,6 +158,8 @@ class _Counting:
 
     def count_and_check(self, name: str) -> str | None:
         client = self.client
+        if not hasattr(client, "commands"):
+            return None  # a fake client that does not count (``decoding_redis_client``)
         client.commands[name] += 1
         error = client.failing.get(name) or client.failing.get("*")
         if error is None:
@@ -152,6 +174,9 @@ def worker_client(payload: dict[str, Any]) -> Any:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    if payload.get("async"):
+        return _async_worker_client(payload)
+
     class BridgedRedis(redis.Redis):
         """A Redis client; an injected failure raises the redis-py exception it names."""
 
@@ -162,6 +187,31 @@ def worker_client(payload: dict[str, Any]) -> Any:
                 raise _injected(error) from None
 
     return BridgedRedis(
+        unix_socket_path=str(payload.get("path", "")),
+        decode_responses=bool(payload.get("decode_responses")),
+        retry=Retry(NoBackoff(), 0),
+        protocol=2,
+        lib_name=None,
+        lib_version=None,
+    )
+
+
+def _async_worker_client(payload: dict[str, Any]) -> Any:
+    """:func:`worker_client` for a check's asyncio client."""
+    import redis.asyncio
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    class BridgedAsyncRedis(redis.asyncio.Redis):
+        """An asyncio Redis client; an injected failure raises the exception it names."""
+
+        async def execute_command(self, *args: Any, **options: Any) -> Any:
+            try:
+                return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            except redis.exceptions.ResponseError as error:
+                raise _injected(error) from None
+
+    return BridgedAsyncRedis(
         unix_socket_path=str(payload.get("path", "")),
         decode_responses=bool(payload.get("decode_responses")),
         retry=Retry(NoBackoff(), 0),

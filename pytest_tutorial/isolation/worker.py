@@ -93,6 +93,8 @@ class WorkerCodec(Codec):
             return self.server.callback_stub(payload)
         if tag == "exception_class" and isinstance(payload, dict):
             return self.server.foreign.class_for(payload)
+        if tag == "clock" and isinstance(payload, dict):
+            return self.server.clock_reading(payload)
         if tag == "redis" and isinstance(payload, dict):
             from pytest_tutorial.isolation import redis_bridge
 
@@ -123,6 +125,7 @@ class WorkerServer:
         self._lock = threading.Lock()
         self._stubs: dict[int, Any] = {}
         self.log_handler: ForwardingHandler | None = None
+        self._clocks: dict[int, Any] = {}
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -195,6 +198,9 @@ class WorkerServer:
         op = message.get("op")
         if op == protocol.IMPORT:
             return self._import(message)
+        if op == protocol.CLOCK:
+            self._clock(message.get("clock")).update(message)
+            return None
         target = self.codec.resolve(message.get("target"))
         if op == protocol.GETATTR:
             return getattr(target, _allowed(message.get("name")))
@@ -249,6 +255,8 @@ class WorkerServer:
         folder = Path(str(message.get("folder")))
         module = str(message.get("module"))
         self.folder = folder
+        if message.get("as_package"):
+            return self._import_as_package(folder, module, message.get("exports") or [])
         os.chdir(folder)
         sys.path.insert(0, str(folder))
         module_file = folder / f"{module.replace('.', '/')}.py"
@@ -263,6 +271,39 @@ class WorkerServer:
                 f"{', '.join(repr(name) for name in missing)}, which the tutorial requires"
             )
         return loaded
+
+    def _import_as_package(self, folder: Path, module: str, exports: object) -> Any:
+        """Load the solution exactly as a run in one process does, the working folder kept.
+
+        The same loader (:func:`pytest_tutorial.solution.load_solution`) gives the same
+        package, relative imports and learner-facing messages, paths shown from the same
+        folder.
+        """
+        from pytest_tutorial.model import SolutionContract
+        from pytest_tutorial.solution import load_solution
+
+        names = tuple(str(name) for name in exports) if isinstance(exports, list) else ()
+        return load_solution(folder, "worker", SolutionContract(module, names)).module
+
+    def _clock(self, number: object) -> Any:
+        """The worker's copy of the check's fake clock ``number`` (made on first use)."""
+        from pytest_tutorial.isolation.clock_bridge import WorkerClock
+
+        if not isinstance(number, int):
+            raise CodecError("a clock needs an id")
+        with self._lock:
+            return self._clocks.setdefault(number, WorkerClock())
+
+    def clock_reading(self, payload: dict[str, Any]) -> Any:
+        """``monotonic`` or ``time`` of the check's fake clock, read here."""
+        from pytest_tutorial.isolation.clock_bridge import READINGS
+
+        clock = self._clock(payload.get("id"))
+        clock.update(payload)
+        reading = payload.get("reading")
+        if reading not in READINGS:
+            raise CodecError(f"a clock has no reading {reading!r}")
+        return getattr(clock, str(reading))
 
     # --- asking the trusted side -----------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any
 
 from pytest_tutorial.isolation import protocol
@@ -83,7 +83,7 @@ class Handle:
         if _recorded(self, None, args, kwargs):
             return None
         if self._coroutine:
-            return self._worker.arequest(protocol.CALL, **self._call(None, args, kwargs))
+            return _kept(self, self._worker.arequest(protocol.CALL, **self._call(None, args, kwargs)))
         return self._worker.request(protocol.CALL, **self._call(None, args, kwargs))
 
     def _call(self, name: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -126,6 +126,18 @@ class Handle:
                 self._worker.release(self._id)
         except Exception:
             pass
+
+
+async def _kept(alive: object, request: Coroutine[Any, Any, Any]) -> Any:
+    """Await ``request``, holding ``alive`` (the handles it names) until it is answered.
+
+    A coroutine method's request is sent when first awaited; a handle dropped in between
+    (``await make().process(items)``) would otherwise be released before the call.
+    """
+    try:
+        return await request
+    finally:
+        del alive
 
 
 class _Shown:
@@ -176,7 +188,7 @@ class _Method:
         worker = self._handle._worker
         fields = self._handle._call(self._name, args, kwargs)
         if self._coroutine:
-            return worker.arequest(protocol.CALL, **fields)
+            return _kept((self._handle, args, kwargs), worker.arequest(protocol.CALL, **fields))
         return worker.request(protocol.CALL, **fields)
 
     def __getattr__(self, name: str) -> Any:

@@ -31,12 +31,14 @@ READY = "ready"
 """Sent once the worker serves (no answer): ``pid``, ``python``."""
 CALLBACK = "callback"
 """``target`` (a callback id), ``args``, ``kwargs``: run the trusted function."""
+CANCEL = "cancel"
+"""``target`` (the number of a callback request): its caller was cancelled (no answer)."""
 LOG = "log"
 """A log record of the learner's code (no answer): ``name``, ``level``, ``message``."""
 
 UNARY_OPERATIONS = ("iter", "next", "aiter", "anext", "len", "bool", "repr", "str")
 """What a handle supports besides attributes and calls (no ``==``: it could lie)."""
-NO_REPLY = frozenset({RELEASE, READY, LOG})
+NO_REPLY = frozenset({RELEASE, READY, LOG, CANCEL})
 PRIVATE_PREFIX = "_"
 """Attributes the trusted side may not read or call on the learner's objects."""
 ALLOWED_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__module__", "__wrapped__"})

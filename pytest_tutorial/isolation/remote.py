@@ -32,6 +32,9 @@ from pytest_tutorial.isolation.errors import ForeignExceptions, class_info
 from pytest_tutorial.isolation.handles import Handle, _Method
 
 START_TIMEOUT_S = 60.0
+CANCEL_GRACE_S = 10.0
+"""How long a cancelled coroutine of the worker's may take to end (a check's time limit
+usually ends the wait first)."""
 WORKER_MODULE = "pytest_tutorial.isolation.worker"
 MODULE_PREFIX = "worker:"
 """Prefixed to the module of a class made to stand for a learner's exception class."""
@@ -106,6 +109,8 @@ class Worker:
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(64, "trusted-callback")
         self._released: list[int] = []
+        self._running: dict[object, concurrent.futures.Future[Any]] = {}
+        self._cancelled: set[int] = set()
 
     # --- life ------------------------------------------------------------------------------
 
@@ -179,13 +184,34 @@ class Worker:
 
     async def arequest(self, op: str, **fields: Any) -> Any:
         """:meth:`request` for a coroutine: awaits the answer without blocking the loop."""
-        future = self._send(op, fields)
+        number, future = self._send_numbered(op, fields)
+        answer = asyncio.wrap_future(future)
         try:
-            return await asyncio.wrap_future(future)
+            return await asyncio.shield(answer)
         except asyncio.CancelledError:
-            if not future.done():
-                self.stop(f"the worker was stopped while it served {op} (cancelled)")
-            raise
+            if answer.done():
+                raise
+            return await self._cancel_request(op, number, answer)
+
+    async def _cancel_request(self, op: str, number: int, answer: asyncio.Future[Any]) -> Any:
+        """Cancel a coroutine of the worker's whose caller here was cancelled, as in one process.
+
+        The learner's coroutine gets ``CancelledError`` there and runs its handlers; this
+        waits (up to :data:`CANCEL_GRACE_S`) until it ends, then raises ``CancelledError``,
+        or returns what it returned when it swallowed the cancellation. A worker that does
+        not end it in time is stopped.
+        """
+        channel = self.channel
+        if channel is not None:
+            with contextlib.suppress(ChannelClosed, ValueError):
+                channel.send({"op": protocol.CANCEL, "target": number})
+        try:
+            return await asyncio.wait_for(answer, CANCEL_GRACE_S)
+        except TimeoutError:
+            self.stop(f"the worker was stopped while it served {op} (cancelled, never ended)")
+        except Exception:
+            pass  # cancelled there too, or gone: the cancellation goes on here
+        raise asyncio.CancelledError
 
     def release(self, handle: int) -> None:
         """Forget a handle (sent with the next request, in a batch)."""
@@ -193,11 +219,16 @@ class Worker:
             self._released.append(handle)
 
     def _send(self, op: str, fields: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        return self._send_numbered(op, fields)[1]
+
+    def _send_numbered(
+        self, op: str, fields: dict[str, Any]
+    ) -> tuple[int, concurrent.futures.Future[Any]]:
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         channel = self.channel
         if channel is None or self.gone is not None:
             future.set_exception(WorkerGone(self.gone or "the worker is not running"))
-            return future
+            return 0, future
         with self._lock:
             number = next(self._ids)
             self._pending[number] = future
@@ -213,7 +244,7 @@ class Worker:
                 future.set_exception(
                     WorkerGone(str(error)) if isinstance(error, ChannelClosed) else error
                 )
-        return future
+        return number, future
 
     def _read(self, channel: Channel, process: subprocess.Popen[bytes]) -> None:
         """Take the messages of one worker generation until its channel closes.
@@ -248,6 +279,8 @@ class Worker:
             _relog(message)
         elif op == protocol.CALLBACK:
             self._pool.submit(self._run_callback, message)
+        elif op == protocol.CANCEL:
+            self._cancel_callback(message.get("target"))
         elif "re" in message:
             number = message["re"]
             if not isinstance(number, int):
@@ -289,9 +322,7 @@ class Worker:
 
     def register_callback(self, function: Callable[..., Any]) -> dict[str, Any]:
         """A trusted function the worker may call; the same function gets the same id."""
-        is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-            type(function).__call__ if callable(function) else None
-        )
+        is_async = _is_async(function)
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -312,25 +343,83 @@ class Worker:
         }
 
     def _run_callback(self, message: dict[str, Any]) -> None:
+        """Run the callback a worker asked for: in a pool thread, or on its check's loop.
+
+        A coroutine callback made on a running loop (a check's) runs there as a task,
+        holding no thread while it waits, so a hundred of the learner's concurrent calls
+        are a hundred tasks; the worker cancels it (:data:`protocol.CANCEL`) when the
+        learner's code cancelled its caller, as a ``wait_for`` timeout does in one process.
+        """
         number = message.get("id")
         channel = self.channel
         if channel is None:
             return
-        try:
+        with self._lock:
+            function, loop = self._callbacks.get(message.get("target"), (None, None))  # type: ignore[arg-type]
+        if function is not None and loop is not None and loop.is_running() and _is_async(function):
+            running = asyncio.run_coroutine_threadsafe(self._serve_async(message, function), loop)
             with self._lock:
-                function, loop = self._callbacks[message.get("target")]  # type: ignore[index]
-            args = self.codec.decode(message.get("args") or [])
-            kwargs = self.codec.decode(message.get("kwargs") or {})
+                cancelled = number in self._cancelled
+                self._running[number] = running
+            if cancelled:
+                running.cancel()
+            running.add_done_callback(lambda _: self._forget(number))
+            return
+        self._pool.submit(self._serve_sync, message, function)
+
+    def _serve_sync(self, message: dict[str, Any], function: Callable[..., Any] | None) -> None:
+        try:
+            if function is None:
+                raise CodecError(f"no callback {message.get('target')!r}")
+            args, kwargs = self._arguments(message)
             result = function(*args, **kwargs)
             if inspect.isawaitable(result):
-                result = _await_in(result, loop)
-            reply: dict[str, Any] = {"re": number, "ok": self.codec.encode(result)}
+                result = asyncio.run(_awaited(result))
+            self._reply(message, {"ok": self.codec.encode(result)})
         except BaseException as error:
-            from pytest_tutorial.isolation.errors import exception_info
+            self._reply_error(message, error)
 
-            reply = {"re": number, "error": exception_info(error, self._plain_args)}
-        with contextlib.suppress(ChannelClosed, ValueError):
-            channel.send(reply)
+    async def _serve_async(self, message: dict[str, Any], function: Callable[..., Any]) -> None:
+        try:
+            args, kwargs = self._arguments(message)
+            result = await function(*args, **kwargs)
+            self._reply(message, {"ok": self.codec.encode(result)})
+        except BaseException as error:
+            self._reply_error(message, error)
+            if not isinstance(error, Exception):
+                raise
+
+    def _arguments(self, message: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        args = self.codec.decode(message.get("args") or [])
+        kwargs = self.codec.decode(message.get("kwargs") or {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise CodecError("args must be a list and kwargs an object")
+        return args, kwargs
+
+    def _reply(self, message: dict[str, Any], answer: dict[str, Any]) -> None:
+        channel = self.channel
+        if channel is not None:
+            with contextlib.suppress(ChannelClosed, ValueError):
+                channel.send({"re": message.get("id"), **answer})
+
+    def _reply_error(self, message: dict[str, Any], error: BaseException) -> None:
+        from pytest_tutorial.isolation.errors import exception_info
+
+        self._reply(message, {"error": exception_info(error, self._plain_args)})
+
+    def _forget(self, number: object) -> None:
+        with self._lock:
+            self._running.pop(number, None)
+            if isinstance(number, int):
+                self._cancelled.discard(number)
+
+    def _cancel_callback(self, number: object) -> None:
+        with self._lock:
+            running = self._running.get(number)
+            if running is None and isinstance(number, int):
+                self._cancelled.add(number)  # it has not started yet
+        if running is not None:
+            running.cancel()
 
     def _plain_args(self, args: tuple[Any, ...]) -> Any:
         return [Codec().encode(argument) for argument in args]
@@ -356,15 +445,14 @@ def _loaded_library_class(module: str, qualname: str) -> type[BaseException] | N
     return found if isinstance(found, type) and issubclass(found, BaseException) else None
 
 
-def _await_in(awaitable: Any, loop: asyncio.AbstractEventLoop | None) -> Any:
-    """Run a trusted coroutine on the loop it came from (a check's), or on a fresh one."""
+def _is_async(function: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+        getattr(type(function), "__call__", None)
+    )
 
-    async def wrapped() -> Any:
-        return await awaitable
 
-    if loop is not None and loop.is_running():
-        return asyncio.run_coroutine_threadsafe(wrapped(), loop).result()
-    return asyncio.run(wrapped())
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def _relog(message: dict[str, Any]) -> None:
@@ -381,4 +469,10 @@ def _relog(message: dict[str, Any]) -> None:
             "exc_text": str(message.get("exception", ""))[:4000] or None,
         }
     )
+    extras = message.get("extra")
+    if isinstance(extras, dict):
+        for key, value in list(extras.items())[:20]:
+            if isinstance(key, str) and key not in vars(record) and not key.startswith("_"):
+                with contextlib.suppress(CodecError):
+                    setattr(record, key, Codec().decode(value))
     logging.getLogger(name).handle(record)

@@ -126,6 +126,9 @@ class WorkerServer:
         self._stubs: dict[int, Any] = {}
         self.log_handler: ForwardingHandler | None = None
         self._clocks: dict[int, Any] = {}
+        self._serving = threading.local()
+        self._tasks: dict[object, asyncio.Task[Any]] = {}
+        self._cancelled: set[object] = set()
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -170,11 +173,14 @@ class WorkerServer:
             self._settle(message)
         elif message.get("op") == protocol.RELEASE:
             self.codec.release(message.get("handles"))
+        elif message.get("op") == protocol.CANCEL:
+            self._cancel_task(message.get("target"))
         else:
             self._answer(message)
 
     def _answer(self, message: dict[str, Any]) -> None:
         number = message.get("id")
+        self._serving.number = number
         try:
             value = self._dispatch(message)
             reply: dict[str, Any] = {"re": number, "ok": self.codec.encode(value)}
@@ -222,9 +228,34 @@ class WorkerServer:
 
     def _settled(self, value: Any) -> Any:
         """A coroutine's result (run on the worker's loop), or ``value`` itself."""
-        if inspect.isawaitable(value):
-            return asyncio.run_coroutine_threadsafe(_awaited(value), self.loop).result()
-        return value
+        if not inspect.isawaitable(value):
+            return value
+        number = getattr(self._serving, "number", None)
+
+        async def cancellable() -> Any:
+            task = asyncio.current_task()
+            with self._lock:
+                self._tasks[number] = task
+                cancelled = number in self._cancelled
+            if cancelled and task is not None:
+                task.cancel()
+            try:
+                return await value
+            finally:
+                with self._lock:
+                    self._tasks.pop(number, None)
+                    self._cancelled.discard(number)
+
+        return asyncio.run_coroutine_threadsafe(cancellable(), self.loop).result()
+
+    def _cancel_task(self, number: object) -> None:
+        """Cancel the coroutine serving request ``number``: the checks' caller was cancelled."""
+        with self._lock:
+            task = self._tasks.get(number)
+            if task is None:
+                self._cancelled.add(number)  # not started yet
+        if task is not None:
+            self.loop.call_soon_threadsafe(task.cancel)
 
     def _unary(self, target: Any, what: object) -> Any:
         if what == "iter":
@@ -319,7 +350,11 @@ class WorkerServer:
 
             async def stub(*args: Any, **kwargs: Any) -> Any:
                 future = self._ask(number, args, kwargs)
-                return await asyncio.wrap_future(future)
+                try:
+                    return await asyncio.wrap_future(future)
+                except asyncio.CancelledError:  # the learner's code cancelled it: so there
+                    self._cancel(future)
+                    raise
 
             made: Any = stub
         else:
@@ -357,10 +392,20 @@ class WorkerServer:
             future.set_exception(RuntimeError(f"the callback could not be sent: {error}"))
         return future
 
+    def _cancel(self, future: concurrent.futures.Future[Any]) -> None:
+        """Cancel the trusted side's run of a callback whose caller here was cancelled."""
+        with self._lock:
+            numbers = [number for number, pending in self._pending.items() if pending is future]
+            for number in numbers:
+                del self._pending[number]
+        for number in numbers:
+            with contextlib.suppress(ChannelClosed, ValueError):
+                self.channel.send({"op": protocol.CANCEL, "target": number})
+
     def _settle(self, reply: dict[str, Any]) -> None:
         with self._lock:
             future = self._pending.pop(reply.get("re"), None)  # type: ignore[arg-type]
-        if future is None:
+        if future is None or future.done():  # cancelled meanwhile
             return
         try:
             if "error" in reply and isinstance(reply["error"], dict):
@@ -374,8 +419,9 @@ class WorkerServer:
             future.set_exception(error)
 
     def send_log(self, record: logging.LogRecord) -> None:
-        """Tell the trusted side about one log record (best effort)."""
+        """Tell the trusted side about one log record (best effort), with its plain extras."""
         message = {
+            "extra": _plain_extras(record),
             "op": protocol.LOG,
             "name": record.name,
             "level": record.levelno,
@@ -396,6 +442,19 @@ def _loaded_class(module: str, qualname: str) -> type[BaseException] | None:
     for part in qualname.split("."):
         found = getattr(found, part, None)
     return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def _plain_extras(record: logging.LogRecord) -> dict[str, Any]:
+    """The ``extra={...}`` fields of a record that are plain values (others are dropped)."""
+    extras = {}
+    for name, value in vars(record).items():
+        if name not in _RECORD_FIELDS and not name.startswith("_"):
+            with contextlib.suppress(CodecError, RecursionError):
+                extras[name] = Codec().encode(value)
+    return extras
 
 
 def _allowed(name: object) -> str:

@@ -69,6 +69,9 @@ class BridgeServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     """One counting client's fakeredis server, on one Unix socket."""
 
     daemon_threads = True
+    request_queue_size = 256
+    """Connections waiting to be accepted: many threads of the learner's connect at once (a
+    Unix socket refuses a connection with EAGAIN when the queue is full)."""
 
     def __init__(self, path: Path, owner: Any) -> None:
         self.owner = owner

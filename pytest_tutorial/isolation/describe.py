@@ -56,6 +56,7 @@ def _names(value: object, kind: str) -> dict[str, Any]:
         "qualname": str(getattr(value, "__qualname__", "")),
         "doc": doc[:DOC_LIMIT] if isinstance(doc, str) else None,
         "signature": _signature(value),
+        "wrapped": hasattr(value, "__wrapped__"),
     }
 
 

@@ -44,6 +44,7 @@ class Handle:
         self._coroutines = frozenset(str(n) for n in description.get("coroutines") or [])
         self._methods = frozenset(str(n) for n in description.get("methods") or [])
         self._signature = description.get("signature")
+        self._wrapped = bool(description.get("wrapped", True))
         if "name" in description:  # a class or function: read without a request
             self.__name__ = str(description["name"])
             self.__qualname__ = str(description.get("qualname") or self.__name__)
@@ -69,6 +70,8 @@ class Handle:
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or not protocol.allowed_attribute(name):
+            if name == "__wrapped__" and not self._wrapped:  # known: inspect asks every time
+                raise AttributeError(name)
             if name in protocol.ALLOWED_DUNDERS:
                 return self._worker.request(protocol.GETATTR, target=self._id, name=name)
             raise AttributeError(f"a check cannot use {name!r} of the learner's objects")

@@ -47,7 +47,8 @@ def test_a_crash_fails_the_running_check_and_a_fresh_worker_serves_the_next(
     course: Path, run_tutorial: RunTutorial
 ) -> None:
     crashing = REFERENCE.replace(
-        "    if value > high:", "    if value == 11:\n        import os\n        os._exit(3)\n    if value > high:"
+        "    if value > high:",
+        "    if value == 11:\n        import os\n        os._exit(3)\n    if value > high:",
     )
     run = run_tutorial("mini", WORKER, solution=_solution(course, crashing))
     messages = _messages(run)

@@ -22,6 +22,9 @@ from typing import Any
 from pytest_tutorial.isolation.codec import tagged
 
 FAULT = "TUTORIALFAULT"
+POLL_S = 0.01
+"""How often a bridge's accept loop looks for its end: closing it at the end of each check
+waits that long at most (socketserver's default, half a second, would add up)."""
 UNCOUNTED = frozenset({"CLIENT", "HELLO", "SELECT"})
 """Commands a client sends on its own when it connects, which a check never counts."""
 FAULT_CLASSES = (
@@ -108,7 +111,10 @@ class RedisBridge:
                 name = f"redis-{next(self._names)}.sock"
                 server = BridgeServer(self.folder / name, _Counting(value))
                 threading.Thread(
-                    target=server.serve_forever, name=f"redis-bridge-{name}", daemon=True
+                    target=server.serve_forever,
+                    args=(POLL_S,),
+                    name=f"redis-bridge-{name}",
+                    daemon=True,
                 ).start()
                 known = (value, server, name)
                 self._servers[id(value)] = known

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis, RedisBackend
     from pytest_tutorial.grading.formats import hookimpl
     from pytest_tutorial.load import LoadResult, run_load, run_load_async
+    from pytest_tutorial.memory import allocations_in
     from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
     from pytest_tutorial.report_model import Report
@@ -47,6 +48,7 @@ _LAZY = {
     "as_plain_json": "pytest_tutorial.plain",
     "assert_same_json": "pytest_tutorial.plain",
     "not_written_yet": "pytest_tutorial.scaffold",
+    "allocations_in": "pytest_tutorial.memory",
 }
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "Solution",
     "Tutorial",
     "__version__",
+    "allocations_in",
     "as_plain_json",
     "assert_same_json",
     "documentation_check",

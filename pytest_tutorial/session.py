@@ -104,8 +104,7 @@ class TutorialSession:
         self.started = time.perf_counter()
         self._solution: Solution | SolutionImportError | None = None
         self._reference: tuple[Solution | None, str] | None = None
-        self.workers: SolutionWorkers | None = None
-        """The workers serving the solutions with ``--tutorial-isolation=worker``."""
+        self.workers: SolutionWorkers | None = None  # with --tutorial-isolation=worker
         self.is_worker = hasattr(config, "workerinput")
 
     # --- the implementation under test -----------------------------------------------------
@@ -113,9 +112,12 @@ class TutorialSession:
     def solution(self) -> Solution:
         """Import the solution once; every later call returns it or re-raises its failure."""
         __tracebackhide__ = True
-        if self._solution is None or self._stale(self._solution):
+        # a worker that ended since the import: a fresh one imports the solution again
+        if self._solution is None or getattr(self._solution, "current", True) is False:
             try:
-                self._solution = self._load(self.settings.solution, self.settings.solution_kind.value)
+                self._solution = self._load(
+                    self.settings.solution, self.settings.solution_kind.value
+                )
             except SolutionImportError as error:
                 self._solution = error
             except CheckTimeout as timeout:
@@ -135,7 +137,7 @@ class TutorialSession:
         (:func:`pytest_tutorial.bundled.reference_to_compare`: not in a grading child); a run
         whose solution is that folder compares the solution with itself.
         """
-        if self._reference is None or self._stale(self._reference[0]):
+        if self._reference is None or getattr(self._reference[0], "current", True) is False:
             path = self.settings.rootdir / REFERENCE_ROOT / self.tutorial.id
             if not path.is_dir():
                 path = reference_to_compare(self.source) or path
@@ -165,10 +167,6 @@ class TutorialSession:
 
             self.workers = SolutionWorkers(self.config.invocation_params.dir)
         return self.workers.load(path, kind, contract)
-
-    def _stale(self, loaded: object) -> bool:
-        """Whether a solution's worker ended since it was imported (a fresh one imports it)."""
-        return self.workers is not None and getattr(loaded, "current", True) is False
 
     # --- collection ----------------------------------------------------------------------
 
@@ -292,12 +290,9 @@ class TutorialSession:
         if status is Status.TIMEOUT:
             message = str(timeout_in(error))
             report.longrepr = f"TIMEOUT: {message}"
-        elif isinstance(error, SolutionImportError):
-            message = f"{IMPORT_FAILURE}{error}"
-            report.longrepr = message
-        elif self.workers is not None and worker_ended(error):
-            message = f"{WORKER_ENDED}{error}"
-            report.longrepr = message
+        elif isinstance(error, SolutionImportError) or worker_ended(error):
+            lead = IMPORT_FAILURE if isinstance(error, SolutionImportError) else WORKER_ENDED
+            message = report.longrepr = f"{lead}{error}"
         else:
             message = failure_message(
                 call.excinfo, solution=self.settings.solution, checks=self.source.directory

@@ -16,7 +16,7 @@ from pytest_tutorial.isolation.describe import describe
 from pytest_tutorial.isolation.handles import Handle
 from pytest_tutorial.isolation.remote import Worker, WorkerGone, _relog
 from pytest_tutorial.isolation.replay import record
-from pytest_tutorial.isolation.worker import _plain_extras
+from pytest_tutorial.isolation.worker_fixtures import _plain_extras
 from pytest_tutorial.options import INI_ISOLATION, ISOLATION, TUTORIAL
 
 

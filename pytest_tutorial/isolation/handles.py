@@ -21,7 +21,9 @@ RECORDING = threading.local()
 """``RECORDING.calls``, when a list, takes calls instead of sending them (see :mod:`.replay`)."""
 
 
-def _recorded(target: Handle, name: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+def _recorded(
+    target: Handle, name: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> bool:
     calls = getattr(RECORDING, "calls", None)
     if calls is None:
         return False
@@ -53,8 +55,10 @@ class Handle:
 
     @property
     def __signature__(self) -> inspect.Signature | None:
-        """The learner's signature, rebuilt from plain data (defaults that are not plain
-        values stand as their repr): ``inspect.signature(solution.BatchProcessor)`` works."""
+        """The learner's signature, rebuilt from plain data (for ``inspect.signature``).
+
+        Defaults that are not plain values stand as their repr.
+        """
         if not isinstance(self._signature, list):
             return None
         return rebuilt_signature(self._signature)
@@ -86,7 +90,9 @@ class Handle:
         if _recorded(self, None, args, kwargs):
             return None
         if self._coroutine:
-            return _kept(self, self._worker.arequest(protocol.CALL, **self._call(None, args, kwargs)))
+            return _kept(
+                self, self._worker.arequest(protocol.CALL, **self._call(None, args, kwargs))
+            )
         return self._worker.request(protocol.CALL, **self._call(None, args, kwargs))
 
     def _call(self, name: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

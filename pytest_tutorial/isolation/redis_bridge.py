@@ -118,7 +118,7 @@ class RedisBridge:
                 ).start()
                 known = (value, server, name)
                 self._servers[id(value)] = known
-        kwargs = value.connection_pool.connection_kwargs
+        kwargs = getattr(value, "connection_pool").connection_kwargs  # noqa: B009 (a fake client)
         return tagged(
             "redis",
             {

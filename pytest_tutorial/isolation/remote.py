@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import inspect
 import itertools
 import logging
 import os
@@ -26,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.callbacks import TrustedCallbacks
 from pytest_tutorial.isolation.channel import Channel, ChannelClosed
 from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
 from pytest_tutorial.isolation.errors import ForeignExceptions, class_info
@@ -103,14 +103,10 @@ class Worker:
         self.channel: Channel | None = None
         self.gone: str | None = "not started"
         self._pending: dict[int, concurrent.futures.Future[Any]] = {}
-        self._callbacks: dict[int, tuple[Callable[..., Any], asyncio.AbstractEventLoop | None]] = {}
-        self._callback_ids: dict[int, int] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._pool = concurrent.futures.ThreadPoolExecutor(64, "trusted-callback")
+        self.callbacks = TrustedCallbacks(self)
         self._released: list[int] = []
-        self._running: dict[object, concurrent.futures.Future[Any]] = {}
-        self._cancelled: set[int] = set()
 
     # --- life ------------------------------------------------------------------------------
 
@@ -278,9 +274,9 @@ class Worker:
         elif op == protocol.LOG:
             _relog(message)
         elif op == protocol.CALLBACK:
-            self._pool.submit(self._run_callback, message)
+            self.callbacks.run(message)
         elif op == protocol.CANCEL:
-            self._cancel_callback(message.get("target"))
+            self.callbacks.cancel(message.get("target"))
         elif "re" in message:
             number = message["re"]
             if not isinstance(number, int):
@@ -321,108 +317,8 @@ class Worker:
     # --- callbacks -------------------------------------------------------------------------
 
     def register_callback(self, function: Callable[..., Any]) -> dict[str, Any]:
-        """A trusted function the worker may call; the same function gets the same id."""
-        is_async = _is_async(function)
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        with self._lock:
-            number = self._callback_ids.get(id(function))
-            if number is None or self._callbacks.get(number, (None,))[0] is not function:
-                number = next(self._ids)
-                self._callback_ids[id(function)] = number
-            self._callbacks[number] = (function, loop)
-        return {
-            "id": number,
-            "async": is_async,
-            "name": getattr(function, "__name__", "callback"),
-            "qualname": getattr(function, "__qualname__", "callback"),
-            "doc": getattr(function, "__doc__", None),
-            "module": getattr(function, "__module__", None),
-        }
-
-    def _run_callback(self, message: dict[str, Any]) -> None:
-        """Run the callback a worker asked for: in a pool thread, or on its check's loop.
-
-        A coroutine callback made on a running loop (a check's) runs there as a task,
-        holding no thread while it waits, so a hundred of the learner's concurrent calls
-        are a hundred tasks; the worker cancels it (:data:`protocol.CANCEL`) when the
-        learner's code cancelled its caller, as a ``wait_for`` timeout does in one process.
-        """
-        number = message.get("id")
-        channel = self.channel
-        if channel is None:
-            return
-        with self._lock:
-            function, loop = self._callbacks.get(message.get("target"), (None, None))  # type: ignore[arg-type]
-        if function is not None and loop is not None and loop.is_running() and _is_async(function):
-            running = asyncio.run_coroutine_threadsafe(self._serve_async(message, function), loop)
-            with self._lock:
-                cancelled = number in self._cancelled
-                self._running[number] = running
-            if cancelled:
-                running.cancel()
-            running.add_done_callback(lambda _: self._forget(number))
-            return
-        self._pool.submit(self._serve_sync, message, function)
-
-    def _serve_sync(self, message: dict[str, Any], function: Callable[..., Any] | None) -> None:
-        try:
-            if function is None:
-                raise CodecError(f"no callback {message.get('target')!r}")
-            args, kwargs = self._arguments(message)
-            result = function(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = asyncio.run(_awaited(result))
-            self._reply(message, {"ok": self.codec.encode(result)})
-        except BaseException as error:
-            self._reply_error(message, error)
-
-    async def _serve_async(self, message: dict[str, Any], function: Callable[..., Any]) -> None:
-        try:
-            args, kwargs = self._arguments(message)
-            result = await function(*args, **kwargs)
-            self._reply(message, {"ok": self.codec.encode(result)})
-        except BaseException as error:
-            self._reply_error(message, error)
-            if not isinstance(error, Exception):
-                raise
-
-    def _arguments(self, message: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        args = self.codec.decode(message.get("args") or [])
-        kwargs = self.codec.decode(message.get("kwargs") or {})
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
-            raise CodecError("args must be a list and kwargs an object")
-        return args, kwargs
-
-    def _reply(self, message: dict[str, Any], answer: dict[str, Any]) -> None:
-        channel = self.channel
-        if channel is not None:
-            with contextlib.suppress(ChannelClosed, ValueError):
-                channel.send({"re": message.get("id"), **answer})
-
-    def _reply_error(self, message: dict[str, Any], error: BaseException) -> None:
-        from pytest_tutorial.isolation.errors import exception_info
-
-        self._reply(message, {"error": exception_info(error, self._plain_args)})
-
-    def _forget(self, number: object) -> None:
-        with self._lock:
-            self._running.pop(number, None)
-            if isinstance(number, int):
-                self._cancelled.discard(number)
-
-    def _cancel_callback(self, number: object) -> None:
-        with self._lock:
-            running = self._running.get(number)
-            if running is None and isinstance(number, int):
-                self._cancelled.add(number)  # it has not started yet
-        if running is not None:
-            running.cancel()
-
-    def _plain_args(self, args: tuple[Any, ...]) -> Any:
-        return [Codec().encode(argument) for argument in args]
+        """A trusted function the worker may call (see :mod:`.callbacks`)."""
+        return self.callbacks.register(function)
 
     def adapt(self, value: object) -> dict[str, object] | None:
         """A fixture client as a reference the worker can connect with, or None."""
@@ -443,16 +339,6 @@ def _loaded_library_class(module: str, qualname: str) -> type[BaseException] | N
     for part in qualname.split("."):
         found = getattr(found, part, None)
     return found if isinstance(found, type) and issubclass(found, BaseException) else None
-
-
-def _is_async(function: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-        getattr(type(function), "__call__", None)
-    )
-
-
-async def _awaited(awaitable: Any) -> Any:
-    return await awaitable
 
 
 def _relog(message: dict[str, Any]) -> None:

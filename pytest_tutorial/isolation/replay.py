@@ -66,7 +66,7 @@ class ReplayedSide:
     the reference's when there is one, so the learner's code cannot slow that yardstick.
     """
 
-    def __init__(self, request: Callable[[], object], harness: ReplayedSide | None = None):
+    def __init__(self, request: Callable[[], object], harness: ReplayedSide | None = None) -> None:
         self.request = request
         self.harness = harness or self
         self.target: Target | None = None

@@ -26,7 +26,6 @@ import os
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +39,14 @@ from pytest_tutorial.isolation.errors import (
     exception_info,
     innermost_in,
 )
+from pytest_tutorial.isolation.worker_fixtures import (
+    ForwardingHandler,
+    WorkerFixtures,
+    log_message,
+)
 
 MAX_THREADS = 256
 """Requests served at once; far more than any check's concurrent callers."""
-LOG_RATE = 2000
-"""Log records forwarded per second at most; the rest are counted and dropped."""
 
 
 class WorkerCodec(Codec):
@@ -94,7 +96,7 @@ class WorkerCodec(Codec):
         if tag == "exception_class" and isinstance(payload, dict):
             return self.server.foreign.class_for(payload)
         if tag == "clock" and isinstance(payload, dict):
-            return self.server.clock_reading(payload)
+            return self.server.fixtures.clock_reading(payload)
         if tag == "redis" and isinstance(payload, dict):
             from pytest_tutorial.isolation import redis_bridge
 
@@ -125,9 +127,9 @@ class WorkerServer:
         self._lock = threading.Lock()
         self._stubs: dict[int, Any] = {}
         self.log_handler: ForwardingHandler | None = None
-        self._clocks: dict[int, Any] = {}
+        self.fixtures = WorkerFixtures()
         self._serving = threading.local()
-        self._tasks: dict[object, asyncio.Task[Any]] = {}
+        self._tasks: dict[object, asyncio.Task[Any] | None] = {}
         self._cancelled: set[object] = set()
 
     # --- serving ---------------------------------------------------------------------------
@@ -204,8 +206,10 @@ class WorkerServer:
         op = message.get("op")
         if op == protocol.IMPORT:
             return self._import(message)
+        if op == protocol.MEMORY:
+            return self.fixtures.memory(message)
         if op == protocol.CLOCK:
-            self._clock(message.get("clock")).update(message)
+            self.fixtures.clock(message.get("clock")).update(message)
             return None
         target = self.codec.resolve(message.get("target"))
         if op == protocol.GETATTR:
@@ -316,26 +320,6 @@ class WorkerServer:
         names = tuple(str(name) for name in exports) if isinstance(exports, list) else ()
         return load_solution(folder, "worker", SolutionContract(module, names)).module
 
-    def _clock(self, number: object) -> Any:
-        """The worker's copy of the check's fake clock ``number`` (made on first use)."""
-        from pytest_tutorial.isolation.clock_bridge import WorkerClock
-
-        if not isinstance(number, int):
-            raise CodecError("a clock needs an id")
-        with self._lock:
-            return self._clocks.setdefault(number, WorkerClock())
-
-    def clock_reading(self, payload: dict[str, Any]) -> Any:
-        """``monotonic`` or ``time`` of the check's fake clock, read here."""
-        from pytest_tutorial.isolation.clock_bridge import READINGS
-
-        clock = self._clock(payload.get("id"))
-        clock.update(payload)
-        reading = payload.get("reading")
-        if reading not in READINGS:
-            raise CodecError(f"a clock has no reading {reading!r}")
-        return getattr(clock, str(reading))
-
     # --- asking the trusted side -----------------------------------------------------------
 
     def callback_stub(self, payload: dict[str, Any]) -> Any:
@@ -419,21 +403,9 @@ class WorkerServer:
             future.set_exception(error)
 
     def send_log(self, record: logging.LogRecord) -> None:
-        """Tell the trusted side about one log record (best effort), with its plain extras."""
-        message = {
-            "extra": _plain_extras(record),
-            "op": protocol.LOG,
-            "name": record.name,
-            "level": record.levelno,
-            "message": record.getMessage()[:4000],
-            "exception": (
-                logging.Formatter().formatException(record.exc_info)[-4000:]
-                if record.exc_info
-                else ""
-            ),
-        }
+        """Tell the trusted side about one log record (best effort)."""
         with contextlib.suppress(ChannelClosed, ValueError):
-            self.channel.send(message)
+            self.channel.send(log_message(record))
 
 
 def _loaded_class(module: str, qualname: str) -> type[BaseException] | None:
@@ -444,19 +416,6 @@ def _loaded_class(module: str, qualname: str) -> type[BaseException] | None:
     return found if isinstance(found, type) and issubclass(found, BaseException) else None
 
 
-_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-def _plain_extras(record: logging.LogRecord) -> dict[str, Any]:
-    """The ``extra={...}`` fields of a record that are plain values (others are dropped)."""
-    extras = {}
-    for name, value in vars(record).items():
-        if name not in _RECORD_FIELDS and not name.startswith("_"):
-            with contextlib.suppress(CodecError, RecursionError):
-                extras[name] = Codec().encode(value)
-    return extras
-
-
 def _allowed(name: object) -> str:
     if not isinstance(name, str) or not protocol.allowed_attribute(name):
         raise AttributeError(f"the checks may not use the attribute {name!r}")
@@ -465,28 +424,6 @@ def _allowed(name: object) -> str:
 
 async def _awaited(value: Any) -> Any:
     return await value
-
-
-class ForwardingHandler(logging.Handler):
-    """Sends the learner's log records to the trusted side, at most :data:`LOG_RATE` a second."""
-
-    def __init__(self, server: WorkerServer) -> None:
-        super().__init__(logging.NOTSET)
-        self.server = server
-        self.paused = threading.Event()
-        self._window = 0.0
-        self._count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Forward the learner's log record to the checks, unless paused."""
-        if self.paused.is_set():
-            return
-        now = time.monotonic()
-        if now - self._window >= 1.0:
-            self._window, self._count = now, 0
-        self._count += 1
-        if self._count <= LOG_RATE:
-            self.server.send_log(record)
 
 
 def main(argv: list[str] | None = None) -> None:

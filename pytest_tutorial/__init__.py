@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pytest_tutorial.memory import allocations_in
     from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
+    from pytest_tutorial.references import by_reference, value_now
     from pytest_tutorial.report_model import Report
     from pytest_tutorial.scaffold import not_written_yet
     from pytest_tutorial.solution import Solution
@@ -49,6 +50,8 @@ _LAZY = {
     "assert_same_json": "pytest_tutorial.plain",
     "not_written_yet": "pytest_tutorial.scaffold",
     "allocations_in": "pytest_tutorial.memory",
+    "by_reference": "pytest_tutorial.references",
+    "value_now": "pytest_tutorial.references",
 }
 
 __all__ = [
@@ -65,6 +68,7 @@ __all__ = [
     "allocations_in",
     "as_plain_json",
     "assert_same_json",
+    "by_reference",
     "documentation_check",
     "hookimpl",
     "not_written_yet",
@@ -72,6 +76,7 @@ __all__ = [
     "run_load",
     "run_load_async",
     "usage_error",
+    "value_now",
 ]
 
 

@@ -95,6 +95,11 @@ class Handle:
             )
         return self._worker.request(protocol.CALL, **self._call(None, args, kwargs))
 
+    def by_reference(self, *args: Any, **kwargs: Any) -> Any:
+        """Call it; the result comes back as a handle (see :meth:`_Method.by_reference`)."""
+        fields = self._call(None, args, kwargs)
+        return self._worker.request(protocol.CALL, by_reference=True, **fields)
+
     def _call(self, name: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         codec = self._worker.codec
         return {
@@ -202,6 +207,15 @@ class _Method:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.resolve(), name)
+
+    def by_reference(self, *args: Any, **kwargs: Any) -> Any:
+        """Call it; the result comes back as a handle, even a plain value.
+
+        A dict the learner's object may still hold can then be changed where the learner's
+        code sees the change (``pytest_tutorial.by_reference``).
+        """
+        fields = self._handle._call(self._name, args, kwargs)
+        return self._handle._worker.request(protocol.CALL, by_reference=True, **fields)
 
     def resolve(self) -> Handle:
         """The method itself, as a handle of the worker."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import importlib
 import inspect
 import itertools
 import logging
@@ -215,7 +214,10 @@ class WorkerServer:
     def _dispatch(self, message: dict[str, Any]) -> Any:
         op = message.get("op")
         if op == protocol.IMPORT:
-            return self._import(message)
+            from pytest_tutorial.isolation.worker_import import import_solution
+
+            self.folder = Path(str(message.get("folder")))
+            return import_solution(message)
         if op == protocol.MEMORY:
             return self.fixtures.memory(message)
         if op == protocol.CLOCK:
@@ -294,42 +296,6 @@ class WorkerServer:
         if what in ("repr", "str"):
             return (repr if what == "repr" else str)(target)[:2000]
         raise CodecError(f"unknown operation {what!r}")
-
-    def _import(self, message: dict[str, Any]) -> Any:
-        from pytest_tutorial.solution import SolutionImportError, describe_import_failure
-
-        folder = Path(str(message.get("folder")))
-        module = str(message.get("module"))
-        self.folder = folder
-        if message.get("as_package"):
-            return self._import_as_package(folder, module, message.get("exports") or [])
-        os.chdir(folder)
-        sys.path.insert(0, str(folder))
-        module_file = folder / f"{module.replace('.', '/')}.py"
-        try:
-            loaded = importlib.import_module(module)
-        except BaseException as error:
-            raise SolutionImportError(describe_import_failure(error, folder, module_file)) from None
-        missing = [name for name in message.get("exports") or [] if not hasattr(loaded, name)]
-        if missing:
-            raise SolutionImportError(
-                f"{module_file.name} does not define "
-                f"{', '.join(repr(name) for name in missing)}, which the tutorial requires"
-            )
-        return loaded
-
-    def _import_as_package(self, folder: Path, module: str, exports: object) -> Any:
-        """Load the solution exactly as a run in one process does, the working folder kept.
-
-        The same loader (:func:`pytest_tutorial.solution.load_solution`) gives the same
-        package, relative imports and learner-facing messages, paths shown from the same
-        folder.
-        """
-        from pytest_tutorial.model import SolutionContract
-        from pytest_tutorial.solution import load_solution
-
-        names = tuple(str(name) for name in exports) if isinstance(exports, list) else ()
-        return load_solution(folder, "worker", SolutionContract(module, names)).module
 
     # --- asking the trusted side -----------------------------------------------------------
 

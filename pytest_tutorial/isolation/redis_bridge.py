@@ -7,7 +7,9 @@ real ``redis.Redis`` to it (:func:`worker_client`). Counting and injected failur
 here, per socket, on the commands as the server receives them: the learner's code cannot
 hide a command or dodge a failure. An injected error travels as an error reply
 ``TUTORIALFAULT <class> <message>`` that the worker's client raises as that redis-py
-exception class, so the learner's code sees what it would see in process.
+exception class, so the learner's code sees what it would see in process. A client with a
+``before_command(name)`` method (a check's client that slows every command so races show)
+has it run there too, before each command.
 """
 
 from __future__ import annotations
@@ -167,6 +169,9 @@ class _Counting:
 
     def count_and_check(self, name: str) -> str | None:
         client = self.client
+        before = getattr(client, "before_command", None)
+        if callable(before):  # a client that slows every command, so races show (as it would)
+            before(name)
         if not hasattr(client, "commands"):
             return None  # a fake client that does not count (``decoding_redis_client``)
         client.commands[name] += 1

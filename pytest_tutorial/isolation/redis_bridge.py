@@ -49,8 +49,15 @@ def _handler_class() -> type[Any]:
             # Every peer of a Unix socket has the address '': fakeredis keys its clients by it.
             bridge: Any = self.server
             self.client_address = ("unix", next(bridge.connection_ids))
-            super().setup()
-            sock: Any = self.current_client.get_socket()
+            self.refused = False
+            import redis
+
+            try:
+                super().setup()
+                sock: Any = self.current_client.get_socket()
+            except redis.ConnectionError:  # a check took the server down: the client sees it closed
+                self.refused = True
+                return
             process = sock._process_command
             owner = bridge.owner
 
@@ -66,6 +73,10 @@ def _handler_class() -> type[Any]:
                 process(fields)
 
             sock._process_command = counted
+
+        def handle(self) -> None:
+            if not self.refused:
+                super().handle()
 
     return Handler
 

@@ -80,6 +80,12 @@ class WorkerCodec(Codec):
                 return self.handles[handle]
         raise CodecError(f"no object with handle {handle!r} (released, or never made)")
 
+    def encode(self, value: object, depth: int = 0) -> Any:
+        """Plain data by value; a named tuple (a learner's type with methods) as a handle."""
+        if isinstance(value, tuple) and type(value) is not tuple:
+            return tagged("handle", describe(value, self.register(value)))
+        return super().encode(value, depth)
+
     def encode_other(self, value: object, depth: int) -> Any:
         """An object that is not plain data crosses as a handle (a class of exception as data)."""
         if isinstance(value, ByReference):  # a plain value too, when the checks ask so

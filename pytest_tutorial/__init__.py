@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis, RedisBackend
     from pytest_tutorial.grading.formats import hookimpl
     from pytest_tutorial.load import LoadResult, run_load, run_load_async
+    from pytest_tutorial.memory import allocations_in
     from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
+    from pytest_tutorial.references import by_reference, value_now
     from pytest_tutorial.report_model import Report
     from pytest_tutorial.scaffold import not_written_yet
     from pytest_tutorial.solution import Solution
@@ -47,6 +49,9 @@ _LAZY = {
     "as_plain_json": "pytest_tutorial.plain",
     "assert_same_json": "pytest_tutorial.plain",
     "not_written_yet": "pytest_tutorial.scaffold",
+    "allocations_in": "pytest_tutorial.memory",
+    "by_reference": "pytest_tutorial.references",
+    "value_now": "pytest_tutorial.references",
 }
 
 __all__ = [
@@ -60,8 +65,10 @@ __all__ = [
     "Solution",
     "Tutorial",
     "__version__",
+    "allocations_in",
     "as_plain_json",
     "assert_same_json",
+    "by_reference",
     "documentation_check",
     "hookimpl",
     "not_written_yet",
@@ -69,6 +76,7 @@ __all__ = [
     "run_load",
     "run_load_async",
     "usage_error",
+    "value_now",
 ]
 
 

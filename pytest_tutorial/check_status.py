@@ -8,6 +8,8 @@ run or failed while cleaning up are written here too.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from pytest_tutorial.failures import MESSAGE_LIMIT, REPORT_CUT_NOTE, shorten
@@ -19,6 +21,15 @@ DESELECTED = CheckResult(Status.SKIPPED, "not run (deselected)")
 """The result of a check a ``-k`` or ``-m`` selection left out."""
 CLEANUP_FAILURE = "error while cleaning up after the check: "
 """Starts the message of a check whose teardown failed."""
+WORKER_ENDED = "the process running your code ended during this check: "
+"""Starts the message of a check whose worker process ended (``--tutorial-isolation=worker``):
+the learner's code exited or crashed it. A fresh worker serves the next check."""
+
+
+def worker_ended(error: BaseException) -> bool:
+    """Whether ``error`` says the worker serving the learner's code is gone."""
+    remote = sys.modules.get("pytest_tutorial.isolation.remote")  # loaded in worker mode only
+    return remote is not None and isinstance(error, remote.WorkerGone)
 
 
 def status_of(error: BaseException, when: str) -> Status:

@@ -22,6 +22,7 @@ LIST = "--tutorial-list"
 TIMEOUT = "--tutorial-timeout"
 HINT_LEVEL = "--tutorial-hint-level"
 REDIS = "--tutorial-redis"
+ISOLATION = "--tutorial-isolation"
 
 INI_TUTORIAL = "tutorial"
 INI_SOLUTION = "tutorial_solution"
@@ -29,6 +30,7 @@ INI_REPORT = "tutorial_report"
 INI_TIMEOUT = "tutorial_timeout"
 INI_HINT_LEVEL = "tutorial_hint_level"
 INI_REDIS = "tutorial_redis"
+INI_ISOLATION = "tutorial_isolation"
 INI_PATHS = "tutorial_paths"
 
 REFERENCE = "reference"
@@ -45,6 +47,15 @@ class RedisMode(enum.Enum):
 
     FAKE = "fake"
     SERVER = "server"
+
+
+class IsolationMode(enum.Enum):
+    """Where the learner's code runs during a tutorial run."""
+
+    PROCESS = "process"
+    """In the pytest process, beside the checks: fast, but no protection from the code."""
+    WORKER = "worker"
+    """In a worker process of its own: checks and fakes out of the learner code's reach."""
 
 
 class SolutionKind(enum.Enum):
@@ -107,6 +118,14 @@ def add_options(parser: pytest.Parser) -> None:
         "redis-server started on loopback",
     )
     group.addoption(
+        ISOLATION,
+        dest="tutorial_isolation",
+        metavar="process|worker",
+        default=None,
+        help="where the learner's code runs: in the pytest process (default), or in a "
+        "worker process of its own, so it cannot reach the checks",
+    )
+    group.addoption(
         LIST,
         dest="tutorial_list",
         action="store_true",
@@ -123,6 +142,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(INI_TIMEOUT, "default for --tutorial-timeout", default=None)
     parser.addini(INI_HINT_LEVEL, "default for --tutorial-hint-level", default=None)
     parser.addini(INI_REDIS, "default for --tutorial-redis", default=None)
+    parser.addini(INI_ISOLATION, "default for --tutorial-isolation", default=None)
     parser.addini(
         INI_PATHS,
         "extra folders holding tutorials (searched before the bundled ones)",
@@ -147,6 +167,7 @@ class Settings:
     hint_level: int | None = None
     """None: a level per failing run in a row; else the number of levels to show."""
     redis: RedisMode = RedisMode.FAKE
+    isolation: IsolationMode = IsolationMode.PROCESS
 
 
 def tutorial_roots(config: pytest.Config) -> tuple[Path, ...]:
@@ -194,6 +215,7 @@ def read_settings(config: pytest.Config, name: str) -> Settings:
         state_dir=state_dir,
         hint_level=_hint_level(config),
         redis=_redis_mode(config),
+        isolation=_isolation_mode(config),
     )
 
 
@@ -317,6 +339,19 @@ def _redis_mode(config: pytest.Config) -> RedisMode:
     except ValueError:
         valid = " | ".join(mode.value for mode in RedisMode)
         raise usage_error(f"{REDIS}={raw} is not valid", fix=f"use {valid}") from None
+
+
+def _isolation_mode(config: pytest.Config) -> IsolationMode:
+    raw = (
+        config.getoption("tutorial_isolation")
+        or config.getini(INI_ISOLATION)
+        or IsolationMode.PROCESS.value
+    )
+    try:
+        return IsolationMode(str(raw))
+    except ValueError:
+        valid = " | ".join(mode.value for mode in IsolationMode)
+        raise usage_error(f"{ISOLATION}={raw} is not valid", fix=f"use {valid}") from None
 
 
 def _hint_level(config: pytest.Config) -> int | None:

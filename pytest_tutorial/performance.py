@@ -329,6 +329,56 @@ async def compare_async(
     return _outcome(name, rounds, target, note)
 
 
+Measure = Callable[[int, int, int], LoadResult]
+"""Runs one side's load test elsewhere (a worker): ``measure(requests, concurrency, warmup)``."""
+AsyncMeasure = Callable[[int, int, int], Awaitable[LoadResult]]
+
+
+def compare_measured(
+    name: str,
+    learner: Measure,
+    reference: Measure | None,
+    sizes: Sizes,
+    target: PerformanceTarget,
+    *,
+    reference_note: str = "",
+) -> Outcome:
+    """:func:`compare` for sides that measure themselves; each warms up in its first round."""
+    relative, note = _decide(target, reference is not None, reference_note)
+    sides = [learner] + ([reference] if reference and relative else [])
+    rounds = []
+    for index in range(sizes.rounds):
+        warmup = sizes.warmup if index == 0 else 0
+        measured = {
+            id(side): side(sizes.requests, sizes.concurrency, warmup)
+            for side in _order(sides, index)
+        }
+        rounds.append([measured[id(side)] for side in sides])
+    return _outcome(name, rounds, target, note)
+
+
+async def compare_measured_async(
+    name: str,
+    learner: AsyncMeasure,
+    reference: AsyncMeasure | None,
+    sizes: Sizes,
+    target: PerformanceTarget,
+    *,
+    reference_note: str = "",
+) -> Outcome:
+    """:func:`compare_measured` for sides measured by coroutines."""
+    relative, note = _decide(target, reference is not None, reference_note)
+    sides = [learner] + ([reference] if reference and relative else [])
+    rounds = []
+    for index in range(sizes.rounds):
+        warmup = sizes.warmup if index == 0 else 0
+        measured = {}
+        for side in _order(sides, index):
+            measured[id(side)] = await side(sizes.requests, sizes.concurrency, warmup)
+        rounds.append([measured[id(side)] for side in sides])
+    return _outcome(name, rounds, target, note)
+
+
 def _order(sides: list[T], round_index: int) -> list[T]:
     """Who goes first alternates by round (L R, R L, L R, ...).
 

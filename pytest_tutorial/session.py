@@ -15,7 +15,7 @@ from collections.abc import Generator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,7 +27,13 @@ from pytest_tutorial.async_checks import (
     mark_coroutine_check,
 )
 from pytest_tutorial.bundled import reference_to_compare
-from pytest_tutorial.check_status import DESELECTED, bounded_message, status_of
+from pytest_tutorial.check_status import (
+    DESELECTED,
+    WORKER_ENDED,
+    bounded_message,
+    status_of,
+    worker_ended,
+)
 from pytest_tutorial.coverage import CoverageProblem, check_problems, check_specs, read_marker
 from pytest_tutorial.discovery import TutorialSource
 from pytest_tutorial.failures import (
@@ -38,11 +44,20 @@ from pytest_tutorial.failures import (
     learner_frames,
 )
 from pytest_tutorial.model import Tutorial
-from pytest_tutorial.options import DEFAULT_TIMEOUT_S, REFERENCE_ROOT, Settings, SolutionKind
+from pytest_tutorial.options import (
+    DEFAULT_TIMEOUT_S,
+    REFERENCE_ROOT,
+    IsolationMode,
+    Settings,
+    SolutionKind,
+)
 from pytest_tutorial.report_model import LoadTestEntry, Report
 from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, score
 from pytest_tutorial.solution import Solution, SolutionImportError, load_solution, shown
 from pytest_tutorial.timeouts import CheckTimeout, time_limit, timeout_in
+
+if TYPE_CHECKING:
+    from pytest_tutorial.isolation.solutions import SolutionWorkers
 
 STATUS_PROPERTY = "tutorial_status"
 MESSAGE_PROPERTY = "tutorial_message"
@@ -89,6 +104,7 @@ class TutorialSession:
         self.started = time.perf_counter()
         self._solution: Solution | SolutionImportError | None = None
         self._reference: tuple[Solution | None, str] | None = None
+        self.workers: SolutionWorkers | None = None  # with --tutorial-isolation=worker
         self.is_worker = hasattr(config, "workerinput")
 
     # --- the implementation under test -----------------------------------------------------
@@ -96,13 +112,11 @@ class TutorialSession:
     def solution(self) -> Solution:
         """Import the solution once; every later call returns it or re-raises its failure."""
         __tracebackhide__ = True
-        if self._solution is None:
-            assert self.tutorial.validation is not None
+        # a worker that ended since the import: a fresh one imports the solution again
+        if self._solution is None or getattr(self._solution, "current", True) is False:
             try:
-                self._solution = load_solution(
-                    self.settings.solution,
-                    self.settings.solution_kind.value,
-                    self.tutorial.validation.solution,
+                self._solution = self._load(
+                    self.settings.solution, self.settings.solution_kind.value
                 )
             except SolutionImportError as error:
                 self._solution = error
@@ -123,8 +137,7 @@ class TutorialSession:
         (:func:`pytest_tutorial.bundled.reference_to_compare`: not in a grading child); a run
         whose solution is that folder compares the solution with itself.
         """
-        if self._reference is None:
-            assert self.tutorial.validation is not None
+        if self._reference is None or getattr(self._reference[0], "current", True) is False:
             path = self.settings.rootdir / REFERENCE_ROOT / self.tutorial.id
             if not path.is_dir():
                 path = reference_to_compare(self.source) or path
@@ -134,14 +147,26 @@ class TutorialSession:
                 self._reference = (None, f"no reference solution at {path}")
             else:
                 try:
-                    loaded = load_solution(path, "reference", self.tutorial.validation.solution)
-                    self._reference = (loaded, "")
+                    self._reference = (self._load(path, "reference"), "")
                 except SolutionImportError as error:
                     self._reference = (
                         None,
                         f"the reference solution could not be imported: {error}",
                     )
         return self._reference
+
+    def _load(self, path: Path, kind: str) -> Solution:
+        """Import a solution here, or in its worker with ``--tutorial-isolation=worker``."""
+        __tracebackhide__ = True
+        assert self.tutorial.validation is not None
+        contract = self.tutorial.validation.solution
+        if self.settings.isolation is IsolationMode.PROCESS:
+            return load_solution(path, kind, contract)
+        if self.workers is None:
+            from pytest_tutorial.isolation.solutions import SolutionWorkers
+
+            self.workers = SolutionWorkers(self.config.invocation_params.dir)
+        return self.workers.load(path, kind, contract)
 
     # --- collection ----------------------------------------------------------------------
 
@@ -237,9 +262,13 @@ class TutorialSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
-        """Teardown under the check's time limit."""
-        with time_limit(self.timeout_for(item)):
-            return (yield)
+        """Teardown under the check's time limit; then the check's worker sockets go."""
+        try:
+            with time_limit(self.timeout_for(item)):
+                return (yield)
+        finally:
+            if self.workers is not None:
+                self.workers.end_check()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -261,9 +290,9 @@ class TutorialSession:
         if status is Status.TIMEOUT:
             message = str(timeout_in(error))
             report.longrepr = f"TIMEOUT: {message}"
-        elif isinstance(error, SolutionImportError):
-            message = f"{IMPORT_FAILURE}{error}"
-            report.longrepr = message
+        elif isinstance(error, SolutionImportError) or worker_ended(error):
+            lead = IMPORT_FAILURE if isinstance(error, SolutionImportError) else WORKER_ENDED
+            message = report.longrepr = f"{lead}{error}"
         else:
             message = failure_message(
                 call.excinfo, solution=self.settings.solution, checks=self.source.directory
@@ -326,6 +355,8 @@ class TutorialSession:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         """Score, write the report, and exit 0 exactly when everything that ran passed."""
+        if self.workers is not None:
+            self.workers.close()
         if self.is_worker:
             return
         results = dict(self.results)

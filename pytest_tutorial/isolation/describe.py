@@ -35,7 +35,49 @@ def describe(value: object, handle: int) -> dict[str, Any]:
         "coroutine": _is_coroutine_function(value),
         "coroutines": _coroutine_methods(value if kind == "class" else owner),
         "methods": _methods(value) if kind in ("object", "module") else [],
+        **_names(value, kind),
     }
+
+
+DOC_LIMIT = 4000
+
+
+def _names(value: object, kind: str) -> dict[str, Any]:
+    """A class's or function's name, docstring and signature, read once, as plain data.
+
+    A check reads ``__name__``/``__doc__`` (``functools.wraps`` kept them?) and
+    ``inspect.signature`` (a default the tutorial asks for) without a request each.
+    """
+    if kind not in ("class", "function"):
+        return {}
+    doc = getattr(value, "__doc__", None)
+    return {
+        "name": str(getattr(value, "__name__", "")),
+        "qualname": str(getattr(value, "__qualname__", "")),
+        "doc": doc[:DOC_LIMIT] if isinstance(doc, str) else None,
+        "signature": _signature(value),
+        "wrapped": hasattr(value, "__wrapped__"),
+    }
+
+
+def _signature(value: object) -> list[dict[str, Any]] | None:
+    """The parameters: name, kind and default (plain, or the default's repr), or None."""
+    from pytest_tutorial.isolation.codec import Codec, CodecError
+
+    try:
+        parameters = inspect.signature(value).parameters.values()  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    described = []
+    for parameter in parameters:
+        entry: dict[str, Any] = {"name": parameter.name, "kind": int(parameter.kind)}
+        if parameter.default is not inspect.Parameter.empty:
+            try:
+                entry["default"] = Codec().encode(parameter.default)
+            except (CodecError, RecursionError):
+                entry["default_repr"] = repr(parameter.default)[:200]
+        described.append(entry)
+    return described
 
 
 def _is_coroutine_function(value: object) -> bool:

@@ -21,6 +21,10 @@ UNARY = "unary"
 """``target`` and ``what``: one of :data:`UNARY_OPERATIONS` applied to the object."""
 LOAD = "load"
 """Run a load test inside the worker: see :mod:`pytest_tutorial.isolation.worker`."""
+CLOCK = "clock"
+"""``clock`` (an id), ``offset``, ``frozen``: a check's fake clock moved (:mod:`.clock_bridge`)."""
+MEMORY = "memory"
+"""``action`` start (with ``folder``), grown or stop: trace the learner's allocations here."""
 RELEASE = "release"
 """``handles``: forget these handles (no answer)."""
 
@@ -29,12 +33,14 @@ READY = "ready"
 """Sent once the worker serves (no answer): ``pid``, ``python``."""
 CALLBACK = "callback"
 """``target`` (a callback id), ``args``, ``kwargs``: run the trusted function."""
+CANCEL = "cancel"
+"""``target`` (the number of a callback request): its caller was cancelled (no answer)."""
 LOG = "log"
 """A log record of the learner's code (no answer): ``name``, ``level``, ``message``."""
 
 UNARY_OPERATIONS = ("iter", "next", "aiter", "anext", "len", "bool", "repr", "str")
 """What a handle supports besides attributes and calls (no ``==``: it could lie)."""
-NO_REPLY = frozenset({RELEASE, READY, LOG})
+NO_REPLY = frozenset({RELEASE, READY, LOG, CANCEL})
 PRIVATE_PREFIX = "_"
 """Attributes the trusted side may not read or call on the learner's objects."""
 ALLOWED_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__module__", "__wrapped__"})

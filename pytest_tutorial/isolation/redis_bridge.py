@@ -7,13 +7,16 @@ real ``redis.Redis`` to it (:func:`worker_client`). Counting and injected failur
 here, per socket, on the commands as the server receives them: the learner's code cannot
 hide a command or dodge a failure. An injected error travels as an error reply
 ``TUTORIALFAULT <class> <message>`` that the worker's client raises as that redis-py
-exception class, so the learner's code sees what it would see in process.
+exception class, so the learner's code sees what it would see in process. A client with a
+``before_command(name)`` method (a check's client that slows every command so races show)
+has it run there too, before each command.
 """
 
 from __future__ import annotations
 
 import itertools
 import socketserver
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,9 @@ from typing import Any
 from pytest_tutorial.isolation.codec import tagged
 
 FAULT = "TUTORIALFAULT"
+POLL_S = 0.01
+"""How often a bridge's accept loop looks for its end: closing it at the end of each check
+waits that long at most (socketserver's default, half a second, would add up)."""
 UNCOUNTED = frozenset({"CLIENT", "HELLO", "SELECT"})
 """Commands a client sends on its own when it connects, which a check never counts."""
 FAULT_CLASSES = (
@@ -43,8 +49,15 @@ def _handler_class() -> type[Any]:
             # Every peer of a Unix socket has the address '': fakeredis keys its clients by it.
             bridge: Any = self.server
             self.client_address = ("unix", next(bridge.connection_ids))
-            super().setup()
-            sock: Any = self.current_client.get_socket()
+            self.refused = False
+            import redis
+
+            try:
+                super().setup()
+                sock: Any = self.current_client.get_socket()
+            except redis.ConnectionError:  # a check took the server down: the client sees it closed
+                self.refused = True
+                return
             process = sock._process_command
             owner = bridge.owner
 
@@ -61,6 +74,10 @@ def _handler_class() -> type[Any]:
 
             sock._process_command = counted
 
+        def handle(self) -> None:
+            if not self.refused:
+                super().handle()
+
     return Handler
 
 
@@ -68,6 +85,9 @@ class BridgeServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     """One counting client's fakeredis server, on one Unix socket."""
 
     daemon_threads = True
+    request_queue_size = 256
+    """Connections waiting to be accepted: many threads of the learner's connect at once (a
+    Unix socket refuses a connection with EAGAIN when the queue is full)."""
 
     def __init__(self, path: Path, owner: Any) -> None:
         self.owner = owner
@@ -95,10 +115,8 @@ class RedisBridge:
         self._lock = threading.Lock()
 
     def adapt(self, value: object) -> dict[str, object] | None:
-        """The ``$redis`` reference for a counting fake client, or None for anything else."""
-        from pytest_tutorial.fixtures.redis import InstrumentedRedis
-
-        if not isinstance(value, InstrumentedRedis):
+        """The ``$redis`` reference for a fake client, or None for anything else."""
+        if not is_bridgeable(value):
             return None
         with self._lock:
             known = self._servers.get(id(value))
@@ -106,16 +124,20 @@ class RedisBridge:
                 name = f"redis-{next(self._names)}.sock"
                 server = BridgeServer(self.folder / name, _Counting(value))
                 threading.Thread(
-                    target=server.serve_forever, name=f"redis-bridge-{name}", daemon=True
+                    target=server.serve_forever,
+                    args=(POLL_S,),
+                    name=f"redis-bridge-{name}",
+                    daemon=True,
                 ).start()
                 known = (value, server, name)
                 self._servers[id(value)] = known
-        kwargs = value.connection_pool.connection_kwargs
+        kwargs = getattr(value, "connection_pool").connection_kwargs  # noqa: B009 (a fake client)
         return tagged(
             "redis",
             {
                 "path": str(self.inside / known[2]),
                 "decode_responses": bool(kwargs.get("decode_responses", False)),
+                "async": _is_async(value),
             },
         )
 
@@ -129,6 +151,26 @@ class RedisBridge:
             (self.folder / name).unlink(missing_ok=True)
 
 
+def is_bridgeable(value: object) -> bool:
+    """Whether ``value`` is a fakeredis client (sync or asyncio) this bridge can serve.
+
+    A counting client (``redis_client``) is counted and can fail on demand; any other
+    fakeredis client is served as it is.
+    """
+    fakeredis = sys.modules.get("fakeredis")
+    if fakeredis is None:
+        return False
+    kinds = (fakeredis.FakeRedis, fakeredis.FakeAsyncRedis)
+    pool = getattr(value, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", None) or {}
+    return isinstance(value, kinds) and kwargs.get("server") is not None
+
+
+def _is_async(value: object) -> bool:
+    fakeredis = sys.modules.get("fakeredis")
+    return fakeredis is not None and isinstance(value, fakeredis.FakeAsyncRedis)
+
+
 class _Counting:
     """Counts a client's commands and answers the failures its check injected."""
 
@@ -138,6 +180,11 @@ class _Counting:
 
     def count_and_check(self, name: str) -> str | None:
         client = self.client
+        before = getattr(client, "before_command", None)
+        if callable(before):  # a client that slows every command, so races show (as it would)
+            before(name)
+        if not hasattr(client, "commands"):
+            return None  # a fake client that does not count (``decoding_redis_client``)
         client.commands[name] += 1
         error = client.failing.get(name) or client.failing.get("*")
         if error is None:
@@ -152,6 +199,9 @@ def worker_client(payload: dict[str, Any]) -> Any:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    if payload.get("async"):
+        return _async_worker_client(payload)
+
     class BridgedRedis(redis.Redis):
         """A Redis client; an injected failure raises the redis-py exception it names."""
 
@@ -162,6 +212,31 @@ def worker_client(payload: dict[str, Any]) -> Any:
                 raise _injected(error) from None
 
     return BridgedRedis(
+        unix_socket_path=str(payload.get("path", "")),
+        decode_responses=bool(payload.get("decode_responses")),
+        retry=Retry(NoBackoff(), 0),
+        protocol=2,
+        lib_name=None,
+        lib_version=None,
+    )
+
+
+def _async_worker_client(payload: dict[str, Any]) -> Any:
+    """:func:`worker_client` for a check's asyncio client."""
+    import redis.asyncio
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    class BridgedAsyncRedis(redis.asyncio.Redis):
+        """An asyncio Redis client; an injected failure raises the exception it names."""
+
+        async def execute_command(self, *args: Any, **options: Any) -> Any:
+            try:
+                return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+            except redis.exceptions.ResponseError as error:
+                raise _injected(error) from None
+
+    return BridgedAsyncRedis(
         unix_socket_path=str(payload.get("path", "")),
         decode_responses=bool(payload.get("decode_responses")),
         retry=Retry(NoBackoff(), 0),

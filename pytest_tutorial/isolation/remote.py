@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import inspect
 import itertools
 import logging
 import os
@@ -27,21 +26,22 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.callbacks import TrustedCallbacks
 from pytest_tutorial.isolation.channel import Channel, ChannelClosed
 from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
 from pytest_tutorial.isolation.errors import ForeignExceptions, class_info, steers_the_harness
 from pytest_tutorial.isolation.handles import Handle, _Method
 
 START_TIMEOUT_S = 60.0
+CANCEL_GRACE_S = 10.0
+"""How long a cancelled coroutine of the worker's may take to end (a check's time limit
+usually ends the wait first)."""
 WORKER_MODULE = "pytest_tutorial.isolation.worker"
 MODULE_PREFIX = "worker:"
 """Prefixed to the module of a class made to stand for a learner's exception class."""
 LOG_RATE = 2000
 """Learner log records taken per second (the worker limits itself too, but it is the
 learner's process: this side cannot count on it)."""
-MAX_CALLBACKS = 256
-"""Callbacks of one worker running or queued at once; past it a callback fails at once (a
-flood of requests must not queue without bound in the trusted process)."""
 MAX_LOG_RECORDS = 20_000
 """Learner log records taken from one worker in all; the rest are dropped (with a note)."""
 
@@ -112,12 +112,9 @@ class Worker:
         self.channel: Channel | None = None
         self.gone: str | None = "not started"
         self._pending: dict[int, concurrent.futures.Future[Any]] = {}
-        self._callbacks: dict[int, tuple[Callable[..., Any], asyncio.AbstractEventLoop | None]] = {}
-        self._callback_ids: dict[int, int] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._pool = concurrent.futures.ThreadPoolExecutor(64, "trusted-callback")
-        self._callbacks_queued = 0
+        self.callbacks = TrustedCallbacks(self)
         self._released: list[int] = []
 
     # --- life ------------------------------------------------------------------------------
@@ -193,13 +190,34 @@ class Worker:
 
     async def arequest(self, op: str, **fields: Any) -> Any:
         """:meth:`request` for a coroutine: awaits the answer without blocking the loop."""
-        future = self._send(op, fields)
+        number, future = self._send_numbered(op, fields)
+        answer = asyncio.wrap_future(future)
         try:
-            return await asyncio.wrap_future(future)
+            return await asyncio.shield(answer)
         except asyncio.CancelledError:
-            if not future.done():
-                self.stop(f"the worker was stopped while it served {op} (cancelled)")
-            raise
+            if answer.done():
+                raise
+            return await self._cancel_request(op, number, answer)
+
+    async def _cancel_request(self, op: str, number: int, answer: asyncio.Future[Any]) -> Any:
+        """Cancel a coroutine of the worker's whose caller here was cancelled, as in one process.
+
+        The learner's coroutine gets ``CancelledError`` there and runs its handlers; this
+        waits (up to :data:`CANCEL_GRACE_S`) until it ends, then raises ``CancelledError``,
+        or returns what it returned when it swallowed the cancellation. A worker that does
+        not end it in time is stopped.
+        """
+        channel = self.channel
+        if channel is not None:
+            with contextlib.suppress(ChannelClosed, ValueError):
+                channel.send({"op": protocol.CANCEL, "target": number})
+        try:
+            return await asyncio.wait_for(answer, CANCEL_GRACE_S)
+        except TimeoutError:
+            self.stop(f"the worker was stopped while it served {op} (cancelled, never ended)")
+        except Exception:
+            pass  # cancelled there too, or gone: the cancellation goes on here
+        raise asyncio.CancelledError
 
     def release(self, handle: int) -> None:
         """Forget a handle (sent with the next request, in a batch)."""
@@ -207,11 +225,16 @@ class Worker:
             self._released.append(handle)
 
     def _send(self, op: str, fields: dict[str, Any]) -> concurrent.futures.Future[Any]:
+        return self._send_numbered(op, fields)[1]
+
+    def _send_numbered(
+        self, op: str, fields: dict[str, Any]
+    ) -> tuple[int, concurrent.futures.Future[Any]]:
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         channel = self.channel
         if channel is None or self.gone is not None:
             future.set_exception(WorkerGone(self.gone or "the worker is not running"))
-            return future
+            return 0, future
         with self._lock:
             number = next(self._ids)
             self._pending[number] = future
@@ -227,7 +250,7 @@ class Worker:
                 future.set_exception(
                     WorkerGone(str(error)) if isinstance(error, ChannelClosed) else error
                 )
-        return future
+        return number, future
 
     def _read(self, channel: Channel, process: subprocess.Popen[bytes]) -> None:
         """Take the messages of one worker generation until its channel closes.
@@ -262,7 +285,9 @@ class Worker:
             if self.logs.take():
                 _relog(message)
         elif op == protocol.CALLBACK:
-            self._queue_callback(message)
+            self.callbacks.run(message)
+        elif op == protocol.CANCEL:
+            self.callbacks.cancel(message.get("target"))
         elif "re" in message:
             number = message["re"]
             if not isinstance(number, int):
@@ -309,77 +334,8 @@ class Worker:
     # --- callbacks -------------------------------------------------------------------------
 
     def register_callback(self, function: Callable[..., Any]) -> dict[str, Any]:
-        """A trusted function the worker may call; the same function gets the same id."""
-        is_async = inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
-            type(function).__call__ if callable(function) else None
-        )
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        with self._lock:
-            number = self._callback_ids.get(id(function))
-            if number is None or self._callbacks.get(number, (None,))[0] is not function:
-                number = next(self._ids)
-                self._callback_ids[id(function)] = number
-            self._callbacks[number] = (function, loop)
-        return {
-            "id": number,
-            "async": is_async,
-            "name": getattr(function, "__name__", "callback"),
-            "qualname": getattr(function, "__qualname__", "callback"),
-            "doc": getattr(function, "__doc__", None),
-            "module": getattr(function, "__module__", None),
-        }
-
-    def _queue_callback(self, message: dict[str, Any]) -> None:
-        with self._lock:
-            full = self._callbacks_queued >= MAX_CALLBACKS
-            if not full:
-                self._callbacks_queued += 1
-        if not full:
-            self._pool.submit(self._run_callback, message)
-            return
-        channel = self.channel
-        refusal = RuntimeError(f"more than {MAX_CALLBACKS} callbacks at once: refused")
-        if channel is not None:
-            from pytest_tutorial.isolation.errors import exception_info
-
-            with contextlib.suppress(ChannelClosed, ValueError):
-                channel.send(
-                    {"re": message.get("id"), "error": exception_info(refusal, self._plain_args)}
-                )
-
-    def _run_callback(self, message: dict[str, Any]) -> None:
-        try:
-            self._serve_callback(message)
-        finally:
-            with self._lock:
-                self._callbacks_queued -= 1
-
-    def _serve_callback(self, message: dict[str, Any]) -> None:
-        number = message.get("id")
-        channel = self.channel
-        if channel is None:
-            return
-        try:
-            with self._lock:
-                function, loop = self._callbacks[message.get("target")]  # type: ignore[index]
-            args = self.codec.decode(message.get("args") or [])
-            kwargs = self.codec.decode(message.get("kwargs") or {})
-            result = function(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = _await_in(result, loop)
-            reply: dict[str, Any] = {"re": number, "ok": self.codec.encode(result)}
-        except BaseException as error:
-            from pytest_tutorial.isolation.errors import exception_info
-
-            reply = {"re": number, "error": exception_info(error, self._plain_args)}
-        with contextlib.suppress(ChannelClosed, ValueError):
-            channel.send(reply)
-
-    def _plain_args(self, args: tuple[Any, ...]) -> Any:
-        return [Codec().encode(argument) for argument in args]
+        """A trusted function the worker may call (see :mod:`.callbacks`)."""
+        return self.callbacks.register(function)
 
     def adapt(self, value: object) -> dict[str, object] | None:
         """A fixture client as a reference the worker can connect with, or None."""
@@ -404,17 +360,6 @@ def _loaded_library_class(module: str, qualname: str) -> type[BaseException] | N
     for part in qualname.split("."):
         found = getattr(found, part, None)
     return found if isinstance(found, type) and issubclass(found, BaseException) else None
-
-
-def _await_in(awaitable: Any, loop: asyncio.AbstractEventLoop | None) -> Any:
-    """Run a trusted coroutine on the loop it came from (a check's), or on a fresh one."""
-
-    async def wrapped() -> Any:
-        return await awaitable
-
-    if loop is not None and loop.is_running():
-        return asyncio.run_coroutine_threadsafe(wrapped(), loop).result()
-    return asyncio.run(wrapped())
 
 
 class LogBudget:
@@ -463,4 +408,10 @@ def _relog(message: dict[str, Any]) -> None:
             "exc_text": str(message.get("exception", ""))[:4000] or None,
         }
     )
+    extras = message.get("extra")
+    if isinstance(extras, dict):
+        for key, value in list(extras.items())[:20]:
+            if isinstance(key, str) and key not in vars(record) and not key.startswith("_"):
+                with contextlib.suppress(CodecError):
+                    setattr(record, key, Codec().decode(value))
     logging.getLogger(name).handle(record)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import importlib
 import inspect
 import itertools
 import logging
@@ -26,7 +25,6 @@ import os
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +38,14 @@ from pytest_tutorial.isolation.errors import (
     exception_info,
     innermost_in,
 )
+from pytest_tutorial.isolation.worker_fixtures import (
+    ForwardingHandler,
+    WorkerFixtures,
+    log_message,
+)
 
 MAX_THREADS = 256
 """Requests served at once; far more than any check's concurrent callers."""
-LOG_RATE = 2000
-"""Log records forwarded per second at most; the rest are counted and dropped."""
 
 
 class WorkerCodec(Codec):
@@ -79,8 +80,17 @@ class WorkerCodec(Codec):
                 return self.handles[handle]
         raise CodecError(f"no object with handle {handle!r} (released, or never made)")
 
+    def encode(self, value: object, depth: int = 0) -> Any:
+        """Plain data by value; a named tuple (a learner's type with methods) as a handle."""
+        if isinstance(value, tuple) and type(value) is not tuple:
+            return tagged("handle", describe(value, self.register(value)))
+        return super().encode(value, depth)
+
     def encode_other(self, value: object, depth: int) -> Any:
         """An object that is not plain data crosses as a handle (a class of exception as data)."""
+        if isinstance(value, ByReference):  # a plain value too, when the checks ask so
+            value = value.value
+            return tagged("handle", describe(value, self.register(value)))
         if isinstance(value, type) and issubclass(value, BaseException):
             return tagged("exception_class", class_info(value))
         return tagged("handle", describe(value, self.register(value)))
@@ -93,6 +103,8 @@ class WorkerCodec(Codec):
             return self.server.callback_stub(payload)
         if tag == "exception_class" and isinstance(payload, dict):
             return self.server.foreign.class_for(payload)
+        if tag == "clock" and isinstance(payload, dict):
+            return self.server.fixtures.clock_reading(payload)
         if tag == "redis" and isinstance(payload, dict):
             from pytest_tutorial.isolation import redis_bridge
 
@@ -102,6 +114,13 @@ class WorkerCodec(Codec):
 
             return aws_bridge.worker_client(payload, self.server.callback_stub(payload["call"]))
         return super().decode_tag(tag, payload, depth)
+
+
+class ByReference:
+    """A call's result the checks asked for as a handle, not a copy (``by_reference``)."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
 
 
 class WorkerServer:
@@ -123,6 +142,10 @@ class WorkerServer:
         self._lock = threading.Lock()
         self._stubs: dict[int, Any] = {}
         self.log_handler: ForwardingHandler | None = None
+        self.fixtures = WorkerFixtures()
+        self._serving = threading.local()
+        self._tasks: dict[object, asyncio.Task[Any] | None] = {}
+        self._cancelled: set[object] = set()
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -167,11 +190,14 @@ class WorkerServer:
             self._settle(message)
         elif message.get("op") == protocol.RELEASE:
             self.codec.release(message.get("handles"))
+        elif message.get("op") == protocol.CANCEL:
+            self._cancel_task(message.get("target"))
         else:
             self._answer(message)
 
     def _answer(self, message: dict[str, Any]) -> None:
         number = message.get("id")
+        self._serving.number = number
         try:
             value = self._dispatch(message)
             reply: dict[str, Any] = {"re": number, "ok": self.codec.encode(value)}
@@ -194,7 +220,15 @@ class WorkerServer:
     def _dispatch(self, message: dict[str, Any]) -> Any:
         op = message.get("op")
         if op == protocol.IMPORT:
-            return self._import(message)
+            from pytest_tutorial.isolation.worker_import import import_solution
+
+            self.folder = Path(str(message.get("folder")))
+            return import_solution(message)
+        if op == protocol.MEMORY:
+            return self.fixtures.memory(message)
+        if op == protocol.CLOCK:
+            self.fixtures.clock(message.get("clock")).update(message)
+            return None
         target = self.codec.resolve(message.get("target"))
         if op == protocol.GETATTR:
             return getattr(target, _allowed(message.get("name")))
@@ -205,7 +239,8 @@ class WorkerServer:
             kwargs = self.codec.decode(message.get("kwargs") or {})
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise CodecError("args must be a list and kwargs an object")
-            return self._settled(function(*args, **kwargs))
+            result = self._settled(function(*args, **kwargs))
+            return ByReference(result) if message.get("by_reference") else result
         if op == protocol.UNARY:
             return self._unary(target, message.get("what"))
         if op == protocol.LOAD:
@@ -216,9 +251,34 @@ class WorkerServer:
 
     def _settled(self, value: Any) -> Any:
         """A coroutine's result (run on the worker's loop), or ``value`` itself."""
-        if inspect.isawaitable(value):
-            return asyncio.run_coroutine_threadsafe(_awaited(value), self.loop).result()
-        return value
+        if not inspect.isawaitable(value):
+            return value
+        number = getattr(self._serving, "number", None)
+
+        async def cancellable() -> Any:
+            task = asyncio.current_task()
+            with self._lock:
+                self._tasks[number] = task
+                cancelled = number in self._cancelled
+            if cancelled and task is not None:
+                task.cancel()
+            try:
+                return await value
+            finally:
+                with self._lock:
+                    self._tasks.pop(number, None)
+                    self._cancelled.discard(number)
+
+        return asyncio.run_coroutine_threadsafe(cancellable(), self.loop).result()
+
+    def _cancel_task(self, number: object) -> None:
+        """Cancel the coroutine serving request ``number``: the checks' caller was cancelled."""
+        with self._lock:
+            task = self._tasks.get(number)
+            if task is None:
+                self._cancelled.add(number)  # not started yet
+        if task is not None:
+            self.loop.call_soon_threadsafe(task.cancel)
 
     def _unary(self, target: Any, what: object) -> Any:
         if what == "iter":
@@ -243,27 +303,6 @@ class WorkerServer:
             return (repr if what == "repr" else str)(target)[:2000]
         raise CodecError(f"unknown operation {what!r}")
 
-    def _import(self, message: dict[str, Any]) -> Any:
-        from pytest_tutorial.solution import SolutionImportError, describe_import_failure
-
-        folder = Path(str(message.get("folder")))
-        module = str(message.get("module"))
-        self.folder = folder
-        os.chdir(folder)
-        sys.path.insert(0, str(folder))
-        module_file = folder / f"{module.replace('.', '/')}.py"
-        try:
-            loaded = importlib.import_module(module)
-        except BaseException as error:
-            raise SolutionImportError(describe_import_failure(error, folder, module_file)) from None
-        missing = [name for name in message.get("exports") or [] if not hasattr(loaded, name)]
-        if missing:
-            raise SolutionImportError(
-                f"{module_file.name} does not define "
-                f"{', '.join(repr(name) for name in missing)}, which the tutorial requires"
-            )
-        return loaded
-
     # --- asking the trusted side -----------------------------------------------------------
 
     def callback_stub(self, payload: dict[str, Any]) -> Any:
@@ -278,7 +317,11 @@ class WorkerServer:
 
             async def stub(*args: Any, **kwargs: Any) -> Any:
                 future = self._ask(number, args, kwargs)
-                return await asyncio.wrap_future(future)
+                try:
+                    return await asyncio.wrap_future(future)
+                except asyncio.CancelledError:  # the learner's code cancelled it: so there
+                    self._cancel(future)
+                    raise
 
             made: Any = stub
         else:
@@ -316,10 +359,20 @@ class WorkerServer:
             future.set_exception(RuntimeError(f"the callback could not be sent: {error}"))
         return future
 
+    def _cancel(self, future: concurrent.futures.Future[Any]) -> None:
+        """Cancel the trusted side's run of a callback whose caller here was cancelled."""
+        with self._lock:
+            numbers = [number for number, pending in self._pending.items() if pending is future]
+            for number in numbers:
+                del self._pending[number]
+        for number in numbers:
+            with contextlib.suppress(ChannelClosed, ValueError):
+                self.channel.send({"op": protocol.CANCEL, "target": number})
+
     def _settle(self, reply: dict[str, Any]) -> None:
         with self._lock:
             future = self._pending.pop(reply.get("re"), None)  # type: ignore[arg-type]
-        if future is None:
+        if future is None or future.done():  # cancelled meanwhile
             return
         try:
             if "error" in reply and isinstance(reply["error"], dict):
@@ -334,19 +387,8 @@ class WorkerServer:
 
     def send_log(self, record: logging.LogRecord) -> None:
         """Tell the trusted side about one log record (best effort)."""
-        message = {
-            "op": protocol.LOG,
-            "name": record.name,
-            "level": record.levelno,
-            "message": record.getMessage()[:4000],
-            "exception": (
-                logging.Formatter().formatException(record.exc_info)[-4000:]
-                if record.exc_info
-                else ""
-            ),
-        }
         with contextlib.suppress(ChannelClosed, ValueError):
-            self.channel.send(message)
+            self.channel.send(log_message(record))
 
 
 def _loaded_class(module: str, qualname: str) -> type[BaseException] | None:
@@ -365,28 +407,6 @@ def _allowed(name: object) -> str:
 
 async def _awaited(value: Any) -> Any:
     return await value
-
-
-class ForwardingHandler(logging.Handler):
-    """Sends the learner's log records to the trusted side, at most :data:`LOG_RATE` a second."""
-
-    def __init__(self, server: WorkerServer) -> None:
-        super().__init__(logging.NOTSET)
-        self.server = server
-        self.paused = threading.Event()
-        self._window = 0.0
-        self._count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Forward the learner's log record to the checks, unless paused."""
-        if self.paused.is_set():
-            return
-        now = time.monotonic()
-        if now - self._window >= 1.0:
-            self._window, self._count = now, 0
-        self._count += 1
-        if self._count <= LOG_RATE:
-            self.server.send_log(record)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tutorial import InstrumentedRedis, Solution, as_plain_json, assert_same_json
+from pytest_tutorial import (
+    InstrumentedRedis,
+    Solution,
+    as_plain_json,
+    assert_same_json,
+    by_reference,
+    value_now,
+)
 from pytest_tutorial.tutorials.caching.support import (
     DEFAULT_LOCAL_MAX_ENTRIES,
     DEFAULT_LOCAL_TTL_SECONDS,
@@ -257,14 +264,16 @@ def test_callers_cannot_change_cached_values(service: Any) -> None:
     service.set("s", stored)
     stored["tags"].append("changed after set")
     for call in ("get_or_compute", "get"):
+        # the returned dict itself (not a copy, even in worker mode), changed as a caller would
         result = (
-            service.get_or_compute("k", lambda: {"tags": ["a"], "count": 1})
+            by_reference(service.get_or_compute)("k", lambda: {"tags": ["a"], "count": 1})
             if call == "get_or_compute"
-            else service.get("k")
+            else by_reference(service.get)("k")
         )
-        if isinstance(result, dict) and isinstance(result.get("tags"), list):
-            result["tags"].append("changed by the caller")
-            result["count"] = 99
+        shape = value_now(result)
+        if isinstance(shape, dict) and isinstance(shape.get("tags"), list):
+            by_reference(result.get)("tags").append("changed by the caller")
+            result.update({"count": 99})
         assert_same_json(
             service.get("k"),
             original,

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial import Solution, assert_same_json
+from pytest_tutorial import Solution, allocations_in, assert_same_json
 from pytest_tutorial.tutorials.caching.support import (
     BackendUnavailable,
     Caller,
-    allocations_in,
 )
 
 HOLD_S = 1.0
@@ -144,7 +143,7 @@ def test_per_key_locks_do_not_pile_up(solution: Solution, make_service: Callable
     logging.disable(logging.CRITICAL)  # captured log records would hold the calls' arguments
     try:
         read_each("warm-up", 50)  # the LRU and every table reach their steady size first
-        with allocations_in(solution.path) as kept:
+        with allocations_in(solution) as kept:
             read_each("measured", DISTINCT_KEYS)
             grown = kept()
     finally:

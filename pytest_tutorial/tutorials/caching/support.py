@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import threading
-import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 NAMESPACE = "checks"
@@ -88,25 +85,3 @@ class Caller(threading.Thread):
                 f"{self.what}, made from a thread, raised {type(self.error).__name__}: {self.error}"
             )
         return self.result
-
-
-@contextmanager
-def allocations_in(folder: Path) -> Iterator[Callable[[], int]]:
-    """Trace memory while the block runs; the callable gives the bytes still held that
-    were allocated by code in ``folder`` since the block began (freed memory excluded)."""
-    patterns = sorted({f"{folder}/*", f"{folder.resolve()}/*"})
-    filters = [tracemalloc.Filter(True, pattern) for pattern in patterns]
-    already_tracing = tracemalloc.is_tracing()
-    if not already_tracing:
-        tracemalloc.start()
-    before = tracemalloc.take_snapshot().filter_traces(filters)
-
-    def grown() -> int:
-        after = tracemalloc.take_snapshot().filter_traces(filters)
-        return sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-
-    try:
-        yield grown
-    finally:
-        if not already_tracing:
-            tracemalloc.stop()

@@ -114,8 +114,12 @@ class ContendedRedis(InstrumentedRedis):
     Threads that read a count, decide in Python and write it back then interleave every
     time (a race a lone ``EVALSHA`` or ``MULTI``/``EXEC`` cannot have)."""
 
-    def execute_command(self, *args: Any, **options: Any) -> Any:
+    def before_command(self, name: str) -> None:
+        """Yield before each command (in worker mode the served commands wait here)."""
         time.sleep(0.001)
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.before_command(str(args[0]) if args else "")
         return super().execute_command(*args, **options)
 
 

@@ -1,0 +1,140 @@
+"""Solutions served by workers: a tutorial run's learner code out of the checks' process.
+
+With ``--tutorial-isolation=worker`` the ``solution`` fixture is a :class:`RemoteSolution`:
+the same :class:`~pytest_tutorial.solution.Solution` a check reads exports from
+(``solution.CacheService``), whose module is a handle of a module imported in a worker
+process. :class:`SolutionWorkers` keeps one worker per solution folder (the learner's, the
+reference's), started on first use and reused by the checks that follow; a worker that
+ended (a time limit stopped it, or the learner's code crashed it) fails only the check that
+was running, and the next check that needs the solution gets a fresh one.
+
+For each check the fixtures' clients cross by reference (:meth:`SolutionWorkers.begin_check`):
+a fake Redis client as a Unix socket of the check's own folder (:mod:`.redis_bridge`), an
+AWS client as forwarded API calls (:mod:`.aws_bridge`), the fake clock as state the worker
+reads locally (:mod:`.clock_bridge`). The sockets' folder is removed when the check ends.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.aws_bridge import AwsBridge
+from pytest_tutorial.isolation.clock_bridge import ClockBridge
+from pytest_tutorial.isolation.handles import Handle
+from pytest_tutorial.isolation.redis_bridge import RedisBridge
+from pytest_tutorial.isolation.remote import Worker, WorkerGone
+from pytest_tutorial.model import SolutionContract
+from pytest_tutorial.solution import Solution, SolutionImportError, shown
+
+__all__ = ["RemoteSolution", "SolutionWorkers", "WorkerGone"]
+
+
+@dataclass(frozen=True)
+class RemoteSolution(Solution):
+    """A :class:`Solution` whose module lives in a worker: exports come back as handles."""
+
+    worker: Worker | None = None
+    source: Path | None = None
+    """The main module's file."""
+
+    @property
+    def current(self) -> bool:
+        """Whether the worker that imported the module still serves it."""
+        module: Any = self.module
+        worker = self.worker
+        return (
+            worker is not None
+            and worker.gone is None
+            and isinstance(module, Handle)
+            and module._generation == worker.generation
+        )
+
+    @property
+    def module_file(self) -> str:
+        """The path of the solution's main module, for messages (known without a request)."""
+        return str(self.source or self.path)
+
+
+class SolutionWorkers:
+    """One worker per solution folder, and the fixtures' clients of the running check."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self._workers: dict[Path, Worker] = {}
+        self._check_folder: Path | None = None
+        self._redis: RedisBridge | None = None
+
+    def load(self, path: Path, kind: str, contract: SolutionContract) -> RemoteSolution:
+        """Import ``contract.module`` from ``path`` in its worker (started when needed).
+
+        Raises :class:`SolutionImportError` with the same message a run in one process
+        gives, or :class:`WorkerGone` when the worker could not start or ended.
+        """
+        module_file = path / f"{contract.module.replace('.', '/')}.py"
+        if not path.is_dir():
+            raise SolutionImportError(f"the solution folder {path} does not exist")
+        if not module_file.is_file():
+            raise SolutionImportError(
+                f"{shown(module_file)} does not exist: the tutorial expects your code in "
+                f"'{contract.module}.py' inside {path}"
+            )
+        worker = self._worker_for(path)
+        module = worker.request(
+            protocol.IMPORT,
+            folder=str(path),
+            module=contract.module,
+            exports=list(contract.exports),
+            as_package=True,
+        )
+        return RemoteSolution(
+            path=path,
+            kind=kind,
+            module=module,
+            exports=contract.exports,
+            worker=worker,
+            source=module_file,
+        )
+
+    def _worker_for(self, path: Path) -> Worker:
+        worker = self._workers.get(path)
+        if worker is None:
+            worker = Worker(cwd=str(self.cwd), python=(sys.executable, "-B"))
+            clocks = ClockBridge(worker)
+            aws = AwsBridge(worker.register_callback)
+            worker.adapters.extend([self._adapt_redis, clocks.adapt, aws.adapt])
+            self._workers[path] = worker
+        if worker.gone is not None:
+            worker.start()
+        return worker
+
+    def _adapt_redis(self, value: object) -> dict[str, object] | None:
+        if self._redis is None:
+            from pytest_tutorial.isolation.redis_bridge import is_bridgeable
+
+            if not is_bridgeable(value):
+                return None
+            self._check_folder = Path(tempfile.mkdtemp(prefix="pytest-tutorial-"))
+            self._redis = RedisBridge(self._check_folder)
+        return self._redis.adapt(value)
+
+    def end_check(self) -> None:
+        """Close the check's Redis sockets and remove their folder."""
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+        if self._check_folder is not None:
+            shutil.rmtree(self._check_folder, ignore_errors=True)
+            self._check_folder = None
+
+    def close(self) -> None:
+        """Stop every worker (the end of the run)."""
+        self.end_check()
+        for worker in self._workers.values():
+            worker.stop()
+        self._workers.clear()

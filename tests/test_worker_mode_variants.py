@@ -1,0 +1,106 @@
+"""Every buggy variant of the bundled tutorials gets the same verdict in worker mode.
+
+The variant tables of ``tests/test_*_variants.py`` are reused as they are: each variant is
+the reference with one small edit, run here with ``--tutorial-isolation=worker``, and must
+fail the same checklist item (with the same status) that its process-mode test asserts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pytest_tutorial.options import ISOLATION
+from tests import (
+    test_batch_processor_variants,
+    test_caching_variants,
+    test_object_store_variants,
+    test_rate_limiter_variants,
+)
+from tests.conftest import RunTutorial, apply_edits
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Case:
+    """One variant of one tutorial, as its process-mode test runs and judges it."""
+
+    tutorial: str
+    module: str
+    name: str
+    edits: tuple[tuple[str, str], ...]
+    failing_item: str
+    rejected_as: tuple[str, ...]
+    selection: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.tutorial}-{self.name}"
+
+
+CASES = [
+    *(
+        Case(
+            "caching",
+            "cache_service.py",
+            v.name,
+            v.edits,
+            v.failing_item,
+            ("failed",),
+            "not own_tests",
+        )
+        for v in test_caching_variants.VARIANTS
+    ),
+    *(
+        Case(
+            "batch_processor",
+            "batch_processor.py",
+            v.name,
+            v.edits,
+            v.failing_item,
+            v.rejected_as,
+            "not own_tests",
+        )
+        for v in test_batch_processor_variants.VARIANTS
+    ),
+    *(
+        Case(
+            "object_store",
+            "document_store.py",
+            v.name,
+            v.edits,
+            v.failing_item,
+            ("failed",),
+            v.check,
+        )
+        for v in test_object_store_variants.VARIANTS
+    ),
+    *(
+        Case(
+            "rate_limiter",
+            "rate_limiter.py",
+            v.name,
+            v.edits,
+            v.failing_item,
+            ("failed",),
+            v.select,
+        )
+        for v in test_rate_limiter_variants.VARIANTS
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_variant_is_rejected_on_the_same_item_in_worker_mode(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], case: Case
+) -> None:
+    copy_solution("reference_solutions", case.tutorial)  # the relative performance target's
+    folder = copy_solution("reference_solutions", case.tutorial, to=f"variants/{case.name}")
+    apply_edits(folder / case.module, case.edits, case.name)
+    run = run_tutorial(case.tutorial, f"{ISOLATION}=worker", "-k", case.selection, solution=folder)
+    assert run.report["verdict"] == "not_validated"
+    assert run.status(case.failing_item) in case.rejected_as, run.automated_statuses()

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from pytest_tutorial.isolation import errors, protocol
-from pytest_tutorial.isolation.remote import MAX_CALLBACKS, MAX_LOG_RECORDS, Worker, WorkerGone
+from pytest_tutorial.isolation.callbacks import MAX_CALLBACKS
+from pytest_tutorial.isolation.remote import MAX_LOG_RECORDS, Worker, WorkerGone
 
 pytestmark = pytest.mark.slow
 
@@ -211,7 +212,7 @@ def test_a_flood_of_callback_requests_does_not_queue_without_bound(worker: Worke
     finally:
         release.set()
     deadline = time.monotonic() + 60
-    while worker._callbacks_queued and time.monotonic() < deadline:
+    while worker.callbacks.queued and time.monotonic() < deadline:
         time.sleep(0.01)
     assert 0 < len(calls) <= MAX_CALLBACKS
     assert _call(worker, "echo", 3) == 3

@@ -1,12 +1,11 @@
-"""Child program: run a learner's tests several times in one process, one run after another.
+"""One run of a learner's tests, in a child forked from the warm server (:mod:`.warm`).
 
-Started by :mod:`pytest_tutorial.learner_tests` as ``python -m pytest_tutorial.learner_runner
-FD``, with the spec (JSON) on stdin. Each run lays out the neutral folder (the solution's
-entries, the module under test in place of the contract's module), runs the tests from it
-with the run's seed (for the shuffle, and for Python's ``random`` module, so a run is
-repeatable), and afterwards drops every module it imported and wipes the folder, so the
-next run starts clean. Each run's result is written to the pipe ``FD`` as
-one JSON line as soon as it is known, so a run that hangs loses only itself.
+:mod:`pytest_tutorial.learner_tests` asks the server to call :func:`run_forked` once per
+run. The run lays out the neutral folder (the solution's entries, the module under test in
+place of the contract's module), runs the tests from it with the run's seed (for the
+shuffle, and for Python's ``random`` module, so a run is repeatable), wipes the folder and
+writes its result (one JSON line) to the file the parent named. Every run is a fresh fork:
+no module a run imported, and nothing it changed in memory, reaches another run.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
-import json
 import linecache
 import os
 import random
@@ -28,13 +26,13 @@ import pytest
 from pytest_tutorial.learner_tests import (
     ERROR,
     FAILED,
-    LEARNER_PLUGINS,
     NEUTRAL_FOLDER,
     PASSED,
     SEED_VARIABLE,
     SKIPPED,
     SKIPPED_NAMES,
     TESTS_FOLDER,
+    pytest_arguments,
     result_line,
 )
 
@@ -61,20 +59,6 @@ class _Outcomes:
             lines = [line for line in report.longreprtext.splitlines() if line.strip()]
             last = lines[-1].strip() if lines else "collection failed"
             self.collection_errors.append(f"{report.nodeid or TESTS_FOLDER}: {last}"[:300])
-
-
-def _forget_modules_under(folder: Path) -> None:
-    """Drop the modules loaded from the run's folder, so the next run imports them anew.
-
-    Only those: dropping a library such as asyncio would make a second copy of it, whose
-    exception classes (``CancelledError``) no longer match the first copy's.
-    """
-    root = folder.resolve()
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        locations = [file] if file else list(getattr(module, "__path__", None) or ())
-        if any(Path(location).resolve().is_relative_to(root) for location in locations):
-            del sys.modules[name]
 
 
 def _lay_out(spec: dict[str, Any], source: str | None, folder: Path) -> None:
@@ -113,39 +97,19 @@ def run_one(spec: dict[str, Any], source: str | None, seed: int) -> bytes:
     random.seed(seed)  # code drawing random jitter behaves the same in every run of a seed
     recorder = _Outcomes()
     output = io.StringIO()
-    arguments = [
-        str(folder / TESTS_FOLDER),
-        "-c",
-        str(scratch / "pytest.ini"),
-        "--rootdir",
-        str(folder),
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        *LEARNER_PLUGINS,
-        "-p",
-        "pytest_tutorial.shuffle",
-    ]
+    arguments = pytest_arguments(folder, scratch / "pytest.ini")
     try:
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
             exit_code = int(pytest.main(arguments, plugins=[recorder]))
     finally:
         sys.path[:] = path_before
         os.chdir(scratch)
-        _forget_modules_under(folder)
         shutil.rmtree(folder, ignore_errors=True)
     return result_line(exit_code, recorder.outcomes, recorder.collection_errors, output.getvalue())
 
 
-def main(results_fd: int) -> int:
-    """Run every job of the spec read from stdin, writing each result as it finishes."""
-    spec: dict[str, Any] = json.loads(sys.stdin.buffer.read())
-    with os.fdopen(results_fd, "wb") as results:
-        for job in spec["jobs"]:
-            results.write(run_one(spec, job["source"], int(job["seed"])))
-            results.flush()
+def run_forked(payload: dict[str, Any]) -> int:
+    """The warm server's target: one run (``payload``: the spec, ``source``, ``seed``)."""
+    line = run_one(payload, payload["source"], int(payload["seed"]))
+    Path(payload["result"]).write_bytes(line)
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(int(sys.argv[1])))

@@ -13,14 +13,16 @@ working directory, rootdir and front entry of ``sys.path``, then wipes it. So ``
 from the tutorial's ``known_bad.py`` import nothing of this package: a test cannot tell the
 runs apart by where the code lives.
 
-The runs happen in one child process per core (:mod:`pytest_tutorial.learner_runner`), each
-running its share one after another, in an order shuffled afresh every time (a test cannot
-count its way to a run either). The child learns no run's purpose, only the module source
-and seed. A run that hangs past :data:`RUN_TIMEOUT_S`, or ends its process, costs only
-itself: the child is replaced and the rest of its share goes on. Plugin autoloading is off
-in the child (scanning every installed distribution costs half a second per process); the
-plugins a learner's tests may rely on are loaded explicitly: pytest-asyncio
-(``asyncio_mode = auto``) and hypothesis.
+Each run is a child forked from a warm server (:mod:`pytest_tutorial.warm`: pytest, the
+plugins, hypothesis, fakeredis, and moto and boto3 when the solution uses them, imported
+once; :mod:`pytest_tutorial.learner_runner` in the child), one per core at a time, started
+in an order shuffled afresh every time (a test cannot count its way to a run either). Every
+run is a fresh fork with a scratch folder and hypothesis database of its own: nothing one
+run leaves in memory reaches another. The child learns no run's purpose, only the module
+source and seed. A run that hangs past :data:`RUN_TIMEOUT_S`, or ends its process, costs
+only itself. Plugin autoloading is off in the child (the learner's environment may hold
+any plugin); the plugins a learner's tests may rely on are loaded explicitly:
+pytest-asyncio (``asyncio_mode = auto``) and hypothesis.
 """
 
 from __future__ import annotations
@@ -29,20 +31,30 @@ import enum
 import json
 import os
 import random
-import select
-import subprocess
-import sys
+import re
 import tempfile
 import threading
-import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from pytest_tutorial.warm import (
+    HYPOTHESIS_STORAGE,
+    IGNORE_REWRITE_WARNING,
+    NOTHING_COLLECTED,
+    ServerGone,
+    WarmServer,
+    warm_imports,
+)
 
 RUN_TIMEOUT_S = 60.0
 """Time allowed per run (a run normally takes well under a second)."""
+RUNNER_MODULE = "pytest_tutorial.learner_runner"
+RUNNER_TARGET = f"{RUNNER_MODULE}:run_forked"
+AWS_IMPORT = re.compile(rb"^\s*(?:import|from)\s+(?:boto3|botocore|moto)\b", re.MULTILINE)
+"""A solution whose code imports these gets a warm server with moto and boto3 imported."""
 LEARNER_PLUGINS = ("-p", "pytest_asyncio.plugin", "-p", "_hypothesis_pytestplugin")
 OUTPUT_TAIL = 1500
 INI = """[pytest]
@@ -99,6 +111,8 @@ class Layout:
     """The contract's module name (``cache_service``)."""
     entries: tuple[str, ...]
     """The solution's top-level names to copy (files, packages, ``tests``)."""
+    aws: bool = False
+    """Whether the solution's code imports boto3, botocore or moto (what the server warms)."""
 
     @property
     def module_path(self) -> str:
@@ -167,6 +181,7 @@ def solution_layout(solution: Path, module: str) -> Layout:
     solution = solution.resolve()
     entries = []
     files = size = 0
+    aws = False
     for path in sorted(solution.iterdir()) if solution.is_dir() else []:
         if path.name.startswith(".") or path.name in SKIPPED_NAMES:
             continue
@@ -176,9 +191,11 @@ def solution_layout(solution: Path, module: str) -> Layout:
             inside = [p for p in path.rglob("*") if not SKIPPED_NAMES.intersection(p.parts)]
             files += len(inside)
             size += sum(p.lstat().st_size for p in inside if p.is_file())
+            aws = aws or any(_imports_aws(p) for p in inside if p.suffix == ".py")
         else:
             files += 1
             size += path.lstat().st_size
+            aws = aws or (path.suffix == ".py" and _imports_aws(path))
         entries.append(path.name)
     if files > MAX_COPIED_FILES or size > MAX_COPIED_BYTES:
         raise LearnerTestsError(
@@ -187,7 +204,14 @@ def solution_layout(solution: Path, module: str) -> Layout:
             f"{MAX_COPIED_FILES} files, {MAX_COPIED_BYTES // 2**20} MiB); move data and "
             "virtual environments out of the solution folder"
         )
-    return Layout(solution, module, tuple(entries))
+    return Layout(solution, module, tuple(entries), aws)
+
+
+def _imports_aws(path: Path) -> bool:
+    try:
+        return path.is_file() and AWS_IMPORT.search(path.read_bytes()) is not None
+    except OSError:
+        return False
 
 
 def run_many(
@@ -197,54 +221,92 @@ def run_many(
     timeout_s: float = RUN_TIMEOUT_S,
     cancel: threading.Event | None = None,
 ) -> list[LearnerTestRun]:
-    """Run (implementation, seed) pairs, one child process per core, in a shuffled order.
+    """Run (implementation, seed) pairs, one forked child each, one per core at a time.
 
-    The results come back in the order of ``jobs``. Once ``cancel`` is set no new child
-    starts (the runs left come back unfinished); :func:`stop_all` ends the running ones.
+    The runs start in a shuffled order; the results come back in the order of ``jobs``.
+    Once ``cancel`` is set no new run starts (the runs left come back unfinished);
+    :func:`stop_all` ends the running ones.
     """
     order = list(range(len(jobs)))
     random.SystemRandom().shuffle(order)
-    children = max(1, min(len(jobs), os.cpu_count() or 1))
-    shares = [order[index::children] for index in range(children)]
     stop = cancel or threading.Event()
-
-    def run_share(share: list[int]) -> list[LearnerTestRun]:
-        return _run_share(layout, [jobs[i] for i in share], timeout_s, stop)
-
-    with ThreadPoolExecutor(max_workers=children) as pool:
-        done = list(pool.map(run_share, shares))
     results: dict[int, LearnerTestRun] = {}
-    for share, runs in zip(shares, done, strict=True):
-        results.update(zip(share, runs, strict=True))
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        runs = pool.map(lambda index: _run_job(layout, jobs[index], timeout_s, stop), order)
+        results.update(zip(order, runs, strict=True))
     return [results[index] for index in range(len(jobs))]
 
 
-def _run_share(
-    layout: Layout,
-    jobs: list[tuple[Implementation, int]],
-    timeout_s: float,
-    cancel: threading.Event,
-) -> list[LearnerTestRun]:
-    """Run ``jobs`` in order; a run that hangs or kills its child costs only itself."""
-    runs: list[LearnerTestRun] = []
-    while len(runs) < len(jobs):
+def _run_job(
+    layout: Layout, job: tuple[Implementation, int], timeout_s: float, cancel: threading.Event
+) -> LearnerTestRun:
+    """One run in a child forked from the warm server; a server that dies is replaced once."""
+    for _ in range(2):
         if cancel.is_set():
-            why = "the runs were stopped (the check ended first)"
-            return runs + [_unfinished(job, why, "", crashed=True) for job in jobs[len(runs) :]]
-        pending = jobs[len(runs) :]
-        finished, output, timed_out = _run_child(layout, pending, timeout_s)
-        runs += [
-            LearnerTestRun(implementation, seed, **result)
-            for (implementation, seed), result in zip(pending, finished, strict=False)
-        ]
-        if len(runs) < len(jobs):
-            why = (
-                f"the run did not finish within {timeout_s:g} s"
-                if timed_out
-                else "the run ended the test process"
+            break
+        server = _server(layout.aws)
+        if server is None:
+            return _unfinished(
+                job, "the harness could not start the test process", "", crashed=True
             )
-            runs.append(_unfinished(jobs[len(runs)], why, output, crashed=not timed_out))
-    return runs
+        try:
+            return _run_forked(server, layout, job, timeout_s)
+        except ServerGone:
+            _discard(server)
+    return _unfinished(job, "the runs were stopped (the check ended first)", "", crashed=True)
+
+
+def _run_forked(
+    server: WarmServer, layout: Layout, job: tuple[Implementation, int], timeout_s: float
+) -> LearnerTestRun:
+    implementation, seed = job
+    with (
+        tempfile.TemporaryDirectory(prefix="tutorial-learner-tests-") as scratch_name,
+        tempfile.TemporaryDirectory(prefix="tutorial-learner-results-") as results_name,
+    ):
+        scratch, results = Path(scratch_name), Path(results_name)
+        (scratch / "pytest.ini").write_text(INI, encoding="utf-8")
+        payload = {
+            "solution": str(layout.solution),
+            "entries": list(layout.entries),
+            "module_path": layout.module_path,
+            "scratch": str(scratch),
+            "source": implementation.source,
+            "seed": seed,
+            "result": str(results / "result.json"),
+        }
+        environ = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+        }
+        environ.update(
+            {
+                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                HYPOTHESIS_STORAGE: str(scratch / "hypothesis"),
+            }
+        )
+        output = results / "output"
+        ended = server.run(
+            RUNNER_TARGET,
+            payload,
+            output=output,
+            timeout_s=timeout_s,
+            cwd=scratch,
+            environ=environ,
+        )
+        tail = (
+            output.read_bytes().decode(errors="replace")[-OUTPUT_TAIL:] if output.exists() else ""
+        )
+        result_file = results / "result.json"
+        result = _result(result_file.read_bytes()) if result_file.is_file() else None
+    if ended.timed_out:
+        return _unfinished(
+            job, f"the run did not finish within {timeout_s:g} s", tail, crashed=False
+        )
+    if result is None:
+        return _unfinished(job, "the run ended the test process", tail, crashed=True)
+    return LearnerTestRun(implementation, seed, **result)
 
 
 def _unfinished(
@@ -254,105 +316,6 @@ def _unfinished(
     tail = output[-max(0, OUTPUT_TAIL - len(why) - 1) :] if output else ""
     text = f"{why}\n{tail}" if tail else why
     return LearnerTestRun(job[0], job[1], -1, {}, (), text, not crashed, crashed)
-
-
-def _run_child(
-    layout: Layout, jobs: list[tuple[Implementation, int]], timeout_s: float
-) -> tuple[list[dict[str, Any]], str, bool]:
-    """Run ``jobs`` in one child until one takes longer than ``timeout_s`` or the child ends.
-
-    Returns the results of the runs that finished, in order, the child's output (its tail),
-    and whether it was stopped for taking too long.
-    """
-    with (
-        tempfile.TemporaryDirectory(prefix="tutorial-learner-tests-") as scratch_name,
-        tempfile.TemporaryFile() as output,
-    ):
-        scratch = Path(scratch_name)
-        (scratch / "pytest.ini").write_text(INI, encoding="utf-8")
-        spec = {
-            "solution": str(layout.solution),
-            "entries": list(layout.entries),
-            "module_path": layout.module_path,
-            "scratch": str(scratch),
-            "jobs": [{"source": impl.source, "seed": seed} for impl, seed in jobs],
-        }
-        results_read, results_write = os.pipe()
-        try:
-            child = _start(scratch, results_write, output)
-        finally:
-            os.close(results_write)
-        _children.add(child)
-        try:
-            _send(child, json.dumps(spec).encode())
-            finished, timed_out = _collect(results_read, len(jobs), timeout_s)
-        finally:
-            os.close(results_read)
-            _stop(child)
-        output.seek(0)
-        tail = output.read().decode(errors="replace")[-OUTPUT_TAIL:]
-    return finished, tail, timed_out
-
-
-def _start(scratch: Path, results_fd: int, output: IO[bytes]) -> subprocess.Popen[bytes]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
-    }
-    env.update(
-        {
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-            "HYPOTHESIS_STORAGE_DIRECTORY": str(scratch / "hypothesis"),
-        }
-    )
-    command = [sys.executable, "-P", "-m", "pytest_tutorial.learner_runner", str(results_fd)]
-    return subprocess.Popen(
-        command,
-        cwd=scratch,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        pass_fds=(results_fd,),
-    )
-
-
-def _send(child: subprocess.Popen[bytes], spec: bytes) -> None:
-    """The spec goes through the child's stdin: no file in its folder names the runs."""
-    assert child.stdin is not None
-    try:
-        child.stdin.write(spec)
-        child.stdin.close()
-    except (BrokenPipeError, OSError):
-        pass  # the child died at start-up: its runs come back unfinished
-
-
-def _collect(fd: int, expected: int, timeout_s: float) -> tuple[list[dict[str, Any]], bool]:
-    """Read one JSON line per finished run; stop at the end, a bad line, or a late run."""
-    results: list[dict[str, Any]] = []
-    buffer = b""
-    deadline = time.monotonic() + timeout_s
-    while len(results) < expected:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return results, True
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return results, False
-        buffer += chunk
-        while b"\n" in buffer and len(results) < expected:
-            line, buffer = buffer.split(b"\n", 1)
-            result = _result(line)
-            if result is None:
-                return results, False
-            results.append(result)
-            deadline = time.monotonic() + timeout_s
-    return results, False
 
 
 def _result(line: bytes) -> dict[str, Any] | None:
@@ -370,21 +333,73 @@ def _result(line: bytes) -> dict[str, Any] | None:
         return None
 
 
-_children: set[subprocess.Popen[bytes]] = set()
-"""Children still running, so :func:`stop_all` can end them when the session ends."""
+_servers: dict[bool, WarmServer] = {}
+"""The warm servers of this process, by whether they have moto and boto3 imported."""
+_servers_lock = threading.Lock()
 
 
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        child.kill()
-    child.wait()
-    _children.discard(child)
+def _server(aws: bool) -> WarmServer | None:
+    """The warm server for runs of this kind, started on first use."""
+    with _servers_lock:
+        server = _servers.get(aws)
+        if server is not None and server.alive:
+            return server
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+        env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        with tempfile.TemporaryDirectory(prefix="tutorial-learner-warm-up-") as name:
+            empty = Path(name)
+            (empty / "pytest.ini").write_text(INI, encoding="utf-8")
+            (empty / TESTS_FOLDER).mkdir()
+            server = WarmServer.start(
+                (*warm_imports(aws=aws), RUNNER_MODULE),
+                # a run's set-up without a test: pytest's own modules and the plugins loaded
+                pytest_warmup=[
+                    *pytest_arguments(empty, empty / "pytest.ini"),
+                    "--collect-only",
+                ],
+                warmed_up=(NOTHING_COLLECTED,),
+                cwd=Path(tempfile.gettempdir()),
+                env=env,
+                python_flags=("-P",),
+            )
+        if server is not None:
+            _servers[aws] = server
+        return server
+
+
+def _discard(server: WarmServer) -> None:
+    with _servers_lock:
+        for key, known in list(_servers.items()):
+            if known is server:
+                del _servers[key]
+    server.close()
 
 
 def stop_all() -> None:
-    """Kill every child still running (a run that is abandoned, e.g. after a check timeout)."""
-    for child in list(_children):
-        _stop(child)
+    """End every run still going (abandoned, e.g. after a check timeout), and the servers."""
+    with _servers_lock:
+        servers = list(_servers.values())
+        _servers.clear()
+    for server in servers:
+        server.close()
+
+
+def pytest_arguments(folder: Path, ini: Path) -> list[str]:
+    """The arguments of a run of the tests in ``folder/tests`` (the same for every run)."""
+    return [
+        str(folder / TESTS_FOLDER),
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(folder),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *IGNORE_REWRITE_WARNING,  # the plugins were imported by the warm server
+        *LEARNER_PLUGINS,
+        "-p",
+        "pytest_tutorial.shuffle",
+    ]
 
 
 def result_line(

@@ -2,12 +2,16 @@
 
 The learner's loop from save to feedback: the checks run once at the start, then again
 after every change in the solution folder (watchfiles; a burst of saves is one run). Each
-run is a fresh ``python -m pytest --tutorial=NAME`` child, so a syntax error, an endless
-loop or a crash in the learner's code only shows up as failed checks (or pytest's own
-message) and the loop carries on. After each run the screen shows the Validation
-Checklist with progress: how many items pass, which passed for the first time, when each
-first passed (from the progress file, see :mod:`pytest_tutorial.progress`), and for each
-failing item its first problem and hint.
+run is a fresh pytest run of ``--tutorial=NAME`` in a child process, so a syntax error, an
+endless loop or a crash in the learner's code only shows up as failed checks (or pytest's
+own message) and the loop carries on. The children fork from a warm server
+(:mod:`pytest_tutorial.warm`) that has pytest, the plugins, hypothesis, the fakes and the
+tutorial's check modules imported, so a save skips Python's and pytest's start-up; a forked
+run starts as clean as a new process (nothing of an earlier run's code stays loaded). Where
+the server cannot start, or dies, the run is a plain ``python -m pytest`` child instead.
+After each run the screen shows the Validation Checklist with progress: how many items
+pass, which passed for the first time, when each first passed (from the progress file, see
+:mod:`pytest_tutorial.progress`), and for each failing item its first problem and hint.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pytest_tutorial.report_model import Report, read_report
+from pytest_tutorial.warm import ServerGone, WarmServer, warm_imports
 
 NAME = "watch"
 HELP = "rerun a tutorial's checks each time you save a file in your solution folder"
@@ -201,7 +206,7 @@ def _relative(path: str, folder: Path) -> str:
 
 
 class Loop:
-    """Runs the checks in a child pytest and keeps what the learner needs between runs."""
+    """Runs the checks in a forked (or plain) child pytest; keeps what is needed between runs."""
 
     def __init__(self, name: str, solution: Path | None, extra: list[str]) -> None:
         self.name = name
@@ -213,19 +218,66 @@ class Loop:
         self.passed_before: set[str] = set()
         self.newly_passed: set[str] = set()
         self._folder = Path(tempfile.mkdtemp(prefix="pytest-tutorial-watch-"))
+        self._server: WarmServer | None = None
+        self._server_tried = False
 
     def close(self) -> None:
-        """Remove the folder of the runs' reports."""
+        """Stop the warm server and remove the folder of the runs' reports."""
+        if self._server is not None:
+            self._server.close()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _warm_server(self) -> WarmServer | None:
+        """The server the runs fork from, started on first use (None: it cannot start)."""
+        if not self._server_tried:
+            from pytest_tutorial.progress import NO_PROGRESS_ENV  # a warm-up is no progress
+
+            self._server_tried = True
+            empty = self._folder / "empty-solution"
+            empty.mkdir(exist_ok=True)
+            self._server = WarmServer.start(
+                warm_imports(aws=False),
+                pytest_warmup=[
+                    f"--tutorial={self.name}",
+                    f"--tutorial-solution={empty}",  # imports nothing of the learner's code
+                    f"--rootdir={empty}",  # its state folder is not the learner's
+                    f"--tutorial-report={self._folder / 'warm-up.json'}",
+                    "--collect-only",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                ],
+                warmup_env={NO_PROGRESS_ENV: "1", "XDG_CACHE_HOME": str(self._folder / "cache")},
+            )
+        return self._server
+
+    def _run_pytest(self, args: list[str]) -> tuple[int, str]:
+        """One run: forked from the warm server, else a plain child; exit code and output."""
+        server = self._warm_server()
+        if server is not None:
+            output = self._folder / "output.txt"
+            try:
+                ended = server.pytest(args, output=output, timeout_s=None, cwd=Path.cwd())
+            except ServerGone:
+                server.close()
+                self._server = None
+            else:
+                text = output.read_text(encoding="utf-8", errors="replace")
+                return (ended.exit_code if ended.exit_code is not None else -1), text
+        completed = subprocess.run(
+            [sys.executable, "-m", "pytest", *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return completed.returncode, completed.stdout + completed.stderr
 
     def run_once(self) -> RunOutcome:
         """One run of the checks; never raises for anything the learner's code does."""
         report_path = self._folder / f"{self.name}.json"
         report_path.unlink(missing_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
+        args = [
             f"--tutorial={self.name}",
             *([f"--tutorial-solution={self.given}"] if self.given else []),
             f"--tutorial-report={report_path}",
@@ -235,9 +287,7 @@ class Loop:
             *self.extra,
         ]
         started = time.perf_counter()
-        completed = subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
-        )
+        exit_code, output = self._run_pytest(args)
         self.runs += 1
         report = read_report(report_path)
         passed = set()
@@ -249,8 +299,7 @@ class Loop:
             self.solution = Path(report["solution"]["path"])
         self.newly_passed = passed - self.passed_before if self.runs > 1 else set()
         self.passed_before |= passed
-        output = (completed.stdout + completed.stderr)[-4000:]
-        return RunOutcome(report, completed.returncode, time.perf_counter() - started, output)
+        return RunOutcome(report, exit_code, time.perf_counter() - started, output[-4000:])
 
 
 class RunOutcome:

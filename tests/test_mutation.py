@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tutorial.verify.mutation import (
+    LINE_BREAKS,
     OPERATORS,
     Mutant,
     all_mutants,
@@ -18,6 +19,7 @@ from pytest_tutorial.verify.mutation import (
     round_trip,
     sample,
     solution_files,
+    source_segment,
 )
 
 SOURCE = '''"""A module docstring with 1 < 2 inside."""
@@ -150,3 +152,16 @@ def test_bundled_references_have_mutants_that_compile(name: str) -> None:
     mutants = all_mutants(reference)
     assert len(mutants) > 30
     assert {m.operator for m in mutants} >= {"comparison", "constant", "call", "return"}
+
+
+SEGMENT_SOURCES = (
+    "x = 1\r\ny = (1 +\r 2)\n\fz = 'é' + 'ü'\n",
+    "def f(a, b):\n    return {\n        'k': a  # ü\n    }[b]\n",
+)
+
+
+@pytest.mark.parametrize("source", SEGMENT_SOURCES)
+def test_mutants_quote_the_same_source_as_ast_does(source: str) -> None:
+    lines = LINE_BREAKS.findall(source)
+    for node in ast.walk(ast.parse(source)):
+        assert source_segment(lines, node) == ast.get_source_segment(source, node)

@@ -3,8 +3,8 @@
 Each mutant is the reference folder copied into a temporary folder (never next to the
 reference) with one file mutated (:mod:`.mutation`). A mutant is *killed* when a check
 fails, errors or times out on it. Runs stop at the first failing check (``-x``), run in
-parallel on warm fork servers (:mod:`.forkserver`), each with a wall-clock limit (a mutant
-past it, an endless loop say, counts as killed).
+parallel, forked from one warm server (:mod:`pytest_tutorial.warm`), each with a wall-clock
+limit (a mutant past it, an endless loop say, counts as killed).
 
 The checks that run the solution's own tests (those using the ``learner_tests`` fixture)
 are left out by default: they measure the reference's tests rather than the tutorial's
@@ -16,8 +16,6 @@ same way) must pass every check, so a kill always means the mutation, not the se
 
 from __future__ import annotations
 
-import os
-import queue
 import shutil
 import tempfile
 import threading
@@ -33,7 +31,6 @@ from pytest_tutorial.verify.equivalents import (
     load_equivalents,
     split_survivors,
 )
-from pytest_tutorial.verify.forkserver import IGNORE_REWRITE_WARNING, ForkServer, ServerGone
 from pytest_tutorial.verify.mutation import (
     Mutant,
     all_mutants,
@@ -51,6 +48,7 @@ from pytest_tutorial.verify.results import (
     StepResult,
 )
 from pytest_tutorial.verify.steps import Target
+from pytest_tutorial.warm import IGNORE_REWRITE_WARNING, ServerGone, WarmServer, warm_imports
 
 _IGNORED = shutil.ignore_patterns(
     "__pycache__", ".pytest_cache", ".hypothesis", ".benchmarks", ".mypy_cache", "*.pyc"
@@ -118,7 +116,7 @@ def _mutant_args(target: Target, own_tests: bool) -> list[str]:
 
 
 class _Runner:
-    """Runs copies of the reference (the baseline, then mutants) on ``jobs`` fork servers."""
+    """Runs copies of the reference (the baseline, then mutants), ``jobs`` at a time."""
 
     def __init__(self, target: Target, scratch: Path, args: list[str], jobs: int) -> None:
         self.target = target
@@ -130,15 +128,10 @@ class _Runner:
             for path in solution_files(target.reference)
         }
         self.stopping = threading.Event()
-        self.started = self._start_servers()
-        self.servers: queue.Queue[ForkServer | None] = queue.Queue()
-        for server in self.started:
-            self.servers.put(server)
+        self.server = self._start_server()
 
-    def _start_servers(self) -> list[ForkServer | None]:
-        """One warm server per job (None where one cannot start: plain runs there)."""
-        if not hasattr(os, "fork"):
-            return [None] * self.jobs
+    def _start_server(self) -> WarmServer | None:
+        """The warm server every run forks from (None where it cannot start: plain runs)."""
         empty = self.scratch / "empty-solution"
         empty.mkdir()
         warmup = [
@@ -147,15 +140,13 @@ class _Runner:
             f"--tutorial-solution={empty}",
             f"--tutorial-report={self.scratch / 'warm-up.json'}",
         ]
-        env = runs.child_environment()
-
-        def start(_: int) -> ForkServer | None:
-            return ForkServer.start(
-                warmup, cwd=self.target.cwd, env=env, timeout_s=self.target.run_timeout_s
-            )
-
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            return list(pool.map(start, range(self.jobs)))
+        return WarmServer.start(
+            warm_imports(aws=False),
+            pytest_warmup=warmup,
+            cwd=self.target.cwd,
+            env=runs.child_environment(),
+            timeout_s=self.target.run_timeout_s,
+        )
 
     def baseline(self) -> runs.ChildRun:
         """The reference, through the same parse/unparse as the mutants, run like them."""
@@ -204,35 +195,34 @@ class _Runner:
         return folder
 
     def _run(self, folder: Path, name: str, limit: float) -> runs.ChildRun:
-        """One run on a free server, or as a plain child when that server is gone."""
+        """One run forked from the server, or a plain child when there is no server."""
         args = [*self.args, f"--tutorial-solution={folder}"]
         report = self.scratch / f"{name}.json"
-        server = self.servers.get()
-        try:
-            if server is not None:
-                output = self.scratch / f"{name}.out"
-                report.unlink(missing_ok=True)
-                try:
-                    code, duration = server.run(
-                        [*args, f"--tutorial-report={report}"], output, limit
-                    )
-                except ServerGone:
-                    server.close()
-                    server = None
-                    if self.stopping.is_set():
-                        raise
-                else:
-                    text = output.read_text(encoding="utf-8", errors="replace")[-runs.OUTPUT_TAIL :]
-                    return runs.ChildRun(code, duration, text, runs.read_report(report))
-            return runs.run_pytest(args, cwd=self.target.cwd, timeout_s=limit, report=report)
-        finally:
-            self.servers.put(server)
+        server = self.server
+        if server is not None and server.alive:
+            output = self.scratch / f"{name}.out"
+            report.unlink(missing_ok=True)
+            try:
+                ended = server.pytest(
+                    [*args, f"--tutorial-report={report}"],
+                    output=output,
+                    timeout_s=limit,
+                    cwd=self.target.cwd,
+                )
+            except ServerGone:
+                if self.stopping.is_set():
+                    raise
+            else:
+                text = output.read_text(encoding="utf-8", errors="replace")[-runs.OUTPUT_TAIL :]
+                return runs.ChildRun(
+                    ended.exit_code, ended.duration_s, text, runs.read_report(report)
+                )
+        return runs.run_pytest(args, cwd=self.target.cwd, timeout_s=limit, report=report)
 
     def close(self) -> None:
-        """Stop the servers, and the runs they are making."""
-        for server in self.started:
-            if server is not None:
-                server.close()
+        """Stop the server, and the runs it is making."""
+        if self.server is not None:
+            self.server.close()
 
 
 def _result(mutant: Mutant, run: runs.ChildRun) -> MutantResult:

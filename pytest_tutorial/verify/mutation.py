@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 PRAGMA = "pragma: no mutate"
 
@@ -109,6 +110,9 @@ class _Sites(ast.NodeTransformer):
     def __init__(self, source: str, file: str, target: int | None) -> None:
         self.source = source
         self.lines = source.splitlines()
+        self.segment_lines = LINE_BREAKS.findall(source)
+        """The lines as ``ast.get_source_segment`` splits them, split once (it splits the whole
+        source on every call: quadratic in a module's size)."""
         self.file = file
         self.target = target
         self.count = 0
@@ -289,7 +293,28 @@ class _Sites(ast.NodeTransformer):
     def _segment(self, node: ast.AST) -> str:
         if isinstance(node, ast.ExceptHandler):
             return self.lines[node.lineno - 1].strip()
-        return ast.get_source_segment(self.source, node) or ast.unparse(node)
+        return source_segment(self.segment_lines, node) or ast.unparse(node)
+
+
+LINE_BREAKS = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+"""One line with its ending, split on the same line breaks as ``ast.get_source_segment``."""
+
+
+_POSITIONS = ("lineno", "end_lineno", "col_offset", "end_col_offset")
+
+
+def source_segment(lines: list[str], node: ast.AST) -> str | None:
+    """``ast.get_source_segment(source, node)`` over the source's lines split beforehand."""
+    positions = [getattr(node, name, None) for name in _POSITIONS]
+    if not all(isinstance(value, int) for value in positions):
+        return None
+    first, last, start, end = cast("list[int]", positions)
+    first, last = first - 1, last - 1
+    if first == last:
+        return lines[first].encode()[start:end].decode()
+    head = lines[first].encode()[start:].decode()
+    tail = lines[last].encode()[:end].decode()
+    return "".join([head, *lines[first + 1 : last], tail])
 
 
 def _describe(node: ast.AST) -> str:

@@ -1,0 +1,277 @@
+"""A warm process that serves runs by fork, so a run skips Python's and pytest's start-up.
+
+Starting Python and importing pytest, its plugins, hypothesis, fakeredis (and moto and boto3
+for AWS tutorials) costs more than most runs it serves. A :class:`WarmServer` is one
+long-lived process that does those imports once (``imports``, and optionally a
+``--collect-only`` pytest run that imports a tutorial's check modules), then forks one child
+per request. The learner-tests runs, ``watch``'s reruns and ``verify``'s mutants all use it.
+
+**The clean-start rule.** A forked child starts as a fresh process would, with the imports
+already done:
+
+- the server never imports learner code and never runs a request itself: every child is a
+  copy of the same untouched state, so nothing one run did in memory (a module-level
+  counter, a learner module in ``sys.modules``, a fake Redis server, moto's backends,
+  hypothesis' in-memory state) can be seen by the next run;
+- files are the one thing a run can leave behind: each child gets a hypothesis storage
+  folder of its own (``HYPOTHESIS_STORAGE_DIRECTORY``, removed after the run) unless the
+  request names one, and hypothesis' home folder is reset so it follows that variable;
+- each child runs in its own session (so its process group is killed as a whole), with
+  the request's working folder and environment, stdin from ``/dev/null`` and stdout and
+  stderr to the request's output file; past its wall-clock limit its group is killed, and
+  whatever it left running in its group is killed when it ends.
+
+The server is single-threaded (it forks, so no other thread may hold a lock at that
+moment) and event-driven: it sleeps in ``select`` on its requests and on ``SIGCHLD``.
+
+Protocol: one JSON object per line. The server first answers ``{"ready": CODE}`` (CODE is the
+warm-up run's exit code, 0 without one); each request ``{"id", "target": "module:function",
+"payload", "output", "timeout", "cwd", "env"}`` gets ``{"id", "exit_code", "duration_s"}``
+(``exit_code`` null at the time limit) when its child ends. Requests are served at once, so
+several children can run together. End of input ends the server and its children.
+
+This package is the client (:class:`WarmServer`) and what both sides share;
+:mod:`.server` is the server process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+IGNORE_REWRITE_WARNING = ("-W", "ignore::pytest.PytestAssertRewriteWarning")
+"""Modules the warm-up imported cannot be rewritten again; pytest warns (an error under
+``filterwarnings = error``). Added to every pytest run made by :func:`run_pytest`."""
+WARMED_UP = (0, 1)
+"""Exit codes of a warm-up run that collected (a tutorial run exits 1 unless validated)."""
+NOTHING_COLLECTED = 5
+"""pytest's exit code when a run collected nothing (a warm-up over an empty folder)."""
+HYPOTHESIS_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"
+ANSWER_GRACE_S = 30.0
+"""How long after a run's time limit the client waits for the server's answer."""
+BASE_IMPORTS = ("pytest", "hypothesis", "_hypothesis_pytestplugin", "pytest_asyncio.plugin")
+REDIS_IMPORTS = ("fakeredis", "redis")
+AWS_IMPORTS = (
+    "boto3",
+    "botocore.session",
+    "moto",
+    "moto.core.models",
+    "moto.backends",
+    *(
+        f"moto.{service}.{part}"
+        for service in ("s3", "dynamodb", "sqs")
+        for part in ("models", "responses", "urls")
+    ),
+)
+"""moto's services are imported lazily, on a mock's first request: the ones the bundled
+tutorials use are imported once here (importing creates no backend)."""
+
+
+def warm_imports(*, aws: bool) -> tuple[str, ...]:
+    """What a run of a tutorial needs imported: pytest, plugins, hypothesis, fakes."""
+    return BASE_IMPORTS + REDIS_IMPORTS + (AWS_IMPORTS if aws else ())
+
+
+def run_pytest(args: list[str]) -> int:
+    """A request target: one ``pytest.main(args)`` run in the child."""
+    import pytest
+
+    return int(pytest.main([*IGNORE_REWRITE_WARNING, *args]))
+
+
+PYTEST_TARGET = f"{__name__}:run_pytest"
+
+
+def kill_group(group: int) -> None:
+    """SIGKILL a process group, if it still exists."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How one forked run ended."""
+
+    exit_code: int | None
+    """None when it was killed at its time limit."""
+    duration_s: float
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether it was killed at its time limit."""
+        return self.exit_code is None
+
+
+class ServerGone(Exception):
+    """The server died or stopped answering; the caller starts another or runs cold."""
+
+
+class WarmServer:
+    """A handle on one server process; :meth:`run` may be called from several threads."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self._lock = threading.Lock()
+        self._next_id = 0
+        self._answers: dict[int, dict[str, Any]] = {}
+        self._waiting: dict[int, threading.Event] = {}
+        self._gone = threading.Event()
+        self._ready: dict[str, Any] | None = None
+        self._ready_event = threading.Event()
+        self._reader = threading.Thread(target=self._read_answers, daemon=True, name="warm")
+        self._reader.start()
+
+    @classmethod
+    def start(
+        cls,
+        imports: Sequence[str],
+        *,
+        pytest_warmup: Sequence[str] | None = None,
+        warmed_up: Sequence[int] = WARMED_UP,
+        warmup_env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        python_flags: Sequence[str] = (),
+        timeout_s: float = 120.0,
+    ) -> WarmServer | None:
+        """A warmed-up server, or None when it cannot start (or its warm-up run failed).
+
+        ``pytest_warmup``: the arguments of a pytest run made once, before any request (a
+        tutorial's ``--collect-only`` run imports its check modules and plugins; moto and
+        boto3 too when the tutorial's front matter has an ``aws`` block), with
+        ``warmup_env`` set during that run only; its exit code must be one of ``warmed_up``.
+        """
+        if not hasattr(os, "fork"):
+            return None
+        config = {
+            "imports": list(imports),
+            "pytest_warmup": None if pytest_warmup is None else list(pytest_warmup),
+            "warmup_env": dict(warmup_env or {}),
+        }
+        try:
+            process = subprocess.Popen(
+                [sys.executable, *python_flags, "-m", f"{__name__}.server", json.dumps(config)],
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError:
+            return None
+        server = cls(process)
+        server._ready_event.wait(timeout_s)
+        if server._ready is None or server._ready.get("ready") not in warmed_up:
+            server.close()
+            return None
+        return server
+
+    @property
+    def alive(self) -> bool:
+        """Whether the server still answers."""
+        return not self._gone.is_set()
+
+    def run(
+        self,
+        target: str,
+        payload: Any,
+        *,
+        output: Path,
+        timeout_s: float | None,
+        cwd: Path | None = None,
+        env: Mapping[str, str | None] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> RunResult:
+        """One forked run of ``target(payload)``; raises :class:`ServerGone`.
+
+        The child has the server's environment with ``env`` set on it (None unsets), or,
+        given ``environ``, that whole environment instead (with ``env`` set on it).
+        """
+        done = threading.Event()
+        with self._lock:
+            self._next_id += 1
+            request_id = self._next_id
+            self._waiting[request_id] = done
+            request = {
+                "id": request_id,
+                "target": target,
+                "payload": payload,
+                "output": str(output),
+                "timeout": timeout_s,
+                "cwd": None if cwd is None else str(cwd),
+                "env": dict(env or {}),
+                "environ": None if environ is None else dict(environ),
+            }
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.write(json.dumps(request).encode() + b"\n")
+                self.process.stdin.flush()
+            except (OSError, ValueError) as error:
+                self._waiting.pop(request_id, None)
+                raise ServerGone(str(error)) from None
+        limit = None if timeout_s is None else timeout_s + ANSWER_GRACE_S
+        done.wait(limit)
+        with self._lock:
+            self._waiting.pop(request_id, None)
+            answer = self._answers.pop(request_id, None)
+        if answer is None:
+            raise ServerGone("the warm server stopped answering")
+        return RunResult(answer["exit_code"], float(answer["duration_s"]))
+
+    def pytest(
+        self, args: Sequence[str], *, output: Path, timeout_s: float | None, cwd: Path | None = None
+    ) -> RunResult:
+        """One forked ``pytest.main(args)`` run."""
+        return self.run(PYTEST_TARGET, list(args), output=output, timeout_s=timeout_s, cwd=cwd)
+
+    def _read_answers(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        try:
+            for line in stream:
+                try:
+                    answer = json.loads(line)
+                except ValueError:
+                    break
+                if "ready" in answer:
+                    self._ready = answer
+                    self._ready_event.set()
+                    continue
+                with self._lock:
+                    event = self._waiting.get(int(answer["id"]))
+                    if event is not None:
+                        self._answers[int(answer["id"])] = answer
+                        event.set()
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._gone.set()
+            self._ready_event.set()
+            with self._lock:
+                for event in self._waiting.values():
+                    event.set()
+
+    def close(self) -> None:
+        """Stop the server and every run it is making."""
+        with contextlib.suppress(OSError, ValueError):
+            if self.process.stdin is not None:
+                self.process.stdin.close()  # end of input: the server kills its children
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            kill_group(self.process.pid)
+            self.process.wait()
+        self._reader.join(timeout=5)
+        if self.process.stdout is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdout.close()

@@ -1,0 +1,276 @@
+"""The warm server's process: warm up once, then fork one child per request.
+
+``python -m pytest_tutorial.warm.server CONFIG`` (JSON: ``imports``, ``pytest_warmup``,
+``warmup_env``); the protocol and the clean-start rule are in :mod:`pytest_tutorial.warm`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from pytest_tutorial.warm import AWS_IMPORTS, HYPOTHESIS_STORAGE, IGNORE_REWRITE_WARNING, kill_group
+
+
+@dataclass
+class _Child:
+    request_id: int
+    started: float
+    deadline: float | None
+    scratch: Path | None
+    """The hypothesis folder the server made for this run (removed after it)."""
+
+
+class _Server:
+    """Forks a child per request and answers as each one ends."""
+
+    def __init__(self, requests_fd: int, replies: IO[str]) -> None:
+        self.requests_fd = requests_fd
+        self.replies = replies
+        self.children: dict[int, _Child] = {}
+        self.buffer = b""
+        self.scratch_root = Path(tempfile.mkdtemp(prefix="pytest-tutorial-warm-"))
+
+    def loop(self) -> None:
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        os.set_blocking(wake_read, False)
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        open_input = True
+        try:
+            while open_input or self.children:
+                ready, _, _ = select.select(
+                    [wake_read, *([self.requests_fd] if open_input else [])], [], [], self._wait()
+                )
+                if wake_read in ready:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(wake_read, 4096)
+                if self.requests_fd in ready:
+                    open_input = self._read_requests()
+                    if not open_input:
+                        self.kill_all()
+                self._reap()
+        finally:
+            self.kill_all()
+            shutil.rmtree(self.scratch_root, ignore_errors=True)
+
+    def _wait(self) -> float | None:
+        deadlines = [c.deadline for c in self.children.values() if c.deadline is not None]
+        return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+
+    def _read_requests(self) -> bool:
+        chunk = os.read(self.requests_fd, 65536)
+        if not chunk:
+            return False
+        self.buffer += chunk
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            if line.strip():
+                self._fork(json.loads(line))
+        return True
+
+    def _fork(self, request: dict[str, Any]) -> None:
+        env: dict[str, str | None] = dict(request.get("env") or {})
+        environ = request.get("environ")
+        if environ is not None:  # the whole environment: unset what it does not hold
+            env = {**dict.fromkeys(os.environ), **environ, **env}
+        scratch = None
+        if env.get(HYPOTHESIS_STORAGE) is None:
+            scratch = Path(tempfile.mkdtemp(dir=self.scratch_root))
+            env[HYPOTHESIS_STORAGE] = str(scratch)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        started = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            _child(request, env)  # never returns
+        timeout = request.get("timeout")
+        deadline = None if timeout is None else started + float(timeout)
+        self.children[pid] = _Child(int(request["id"]), started, deadline, scratch)
+
+    def _reap(self) -> None:
+        now = time.monotonic()
+        for pid, child in list(self.children.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            exit_code: int | None
+            if done:
+                exit_code = os.waitstatus_to_exitcode(status)
+            elif child.deadline is not None and now >= child.deadline:
+                kill_group(pid)
+                os.waitpid(pid, 0)
+                exit_code = None
+            else:
+                continue
+            kill_group(pid)  # whatever the run left behind in its group
+            del self.children[pid]
+            if child.scratch is not None:
+                shutil.rmtree(child.scratch, ignore_errors=True)
+            duration = time.monotonic() - child.started
+            _reply(
+                self.replies,
+                {"id": child.request_id, "exit_code": exit_code, "duration_s": duration},
+            )
+
+    def kill_all(self) -> None:
+        for pid in list(self.children):
+            kill_group(pid)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            del self.children[pid]
+
+
+def _child(request: dict[str, Any], env: Mapping[str, str | None]) -> None:
+    """In the forked child: set up a clean start, call the target, exit with its code."""
+    code = 3
+    try:
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        os.setsid()
+        _die_with_server()
+        out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(stdin, 0)
+        os.close(stdin)
+        if request.get("cwd"):
+            os.chdir(request["cwd"])
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _fresh_hypothesis()
+        module, _, function = str(request["target"]).partition(":")
+        target: Callable[[Any], int] = getattr(importlib.import_module(module), function)
+        code = int(target(request.get("payload")))
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _die_with_server() -> None:
+    """Linux: the child is killed when the server dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _fresh_hypothesis() -> None:
+    """Hypothesis' home follows the child's environment and folder, as in a new process."""
+    configuration = sys.modules.get("hypothesis.configuration")
+    if configuration is not None:
+        configuration.set_hypothesis_home_dir(None)
+        # computed at import time from the server's folder; a new process computes it in its own
+        setattr(configuration, "__hypothesis_home_directory_default", Path.cwd() / ".hypothesis")
+
+
+def _reply(replies: IO[str], message: dict[str, Any]) -> None:
+    replies.write(json.dumps(message) + "\n")
+    replies.flush()
+
+
+def _quietly(action: Callable[[], int]) -> int:
+    """Run ``action`` with fds 1 and 2 on /dev/null (the replies have their own fd)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(1), os.dup(2)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    try:
+        return action()
+    except BaseException:
+        return 3
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(devnull)
+
+
+class _AwsWhenTheTutorialNeedsIt:
+    """Warm-up plugin: imports moto and boto3 when the tutorial's front matter has ``aws``."""
+
+    @staticmethod
+    def pytest_collection_finish(session: Any) -> None:
+        from pytest_tutorial.session import SESSION_KEY
+
+        tutorial_session = session.config.stash.get(SESSION_KEY, None)
+        validation = None if tutorial_session is None else tutorial_session.tutorial.validation
+        if validation is not None and validation.aws is not None:
+            _import_all(AWS_IMPORTS)
+
+
+def _import_all(names: Sequence[str]) -> None:
+    for name in names:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def _warm_up(
+    imports: Sequence[str], pytest_warmup: Sequence[str] | None, env: Mapping[str, str]
+) -> int:
+    """Import ``imports``, then make the warm-up run (``env`` set only during it)."""
+
+    def action() -> int:
+        _import_all((*imports, "ctypes"))
+        if pytest_warmup is None:
+            return 0
+        import pytest
+
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
+        try:
+            plugins = [_AwsWhenTheTutorialNeedsIt()]
+            return int(pytest.main([*IGNORE_REWRITE_WARNING, *pytest_warmup], plugins=plugins))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    return _quietly(action)
+
+
+def main() -> None:
+    """``python -m pytest_tutorial.warm CONFIG`` (JSON: imports, pytest_warmup, warmup_env)."""
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")  # before pytest can touch fd 1
+    config = json.loads(sys.argv[1])
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    code = _warm_up(
+        config.get("imports", ()), config.get("pytest_warmup"), config.get("warmup_env", {})
+    )
+    _reply(replies, {"ready": code})
+    _Server(sys.stdin.fileno(), replies).loop()
+
+
+if __name__ == "__main__":
+    main()

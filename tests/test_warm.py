@@ -1,0 +1,146 @@
+"""The warm fork server: every child starts clean, has its limit, and several run at once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from pytest_tutorial.warm import ServerGone, WarmServer, warm_imports
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
+TARGETS = "tests.warm_targets"
+WAIT_S = 60.0
+
+
+@pytest.fixture
+def server() -> Iterator[WarmServer]:
+    started = WarmServer.start(warm_imports(aws=False), cwd=REPO)
+    assert started is not None
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+def test_a_run_never_sees_what_an_earlier_run_left_behind(
+    server: WarmServer, tmp_path: Path
+) -> None:
+    learner = tmp_path / "learner"
+    learner.mkdir()
+    (learner / "learner_module.py").write_text("COUNT = 0\n", encoding="utf-8")
+    seen = []
+    for number in (1, 2):
+        record = tmp_path / f"record-{number}.json"
+        result = server.run(
+            f"{TARGETS}:leave_state_behind",
+            {"learner": str(learner), "record": str(record)},
+            output=tmp_path / f"out-{number}",
+            timeout_s=WAIT_S,
+            cwd=tmp_path,
+            env={"WARM_TEST_VARIABLE": str(number)},
+        )
+        assert result.exit_code == 0, (tmp_path / f"out-{number}").read_text()
+        seen.append(json.loads(record.read_text(encoding="utf-8")))
+    first, second = seen
+    assert second["count"] == 1  # the module counter starts afresh
+    assert not second["learner_module_loaded"]
+    assert second["redis_value"] is None  # a fresh fake Redis
+    assert second["storage_files"] == []  # a fresh hypothesis database
+    assert first["storage"] != second["storage"]
+    assert not Path(first["storage"]).exists()  # removed after its run
+    assert [s["cwd"] for s in seen] == [str(tmp_path)] * 2
+    assert [s["variable"] for s in seen] == ["1", "2"]
+
+
+def test_runs_fork_concurrently_and_each_reports_its_exit_code(
+    server: WarmServer, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+
+    def run(number: int) -> int | None:
+        payload = {"started": str(tmp_path / f"started-{number}"), "release": str(release)}
+        return server.run(
+            f"{TARGETS}:wait_for_file", payload, output=tmp_path / f"out-{number}", timeout_s=WAIT_S
+        ).exit_code
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(run, number) for number in (1, 2)]
+        both = threading.Event()
+        for _ in range(int(WAIT_S * 100)):
+            if all((tmp_path / f"started-{n}").exists() for n in (1, 2)):
+                both.set()
+                break
+            both.wait(0.01)
+        release.touch()
+        codes = [future.result() for future in futures]
+    assert both.is_set()  # both were running before either could end
+    assert codes == [7, 7]
+
+
+def test_a_run_past_its_limit_is_killed_with_its_group(server: WarmServer, tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild"
+    result = server.run(
+        f"{TARGETS}:hang_with_a_grandchild",
+        {"pid_file": str(pid_file)},
+        output=tmp_path / "out",
+        timeout_s=1.0,
+    )
+    assert result.timed_out
+    grandchild = int(pid_file.read_text(encoding="utf-8"))
+    ended = threading.Event()
+    for _ in range(int(WAIT_S * 100)):
+        if not _running(grandchild):
+            ended.set()
+            break
+        ended.wait(0.01)
+    assert ended.is_set()
+    # the server still serves
+    assert server.run(f"{TARGETS}:print_and_exit", "x", output=tmp_path / "o", timeout_s=WAIT_S)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a killed one may stay a zombie until reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def test_output_goes_to_the_file_and_system_exit_is_the_exit_code(
+    server: WarmServer, tmp_path: Path
+) -> None:
+    output = tmp_path / "out"
+    result = server.run(f"{TARGETS}:print_and_exit", "hello", output=output, timeout_s=WAIT_S)
+    assert result.exit_code == 5
+    assert output.read_text(encoding="utf-8").splitlines() == ["out: hello", "err: hello"]
+
+
+def test_a_pytest_run_forks_with_pytest_already_imported(
+    server: WarmServer, tmp_path: Path
+) -> None:
+    (tmp_path / "test_one.py").write_text("def test_one():\n    assert 1 == 2\n")
+    output = tmp_path / "out"
+    result = server.pytest(
+        ["-q", "-p", "no:cacheprovider", "test_one.py"],
+        output=output,
+        timeout_s=WAIT_S,
+        cwd=tmp_path,
+    )
+    assert result.exit_code == 1
+    assert "1 failed" in output.read_text(encoding="utf-8")
+
+
+def test_a_dead_server_is_reported_not_waited_for(server: WarmServer, tmp_path: Path) -> None:
+    server.process.kill()
+    server.process.wait()
+    with pytest.raises(ServerGone):
+        server.run(f"{TARGETS}:print_and_exit", "x", output=tmp_path / "out", timeout_s=WAIT_S)
+    assert not server.alive

@@ -1,0 +1,68 @@
+"""Request targets for tests/test_warm.py: what a forked child does, and what it saw."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def leave_state_behind(payload: dict[str, Any]) -> int:
+    """Import a learner module, bump its counter, use a fake Redis and the hypothesis folder.
+
+    Records what the run saw before it changed anything, so the next run can be compared.
+    """
+    import fakeredis
+    from hypothesis.configuration import storage_directory
+
+    folder = str(payload["learner"])
+    storage = storage_directory("examples").path
+    seen = {
+        "learner_module_loaded": "learner_module" in sys.modules,
+        "storage": str(storage),
+        "storage_files": sorted(os.listdir(storage)) if storage.is_dir() else [],
+        "redis_value": None,
+        "cwd": os.getcwd(),
+        "variable": os.environ.get("WARM_TEST_VARIABLE"),
+    }
+    sys.path.insert(0, folder)
+    import learner_module  # type: ignore[import-not-found]
+
+    learner_module.COUNT += 1
+    seen["count"] = learner_module.COUNT
+    client = fakeredis.FakeRedis()
+    value = client.get("left-behind")
+    seen["redis_value"] = None if value is None else str(value)
+    client.set("left-behind", "from an earlier run")
+    storage.mkdir(parents=True, exist_ok=True)
+    (storage / "left-behind").write_text("an example from an earlier run")
+    Path(payload["record"]).write_text(json.dumps(seen), encoding="utf-8")
+    return 0
+
+
+def wait_for_file(payload: dict[str, Any]) -> int:
+    """Say it started, then wait until ``release`` exists (concurrent runs meet this way)."""
+    Path(payload["started"]).write_text("started", encoding="utf-8")
+    release = Path(payload["release"])
+    while not release.exists():
+        threading.Event().wait(0.01)
+    return 7
+
+
+def hang_with_a_grandchild(payload: dict[str, Any]) -> int:
+    """Start a grandchild that writes its pid, then hang (the time limit must end both)."""
+    if os.fork() == 0:
+        Path(payload["pid_file"]).write_text(str(os.getpid()), encoding="utf-8")
+        threading.Event().wait()
+    threading.Event().wait()
+    return 0
+
+
+def print_and_exit(payload: str) -> int:
+    """Write to stdout and stderr, then end with ``SystemExit(5)``."""
+    print(f"out: {payload}")
+    print(f"err: {payload}", file=sys.stderr)
+    raise SystemExit(5)

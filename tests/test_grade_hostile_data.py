@@ -29,7 +29,7 @@ def _line(**fields: Any) -> bytes:
 
 
 def _state() -> results.StreamState:
-    state = results.StreamState("caching", frozenset({NODE}))
+    state = results.StreamState(frozenset({NODE}))
     state.apply({"event": stream.HELLO})
     state.apply({"event": stream.COLLECTED, "selected": [NODE], "deselected": []})
     return state
@@ -108,7 +108,7 @@ def test_a_result_of_the_wrong_types_never_raises(fields: dict[str, Any]) -> Non
 
 
 def test_other_events_of_the_wrong_types_never_raise() -> None:
-    state = results.StreamState("caching", frozenset({NODE}))
+    state = results.StreamState(frozenset({NODE}))
     for event in (
         {"event": stream.COLLECTED, "selected": 5, "deselected": "abc"},
         {"event": stream.START, "nodeid": ["x"]},
@@ -125,7 +125,7 @@ def test_other_events_of_the_wrong_types_never_raise() -> None:
 
 def test_a_check_that_was_not_selected_cannot_be_given_a_verdict() -> None:
     """A deselected check (``-k``) stays skipped, whatever the child claims for it."""
-    state = results.StreamState("caching", frozenset({NODE}))
+    state = results.StreamState(frozenset({NODE}))
     state.apply({"event": stream.COLLECTED, "selected": [], "deselected": [NODE]})
     state.apply({"event": stream.START, "nodeid": NODE})
     state.apply({"event": stream.RESULT, "nodeid": NODE, "status": "passed"})

@@ -23,7 +23,7 @@ NODE = "caching/check_core.py::test_a"
 
 
 def _state(*, done: bool = False, verdict: bool = True) -> results.StreamState:
-    state = results.StreamState("caching", frozenset({NODE}))
+    state = results.StreamState(frozenset({NODE}))
     state.apply({"event": stream.HELLO})
     state.apply({"event": stream.COLLECTED, "selected": [NODE], "deselected": []})
     if verdict:
@@ -77,7 +77,7 @@ def test_the_parent_s_own_stops_name_themselves() -> None:
 
 
 def test_a_sandbox_that_fails_to_start_is_the_grader_s_failure() -> None:
-    state = results.StreamState("caching", frozenset({NODE}))
+    state = results.StreamState(frozenset({NODE}))
     broken = ending.Ending("exited", 1, usage.Usage(), 0, "bwrap: Can't mount proc\n", True)
     found = ending.outcome(broken, LIMITS, state)
     assert found.kind == OutcomeKind.NOT_STARTED

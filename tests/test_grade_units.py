@@ -154,7 +154,7 @@ def _spec(name: str, points: int = 1) -> CheckSpec:
 
 def _state(*names: str) -> results.StreamState:
     """A state whose child collected (and selected) the checks ``names``."""
-    state = results.StreamState("caching", frozenset(_spec(n).nodeid for n in names))
+    state = results.StreamState(frozenset(_spec(n).nodeid for n in names))
     state.collected = [_spec(n).nodeid for n in names]
     return state
 

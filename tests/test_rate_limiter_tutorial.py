@@ -19,6 +19,7 @@ NAME = "rate_limiter"
 ITEMS = {"core", "errors", "performance", "documentation", "tests", "integration"}
 
 
+@pytest.mark.wheel
 def test_reference_is_validated(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
 ) -> None:
@@ -36,6 +37,7 @@ def test_reference_is_validated(
     run.result.stdout.fnmatch_lines([f"*tutorial {NAME}:*", "*PASS*core*", "verdict: VALIDATED*"])
 
 
+@pytest.mark.wheel
 def test_starter_fails_every_automated_item_and_scores_zero(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
 ) -> None:

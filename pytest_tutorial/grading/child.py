@@ -14,7 +14,6 @@ It ends with ``os._exit`` so threads or atexit handlers the submission left cann
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import sys
@@ -32,7 +31,6 @@ PLUGINS = ("pytest_tutorial.plugin", "pytest_asyncio.plugin", "_hypothesis_pytes
 """The only plugins loaded in the child: ours and those the checks need."""
 HIDDEN_GLOBS = (CHECK_MODULE_GLOB, "conftest.py")
 """Files of the tutorial's folder deleted after collection (known-bad code must stay)."""
-_PR_SET_NO_NEW_PRIVS = 38
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -44,7 +42,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     try:
         if args.limits is not None:
             sandbox.apply_rlimits(args.limits, processes=_nproc_binds(args))
-        _no_new_privileges()
+        sandbox.no_new_privileges()
         if args.feed_fd is not None and args.feed_root is not None:
             _unpack_checks(args.feed_fd, args.feed_root)
         solution = _prepare_scratch(args)
@@ -86,15 +84,6 @@ def _read_all(fd: int) -> bytes:
         chunks.append(chunk)
     os.close(fd)
     return b"".join(chunks)
-
-
-def _no_new_privileges() -> None:
-    """No setuid program can give the submission back what the child drops."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _unpack_checks(fd: int, root: Path) -> None:
@@ -173,9 +162,7 @@ def _seal(args: ChildArgs) -> None:
         for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
             if path != kept and not path.is_relative_to(kept):
                 os.lchown(path, uid, uid)
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
+        sandbox.drop_to(uid)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,6 @@ class Outcome:
 class StreamState:
     """Everything accepted from one child's stream."""
 
-    tutorial_id: str
     known: frozenset[str]
     hello: bool = False
     done: bool = False

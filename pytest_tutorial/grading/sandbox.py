@@ -58,6 +58,7 @@ ETC_FILES = (
 )
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 CHILD_MODULE = "pytest_tutorial.grading.child"
+_PR_SET_NO_NEW_PRIVS = 38
 SWEEP_S = 5.0
 """How long the cleanup after a submission keeps killing what is left of it."""
 
@@ -99,6 +100,24 @@ class Limits:
     def from_json(cls, text: str) -> Limits:
         """The inverse of :meth:`to_json`."""
         return cls(**json.loads(text))
+
+
+def no_new_privileges() -> None:
+    """No setuid program can give back what a process drops (``PR_SET_NO_NEW_PRIVS``)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def drop_to(uid: int) -> None:
+    """Become ``uid`` for good (user, group, no supplementary groups). Needs root."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
 
 
 def apply_rlimits(limits: Limits, *, processes: bool) -> None:
@@ -174,7 +193,7 @@ def detect(mode: Mode, jobs: int, hidden: Sequence[Path]) -> Sandbox:
         "their scratch folder. Install bubblewrap (apt-get install bubblewrap) for CI scoring."
     )
     lease = uid_leases.lease(jobs) if os.geteuid() == 0 else None
-    if lease is not None and not _interpreter_reachable(lease.uids[0]):
+    if lease is not None and not interpreter_reachable(lease.uids[0]):
         warning += " The interpreter is not readable by other users, so the child runs as root."
         lease.release()
         lease = None
@@ -202,7 +221,8 @@ def _probe_bwrap(bwrap: str, hidden: Sequence[Path]) -> str:
     return ""
 
 
-def _interpreter_reachable(uid: int) -> bool:
+def interpreter_reachable(uid: int) -> bool:
+    """Whether ``uid`` can start this interpreter and import pytest and this package."""
     try:
         completed = subprocess.run(
             [sys.executable, "-I", "-c", "import pytest, pytest_tutorial"],
@@ -242,50 +262,81 @@ def readable_roots() -> list[Path]:
     return chosen[1:]
 
 
+class BwrapCommand:
+    """Bubblewrap's command line, built up: the system's read-only view, then mounts.
+
+    The view is the same for every sandboxed process of a batch: new PID, network, IPC and
+    UTS namespaces, ``/usr``, the system links and a few ``/etc`` files, ``/proc``, ``/dev``,
+    a small tmpfs ``/tmp``, and read-only the interpreter, its libraries and this package.
+    As root the process keeps only ``capabilities`` (what it needs to drop to its own uid);
+    otherwise it runs in a user namespace of the caller's uid.
+    """
+
+    def __init__(self, bwrap: str, *, scratch_mb: int, capabilities: Sequence[str]) -> None:
+        args = [
+            bwrap,
+            "--die-with-parent",
+            "--new-session",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--hostname",
+            "grader",
+        ]
+        if os.geteuid() == 0:
+            args += ["--cap-drop", "ALL"]
+            for capability in capabilities:
+                args += ["--cap-add", capability]
+        else:
+            args += ["--unshare-user", "--disable-userns"]
+        args += ["--ro-bind", "/usr", "/usr"]
+        for name in SYSTEM_LINKS:
+            if os.path.islink(name):
+                args += ["--symlink", os.readlink(name), name]
+            elif os.path.isdir(name):
+                args += ["--ro-bind", name, name]
+        for name in ETC_FILES:
+            args += ["--ro-bind-try", name, name]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        # /tmp is a small tmpfs of its own, mounted before the read-only roots so that an
+        # interpreter or a checkout that lives under /tmp can still be bound inside it.
+        args += ["--perms", "1777", "--size", str(scratch_mb * MiB), "--tmpfs", "/tmp"]
+        self.args = args
+        self._bound: list[Path] = [Path("/usr")]
+        self._made: set[Path] = set()
+        for root in readable_roots():
+            self.bind(root, writable=False)
+
+    def bind(self, path: Path, *, writable: bool) -> None:
+        """Make ``path`` of the host visible at the same place."""
+        self.args += _parents(path, self._bound, self._made)
+        self.args += ["--bind" if writable else "--ro-bind", str(path), str(path)]
+        self._bound.append(path)
+
+    def hide(self, path: Path) -> None:
+        """Cover ``path`` with an empty tmpfs (a tutorial's checks, known bugs, references)."""
+        self.args += _parents(path, self._bound, self._made)
+        self.args += ["--perms", "0755", "--tmpfs", str(path)]
+        self._bound.append(path)
+
+    def finish(self, chdir: Path) -> list[str]:
+        """The command line up to (not including) the command it runs, started in ``chdir``."""
+        return [*self.args, "--chdir", str(chdir), "--"]
+
+
 def bwrap_prefix(
     bwrap: str, *, hidden: Sequence[Path], submission: Path | None, scratch_mb: int
 ) -> list[str]:
-    """Bubblewrap's command line up to (not including) the command it runs."""
-    args = [
-        bwrap,
-        "--die-with-parent",
-        "--new-session",
-        "--unshare-pid",
-        "--unshare-net",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--hostname",
-        "grader",
-    ]
-    if os.geteuid() == 0:
-        # Only what the child needs before it drops to its own uid after collection.
-        args += ["--cap-drop", "ALL"]
-        for capability in ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"):
-            args += ["--cap-add", capability]
-    else:
-        args += ["--unshare-user", "--disable-userns"]
-    args += ["--ro-bind", "/usr", "/usr"]
-    for name in SYSTEM_LINKS:
-        if os.path.islink(name):
-            args += ["--symlink", os.readlink(name), name]
-        elif os.path.isdir(name):
-            args += ["--ro-bind", name, name]
-    for name in ETC_FILES:
-        args += ["--ro-bind-try", name, name]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    # /tmp is a small tmpfs of its own, mounted before the read-only roots so that an
-    # interpreter or a checkout that lives under /tmp can still be bound inside it.
-    args += ["--perms", "1777", "--size", str(scratch_mb * MiB), "--tmpfs", "/tmp"]
-    bound, made = [Path("/usr")], set[Path]()
-    for root in readable_roots():
-        args += _parents(root, bound, made)
-        args += ["--ro-bind", str(root), str(root)]
-        bound.append(root)
+    """Bubblewrap's command line for a grading child, up to the command it runs."""
+    # Only what the child needs before it drops to its own uid after collection.
+    command = BwrapCommand(
+        bwrap, scratch_mb=scratch_mb, capabilities=("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN")
+    )
     for root in hidden:
-        args += _parents(root, bound, made)
-        args += ["--perms", "0755", "--tmpfs", str(root)]
-        bound.append(root)
+        command.hide(root)
+    args = command.args
     args += ["--perms", "0755", "--size", str(scratch_mb * MiB), "--tmpfs", str(SCRATCH)]
     # The checks look for a reference solution under the rootdir (the scratch folder) to
     # compare performance with: an empty read-only mount keeps the submission from planting one.
@@ -295,8 +346,7 @@ def bwrap_prefix(
     args += ["--perms", "0555", "--tmpfs", planted, "--remount-ro", planted]
     if submission is not None:
         args += ["--ro-bind", str(submission), str(SUBMISSION_SOURCE)]
-    args += ["--chdir", str(SCRATCH), "--"]
-    return args
+    return command.finish(SCRATCH)
 
 
 def _parents(target: Path, bound: list[Path], made: set[Path]) -> list[str]:

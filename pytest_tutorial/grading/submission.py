@@ -125,7 +125,7 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
     work = plan.workdir / f"{job.index:05d}"
     marker = f"{plan.run_id}-{job.index}"
     uid = plan.box.uid_for(slot)
-    state = results.StreamState(plan.tutorial.id, frozenset(s.nodeid for s in plan.specs))
+    state = results.StreamState(frozenset(s.nodeid for s in plan.specs))
     capture = _Capture(plan.limits.output_kb * 1024)
     grading = _grading_block(plan, job, OutcomeKind.NOT_STARTED)  # until it is known
     warnings = [plan.box.warning] if plan.box.warning else []
@@ -228,7 +228,7 @@ def _report(
             outcome.exit_status,
         )
         grading.update({"outcome": outcome.kind, "detail": outcome.detail})
-        empty = results.StreamState(plan.tutorial.id, state.known)
+        empty = results.StreamState(state.known)
         report, card = build(empty, outcome)
     return untrusted.scrub(report), card, outcome
 
@@ -238,7 +238,7 @@ def fallback(plan: Plan, job: Job, kind: OutcomeKind, detail: str) -> Graded:
     outcome = results.Outcome(kind, untrusted.text(detail, 2000))
     grading = _grading_block(plan, job, kind)
     grading.update({"detail": outcome.detail, "exit_status": None})
-    state = results.StreamState(plan.tutorial.id, frozenset(s.nodeid for s in plan.specs))
+    state = results.StreamState(frozenset(s.nodeid for s in plan.specs))
     report, card, outcome = _report(plan, job, state, outcome, grading, datetime.now(UTC), 0.0)
     return Graded(job, report, card, outcome, b"", False)
 

@@ -26,6 +26,10 @@ from pytest_tutorial.isolation.codec import Codec, CodecError
 if TYPE_CHECKING:
     from pytest_tutorial.isolation.remote import Worker
 
+MAX_CALLBACKS = 256
+"""Callbacks of one worker running or queued at once; past it a callback fails at once (a
+flood of requests from the worker must not queue without bound in the trusted process)."""
+
 
 class TrustedCallbacks:
     """The callbacks one worker may call, and those running now."""
@@ -39,6 +43,8 @@ class TrustedCallbacks:
         self._pool = concurrent.futures.ThreadPoolExecutor(64, "trusted-callback")
         self._running: dict[object, concurrent.futures.Future[Any]] = {}
         self._cancelled: set[int] = set()
+        self.queued = 0
+        """Callbacks running or waiting to run now (at most :data:`MAX_CALLBACKS`)."""
 
     def register(self, function: Callable[..., Any]) -> dict[str, Any]:
         """A trusted function the worker may call; the same function gets the same id."""
@@ -74,7 +80,14 @@ class TrustedCallbacks:
         if self.worker.channel is None:
             return
         with self._lock:
+            full = self.queued >= MAX_CALLBACKS
+            if not full:
+                self.queued += 1
             function, loop = self._callbacks.get(message.get("target"), (None, None))  # type: ignore[arg-type]
+        if full:
+            refusal = RuntimeError(f"more than {MAX_CALLBACKS} callbacks at once: refused")
+            self._reply_error(message, refusal)
+            return
         if function is not None and loop is not None and loop.is_running() and is_async(function):
             running = asyncio.run_coroutine_threadsafe(self._serve_async(message, function), loop)
             with self._lock:
@@ -87,6 +100,13 @@ class TrustedCallbacks:
         self._pool.submit(self._serve_sync, message, function)
 
     def _serve_sync(self, message: dict[str, Any], function: Callable[..., Any] | None) -> None:
+        try:
+            self._call_sync(message, function)
+        finally:
+            with self._lock:
+                self.queued -= 1
+
+    def _call_sync(self, message: dict[str, Any], function: Callable[..., Any] | None) -> None:
         try:
             if function is None:
                 raise CodecError(f"no callback {message.get('target')!r}")
@@ -128,6 +148,7 @@ class TrustedCallbacks:
 
     def _forget(self, number: object) -> None:
         with self._lock:
+            self.queued -= 1
             self._running.pop(number, None)
             if isinstance(number, int):
                 self._cancelled.discard(number)

@@ -22,6 +22,29 @@ EXCEPTION_TEXT_LIMIT = 4000
 TRACEBACK_LIMIT = 4000
 MAX_ATTRS = 20
 """Public attributes of an exception that cross with it (``ClientError.response``, say)."""
+HARNESS_PACKAGES = frozenset(
+    {
+        "_pytest",
+        "pytest",
+        "pluggy",
+        "hypothesis",
+        "_hypothesis_pytestplugin",
+        "pytest_asyncio",
+        "pytest_benchmark",
+        "pytest_tutorial",
+        "xdist",
+        "execnet",
+        "unittest",
+    }
+)
+"""Packages whose exceptions mean something to pytest or the harness (skip, exit, timeout)."""
+
+
+def steers_the_harness(kind: type[BaseException]) -> bool:
+    """Whether raising ``kind`` could do more than fail a check (see the module docstring)."""
+    if not issubclass(kind, Exception) or issubclass(kind, StopIteration | StopAsyncIteration):
+        return True
+    return any(cls.__module__.partition(".")[0] in HARNESS_PACKAGES for cls in kind.__mro__)
 
 
 def class_info(kind: type[BaseException]) -> dict[str, Any]:
@@ -75,10 +98,13 @@ class ForeignExceptions:
         self,
         module_prefix: str = "",
         resolve: Callable[[str, str], type[BaseException] | None] | None = None,
+        refuse: Callable[[type[BaseException]], bool] = lambda kind: False,
     ) -> None:
         self.module_prefix = module_prefix
         self.resolve = resolve
         """Finds a class of this side by module and qualified name (the worker's own)."""
+        self.refuse = refuse
+        """Classes of this side never raised for the other side: a stand-in is made instead."""
         self._made: dict[tuple[str, str], type[BaseException]] = {}
         self._lock = threading.Lock()
 
@@ -92,14 +118,20 @@ class ForeignExceptions:
         with self._lock:
             return self._make(chain)
 
+    def _own(self, module: str, qualname: str) -> type[BaseException] | None:
+        return _builtin(module, qualname) or (self.resolve and self.resolve(module, qualname))
+
     def _make(self, chain: list[tuple[str, str]]) -> type[BaseException]:
         module, qualname = chain[0]
-        own = _builtin(module, qualname) or (self.resolve and self.resolve(module, qualname))
-        if own is not None:
+        own = self._own(module, qualname)
+        if own is not None and not self.refuse(own):
             return own
         key = (module, qualname)
         if key not in self._made:
-            base = self._make(chain[1:]) if len(chain) > 1 else Exception
+            rest = chain[1:]
+            while rest and (found := self._own(*rest[0])) is not None and self.refuse(found):
+                rest = rest[1:]  # a refused base: the stand-in derives from the next one
+            base = self._make(rest) if rest else Exception
             name = qualname.rpartition(".")[2] or "RemoteError"
             namespace = {"__module__": self.module_prefix + module, "__qualname__": qualname}
             self._made[key] = type(name, (base,), namespace)

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ from pytest_tutorial.isolation import protocol
 from pytest_tutorial.isolation.callbacks import TrustedCallbacks
 from pytest_tutorial.isolation.channel import Channel, ChannelClosed
 from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
-from pytest_tutorial.isolation.errors import ForeignExceptions, class_info
+from pytest_tutorial.isolation.errors import ForeignExceptions, class_info, steers_the_harness
 from pytest_tutorial.isolation.handles import Handle, _Method
 
 START_TIMEOUT_S = 60.0
@@ -38,6 +39,11 @@ usually ends the wait first)."""
 WORKER_MODULE = "pytest_tutorial.isolation.worker"
 MODULE_PREFIX = "worker:"
 """Prefixed to the module of a class made to stand for a learner's exception class."""
+LOG_RATE = 2000
+"""Learner log records taken per second (the worker limits itself too, but it is the
+learner's process: this side cannot count on it)."""
+MAX_LOG_RECORDS = 20_000
+"""Learner log records taken from one worker in all; the rest are dropped (with a note)."""
 
 
 class WorkerGone(Exception):
@@ -95,7 +101,10 @@ class Worker:
         self.cwd = cwd
         self.python = list(python)
         self.codec = TrustedCodec(self)
-        self.foreign = ForeignExceptions(MODULE_PREFIX, resolve=_loaded_library_class)
+        self.foreign = ForeignExceptions(
+            MODULE_PREFIX, resolve=_loaded_library_class, refuse=steers_the_harness
+        )
+        self.logs = LogBudget()
         self.generation = 0
         self.adapters: list[Callable[[object], dict[str, object] | None]] = []
         """Turn a fixture's client into a reference the worker can connect with."""
@@ -127,6 +136,7 @@ class Worker:
         finally:
             theirs.close()
         self.generation += 1
+        self.logs = LogBudget()
         self.channel = Channel(ours)
         self.gone = None
         ready: concurrent.futures.Future[Any] = concurrent.futures.Future()
@@ -264,15 +274,16 @@ class Worker:
                 return
             try:
                 self._take(message)
-            except CodecError as error:
-                channel.close(f"the worker broke the protocol: {error}")
+            except Exception as error:  # anything out of shape, wherever it is found
+                channel.close(f"the worker broke the protocol: {_short(error)}")
 
     def _take(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         if op == protocol.READY:
             self._settle(0, lambda future: future.set_result(message))
         elif op == protocol.LOG:
-            _relog(message)
+            if self.logs.take():
+                _relog(message)
         elif op == protocol.CALLBACK:
             self.callbacks.run(message)
         elif op == protocol.CANCEL:
@@ -291,7 +302,13 @@ class Worker:
         with self._lock:
             future = self._pending.pop(number, None)
         if future is not None and not future.done():
-            action(future)
+            try:
+                action(future)
+            except Exception as error:  # the answer is out of shape: so is the channel
+                if not future.done():
+                    why = f"the worker broke the protocol: {_short(error)}"
+                    future.set_exception(WorkerGone(why))
+                raise
 
     def _resolve(self, future: concurrent.futures.Future[Any], reply: dict[str, Any]) -> None:
         error = reply.get("error")
@@ -329,6 +346,10 @@ class Worker:
         return None
 
 
+def _short(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:300]
+
+
 def _loaded_library_class(module: str, qualname: str) -> type[BaseException] | None:
     """A library's own exception class (redis, botocore...) when this side has loaded it.
 
@@ -339,6 +360,38 @@ def _loaded_library_class(module: str, qualname: str) -> type[BaseException] | N
     for part in qualname.split("."):
         found = getattr(found, part, None)
     return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+class LogBudget:
+    """How many of a worker's log records this side takes: a rate, and a total.
+
+    The first record dropped in a second, and the first past the total, leave a warning
+    that says so, so a check that misses a record knows why.
+    """
+
+    def __init__(self) -> None:
+        self.taken = 0
+        self._window = 0.0
+        self._in_window = 0
+
+    def take(self) -> bool:
+        """Whether to take the next record (called by the one reader thread)."""
+        now = time.monotonic()
+        if now - self._window >= 1.0:
+            self._window, self._in_window = now, 0
+        self._in_window += 1
+        if self._in_window <= LOG_RATE and self.taken < MAX_LOG_RECORDS:
+            self.taken += 1
+            return True
+        if self._in_window == LOG_RATE + 1 or self.taken == MAX_LOG_RECORDS:
+            if self.taken == MAX_LOG_RECORDS:
+                self.taken += 1  # warn once about the total
+            logging.getLogger(__name__).warning(
+                "log records of the learner's code dropped: more than %d a second or %d in all",
+                LOG_RATE,
+                MAX_LOG_RECORDS,
+            )
+        return False
 
 
 def _relog(message: dict[str, Any]) -> None:

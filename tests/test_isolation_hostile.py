@@ -152,6 +152,23 @@ def test_real_control_flow_exceptions_of_the_learner_arrive_as_stand_ins(worker:
     assert _call(worker, "echo", 1) == 1  # the worker still serves
 
 
+def test_a_checks_own_exception_class_comes_back_as_itself(
+    worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+
+    checks = types.ModuleType("pytest_tutorial.tutorials.hostile.check_backend")
+
+    class BackendDown(ConnectionError):
+        """What a check's backend raises to the learner's code."""
+
+    BackendDown.__module__ = checks.__name__
+    checks.BackendDown = BackendDown  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, checks.__name__, checks)
+    with pytest.raises(BackendDown):
+        _call(worker, "raise_as", checks.__name__, "BackendDown")
+
+
 def test_ordinary_exceptions_stay_the_real_classes(worker: Worker) -> None:
     with pytest.raises(ValueError, match="forged"):
         _call(worker, "raise_as", "builtins", "ValueError")

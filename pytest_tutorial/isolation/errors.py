@@ -31,20 +31,30 @@ HARNESS_PACKAGES = frozenset(
         "_hypothesis_pytestplugin",
         "pytest_asyncio",
         "pytest_benchmark",
-        "pytest_tutorial",
         "xdist",
         "execnet",
         "unittest",
     }
 )
-"""Packages whose exceptions mean something to pytest or the harness (skip, exit, timeout)."""
+"""Packages whose exceptions mean something to pytest or the harness (skip, exit, timeout);
+this package's own modules too, except the tutorials' check modules (:data:`CHECK_MODULES`)."""
+CHECK_MODULES = "pytest_tutorial.tutorials."
+"""A check's own exception class (a failing backend it hands the learner's code) must come
+back as itself, so that the check's ``pytest.raises`` sees it."""
 
 
 def steers_the_harness(kind: type[BaseException]) -> bool:
     """Whether raising ``kind`` could do more than fail a check (see the module docstring)."""
     if not issubclass(kind, Exception) or issubclass(kind, StopIteration | StopAsyncIteration):
         return True
-    return any(cls.__module__.partition(".")[0] in HARNESS_PACKAGES for cls in kind.__mro__)
+    return any(_of_the_harness(cls.__module__) for cls in kind.__mro__)
+
+
+def _of_the_harness(module: str) -> bool:
+    root = module.partition(".")[0]
+    if root == "pytest_tutorial":
+        return not module.startswith(CHECK_MODULES)
+    return root in HARNESS_PACKAGES
 
 
 def class_info(kind: type[BaseException]) -> dict[str, Any]:

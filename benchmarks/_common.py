@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -14,6 +15,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 def timed_run(arguments: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> float:
     """Wall seconds of ``python -m pytest ARGUMENTS`` in ``cwd``; fails loudly on a crash."""
+    return timed_run_with_cpu(arguments, cwd=cwd, env=env)[0]
+
+
+def timed_run_with_cpu(
+    arguments: list[str], *, cwd: Path, env: dict[str, str] | None = None
+) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, of the run and every process it waited for).
+
+    CPU time is the steadier figure on a shared machine: it does not grow with the load.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", *arguments],
@@ -25,12 +37,14 @@ def timed_run(arguments: list[str], *, cwd: Path, env: dict[str, str] | None = N
         stdin=subprocess.DEVNULL,
     )
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if completed.returncode not in (0, 1):
         raise SystemExit(
             f"pytest exited {completed.returncode}:\n{completed.stdout[-2000:]}"
             f"{completed.stderr[-2000:]}"
         )
-    return elapsed
+    return elapsed, cpu
 
 
 def median(values: list[float]) -> float:

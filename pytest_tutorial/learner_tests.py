@@ -249,11 +249,19 @@ def _run_job(
     cancel: threading.Event,
     launcher: Launcher | None,
 ) -> LearnerTestRun:
-    """One run in a child forked from the warm server; a server that dies is replaced once."""
-    for _ in range(2):
+    """One run in a child forked from the warm server; a server that dies is replaced once.
+
+    The shared server serves several runs at once, so when it dies every run on it is
+    retried, each on a server of its own: a run whose code killed the server kills only its
+    own then (it ended the test process), and the runs beside it get their result.
+    """
+    for attempt in range(2):
         if cancel.is_set():
-            break
-        server = _server(layout.aws, launcher)
+            why = "the runs were stopped (the check ended first)"
+            return _unfinished(job, why, "", crashed=True)
+        server = (
+            _server(layout.aws, launcher) if attempt == 0 else _start_server(layout.aws, launcher)
+        )
         if server is None:
             return _unfinished(
                 job, "the harness could not start the test process", "", crashed=True
@@ -262,7 +270,10 @@ def _run_job(
             return _run_forked(server, layout, job, timeout_s, launcher)
         except ServerGone:
             _discard(server)
-    return _unfinished(job, "the runs were stopped (the check ended first)", "", crashed=True)
+        finally:
+            if attempt:
+                server.close()
+    return _unfinished(job, "the run ended the test process", "", crashed=True)
 
 
 def _run_forked(
@@ -359,37 +370,45 @@ _servers_lock = threading.Lock()
 
 
 def _server(aws: bool, launcher: Launcher | None) -> WarmServer | None:
-    """The warm server for runs of this kind, started on first use."""
+    """The shared warm server for runs of this kind, started on first use."""
     key = (aws, 0 if launcher is None else id(launcher))
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive:
             return server
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-        env.update(_RUN_FLAGS)
-        with tempfile.TemporaryDirectory(prefix="tutorial-learner-warm-up-") as name:
-            empty = Path(name)
-            (empty / "pytest.ini").write_text(INI, encoding="utf-8")
-            (empty / TESTS_FOLDER).mkdir()
-            if launcher is not None:
-                launcher.give(empty)
-                env = {**launcher.environment(), **_RUN_FLAGS}
-            server = WarmServer.start(
-                (*warm_imports(aws=aws), RUNNER_MODULE),
-                # a run's set-up without a test: pytest's own modules and the plugins loaded
-                pytest_warmup=[
-                    *pytest_arguments(empty, empty / "pytest.ini"),
-                    "--collect-only",
-                ],
-                warmed_up=(NOTHING_COLLECTED,),
-                cwd=Path(tempfile.gettempdir()),
-                env=env,
-                python_flags=("-P",),
-                prefix=() if launcher is None else launcher.prefix(Path(tempfile.gettempdir())),
-            )
+        server = _start_server(aws, launcher)
         if server is not None:
             _servers[key] = server
         return server
+
+
+def _start_server(aws: bool, launcher: Launcher | None) -> WarmServer | None:
+    """A new warm server for runs of this kind (moto and boto3 imported when ``aws``).
+
+    With a ``launcher`` it is a learner process: started through it, in its environment.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    env.update(_RUN_FLAGS)
+    with tempfile.TemporaryDirectory(prefix="tutorial-learner-warm-up-") as name:
+        empty = Path(name)
+        (empty / "pytest.ini").write_text(INI, encoding="utf-8")
+        (empty / TESTS_FOLDER).mkdir()
+        if launcher is not None:
+            launcher.give(empty)
+            env = {**launcher.environment(), **_RUN_FLAGS}
+        return WarmServer.start(
+            (*warm_imports(aws=aws), RUNNER_MODULE),
+            # a run's set-up without a test: pytest's own modules and the plugins loaded
+            pytest_warmup=[
+                *pytest_arguments(empty, empty / "pytest.ini"),
+                "--collect-only",
+            ],
+            warmed_up=(NOTHING_COLLECTED,),
+            cwd=Path(tempfile.gettempdir()),
+            env=env,
+            python_flags=("-P",),
+            prefix=() if launcher is None else launcher.prefix(Path(tempfile.gettempdir())),
+        )
 
 
 def _discard(server: WarmServer) -> None:

@@ -135,6 +135,20 @@ def test_a_run_that_hangs_or_ends_its_process_costs_only_itself(
     assert "ended the test process" in died.output
 
 
+def test_a_run_that_kills_the_warm_server_costs_only_itself(solution: Path) -> None:
+    kills = module("kills", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n")
+    jobs = [
+        (Implementation(Kind.YOURS), 1),
+        (Implementation(Kind.HIDDEN, "kills", source=kills), 1),
+        (Implementation(Kind.CONTROL, source=module("control")), 1),
+    ]
+    yours, killer, control = run_many(solution_layout(solution, "cache_service"), jobs)
+    assert yours.all_passed
+    assert control.all_passed
+    assert killer.crashed
+    assert "ended the test process" in killer.output
+
+
 def test_no_child_starts_once_the_runs_are_cancelled(solution: Path) -> None:
     cancel = threading.Event()
     cancel.set()

@@ -144,3 +144,24 @@ def test_a_dead_server_is_reported_not_waited_for(server: WarmServer, tmp_path: 
     with pytest.raises(ServerGone):
         server.run(f"{TARGETS}:print_and_exit", "x", output=tmp_path / "out", timeout_s=WAIT_S)
     assert not server.alive
+
+
+def test_an_aws_run_never_sees_the_buckets_of_an_earlier_run(tmp_path: Path) -> None:
+    server = WarmServer.start(warm_imports(aws=True), cwd=REPO)
+    assert server is not None
+    try:
+        seen = []
+        for number in (1, 2):
+            record = tmp_path / f"buckets-{number}.json"
+            output = tmp_path / f"out-{number}"
+            result = server.run(
+                f"{TARGETS}:make_a_bucket_and_list_without_reset",
+                {"number": number, "record": str(record)},
+                output=output,
+                timeout_s=WAIT_S,
+            )
+            assert result.exit_code == 0, output.read_text(encoding="utf-8")
+            seen.append(json.loads(record.read_text(encoding="utf-8")))
+    finally:
+        server.close()
+    assert seen == [[], []]

@@ -66,3 +66,22 @@ def print_and_exit(payload: str) -> int:
     print(f"out: {payload}")
     print(f"err: {payload}", file=sys.stderr)
     raise SystemExit(5)
+
+
+def make_a_bucket_and_list_without_reset(payload: dict[str, Any]) -> int:
+    """List the buckets moto holds (a mock started without resetting), then make one."""
+    import boto3
+    from moto import mock_aws
+
+    mock = mock_aws()
+    mock.start(reset=False)  # what an earlier run in this process left would show
+    try:
+        client = boto3.client(
+            "s3", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+        )
+        names = [bucket["Name"] for bucket in client.list_buckets()["Buckets"]]
+        client.create_bucket(Bucket=f"left-behind-{payload['number']}")
+    finally:
+        mock.stop(remove_data=False)
+    Path(payload["record"]).write_text(json.dumps(names), encoding="utf-8")
+    return 0

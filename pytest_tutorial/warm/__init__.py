@@ -24,11 +24,12 @@ already done:
 The server is single-threaded (it forks, so no other thread may hold a lock at that
 moment) and event-driven: it sleeps in ``select`` on its requests and on ``SIGCHLD``.
 
-Protocol: one JSON object per line. The server first answers ``{"ready": CODE}`` (CODE is the
-warm-up run's exit code, 0 without one); each request ``{"id", "target": "module:function",
-"payload", "output", "timeout", "cwd", "env"}`` gets ``{"id", "exit_code", "duration_s"}``
-(``exit_code`` null at the time limit) when its child ends. Requests are served at once, so
-several children can run together. End of input ends the server and its children.
+Protocol: one JSON object per line. The server first answers ``{"ready": CODE}`` (CODE is
+the warm-up run's exit code, 0 without one); each request ``{"id", "target":
+"module:function", "payload", "output", "timeout", "cwd", "env", "environ"}`` gets ``{"id",
+"exit_code", "duration_s"}`` (``exit_code`` null at the time limit) when its child ends.
+Requests are served at once, so several children can run together. End of input ends the
+server and its children; so does the server's death (``PR_SET_PDEATHSIG`` on Linux).
 
 This package is the client (:class:`WarmServer`) and what both sides share;
 :mod:`.server` is the server process.
@@ -266,6 +267,9 @@ class WarmServer:
         finally:
             self._gone.set()
             self._ready_event.set()
+            with self._lock:  # a run waiting for its answer learns now that none will come
+                for event in self._waiting.values():
+                    event.set()
             with self._lock:
                 for event in self._waiting.values():
                     event.set()

@@ -232,6 +232,31 @@ def _import_all(names: Sequence[str]) -> None:
     for name in names:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    if AWS_IMPORTS[0] in names:
+        _first_use_of_moto()
+
+
+def _first_use_of_moto() -> None:
+    """Pay moto's and botocore's first-use costs once: a mock, clients, one read each.
+
+    A process's first mocked call loads service models, builds client classes and moto's
+    URL tables (about 0.15 s a run of a learner's AWS tests). The calls here only list
+    (no bucket, table or queue is made), and every ``mock_aws`` a run starts resets moto's
+    backends: a run cannot see them.
+    """
+    with contextlib.suppress(Exception):
+        import boto3
+        from moto import mock_aws
+
+        with mock_aws():
+            session = boto3.Session(
+                region_name="us-east-1",
+                aws_access_key_id="warm-up",
+                aws_secret_access_key="warm-up",
+            )
+            session.client("s3").list_buckets()
+            session.client("dynamodb").list_tables()
+            session.client("sqs").list_queues()
 
 
 def _warm_up(

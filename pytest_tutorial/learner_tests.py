@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_tutorial.isolation.launcher import Launcher
 from pytest_tutorial.warm import (
     HYPOTHESIS_STORAGE,
     IGNORE_REWRITE_WARNING,
@@ -220,25 +221,33 @@ def run_many(
     *,
     timeout_s: float = RUN_TIMEOUT_S,
     cancel: threading.Event | None = None,
+    launcher: Launcher | None = None,
 ) -> list[LearnerTestRun]:
     """Run (implementation, seed) pairs, one forked child each, one per core at a time.
 
     The runs start in a shuffled order; the results come back in the order of ``jobs``.
     Once ``cancel`` is set no new run starts (the runs left come back unfinished);
-    :func:`stop_all` ends the running ones.
+    :func:`stop_all` ends the running ones. With a ``launcher`` (grading) the runs' warm
+    server is a learner process: started through it, and handed each run's folders.
     """
     order = list(range(len(jobs)))
     random.SystemRandom().shuffle(order)
     stop = cancel or threading.Event()
     results: dict[int, LearnerTestRun] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
-        runs = pool.map(lambda index: _run_job(layout, jobs[index], timeout_s, stop), order)
+        runs = pool.map(
+            lambda index: _run_job(layout, jobs[index], timeout_s, stop, launcher), order
+        )
         results.update(zip(order, runs, strict=True))
     return [results[index] for index in range(len(jobs))]
 
 
 def _run_job(
-    layout: Layout, job: tuple[Implementation, int], timeout_s: float, cancel: threading.Event
+    layout: Layout,
+    job: tuple[Implementation, int],
+    timeout_s: float,
+    cancel: threading.Event,
+    launcher: Launcher | None,
 ) -> LearnerTestRun:
     """One run in a child forked from the warm server; a server that dies is replaced once.
 
@@ -250,13 +259,15 @@ def _run_job(
         if cancel.is_set():
             why = "the runs were stopped (the check ended first)"
             return _unfinished(job, why, "", crashed=True)
-        server = _server(layout.aws) if attempt == 0 else _start_server(layout.aws)
+        server = (
+            _server(layout.aws, launcher) if attempt == 0 else _start_server(layout.aws, launcher)
+        )
         if server is None:
             return _unfinished(
                 job, "the harness could not start the test process", "", crashed=True
             )
         try:
-            return _run_forked(server, layout, job, timeout_s)
+            return _run_forked(server, layout, job, timeout_s, launcher)
         except ServerGone:
             _discard(server)
         finally:
@@ -266,7 +277,11 @@ def _run_job(
 
 
 def _run_forked(
-    server: WarmServer, layout: Layout, job: tuple[Implementation, int], timeout_s: float
+    server: WarmServer,
+    layout: Layout,
+    job: tuple[Implementation, int],
+    timeout_s: float,
+    launcher: Launcher | None,
 ) -> LearnerTestRun:
     implementation, seed = job
     with (
@@ -275,6 +290,9 @@ def _run_forked(
     ):
         scratch, results = Path(scratch_name), Path(results_name)
         (scratch / "pytest.ini").write_text(INI, encoding="utf-8")
+        if launcher is not None:
+            for folder in (scratch, results):
+                launcher.give(folder)
         payload = {
             "solution": str(layout.solution),
             "entries": list(layout.entries),
@@ -289,6 +307,8 @@ def _run_forked(
             for key, value in os.environ.items()
             if key not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
         }
+        if launcher is not None:  # the learner process's home and temp, not the harness's
+            environ.update(launcher.environment())
         environ.update(
             {
                 "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
@@ -342,31 +362,40 @@ def _result(line: bytes) -> dict[str, Any] | None:
         return None
 
 
-_servers: dict[bool, WarmServer] = {}
-"""The warm servers of this process, by whether they have moto and boto3 imported."""
+_RUN_FLAGS = {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+_servers: dict[tuple[bool, int], WarmServer] = {}
+"""The warm servers of this process, by whether they have moto and boto3 imported and by
+the launcher they were started through (``id``; 0 for none)."""
 _servers_lock = threading.Lock()
 
 
-def _server(aws: bool) -> WarmServer | None:
+def _server(aws: bool, launcher: Launcher | None) -> WarmServer | None:
     """The shared warm server for runs of this kind, started on first use."""
+    key = (aws, 0 if launcher is None else id(launcher))
     with _servers_lock:
-        server = _servers.get(aws)
+        server = _servers.get(key)
         if server is not None and server.alive:
             return server
-        server = _start_server(aws)
+        server = _start_server(aws, launcher)
         if server is not None:
-            _servers[aws] = server
+            _servers[key] = server
         return server
 
 
-def _start_server(aws: bool) -> WarmServer | None:
-    """A new warm server for runs of this kind (moto and boto3 imported when ``aws``)."""
+def _start_server(aws: bool, launcher: Launcher | None) -> WarmServer | None:
+    """A new warm server for runs of this kind (moto and boto3 imported when ``aws``).
+
+    With a ``launcher`` it is a learner process: started through it, in its environment.
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
-    env.update({"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    env.update(_RUN_FLAGS)
     with tempfile.TemporaryDirectory(prefix="tutorial-learner-warm-up-") as name:
         empty = Path(name)
         (empty / "pytest.ini").write_text(INI, encoding="utf-8")
         (empty / TESTS_FOLDER).mkdir()
+        if launcher is not None:
+            launcher.give(empty)
+            env = {**launcher.environment(), **_RUN_FLAGS}
         return WarmServer.start(
             (*warm_imports(aws=aws), RUNNER_MODULE),
             # a run's set-up without a test: pytest's own modules and the plugins loaded
@@ -378,6 +407,7 @@ def _start_server(aws: bool) -> WarmServer | None:
             cwd=Path(tempfile.gettempdir()),
             env=env,
             python_flags=("-P",),
+            prefix=() if launcher is None else launcher.prefix(Path(tempfile.gettempdir())),
         )
 
 

@@ -161,6 +161,8 @@ class GradingBlock(TypedDict):
     source: str
     sandbox: str
     """``bubblewrap`` or ``rlimits`` (``grading.sandbox.SandboxKind``)."""
+    isolation: NotRequired[str]
+    """``process`` or ``worker``: where the submission's code ran."""
     outcome: str
     """How grading ended (``grading.results.OutcomeKind``)."""
     duration_s: float

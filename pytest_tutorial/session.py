@@ -163,9 +163,12 @@ class TutorialSession:
         if self.settings.isolation is IsolationMode.PROCESS:
             return load_solution(path, kind, contract)
         if self.workers is None:
+            from pytest_tutorial.isolation.launcher import launcher_of
             from pytest_tutorial.isolation.solutions import SolutionWorkers
 
-            self.workers = SolutionWorkers(self.config.invocation_params.dir)
+            self.workers = SolutionWorkers(
+                self.config.invocation_params.dir, launcher_of(self.config)
+            )
         return self.workers.load(path, kind, contract)
 
     # --- collection ----------------------------------------------------------------------

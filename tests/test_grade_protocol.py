@@ -27,6 +27,7 @@ def test_every_field_survives_the_round_trip() -> None:
         check_timeout=2.5,
         keyword="core and not slow",
         run_id="run-1",
+        isolation="worker",
     )
     assert ChildArgs.from_argv(args.to_argv()) == args
 

@@ -54,6 +54,8 @@ class Options:
     keyword: str | None = None
     mode: sandbox.Mode = sandbox.Mode.AUTO
     keep_workdirs: bool = False
+    isolation: str = "process"
+    """Where the submission's code runs: ``process`` (beside the checks) or ``worker``."""
     run_id: str = field(default_factory=lambda: secrets.token_hex(6))
     """Names the batch in the marker variable of its processes (see :mod:`.sandbox`)."""
 
@@ -254,6 +256,7 @@ def run(
             keyword=options.keyword,
             keep_workdirs=options.keep_workdirs,
             run_id=options.run_id,
+            isolation=options.isolation,
         )
         on_ready(box, len(jobs))
         graded = _grade_all(plan, jobs, max(options.jobs, 1), on_start, on_finish)

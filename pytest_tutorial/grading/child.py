@@ -49,7 +49,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         streamer.emit(stream.HELLO, pid=os.getpid(), uid=os.geteuid())
         import pytest
 
-        code = pytest.main(_pytest_args(args, solution), plugins=[streamer])
+        plugins: list[object] = [streamer]
+        if args.in_workers and args.mode is ChildMode.GRADE:
+            plugins.append(_LearnerProcesses(args))
+        code = pytest.main(_pytest_args(args, solution), plugins=plugins)
         streamer.emit(stream.DONE, exit_code=int(code), scratch_free=_free_bytes(args.scratch))
     except BaseException:
         streamer.emit(
@@ -65,7 +68,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 
 def _nproc_binds(args: ChildArgs) -> bool:
-    """RLIMIT_NPROC counts per uid: set it only for the slot's own uid or a non-root user."""
+    """RLIMIT_NPROC counts per uid: set it only for the slot's own uid or a non-root user.
+
+    With workers the child keeps its uid (root's, as root): the workers get the limit.
+    """
+    if args.in_workers:
+        return os.geteuid() != 0
     return args.drop_uid is not None or os.geteuid() != 0
 
 
@@ -127,6 +135,7 @@ def _pytest_args(args: ChildArgs, solution: Path) -> list[str]:
         command += ["-p", plugin]
     command += [
         f"--tutorial={args.tutorial}",
+        f"--tutorial-isolation={args.isolation}",
         f"--tutorial-solution={solution}",
         f"--tutorial-report={scratch / 'child-report.json'}",
         "-q",
@@ -154,7 +163,7 @@ def _seal(args: ChildArgs) -> None:
                 path.unlink(missing_ok=True)
         for cache in [*args.feed_root.rglob("__pycache__")]:
             shutil.rmtree(cache, ignore_errors=True)
-    if args.drop_uid is not None and os.geteuid() == 0:
+    if args.drop_uid is not None and os.geteuid() == 0 and not args.in_workers:
         uid = args.drop_uid
         # Deepest first: once a private folder is the uid's, root can no longer enter it.
         kept = args.scratch / REFERENCE_ROOT  # read-only inside the sandbox, on purpose
@@ -163,6 +172,30 @@ def _seal(args: ChildArgs) -> None:
             if path != kept and not path.is_relative_to(kept):
                 os.lchown(path, uid, uid)
         sandbox.drop_to(uid)
+
+
+class _LearnerProcesses:
+    """A plugin of the child with workers: the session starts learner code through a box.
+
+    The child keeps its uid and never imports the submission; every process that runs the
+    submission's code (its workers, its test runs) is started limited and, as root, under
+    the job slot's uid, so it cannot reach the child's memory, files or result stream.
+    """
+
+    def __init__(self, args: ChildArgs) -> None:
+        from pytest_tutorial.grading.learner_box import LearnerBox
+
+        self.box = LearnerBox(
+            limits=args.limits or sandbox.Limits(),
+            uid=args.drop_uid if os.geteuid() == 0 else None,
+            marker=args.run_id,
+        )
+
+    def pytest_configure(self, config: object) -> None:
+        """Put the box where the session looks for a launcher."""
+        from pytest_tutorial.isolation.launcher import LAUNCHER_KEY
+
+        config.stash[LAUNCHER_KEY] = self.box  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -145,6 +145,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "bwrap: fail without it; none: limits only",
     )
     parser.add_argument(
+        "--isolation",
+        choices=("process", "worker"),
+        default="process",
+        help="process: the submission's code runs beside the checks in the grading child; "
+        "worker: in processes of its own, under the job slot's uid, that cannot reach the "
+        "checks, the fakes or the results (docs/ci.md)",
+    )
+    parser.add_argument(
         "-k",
         dest="keyword",
         metavar="EXPR",
@@ -188,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         keyword=args.keyword,
         mode=sandbox.Mode(args.sandbox),
         keep_workdirs=args.keep_workdirs,
+        isolation=args.isolation,
     )
     progress: list[Progress] = []
 

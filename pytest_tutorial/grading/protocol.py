@@ -50,6 +50,14 @@ class ChildArgs:
     keyword: str | None = None
     run_id: str = ""
     """Marks every process of this run in its environment, so cleanup can find them all."""
+    isolation: str = "process"
+    """``--tutorial-isolation`` of the run: ``worker`` keeps the learner's code out of the
+    child, in processes of the job slot's uid (:mod:`pytest_tutorial.grading.learner_box`)."""
+
+    @property
+    def in_workers(self) -> bool:
+        """Whether the learner's code runs in workers, not in the child."""
+        return self.isolation == "worker"
 
     def to_argv(self) -> list[str]:
         """The child's arguments, for :meth:`from_argv`."""
@@ -69,6 +77,7 @@ class ChildArgs:
             ),
             "--keyword": self.keyword,
             "--run-id": self.run_id or None,
+            "--isolation": self.isolation,
         }
         for option, value in optional.items():
             if value is not None:
@@ -94,6 +103,7 @@ class ChildArgs:
         parser.add_argument("--check-timeout", type=float)
         parser.add_argument("--keyword")
         parser.add_argument("--run-id", default="")
+        parser.add_argument("--isolation", choices=("process", "worker"), default="process")
         parsed = vars(parser.parse_args(argv))
         parsed["tutorial_paths"] = tuple(parsed.pop("tutorial_path"))
         return cls(**parsed)

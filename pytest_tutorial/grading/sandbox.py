@@ -326,14 +326,28 @@ class BwrapCommand:
         return [*self.args, "--chdir", str(chdir), "--"]
 
 
+CHILD_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN")
+"""As root, only what the child needs before it drops to its own uid after collection."""
+WORKER_PARENT_CAPABILITIES = (*CHILD_CAPABILITIES, "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+"""A child whose learner processes run under the slot's uid keeps root's uid, and needs to
+stop those processes and clean up the folders they wrote."""
+
+
+def child_capabilities(*, in_workers: bool) -> tuple[str, ...]:
+    """What a grading child keeps of root's capabilities inside bubblewrap."""
+    return WORKER_PARENT_CAPABILITIES if in_workers else CHILD_CAPABILITIES
+
+
 def bwrap_prefix(
-    bwrap: str, *, hidden: Sequence[Path], submission: Path | None, scratch_mb: int
+    bwrap: str,
+    *,
+    hidden: Sequence[Path],
+    submission: Path | None,
+    scratch_mb: int,
+    capabilities: Sequence[str] = CHILD_CAPABILITIES,
 ) -> list[str]:
     """Bubblewrap's command line for a grading child, up to the command it runs."""
-    # Only what the child needs before it drops to its own uid after collection.
-    command = BwrapCommand(
-        bwrap, scratch_mb=scratch_mb, capabilities=("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN")
-    )
+    command = BwrapCommand(bwrap, scratch_mb=scratch_mb, capabilities=capabilities)
     for root in hidden:
         command.hide(root)
     args = command.args

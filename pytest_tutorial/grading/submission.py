@@ -52,6 +52,9 @@ class Plan:
     keyword: str | None = None
     keep_workdirs: bool = False
     run_id: str = ""
+    isolation: str = "process"
+    """``process``: the submission's code runs in the grading child beside the checks;
+    ``worker``: in processes of its own (see :class:`~.protocol.ChildArgs`)."""
 
     @property
     def hidden(self) -> list[Path]:
@@ -183,6 +186,7 @@ def _grading_block(plan: Plan, job: Job, outcome: OutcomeKind) -> GradingBlock:
         "submission": job.ident,
         "source": str(job.source),
         "sandbox": plan.box.kind,
+        "isolation": plan.isolation,
         "limits": _limits_block(plan.limits),
         "outcome": outcome,
         "duration_s": 0.0,
@@ -326,6 +330,7 @@ def _command(
         check_timeout=plan.check_timeout,
         keyword=plan.keyword or None,
         run_id=marker,
+        isolation=plan.isolation,
     )
     if plan.box.bwrap is not None:
         feed = os.memfd_create("tutorial-checks")
@@ -344,6 +349,7 @@ def _command(
             hidden=plan.hidden,
             submission=submission,
             scratch_mb=plan.limits.scratch_mb,
+            capabilities=sandbox.child_capabilities(in_workers=args.in_workers),
         )
         cwd = "/"
     else:

@@ -15,6 +15,7 @@ has it run there too, before each command.
 from __future__ import annotations
 
 import itertools
+import os
 import socketserver
 import sys
 import threading
@@ -95,6 +96,9 @@ class BridgeServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.clients: dict[Any, Any] = {}
         self._shutdown_event = threading.Event()
         super().__init__(str(path), _handler_class())
+        # Connecting needs write permission on the socket: a worker under a uid of its own
+        # (grading) must be able to. The folder is the check's own (0700 unless handed over).
+        os.chmod(path, 0o777)
         self.fake_server = owner.server
 
     def shutdown(self) -> None:

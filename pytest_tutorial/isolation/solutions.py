@@ -27,6 +27,7 @@ from pytest_tutorial.isolation import protocol
 from pytest_tutorial.isolation.aws_bridge import AwsBridge
 from pytest_tutorial.isolation.clock_bridge import ClockBridge
 from pytest_tutorial.isolation.handles import Handle
+from pytest_tutorial.isolation.launcher import Launcher
 from pytest_tutorial.isolation.redis_bridge import RedisBridge
 from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from pytest_tutorial.model import SolutionContract
@@ -64,8 +65,10 @@ class RemoteSolution(Solution):
 class SolutionWorkers:
     """One worker per solution folder, and the fixtures' clients of the running check."""
 
-    def __init__(self, cwd: Path) -> None:
+    def __init__(self, cwd: Path, launcher: Launcher | None = None) -> None:
         self.cwd = cwd
+        self.launcher = launcher
+        """Starts the workers contained (grading), or None for plain children."""
         self._workers: dict[Path, Worker] = {}
         self._check_folder: Path | None = None
         self._redis: RedisBridge | None = None
@@ -104,7 +107,7 @@ class SolutionWorkers:
     def _worker_for(self, path: Path) -> Worker:
         worker = self._workers.get(path)
         if worker is None:
-            worker = Worker(cwd=str(self.cwd), python=(sys.executable, "-B"))
+            worker = self._new_worker(path)
             clocks = ClockBridge(worker)
             aws = AwsBridge(worker.register_callback)
             worker.adapters.extend([self._adapt_redis, clocks.adapt, aws.adapt])
@@ -113,6 +116,17 @@ class SolutionWorkers:
             worker.start()
         return worker
 
+    def _new_worker(self, path: Path) -> Worker:
+        if self.launcher is None:
+            return Worker(cwd=str(self.cwd), python=(sys.executable, "-B"))
+        self.launcher.give(path)  # the learner's code may write its own folder
+        return Worker(
+            prefix=self.launcher.prefix(self.cwd),
+            env=self.launcher.environment(),
+            cwd=str(self.cwd),
+            python=(sys.executable, "-I", "-B"),
+        )
+
     def _adapt_redis(self, value: object) -> dict[str, object] | None:
         if self._redis is None:
             from pytest_tutorial.isolation.redis_bridge import is_bridgeable
@@ -120,6 +134,8 @@ class SolutionWorkers:
             if not is_bridgeable(value):
                 return None
             self._check_folder = Path(tempfile.mkdtemp(prefix="pytest-tutorial-"))
+            if self.launcher is not None:
+                self.launcher.give(self._check_folder)  # its sockets are the worker's way in
             self._redis = RedisBridge(self._check_folder)
         return self._redis.adapt(value)
 

@@ -142,6 +142,7 @@ class WarmServer:
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
         python_flags: Sequence[str] = (),
+        prefix: Sequence[str] = (),
         timeout_s: float = 120.0,
     ) -> WarmServer | None:
         """A warmed-up server, or None when it cannot start (or its warm-up run failed).
@@ -150,6 +151,7 @@ class WarmServer:
         tutorial's ``--collect-only`` run imports its check modules and plugins; moto and
         boto3 too when the tutorial's front matter has an ``aws`` block), with
         ``warmup_env`` set during that run only; its exit code must be one of ``warmed_up``.
+        ``prefix`` goes before the interpreter (a sandbox, limits, another uid).
         """
         if not hasattr(os, "fork"):
             return None
@@ -160,7 +162,14 @@ class WarmServer:
         }
         try:
             process = subprocess.Popen(
-                [sys.executable, *python_flags, "-m", f"{__name__}.server", json.dumps(config)],
+                [
+                    *prefix,
+                    sys.executable,
+                    *python_flags,
+                    "-m",
+                    f"{__name__}.server",
+                    json.dumps(config),
+                ],
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
                 stdin=subprocess.PIPE,

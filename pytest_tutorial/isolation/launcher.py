@@ -1,0 +1,41 @@
+"""How the trusted process starts a process that runs learner code, when someone says how.
+
+A tutorial run on a learner's machine starts its workers and its learner-test runs as
+plain children. ``pytest-tutorial grade`` puts a :class:`Launcher` in the config's stash
+(:data:`LAUNCHER_KEY`) before the session starts: every process that runs learner code (the
+solution's workers, the warm server of the learner's test runs) is then started through it,
+limited and under the job slot's own uid (:class:`~pytest_tutorial.grading.learner_box.
+LearnerBox`), and every folder such a process must write is handed over first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+
+class Launcher(Protocol):
+    """What the harness needs to start a learner process contained."""
+
+    def prefix(self, cwd: Path) -> list[str]:
+        """The command line that runs what follows it as a learner process."""
+        ...
+
+    def environment(self) -> dict[str, str]:
+        """The learner process's whole environment."""
+        ...
+
+    def give(self, folder: Path) -> None:
+        """Let the learner process write ``folder`` and what is in it."""
+        ...
+
+
+LAUNCHER_KEY = pytest.StashKey["Launcher"]()
+"""Where ``grade``'s child puts its launcher for the session to find."""
+
+
+def launcher_of(config: pytest.Config) -> Launcher | None:
+    """The launcher someone put in ``config``'s stash, or None (plain children)."""
+    return config.stash.get(LAUNCHER_KEY, None)

@@ -60,14 +60,7 @@ def load_solution(path: Path, kind: str, contract: SolutionContract) -> Solution
 
     Raises :class:`SolutionImportError` with a learner-readable message on any failure.
     """
-    module_file = path / f"{contract.module.replace('.', '/')}.py"
-    if not path.is_dir():
-        raise SolutionImportError(f"the solution folder {path} does not exist")
-    if not module_file.is_file():
-        raise SolutionImportError(
-            f"{shown(module_file)} does not exist: the tutorial expects your code in "
-            f"'{contract.module}.py' inside {path}"
-        )
+    module_file = module_file_of(path, contract)
     package = _make_package(path)
     module = _import(f"{package}.{contract.module}", module_file, path)
     missing = [name for name in contract.exports if not hasattr(module, name)]
@@ -77,6 +70,23 @@ def load_solution(path: Path, kind: str, contract: SolutionContract) -> Solution
             "which the tutorial requires"
         )
     return Solution(path=path, kind=kind, module=module, exports=contract.exports)
+
+
+def module_file_of(path: Path, contract: SolutionContract) -> Path:
+    """The solution's main module in the folder ``path``.
+
+    Raises :class:`SolutionImportError` when the folder or the module is missing, with the
+    same message whichever process is to import it.
+    """
+    module_file = path / f"{contract.module.replace('.', '/')}.py"
+    if not path.is_dir():
+        raise SolutionImportError(f"the solution folder {path} does not exist")
+    if not module_file.is_file():
+        raise SolutionImportError(
+            f"{shown(module_file)} does not exist: the tutorial expects your code in "
+            f"'{contract.module}.py' inside {path}"
+        )
+    return module_file
 
 
 def shown(path: Path) -> str:

@@ -215,14 +215,7 @@ def worker_client(payload: dict[str, Any]) -> Any:
             except redis.exceptions.ResponseError as error:
                 raise _injected(error) from None
 
-    return BridgedRedis(
-        unix_socket_path=str(payload.get("path", "")),
-        decode_responses=bool(payload.get("decode_responses")),
-        retry=Retry(NoBackoff(), 0),
-        protocol=2,
-        lib_name=None,
-        lib_version=None,
-    )
+    return BridgedRedis(**_connection(payload), retry=Retry(NoBackoff(), 0))
 
 
 def _async_worker_client(payload: dict[str, Any]) -> Any:
@@ -240,14 +233,18 @@ def _async_worker_client(payload: dict[str, Any]) -> Any:
             except redis.exceptions.ResponseError as error:
                 raise _injected(error) from None
 
-    return BridgedAsyncRedis(
-        unix_socket_path=str(payload.get("path", "")),
-        decode_responses=bool(payload.get("decode_responses")),
-        retry=Retry(NoBackoff(), 0),
-        protocol=2,
-        lib_name=None,
-        lib_version=None,
-    )
+    return BridgedAsyncRedis(**_connection(payload), retry=Retry(NoBackoff(), 0))
+
+
+def _connection(payload: dict[str, Any]) -> dict[str, Any]:
+    """What both clients of the worker are given: the socket, no retry, RESP2, no CLIENT."""
+    return {
+        "unix_socket_path": str(payload.get("path", "")),
+        "decode_responses": bool(payload.get("decode_responses")),
+        "protocol": 2,
+        "lib_name": None,
+        "lib_version": None,
+    }
 
 
 def _injected(error: Exception) -> Exception:

@@ -31,7 +31,7 @@ from pytest_tutorial.isolation.launcher import Launcher
 from pytest_tutorial.isolation.redis_bridge import RedisBridge
 from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from pytest_tutorial.model import SolutionContract
-from pytest_tutorial.solution import Solution, SolutionImportError, shown
+from pytest_tutorial.solution import Solution, module_file_of
 
 __all__ = ["RemoteSolution", "SolutionWorkers", "WorkerGone"]
 
@@ -79,14 +79,7 @@ class SolutionWorkers:
         Raises :class:`SolutionImportError` with the same message a run in one process
         gives, or :class:`WorkerGone` when the worker could not start or ended.
         """
-        module_file = path / f"{contract.module.replace('.', '/')}.py"
-        if not path.is_dir():
-            raise SolutionImportError(f"the solution folder {path} does not exist")
-        if not module_file.is_file():
-            raise SolutionImportError(
-                f"{shown(module_file)} does not exist: the tutorial expects your code in "
-                f"'{contract.module}.py' inside {path}"
-            )
+        module_file = module_file_of(path, contract)
         worker = self._worker_for(path)
         module = worker.request(
             protocol.IMPORT,

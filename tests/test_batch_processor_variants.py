@@ -159,6 +159,7 @@ VARIANTS = [
             ),
         ),
         "core",
+        rejected_as=("failed", "timeout"),  # on a busy machine its waits outlast the limit
     ),
     Variant(
         "rate_limited_in_long_periods",  # freed slots wait for the next token
@@ -289,7 +290,7 @@ def test_a_method_that_hangs_is_stopped_and_the_rest_stands(
         "batch_processor",
         "-k",
         "not own_tests and not p95",  # the load test takes seconds: longer than the limit
-        f"{TIMEOUT}=1",
+        f"{TIMEOUT}=3",  # 1 s let a loaded machine time out checks that do not retry
         "-p",
         "no:cacheprovider",
         solution=folder,
@@ -306,7 +307,7 @@ def test_a_method_that_hangs_is_stopped_and_the_rest_stands(
         "test_transient_failures_are_retried_with_exponential_backoff",
     ]
     for name in timed_out:
-        assert "did not finish within its 1 s time limit" in checks[name]["message"], checks[name]
+        assert "did not finish within its 3 s time limit" in checks[name]["message"], checks[name]
     statuses = run.automated_statuses()
     assert statuses["errors"] == statuses["core"] == "timeout", statuses
     for item in ("integration", "documentation"):

@@ -102,13 +102,21 @@ def copy_solution(pytester: pytest.Pytester) -> Callable[[str, str], Path]:
 def run_tutorial(pytester: pytest.Pytester) -> RunTutorial:
     """Run ``pytest --tutorial=NAME`` in the pytester folder and return its validated report."""
 
-    def run(name: str, *args: str, solution: Path | str | None = None) -> TutorialRun:
+    def run(
+        name: str, *args: str, solution: Path | str | None = None, fresh_process: bool = False
+    ) -> TutorialRun:
+        """``fresh_process``: in a new interpreter, as a learner runs it (this process has
+        imported the package already, which pytest warns about: an error under a learner's
+        ``filterwarnings = error``)."""
         report_path = pytester.path / "report.json"
         report_path.unlink(missing_ok=True)
         options = [f"{TUTORIAL}={name}", f"{REPORT}={report_path}", "-p", "no:randomly", *args]
         if solution is not None:
             options.append(f"{SOLUTION}={solution}")
-        result = pytester.runpytest(*options)
+        if fresh_process:
+            result = pytester.runpytest_subprocess(*options)
+        else:
+            result = pytester.runpytest(*options)
         assert report_path.is_file(), f"no report written:\n{result.stdout.str()}"
         report = json.loads(report_path.read_text(encoding="utf-8"))
         validate_report(report)

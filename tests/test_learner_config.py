@@ -42,7 +42,7 @@ def test_checks_run_once_whatever_the_learners_ini_says(
         ],
         "warns",
     )
-    run = run_tutorial("caching", "-k", "not own_tests", solution=folder)
+    run = run_tutorial("caching", "-k", "not own_tests", solution=folder, fresh_process=True)
     checks = [check for item in run.report["checklist"] for check in item["checks"]]
     assert len(checks) == len({check["id"] for check in checks}) == checks_in("caching")
     statuses = run.automated_statuses()

@@ -20,12 +20,15 @@ import sys
 import tarfile
 import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from pytest_tutorial.discovery import CHECK_MODULE_GLOB
 from pytest_tutorial.grading import sandbox, stream
 from pytest_tutorial.grading.protocol import ChildArgs, ChildMode
 from pytest_tutorial.options import REFERENCE_ROOT
+
+if TYPE_CHECKING:
+    import pytest
 
 PLUGINS = ("pytest_tutorial.plugin", "pytest_asyncio.plugin", "_hypothesis_pytestplugin")
 """The only plugins loaded in the child: ours and those the checks need."""
@@ -191,11 +194,11 @@ class _LearnerProcesses:
             marker=args.run_id,
         )
 
-    def pytest_configure(self, config: object) -> None:
+    def pytest_configure(self, config: pytest.Config) -> None:
         """Put the box where the session looks for a launcher."""
         from pytest_tutorial.isolation.launcher import LAUNCHER_KEY
 
-        config.stash[LAUNCHER_KEY] = self.box  # type: ignore[attr-defined]
+        config.stash[LAUNCHER_KEY] = self.box
 
 
 if __name__ == "__main__":

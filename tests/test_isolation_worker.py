@@ -88,7 +88,10 @@ class Service:
         while True:
             pass
 
-    def die(self):
+    def die(self, signal_number=None):
+        if signal_number is not None:
+            os.kill(os.getpid(), signal_number)
+            time.sleep(10)
         os._exit(7)
 
 
@@ -193,10 +196,31 @@ def test_an_import_failure_is_the_learners_error(worker: Worker, folder: Path) -
 
 def test_a_worker_that_dies_fails_the_call_and_later_ones(worker: Worker, folder: Path) -> None:
     service = _import(worker, folder).Service(1)
-    with pytest.raises(WorkerGone, match="exit status 7"):
+    with pytest.raises(WorkerGone, match="exited with status 7"):
         service.die()
     with pytest.raises(WorkerGone):
         service.times(1)
+
+
+def test_the_import_runs_on_the_main_thread_so_signal_handlers_can_be_set(
+    worker: Worker, folder: Path
+) -> None:
+    """As in a run in one process: module-level code may install a signal handler."""
+    (folder / "learner.py").write_text(
+        "import signal, threading\n"
+        "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+        "IMPORTED_ON = threading.current_thread() is threading.main_thread()\n"
+        "class Service:\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
+    assert _import(worker, folder).IMPORTED_ON is True
+
+
+def test_a_worker_killed_by_a_signal_is_named(worker: Worker, folder: Path) -> None:
+    service = _import(worker, folder).Service(1)
+    with pytest.raises(WorkerGone, match="it was killed by SIGTERM"):
+        service.die(signal.SIGTERM)
 
 
 def test_an_interrupted_call_ends_the_worker(worker: Worker, folder: Path) -> None:

@@ -15,7 +15,7 @@ from pytest_tutorial.discovery import BUNDLED_ROOT
 from pytest_tutorial.grading import sandbox, uids
 from pytest_tutorial.grading.learner_box import LearnerBox
 from pytest_tutorial.isolation import protocol
-from pytest_tutorial.isolation.remote import Worker
+from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from tests.conftest import REPO
 
 PROBE = '''
@@ -57,6 +57,11 @@ def write(path):
 
 def environment(name):
     return os.environ.get(name)
+
+
+def spin():
+    while True:
+        pass
 '''
 LIMITS = sandbox.Limits(cpu_s=60, memory_mb=1024, open_files=128, processes=64)
 
@@ -159,3 +164,24 @@ def test_without_bubblewrap_the_limits_and_the_uid_still_hold(
         assert probe.write("/root/planted") != "written"  # type: ignore[attr-defined]
     finally:
         worker.stop()
+
+
+@pytest.mark.slow
+def test_a_limit_that_ends_a_learner_process_is_named(solution: Path) -> None:
+    """The check that was running says which limit ended the worker, with its figures."""
+    box = LearnerBox(sandbox.Limits(cpu_s=1, memory_mb=1024), shared=(solution,))
+    worker = Worker(
+        prefix=box.prefix(solution),
+        env=box.environment(),
+        cwd=str(solution),
+        describe_exit=box.describe_exit,
+    )
+    worker.start()
+    try:
+        probe: object = _probe(worker, solution)
+        with pytest.raises(WorkerGone) as gone:
+            probe.spin()  # type: ignore[attr-defined]
+    finally:
+        worker.stop()
+    assert "killed by SIGXCPU: the RLIMIT_CPU soft limit (1 s of CPU per process" in str(gone.value)
+    assert "peak RSS" in str(gone.value)

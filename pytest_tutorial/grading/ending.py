@@ -113,16 +113,19 @@ def _scratch_full(state: results.StreamState, limits: sandbox.Limits) -> str:
     )
 
 
-def describe_exit(ending: Ending, limits: sandbox.Limits) -> str:
-    """Why a child that never said ``done`` ended, naming the limit and the figures."""
+def describe_exit(ending: Ending, limits: sandbox.Limits, who: str = "the grading process") -> str:
+    """Why a child that never said ``done`` ended, naming the limit and the figures.
+
+    ``who``: the process it was (a submission's worker is described the same way).
+    """
     usage, code = ending.usage, ending.returncode
     figures = usage.figures()
     name = signal_of(ending)
     if code is None:
-        return f"the grading process stopped ({figures})"
+        return f"{who} stopped ({figures})"
     if name is None:
         return (
-            f"the grading process exited with status {code} before every check reported "
+            f"{who} exited with status {code} before every check reported "
             f"(os._exit or exit at import?) ({figures})"
         )
     how = f"killed by {name}"
@@ -141,7 +144,7 @@ def describe_exit(ending: Ending, limits: sandbox.Limits) -> str:
         why = f"the process crashed (address-space limit RLIMIT_AS: {limits.memory_mb} MB)"
     else:
         why = "a signal no limit of the grader sends"
-    return f"the grading process was {how}: {why} ({figures})"
+    return f"{who} was {how}: {why} ({figures})"
 
 
 def _sigkill(ending: Ending, limits: sandbox.Limits) -> str:

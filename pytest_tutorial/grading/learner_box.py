@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_tutorial.grading import sandbox
+from pytest_tutorial.grading.usage import oom_kills
+from pytest_tutorial.isolation.exits import WorkerExit, plain_description
 
 ENTER_MODULE = "pytest_tutorial.grading.enter"
 LEARNER_TMP_MB = 64
@@ -41,6 +43,8 @@ class LearnerBox:
     """Host folders the learner process may write, bound at the same path."""
     marker: str = ""
     """The run's marker (:data:`~.sandbox.MARKER_VARIABLE`): the cleanup finds strays by it."""
+    oom_kills_before: int | None = field(default_factory=oom_kills)
+    """The machine's OOM-kill count when the box was made (a later rise names the killer)."""
 
     def prefix(self, cwd: Path) -> list[str]:
         """The command line that runs what follows it as a learner process started in ``cwd``."""
@@ -80,3 +84,19 @@ class LearnerBox:
             return
         for path in [folder, *folder.rglob("*")]:
             os.lchown(path, self.uid, self.uid)
+
+    def describe_exit(self, end: WorkerExit) -> str:
+        """How a learner process ended, as its status says.
+
+        A signal is named as a grading child's ending names it: which limit sent it, with
+        the figures.
+        """
+        from pytest_tutorial.grading.ending import Ending, describe_exit
+        from pytest_tutorial.grading.usage import Usage
+
+        if end.signal_name is None:
+            return plain_description(end)
+        usage = Usage(end.peak_rss_kb, end.cpu_s, end.cpu_s, processes=1)
+        now, before = oom_kills(), self.oom_kills_before
+        ooms = now - before if now is not None and before is not None else None
+        return describe_exit(Ending("exited", end.returncode, usage, ooms), self.limits, "it")

@@ -15,6 +15,8 @@ from typing import Protocol
 
 import pytest
 
+from pytest_tutorial.isolation.exits import WorkerExit
+
 
 class Launcher(Protocol):
     """What the harness needs to start a learner process contained."""
@@ -29,6 +31,10 @@ class Launcher(Protocol):
 
     def give(self, folder: Path) -> None:
         """Let the learner process write ``folder`` and what is in it."""
+        ...
+
+    def describe_exit(self, end: WorkerExit) -> str:
+        """How a learner process ended, naming the limit that ended it, if one did."""
         ...
 
 

@@ -30,6 +30,7 @@ from pytest_tutorial.isolation.callbacks import TrustedCallbacks
 from pytest_tutorial.isolation.channel import Channel, ChannelClosed
 from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
 from pytest_tutorial.isolation.errors import ForeignExceptions, class_info, steers_the_harness
+from pytest_tutorial.isolation.exits import WorkerExit, plain_description, reap
 from pytest_tutorial.isolation.handles import Handle, _Method
 
 START_TIMEOUT_S = 60.0
@@ -95,8 +96,11 @@ class Worker:
         env: dict[str, str] | None = None,
         cwd: str | None = None,
         python: Sequence[str] = (sys.executable, "-I", "-B"),
+        describe_exit: Callable[[WorkerExit], str] = plain_description,
     ) -> None:
         self.prefix = list(prefix)
+        self.describe_exit = describe_exit
+        """Says how the worker ended (a grader's launcher names the limit that ended it)."""
         self.env = env
         self.cwd = cwd
         self.python = list(python)
@@ -167,14 +171,6 @@ class Worker:
     def exit_status(self) -> int | None:
         """The worker's exit status once it has ended, else None."""
         return None if self.process is None else self.process.poll()
-
-    @staticmethod
-    def _exit_status_soon(process: subprocess.Popen[bytes], within_s: float = 1.0) -> int | None:
-        """The exit status of a worker whose channel just closed (it may still be exiting)."""
-        try:
-            return process.wait(timeout=within_s)
-        except subprocess.TimeoutExpired:
-            return None
 
     # --- requests --------------------------------------------------------------------------
 
@@ -264,10 +260,7 @@ class Worker:
             except ChannelClosed as closed:
                 if self.channel is not channel:
                     return
-                status = self._exit_status_soon(process)
-                why = f"the worker process ended ({closed})"
-                if status is not None:
-                    why += f", exit status {status}"
+                why = f"the worker process ended ({closed}): {self.describe_exit(reap(process))}"
                 if self.channel is channel:
                     self.gone = why
                     self._fail_pending(why)

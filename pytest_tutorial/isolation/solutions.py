@@ -118,6 +118,7 @@ class SolutionWorkers:
             env=self.launcher.environment(),
             cwd=str(self.cwd),
             python=(sys.executable, "-I", "-B"),
+            describe_exit=self.launcher.describe_exit,
         )
 
     def _adapt_redis(self, value: object) -> dict[str, object] | None:

@@ -4,7 +4,9 @@ Started by :mod:`pytest_tutorial.isolation.remote` as ``python -I -m
 pytest_tutorial.isolation.worker FD`` (inside the grading sandbox when grading), with one
 end of a socket pair as file descriptor FD. Every request runs on a thread of its own, so
 calls the trusted side makes from several threads really run at the same time here; a
-coroutine runs on the worker's one event loop, in its own thread. Learner objects cross as
+coroutine runs on the worker's one event loop, in its own thread. The import of the
+solution runs on the main thread, as it does in a run in one process, so module-level code
+that installs signal handlers works. Learner objects cross as
 handles (ids into this process's table); the trusted side's functions arrive as callbacks,
 stubs that ask the trusted side to run them. Log records of the learner's code are sent to
 the trusted side, where checks capture them as usual.
@@ -22,6 +24,7 @@ import inspect
 import itertools
 import logging
 import os
+import queue
 import socket
 import sys
 import threading
@@ -131,7 +134,6 @@ class WorkerServer:
         self.codec = WorkerCodec(self)
         self.foreign = ForeignExceptions(resolve=_loaded_class)
         self._read_lock = threading.Lock()
-        self._closed = threading.Event()
         self._threads = 0
         self._idle = 0
         self.loop = asyncio.new_event_loop()
@@ -146,6 +148,8 @@ class WorkerServer:
         self._serving = threading.local()
         self._tasks: dict[object, asyncio.Task[Any] | None] = {}
         self._cancelled: set[object] = set()
+        self._on_main: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        """Requests the main thread serves (imports), None once the channel has closed."""
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -158,7 +162,8 @@ class WorkerServer:
         """
         self.channel.send({"op": protocol.READY, "pid": os.getpid(), "python": sys.version})
         self._start_reader()
-        self._closed.wait()
+        while (message := self._on_main.get()) is not None:
+            self._answer(message)
 
     def _start_reader(self) -> None:
         with self._lock:
@@ -174,7 +179,7 @@ class WorkerServer:
                 try:
                     message = self.channel.receive()
                 except ChannelClosed:
-                    self._closed.set()
+                    self._on_main.put(None)
                     return
                 with self._lock:
                     self._idle -= 1
@@ -192,6 +197,8 @@ class WorkerServer:
             self.codec.release(message.get("handles"))
         elif message.get("op") == protocol.CANCEL:
             self._cancel_task(message.get("target"))
+        elif message.get("op") == protocol.IMPORT:
+            self._on_main.put(message)
         else:
             self._answer(message)
 

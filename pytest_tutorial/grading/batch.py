@@ -54,8 +54,9 @@ class Options:
     keyword: str | None = None
     mode: sandbox.Mode = sandbox.Mode.AUTO
     keep_workdirs: bool = False
-    isolation: str = "process"
-    """Where the submission's code runs: ``process`` (beside the checks) or ``worker``."""
+    isolation: str = "worker"
+    """Where the submission's code runs: ``worker`` (apart from the checks, the default) or
+    ``process`` (beside the checks)."""
     run_id: str = field(default_factory=lambda: secrets.token_hex(6))
     """Names the batch in the marker variable of its processes (see :mod:`.sandbox`)."""
 

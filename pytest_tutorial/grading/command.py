@@ -146,11 +146,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--isolation",
-        choices=("process", "worker"),
-        default="process",
-        help="process: the submission's code runs beside the checks in the grading child; "
-        "worker: in processes of its own, under the job slot's uid, that cannot reach the "
-        "checks, the fakes or the results (docs/ci.md)",
+        choices=("worker", "process"),
+        default="worker",
+        help="worker (default): the submission's code runs in processes of its own, under "
+        "the job slot's uid, that cannot reach the checks, the fakes or the results; "
+        "process: beside the checks in the grading child, faster but forgeable (docs/ci.md)",
     )
     parser.add_argument(
         "-k",

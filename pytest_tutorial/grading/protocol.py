@@ -50,7 +50,7 @@ class ChildArgs:
     keyword: str | None = None
     run_id: str = ""
     """Marks every process of this run in its environment, so cleanup can find them all."""
-    isolation: str = "process"
+    isolation: str = "worker"
     """``--tutorial-isolation`` of the run: ``worker`` keeps the learner's code out of the
     child, in processes of the job slot's uid (:mod:`pytest_tutorial.grading.learner_box`)."""
 
@@ -103,7 +103,7 @@ class ChildArgs:
         parser.add_argument("--check-timeout", type=float)
         parser.add_argument("--keyword")
         parser.add_argument("--run-id", default="")
-        parser.add_argument("--isolation", choices=("process", "worker"), default="process")
+        parser.add_argument("--isolation", choices=("worker", "process"), default="worker")
         parsed = vars(parser.parse_args(argv))
         parsed["tutorial_paths"] = tuple(parsed.pop("tutorial_path"))
         return cls(**parsed)

@@ -52,9 +52,9 @@ class Plan:
     keyword: str | None = None
     keep_workdirs: bool = False
     run_id: str = ""
-    isolation: str = "process"
-    """``process``: the submission's code runs in the grading child beside the checks;
-    ``worker``: in processes of its own (see :class:`~.protocol.ChildArgs`)."""
+    isolation: str = "worker"
+    """``worker``: the submission's code runs in processes of its own; ``process``: in the
+    grading child beside the checks (see :class:`~.protocol.ChildArgs`)."""
 
     @property
     def hidden(self) -> list[Path]:

@@ -31,7 +31,7 @@ from pytest_tutorial.isolation.launcher import Launcher
 from pytest_tutorial.isolation.redis_bridge import RedisBridge
 from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from pytest_tutorial.model import SolutionContract
-from pytest_tutorial.solution import Solution, module_file_of
+from pytest_tutorial.solution import Solution, SolutionImportError, module_file_of
 
 __all__ = ["RemoteSolution", "SolutionWorkers", "WorkerGone"]
 
@@ -77,17 +77,25 @@ class SolutionWorkers:
         """Import ``contract.module`` from ``path`` in its worker (started when needed).
 
         Raises :class:`SolutionImportError` with the same message a run in one process
-        gives, or :class:`WorkerGone` when the worker could not start or ended.
+        gives, also when the import ended the worker; :class:`WorkerGone` when the worker
+        could not start.
         """
         module_file = module_file_of(path, contract)
         worker = self._worker_for(path)
-        module = worker.request(
-            protocol.IMPORT,
-            folder=str(path),
-            module=contract.module,
-            exports=list(contract.exports),
-            as_package=True,
-        )
+        try:
+            module = worker.request(
+                protocol.IMPORT,
+                folder=str(path),
+                module=contract.module,
+                exports=list(contract.exports),
+                as_package=True,
+            )
+        except WorkerGone as gone:
+            # As when a run in one process dies at import: every check fails the same way,
+            # and no check starts a worker only to see it end again.
+            raise SolutionImportError(
+                f"the process running your code ended while importing the solution: {gone}"
+            ) from None
         return RemoteSolution(
             path=path,
             kind=kind,
@@ -112,11 +120,13 @@ class SolutionWorkers:
     def _new_worker(self, path: Path) -> Worker:
         if self.launcher is None:
             return Worker(cwd=str(self.cwd), python=(sys.executable, "-B"))
-        self.launcher.give(path)  # the learner's code may write its own folder
+        # The learner's code may write its own folder, its working folder here: the grader's
+        # own working folder holds files a learner process must not touch.
+        self.launcher.give(path)
         return Worker(
-            prefix=self.launcher.prefix(self.cwd),
+            prefix=self.launcher.prefix(path),
             env=self.launcher.environment(),
-            cwd=str(self.cwd),
+            cwd=str(path),
             python=(sys.executable, "-I", "-B"),
             describe_exit=self.launcher.describe_exit,
         )

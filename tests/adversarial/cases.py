@@ -192,7 +192,7 @@ CONTAINMENT_CASES = (
         "    f'reference={_can_read(\"$repo/reference_solutions/caching/cache_service.py\")} '\n"
         "    f'shadow={_can_read(\"/etc/shadow\")} '\n"
         "    f'package={_can_write(_os.path.dirname(_package.__file__))} '\n"
-        "    f'own_reference={_can_plant(\"reference_solutions/caching\")} '\n"
+        "    f'own_reference={_can_plant(\"/grading/reference_solutions/caching\")} '\n"
         '    f\'root={"yes" if _os.geteuid() == 0 else "no"}\'\n'
         ")\n",
         needs_sandbox=True,

@@ -51,3 +51,11 @@ NAMED = {
     "fills_scratch": (None, "the scratch folder (a 64 MB tmpfs, --scratch) was full"),
 }
 """Per case: the signal in the report's ``grading.signal`` and what its detail names."""
+NAMED_IN_WORKER = {
+    "cpu_spin": "killed by SIGXCPU: the RLIMIT_CPU soft limit (4 s of CPU per process, --cpu)",
+    "ignores_sigxcpu": "killed by SIGKILL: the RLIMIT_CPU hard limit (9 s of CPU per process)",
+    "file_size_kill": "killed by SIGXFSZ: a file outgrew the RLIMIT_FSIZE limit (8 MB",
+    "fills_scratch": "the scratch folder (a 64 MB tmpfs, --scratch) was full",
+}
+"""With ``--isolation worker`` the limit ends the submission's worker, not the grading child:
+what the failed checks' messages (or, for the scratch folder, the detail) must contain."""

@@ -52,11 +52,11 @@ def reference_of(source: TutorialSource) -> Path | None:
 
 
 def reference_to_compare(source: TutorialSource) -> Path | None:
-    """The shipped reference a run compares performance with; never in a grading child.
+    """The shipped reference a run compares performance with; never found by a grading child.
 
-    Grading judges performance by the absolute target (docs/ci.md): a reference measured
-    in the child would run in the submission's process, and with or without a sandbox
-    the same submission gets the same kind of verdict.
+    A grading child is given its reference by the grader, and only with workers (docs/ci.md):
+    a reference measured in a child that runs the submission's code in its own process
+    would be in the submission's reach, so that mode judges by the absolute target.
     """
     from pytest_tutorial.grading.sandbox import MARKER_VARIABLE
 

@@ -133,12 +133,16 @@ class TutorialSession:
     def reference_solution(self) -> tuple[Solution | None, str]:
         """The reference solution to compare performance with, or None and the reason.
 
-        It is ``reference_solutions/NAME`` under the rootdir, else the one the tutorial ships
+        It is the one ``grade``'s child was given (worker mode), else
+        ``reference_solutions/NAME`` under the rootdir, else the one the tutorial ships
         (:func:`pytest_tutorial.bundled.reference_to_compare`: not in a grading child); a run
         whose solution is that folder compares the solution with itself.
         """
         if self._reference is None or getattr(self._reference[0], "current", True) is False:
-            path = self.settings.rootdir / REFERENCE_ROOT / self.tutorial.id
+            from pytest_tutorial.isolation.launcher import GRADING_REFERENCE_KEY
+
+            graded = self.config.stash.get(GRADING_REFERENCE_KEY, None)
+            path = graded or self.settings.rootdir / REFERENCE_ROOT / self.tutorial.id
             if not path.is_dir():
                 path = reference_to_compare(self.source) or path
             if path.resolve() == self.settings.solution.resolve():

@@ -368,7 +368,8 @@ def test_the_sandbox_hides_checks_reference_and_secrets(corpus: Corpus) -> None:
         pytest.skip("needs bubblewrap")
     text = _messages(corpus.reports["probes_the_sandbox"])
     assert (
-        "probe: checks=hidden reference=hidden shadow=hidden package=readonly own_reference=blocked"
+        "probe: checks=hidden reference=hidden fed_reference=hidden shadow=hidden "
+        "package=readonly own_reference=blocked"
     ) in text
     if os.geteuid() == 0:
         assert "root=no" in text

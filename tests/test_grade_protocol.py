@@ -27,7 +27,8 @@ def test_every_field_survives_the_round_trip() -> None:
         check_timeout=2.5,
         keyword="core and not slow",
         run_id="run-1",
-        isolation="worker",
+        isolation="process",
+        reference=Path("/t/.reference/caching"),
     )
     assert ChildArgs.from_argv(args.to_argv()) == args
 

@@ -1,10 +1,9 @@
-"""``grade --isolation worker``: the submission's code runs apart from the checks.
+"""``grade``'s default, ``--isolation worker``: the submission's code runs apart from the checks.
 
-The forging cases of the adversarial corpus, which score full marks when the submission
-shares the grading child's process (pinned in tests/test_grade_corpus.py), earn nothing
-here: the checks, the streamer and its token are in a process the submission's code
-cannot reach (another uid as root, inside the same sandbox), and what the worker answers
-is only ever the learner's answer to a check's call.
+The checks, the streamer and its token are in a process the submission's code cannot reach
+(another uid as root, inside the same sandbox), and what the worker answers is only ever
+the learner's answer to a check's call. The forging cases of the adversarial corpus score
+0 in this mode (tests/test_grade_corpus.py grades the corpus in both modes).
 """
 
 from __future__ import annotations
@@ -17,21 +16,11 @@ from typing import Any
 import pytest
 
 from pytest_tutorial.grading import batch, sandbox
-from tests.adversarial.cases import CASES, REPO, Case
+from tests.adversarial.cases import REPO, Case
 from tests.conftest import validate_report
 
 pytestmark = pytest.mark.slow
 
-FORGING = (
-    "patches_the_checks",
-    "patches_reporting",
-    "wraps_the_streamer",
-    "forces_verdicts",
-    "fake_report",
-    "equal_to_everything",
-)
-"""Cases that forge verdicts from inside the submission's process (all from the starter)."""
-BY_NAME = {case.name: case for case in CASES}
 LIMITS = sandbox.Limits(wall_s=120, cpu_s=120, memory_mb=2048, processes=128)
 
 
@@ -46,7 +35,6 @@ def _grade(folder: Path, cases: list[Case], **options: Any) -> dict[str, dict[st
             submissions=paths,
             jobs=2,
             limits=LIMITS,
-            isolation="worker",
             run_id=f"workers{os.getpid()}",
             **options,
         )
@@ -73,10 +61,30 @@ def test_the_reference_gets_full_marks_and_the_starter_none(tmp_path: Path) -> N
     assert starter["score"]["points"] == 0
 
 
-def test_forging_from_the_submissions_process_earns_nothing(tmp_path: Path) -> None:
-    reports = _grade(tmp_path, [BY_NAME[name] for name in FORGING], keyword="not own_tests")
-    for name in FORGING:
-        report = reports[name]
-        assert report["grading"]["isolation"] == "worker"
-        assert report["grading"]["outcome"] == "completed", (name, report["grading"])
-        assert report["score"]["points"] == 0, (name, report["score"])
+def test_performance_is_judged_against_the_reference_in_a_worker_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """The relative target works in grading: the grader hands the child the reference,
+    which runs in its own worker (the child's user, out of the submission's reach)."""
+    reports = _grade(tmp_path, [Case("reference", base="reference_solutions")], keyword="p95")
+    performance = reports["reference"]["performance"]
+    assert performance
+    for entry in performance:
+        assert entry["reference_p95_ms"] is not None, entry
+        assert entry["decided_by"] in ("relative", "floor"), entry
+        assert entry["passed"], entry
+
+
+def test_with_the_checks_in_the_submissions_process_the_absolute_target_decides(
+    tmp_path: Path,
+) -> None:
+    """``--isolation process`` gets no reference: it would run in the submission's process."""
+    reports = _grade(
+        tmp_path,
+        [Case("reference", base="reference_solutions")],
+        keyword="p95",
+        isolation="process",
+    )
+    for entry in reports["reference"]["performance"]:
+        assert entry["reference_p95_ms"] is None, entry
+        assert entry["decided_by"] in ("absolute", "floor", "ceiling"), entry

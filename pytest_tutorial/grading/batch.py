@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_tutorial.bundled import reference_of
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource, get_tutorial
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.errors import usage_error
@@ -32,7 +33,7 @@ from pytest_tutorial.model import Tutorial, ValidationMethod
 from pytest_tutorial.scoring import CheckSpec
 
 from . import archive, gradebook, outputs, results, sandbox, stream
-from .protocol import ChildArgs, ChildMode
+from .protocol import FED_REFERENCE, ChildArgs, ChildMode
 from .results import OutcomeKind
 from .submission import Graded, Job, Plan, fallback, grade, hidden_roots
 
@@ -134,25 +135,35 @@ def select_shard(jobs: Sequence[Job], shard: tuple[int, int] | None) -> list[Job
     return [job for position, job in enumerate(jobs) if position % count == index - 1]
 
 
-def feed_archive(source: TutorialSource) -> bytes:
-    """The tutorial's files, paths relative to its tutorials folder, as an uncompressed tar."""
+def feed_archive(source: TutorialSource, reference: Path | None = None) -> bytes:
+    """The tutorial's files, paths relative to its tutorials folder, as an uncompressed tar.
+
+    With ``reference``, the reference solution's files too, under :data:`FED_REFERENCE`.
+    """
     root = source.directory.parent
     files = [root / "__init__.py"] if (root / "__init__.py").is_file() else []
-    files += sorted(
-        path
-        for path in source.directory.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
-    )
+    files += _files_in(source.directory)
+    names = [str(path.relative_to(root)) for path in files]
+    if reference is not None:
+        fed = _files_in(reference)
+        files += fed
+        names += [f"{FED_REFERENCE}/{source.id}/{path.relative_to(reference)}" for path in fed]
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for path in files:
-            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))
+        for path, name in zip(files, names, strict=True):
+            info = tar.gettarinfo(str(path), arcname=name)
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             info.mode = 0o644
             with path.open("rb") as stream_:
                 tar.addfile(info, stream_)
     return buffer.getvalue()
+
+
+def _files_in(folder: Path) -> list[Path]:
+    return sorted(
+        path for path in folder.rglob("*") if path.is_file() and "__pycache__" not in path.parts
+    )
 
 
 def collect_specs(
@@ -243,6 +254,7 @@ def run(
         specs = collect_specs(tutorial, source, paths, workdir)
         hidden = hidden_roots(source, paths)
         box = sandbox.detect(options.mode, options.jobs, hidden)
+        reference = reference_of(source) if options.isolation == "worker" else None
         plan = Plan(
             tutorial=tutorial,
             source=source,
@@ -252,12 +264,13 @@ def run(
             box=box,
             workdir=workdir,
             out=out,
-            feed=feed_archive(source) if box.isolated else b"",
+            feed=feed_archive(source, reference) if box.isolated else b"",
             check_timeout=options.check_timeout,
             keyword=options.keyword,
             keep_workdirs=options.keep_workdirs,
             run_id=options.run_id,
             isolation=options.isolation,
+            reference=reference,
         )
         on_ready(box, len(jobs))
         graded = _grade_all(plan, jobs, max(options.jobs, 1), on_start, on_finish)

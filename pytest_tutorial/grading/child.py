@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from pytest_tutorial.discovery import CHECK_MODULE_GLOB
 from pytest_tutorial.grading import sandbox, stream
-from pytest_tutorial.grading.protocol import ChildArgs, ChildMode
+from pytest_tutorial.grading.protocol import FED_REFERENCE, ChildArgs, ChildMode
 from pytest_tutorial.options import REFERENCE_ROOT
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sandbox.no_new_privileges()
         if args.feed_fd is not None and args.feed_root is not None:
             _unpack_checks(args.feed_fd, args.feed_root)
+            _keep_private(args.feed_root / FED_REFERENCE)
         solution = _prepare_scratch(args)
         streamer.emit(stream.HELLO, pid=os.getpid(), uid=os.geteuid())
         import pytest
@@ -101,6 +102,12 @@ def _unpack_checks(fd: int, root: Path) -> None:
     """Unpack the tutorial's files (a tar the parent wrote to a memfd) into ``root``."""
     with os.fdopen(fd, "rb") as feed, tarfile.open(fileobj=feed, mode="r:") as archive:
         archive.extractall(root, filter="data")
+
+
+def _keep_private(folder: Path) -> None:
+    """Only the child's own user may enter ``folder`` (the fed reference solution)."""
+    if folder.is_dir():
+        os.chmod(folder, 0o700)
 
 
 def _prepare_scratch(args: ChildArgs) -> Path:
@@ -193,12 +200,15 @@ class _LearnerProcesses:
             uid=args.drop_uid if os.geteuid() == 0 else None,
             marker=args.run_id,
         )
+        self.reference = args.reference
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        """Put the box where the session looks for a launcher."""
-        from pytest_tutorial.isolation.launcher import LAUNCHER_KEY
+        """Put the box where the session looks for a launcher, and the grader's reference."""
+        from pytest_tutorial.isolation.launcher import GRADING_REFERENCE_KEY, LAUNCHER_KEY
 
         config.stash[LAUNCHER_KEY] = self.box
+        if self.reference is not None:
+            config.stash[GRADING_REFERENCE_KEY] = self.reference
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ from pathlib import Path
 
 from .sandbox import CHILD_MODULE, Limits
 
+FED_REFERENCE = ".reference"
+"""Where, under the feed's root, a sandboxed child gets the reference solution (worker mode),
+in a folder only the child's own user may enter."""
+
 
 class ChildMode(enum.StrEnum):
     """What the child does: grade a submission, or only collect the checks (no submission)."""
@@ -54,6 +58,10 @@ class ChildArgs:
     """``--tutorial-isolation`` of the run: ``worker`` keeps the learner's code out of the
     child, in processes of the job slot's uid (:mod:`pytest_tutorial.grading.learner_box`)."""
 
+    reference: Path | None = None
+    """The reference solution the child compares performance with (worker mode only: it
+    runs in a worker of its own, which the submission's code cannot reach)."""
+
     @property
     def in_workers(self) -> bool:
         """Whether the learner's code runs in workers, not in the child."""
@@ -78,6 +86,7 @@ class ChildArgs:
             "--keyword": self.keyword,
             "--run-id": self.run_id or None,
             "--isolation": self.isolation,
+            "--reference": self.reference,
         }
         for option, value in optional.items():
             if value is not None:
@@ -104,6 +113,7 @@ class ChildArgs:
         parser.add_argument("--keyword")
         parser.add_argument("--run-id", default="")
         parser.add_argument("--isolation", choices=("worker", "process"), default="worker")
+        parser.add_argument("--reference", type=Path)
         parsed = vars(parser.parse_args(argv))
         parsed["tutorial_paths"] = tuple(parsed.pop("tutorial_path"))
         return cls(**parsed)

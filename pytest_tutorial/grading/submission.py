@@ -27,7 +27,7 @@ from pytest_tutorial.scoring import CheckSpec, Scorecard
 
 from . import archive, results, sandbox, stream, unpacker, untrusted, usage
 from . import ending as endings
-from .protocol import ChildArgs
+from .protocol import FED_REFERENCE, ChildArgs
 from .results import OutcomeKind
 
 EXIT_GRACE_S = 1.0
@@ -55,6 +55,9 @@ class Plan:
     isolation: str = "worker"
     """``worker``: the submission's code runs in processes of its own; ``process``: in the
     grading child beside the checks (see :class:`~.protocol.ChildArgs`)."""
+    reference: Path | None = None
+    """The tutorial's reference solution, given to the child in worker mode (in the feed,
+    when sandboxed) for the relative performance target."""
 
     @property
     def hidden(self) -> list[Path]:
@@ -331,6 +334,7 @@ def _command(
         keyword=plan.keyword or None,
         run_id=marker,
         isolation=plan.isolation,
+        reference=plan.reference,
     )
     if plan.box.bwrap is not None:
         feed = os.memfd_create("tutorial-checks")
@@ -338,11 +342,13 @@ def _command(
         os.lseek(feed, 0, os.SEEK_SET)
         passed.append(feed)
         scratch = sandbox.SCRATCH
+        feed_root = plan.source.directory.parent
         args = replace(
             args,
             feed_fd=feed,
-            feed_root=plan.source.directory.parent,
+            feed_root=feed_root,
             submission=sandbox.SUBMISSION_SOURCE,
+            reference=feed_root / FED_REFERENCE / plan.source.id if plan.reference else None,
         )
         prefix = sandbox.bwrap_prefix(
             plan.box.bwrap,

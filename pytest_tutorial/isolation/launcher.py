@@ -40,6 +40,9 @@ class Launcher(Protocol):
 
 LAUNCHER_KEY = pytest.StashKey["Launcher"]()
 """Where ``grade``'s child puts its launcher for the session to find."""
+GRADING_REFERENCE_KEY = pytest.StashKey[Path]()
+"""Where ``grade``'s child puts the reference solution it was given, which the relative
+performance target compares with (its worker is the trusted side's, not the learner's)."""
 
 
 def launcher_of(config: pytest.Config) -> Launcher | None:

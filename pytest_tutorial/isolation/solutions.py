@@ -62,16 +62,52 @@ class RemoteSolution(Solution):
         return str(self.source or self.path)
 
 
+class _Side:
+    """One solution's worker and the check's Redis sockets that only it reaches."""
+
+    def __init__(self, worker: Worker, launcher: Launcher | None) -> None:
+        self.worker = worker
+        self.launcher = launcher
+        self._check_folder: Path | None = None
+        self._redis: RedisBridge | None = None
+
+    def adapt_redis(self, value: object) -> dict[str, object] | None:
+        """A fake Redis client as a socket in this side's folder of the running check."""
+        if self._redis is None:
+            from pytest_tutorial.isolation.redis_bridge import is_bridgeable
+
+            if not is_bridgeable(value):
+                return None
+            self._check_folder = Path(tempfile.mkdtemp(prefix="pytest-tutorial-"))
+            if self.launcher is not None:
+                self.launcher.give(self._check_folder)  # its sockets are the worker's way in
+            self._redis = RedisBridge(self._check_folder)
+        return self._redis.adapt(value)
+
+    def end_check(self) -> None:
+        """Close the check's Redis sockets and remove their folder."""
+        if self._redis is not None:
+            self._redis.close()
+            self._redis = None
+        if self._check_folder is not None:
+            shutil.rmtree(self._check_folder, ignore_errors=True)
+            self._check_folder = None
+
+
 class SolutionWorkers:
-    """One worker per solution folder, and the fixtures' clients of the running check."""
+    """One worker per solution folder, and the fixtures' clients of the running check.
+
+    With a launcher (grading) the learner's workers start through it: limited, under the
+    job slot's uid. The reference solution is the tutorial's own trusted code: its worker
+    starts plainly, as the trusted process's user, with a socket folder of its own, so the
+    learner's code can neither reach it nor stand in for the fakes it talks to.
+    """
 
     def __init__(self, cwd: Path, launcher: Launcher | None = None) -> None:
         self.cwd = cwd
         self.launcher = launcher
-        """Starts the workers contained (grading), or None for plain children."""
-        self._workers: dict[Path, Worker] = {}
-        self._check_folder: Path | None = None
-        self._redis: RedisBridge | None = None
+        """Starts the learner's workers contained (grading), or None for plain children."""
+        self._sides: dict[Path, _Side] = {}
 
     def load(self, path: Path, kind: str, contract: SolutionContract) -> RemoteSolution:
         """Import ``contract.module`` from ``path`` in its worker (started when needed).
@@ -81,7 +117,7 @@ class SolutionWorkers:
         could not start.
         """
         module_file = module_file_of(path, contract)
-        worker = self._worker_for(path)
+        worker = self._worker_for(path, kind)
         try:
             module = worker.request(
                 protocol.IMPORT,
@@ -105,56 +141,42 @@ class SolutionWorkers:
             source=module_file,
         )
 
-    def _worker_for(self, path: Path) -> Worker:
-        worker = self._workers.get(path)
-        if worker is None:
-            worker = self._new_worker(path)
+    def _worker_for(self, path: Path, kind: str) -> Worker:
+        side = self._sides.get(path)
+        if side is None:
+            launcher = None if kind == "reference" else self.launcher
+            worker = self._new_worker(path, launcher)
+            side = _Side(worker, launcher)
             clocks = ClockBridge(worker)
             aws = AwsBridge(worker.register_callback)
-            worker.adapters.extend([self._adapt_redis, clocks.adapt, aws.adapt])
-            self._workers[path] = worker
-        if worker.gone is not None:
-            worker.start()
-        return worker
+            worker.adapters.extend([side.adapt_redis, clocks.adapt, aws.adapt])
+            self._sides[path] = side
+        if side.worker.gone is not None:
+            side.worker.start()
+        return side.worker
 
-    def _new_worker(self, path: Path) -> Worker:
-        if self.launcher is None:
+    def _new_worker(self, path: Path, launcher: Launcher | None) -> Worker:
+        if launcher is None:
             return Worker(cwd=str(self.cwd), python=(sys.executable, "-B"))
         # The learner's code may write its own folder, its working folder here: the grader's
         # own working folder holds files a learner process must not touch.
-        self.launcher.give(path)
+        launcher.give(path)
         return Worker(
-            prefix=self.launcher.prefix(path),
-            env=self.launcher.environment(),
+            prefix=launcher.prefix(path),
+            env=launcher.environment(),
             cwd=str(path),
             python=(sys.executable, "-I", "-B"),
-            describe_exit=self.launcher.describe_exit,
+            describe_exit=launcher.describe_exit,
         )
 
-    def _adapt_redis(self, value: object) -> dict[str, object] | None:
-        if self._redis is None:
-            from pytest_tutorial.isolation.redis_bridge import is_bridgeable
-
-            if not is_bridgeable(value):
-                return None
-            self._check_folder = Path(tempfile.mkdtemp(prefix="pytest-tutorial-"))
-            if self.launcher is not None:
-                self.launcher.give(self._check_folder)  # its sockets are the worker's way in
-            self._redis = RedisBridge(self._check_folder)
-        return self._redis.adapt(value)
-
     def end_check(self) -> None:
-        """Close the check's Redis sockets and remove their folder."""
-        if self._redis is not None:
-            self._redis.close()
-            self._redis = None
-        if self._check_folder is not None:
-            shutil.rmtree(self._check_folder, ignore_errors=True)
-            self._check_folder = None
+        """Close the check's Redis sockets and remove their folders."""
+        for side in self._sides.values():
+            side.end_check()
 
     def close(self) -> None:
         """Stop every worker (the end of the run)."""
         self.end_check()
-        for worker in self._workers.values():
-            worker.stop()
-        self._workers.clear()
+        for side in self._sides.values():
+            side.worker.stop()
+        self._sides.clear()

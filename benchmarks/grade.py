@@ -4,11 +4,13 @@
    the starter) graded by one ``grade`` batch with ``--jobs 2``: submissions per minute.
 2. Containment cost per submission, rounds interleaved on a copy of the reference:
    uncontained (``pytest --tutorial=caching --tutorial-solution=COPY`` as a learner runs
-   it, in a folder without ``reference_solutions`` so both judge performance the same
-   way), contained with bubblewrap, and contained with resource limits only. A contained
-   figure is the submission's own time in its report (copy, sandbox, checks, cleanup);
-   the batch's fixed cost (trusted collection, sandbox probe) is quoted apart, and so is
-   the bare cost of entering the sandbox (the interpreter started with and without it).
+   it), contained with bubblewrap in each isolation mode (``worker``, the default: the
+   submission's code in workers apart from the checks; ``process``: beside them), and
+   with resource limits only. A contained figure is the submission's own time in its
+   report (copy, sandbox, checks, cleanup); the batch's fixed cost (trusted collection,
+   sandbox probe) is quoted apart, and so is the bare cost of entering the sandbox (the
+   interpreter started with and without it). The worker/process ratio is the price of
+   scores no submission can forge (target: within 1.3x).
 
     python benchmarks/grade.py [--class-size 8] [--rounds 5]
 """
@@ -36,12 +38,23 @@ def _copy(kind: str, target: Path) -> Path:
     return target
 
 
-def _grade(submissions: list[Path], out: Path, jobs: int, mode: sandbox.Mode) -> tuple[float, Any]:
+def _grade(
+    submissions: list[Path],
+    out: Path,
+    jobs: int,
+    mode: sandbox.Mode,
+    isolation: str = "worker",
+) -> tuple[float, Any]:
     """Wall seconds of one batch and its gradebook."""
     started = time.perf_counter()
     batch.run(
         batch.Options(
-            tutorial="caching", out=out, submissions=tuple(submissions), jobs=jobs, mode=mode
+            tutorial="caching",
+            out=out,
+            submissions=tuple(submissions),
+            jobs=jobs,
+            mode=mode,
+            isolation=isolation,
         )
     )
     elapsed = time.perf_counter() - started
@@ -56,7 +69,7 @@ def throughput(folder: Path, size: int) -> None:
     scores = sorted(row["points"] for row in book["submissions"])
     print(
         f"throughput: {size} submissions ({size - size // 2} reference, {size // 2} starter) "
-        f"with --jobs 2 and {book['sandbox']} in {elapsed:.1f} s -> "
+        f"with --jobs 2, {book['sandbox']} and workers in {elapsed:.1f} s -> "
         f"{size / elapsed * 60:.1f} submissions per minute (scores {scores})"
     )
 
@@ -73,26 +86,33 @@ def containment_cost(folder: Path, rounds: int) -> None:
         "-q",
     ]
     timed_run(plain, cwd=plain_dir)  # warm caches
-    figures: dict[str, list[float]] = {"uncontained": [], "bubblewrap": [], "rlimits": []}
+    contained = (
+        (sandbox.Mode.BWRAP, "worker", "bwrap+worker"),
+        (sandbox.Mode.BWRAP, "process", "bwrap+process"),
+        (sandbox.Mode.NONE, "worker", "rlimits+worker"),
+    )
+    figures: dict[str, list[float]] = {"uncontained": [], **{name: [] for *_, name in contained}}
     fixed: list[float] = []
     for number in range(rounds):
         figures["uncontained"].append(timed_run(plain, cwd=plain_dir))
-        for mode, name in ((sandbox.Mode.BWRAP, "bubblewrap"), (sandbox.Mode.NONE, "rlimits")):
+        for mode, isolation, name in contained:
             out = folder / f"out-{name}-{number}"
-            elapsed, book = _grade([copy], out, 1, mode)
+            elapsed, book = _grade([copy], out, 1, mode, isolation)
             row = book["submissions"][0]
             if row["points"] != row["max_points"]:
                 raise SystemExit(f"the reference did not get full marks under {name}: {row}")
             figures[name].append(row["duration_s"])
-            if name == "bubblewrap":
+            if name == "bwrap+worker":
                 fixed.append(elapsed - row["duration_s"])
     base = median(figures["uncontained"])
     print(f"containment cost per submission, median of {rounds} interleaved rounds:")
     for name, values in figures.items():
         print(
-            f"  {name:12} {median(values):6.2f} s  (min {min(values):.2f}, max {max(values):.2f})"
+            f"  {name:14} {median(values):6.2f} s  (min {min(values):.2f}, max {max(values):.2f})"
             f"  ratio to uncontained {median(values) / base:.2f}"
         )
+    ratio = median(figures["bwrap+worker"]) / median(figures["bwrap+process"])
+    print(f"  workers against one process, both in bubblewrap: {ratio:.2f}x (target <= 1.3)")
     print(f"  fixed cost of a batch (trusted collection, probe, gradebook): {median(fixed):.2f} s")
 
 

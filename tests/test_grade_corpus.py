@@ -291,6 +291,7 @@ EXPECTED_OUTCOME_IN_PROCESS = {
     "file_size_kill": {"crashed"},
     # A full scratch folder may or may not stop pytest itself (its own files live there).
     "fills_scratch": {"completed", "crashed"},
+    "huge_and_deep_values": {"completed", "timeout"},
 }
 EXPECTED_OUTCOME_IN_WORKERS = {
     # Only the wall clock and the output cap end the grading child itself; a limit, a crash
@@ -300,6 +301,8 @@ EXPECTED_OUTCOME_IN_WORKERS = {
     "tar_bz2_bomb": {"invalid"},
     # A full scratch folder may or may not stop pytest itself (its own files live there).
     "fills_scratch": {"completed", "crashed"},
+    # 64 MB answers, over the channel's cap, take a while to build and refuse each time.
+    "huge_and_deep_values": {"completed", "timeout"},
 }
 PINNED_IN_PROCESS = {"patches_the_checks", "imports_known_bad", *FORGED_FROM_INSIDE}
 """Known limits: these score points today (docs/ci.md says why); the test pins it."""
@@ -345,6 +348,17 @@ def test_a_submission_that_dies_mid_run_keeps_what_it_earned(corpus: Corpus) -> 
     assert report["grading"]["outcome"] == "crashed"
     assert statuses.count("error") == 1  # the check it died in
     assert any(check["message"].startswith("no verdict") for check in _checks(report))
+
+
+def test_a_channel_that_a_submission_breaks_is_never_read_again(corpus: Corpus) -> None:
+    """A frame header whose body never comes ends the worker at once, named; no check
+    waits out its time limit on it."""
+    if not corpus.in_workers:
+        pytest.skip("no channel: the submission runs in the grading child")
+    report = corpus.reports["blocks_the_channel"]
+    checks = [c for c in _checks(report) if c["status"] != "skipped"]
+    assert all("a frame of 2147483647 bytes is over" in c["message"] for c in checks)
+    assert all(c["status"] != "timeout" for c in checks)
 
 
 def test_root_conftest_is_ignored_everywhere(corpus: Corpus) -> None:

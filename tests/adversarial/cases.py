@@ -3,8 +3,9 @@
 Each :class:`~tests.adversarial.case.Case` is built from the starter or the reference
 solution (see :mod:`tests.adversarial.case`). :data:`CASES` gathers them all: the ones below
 (containment: hangs, crashes, floods, escapes, forged reports), the attacks on the parent
-through the result stream and the batch's files (:mod:`.stream_cases`), and one case per
-resource limit, graded under tight limits (:mod:`.limit_cases`).
+through the result stream and the batch's files (:mod:`.stream_cases`), the attacks on
+the channel to a worker (:mod:`.worker_cases`), and one case per resource limit, graded
+under tight limits (:mod:`.limit_cases`).
 
 ``learner_tests``: the case needs the ``tests`` item's checks (the learner's own tests),
 the slowest ones; the others are graded with those deselected.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from tests.adversarial.case import MODULE, REPO, Case
 from tests.adversarial.limit_cases import LIMIT_CASES
 from tests.adversarial.stream_cases import STREAM_CASES
+from tests.adversarial.worker_cases import WORKER_CASES
 
 __all__ = ["CASES", "MODULE", "REPO", "Case"]
 
@@ -250,4 +252,4 @@ CONTAINMENT_CASES = (
     ),
 )
 
-CASES = (*CONTAINMENT_CASES, *STREAM_CASES, *LIMIT_CASES)
+CASES = (*CONTAINMENT_CASES, *STREAM_CASES, *WORKER_CASES, *LIMIT_CASES)

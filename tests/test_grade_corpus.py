@@ -337,7 +337,9 @@ def test_a_submission_that_dies_mid_run_keeps_what_it_earned(corpus: Corpus) -> 
     assert 0 < report["score"]["points"] < report["score"]["max_points"]
     statuses = [check["status"] for check in _checks(report)]
     if corpus.in_workers:  # each check it dies in fails alone; the next gets a new worker
-        assert report["grading"]["outcome"] == "completed"
+        # (The reference's whole run is close to the corpus' 15 s wall clock on a busy
+        # machine; what it earned before stays either way.)
+        assert report["grading"]["outcome"] in ("completed", "timeout")
         # A check that calls the dying method itself says how the call failed. (A check may
         # also run out of its short time limit on a busy machine.)
         failed = [c for c in _checks(report) if c["status"] not in ("passed", "skipped")]

@@ -6,7 +6,12 @@ resource limits; reads its stream token from a private pipe; unpacks the check m
 the parent feeds it (sandbox: they are nowhere else inside); copies the submission into
 its scratch folder; then runs pytest in-process with plugin autoloading off, its own ini
 file (``-c``), no PYTEST_ADDOPTS, and the :class:`~.stream.Streamer`. Once collection is
-over it deletes the check modules and, when started as root, drops to its job slot's uid.
+over it deletes the check modules. With workers (the default) it keeps its uid and never
+imports the submission: the submission's code runs in workers started through a
+:class:`~.learner_box.LearnerBox` (as root, under the job slot's uid), and the reference
+solution the parent fed it, in a folder only its own user may enter, in a worker of its
+own for the relative performance target. With ``--isolation process`` it imports the
+submission itself and, when started as root, drops to its job slot's uid first.
 It ends with ``os._exit`` so threads or atexit handlers the submission left cannot hang it.
 
 ``--mode collect`` only collects (the parent's trusted list of checks, no submission).

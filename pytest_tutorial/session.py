@@ -300,6 +300,10 @@ class TutorialSession:
         elif isinstance(error, SolutionImportError) or worker_ended(error):
             lead = IMPORT_FAILURE if isinstance(error, SolutionImportError) else WORKER_ENDED
             message = report.longrepr = f"{lead}{error}"
+        elif self.workers is not None and (ended := self.workers.ended_during_check()):
+            # The worker's end surfaced as something else (a check that caught it, or
+            # hypothesis seeing the next example behave differently): say what happened.
+            message = report.longrepr = f"{WORKER_ENDED}{ended}"
         else:
             message = failure_message(
                 call.excinfo, solution=self.settings.solution, checks=self.source.directory

@@ -55,7 +55,7 @@ def test_a_crash_fails_the_running_check_and_a_fresh_worker_serves_the_next(
     status, message = messages["test_clamps"]
     assert status == "failed"
     assert message.startswith(WORKER_ENDED), message
-    assert "exit status 3" in message
+    assert "exited with status 3" in message
     assert messages["test_bad_range"] == ("passed", "")
 
 

@@ -70,6 +70,15 @@ class _Side:
         self.launcher = launcher
         self._check_folder: Path | None = None
         self._redis: RedisBridge | None = None
+        self.after_last_check: tuple[int, str | None] = (worker.generation, worker.gone)
+        """The worker's generation and end as the previous check left them."""
+
+    def ended_during_check(self) -> str | None:
+        """How the worker ended, if it ended during the running check."""
+        worker = self.worker
+        if worker.gone is None or (worker.generation, worker.gone) == self.after_last_check:
+            return None
+        return worker.gone
 
     def adapt_redis(self, value: object) -> dict[str, object] | None:
         """A fake Redis client as a socket in this side's folder of the running check."""
@@ -86,6 +95,7 @@ class _Side:
 
     def end_check(self) -> None:
         """Close the check's Redis sockets and remove their folder."""
+        self.after_last_check = (self.worker.generation, self.worker.gone)
         if self._redis is not None:
             self._redis.close()
             self._redis = None
@@ -168,6 +178,13 @@ class SolutionWorkers:
             python=(sys.executable, "-I", "-B"),
             describe_exit=launcher.describe_exit,
         )
+
+    def ended_during_check(self) -> str | None:
+        """How a worker ended, if one ended during the running check (None: none did)."""
+        for side in self._sides.values():
+            if ended := side.ended_during_check():
+                return ended
+        return None
 
     def end_check(self) -> None:
         """Close the check's Redis sockets and remove their folders."""

@@ -369,6 +369,15 @@ the launcher they were started through (``id``; 0 for none)."""
 _servers_lock = threading.Lock()
 
 
+def prepare(layout: Layout, launcher: Launcher | None = None) -> None:
+    """Start the warm server that runs of ``layout`` will fork from, if it is not running.
+
+    Called ahead of :func:`run_many` (while the checks are collected) so the runs find it
+    warm; returns once it is ready or could not start.
+    """
+    _server(layout.aws, launcher)
+
+
 def _server(aws: bool, launcher: Launcher | None) -> WarmServer | None:
     """The shared warm server for runs of this kind, started on first use."""
     key = (aws, 0 if launcher is None else id(launcher))

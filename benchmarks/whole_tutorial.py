@@ -33,6 +33,7 @@ PHASES = (
     ("  of which listing mutants (hidden bugs)", "mutation.py:.*\\(find_mutants\\)"),
     ("  of which hypothesis properties", "core.py:.*\\(wrapped_test\\)"),
     ("report and checklist", "session.py:.*\\(pytest_sessionfinish\\)"),
+    ("pytest rewriting asserts, in every phase above", "rewrite.py:.*\\(_rewrite_test\\)"),
 )
 
 

@@ -69,6 +69,9 @@ SKIPPED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".hypothesis", ".mypy
 MAX_COPIED_FILES = 2000
 MAX_COPIED_BYTES = 32 * 1024 * 1024
 
+SHARED_SERVER_VARIABLE = "PYTEST_TUTORIAL_LEARNER_SERVER"
+"""A warm server another process keeps for these runs (JSON: ``path`` of its socket, ``aws``):
+``watch`` sets it, so the runs of every save fork from one server started once."""
 SEED_VARIABLE = "PYTEST_TUTORIAL_SHUFFLE_SEED"
 """Tells :mod:`pytest_tutorial.shuffle`, in the child, the run's seed."""
 
@@ -369,20 +372,56 @@ the launcher they were started through (``id``; 0 for none)."""
 _servers_lock = threading.Lock()
 
 
+def prepare(layout: Layout, launcher: Launcher | None = None) -> None:
+    """Start the warm server that runs of ``layout`` will fork from, if it is not running.
+
+    Called ahead of :func:`run_many` (while the checks are collected) so the runs find it
+    warm; returns once it is ready or could not start.
+    """
+    _server(layout.aws, launcher)
+
+
 def _server(aws: bool, launcher: Launcher | None) -> WarmServer | None:
-    """The shared warm server for runs of this kind, started on first use."""
+    """The shared warm server for runs of this kind, started on first use.
+
+    Without a launcher, a server named by :data:`SHARED_SERVER_VARIABLE` for runs of this
+    kind is used when it answers.
+    """
     key = (aws, 0 if launcher is None else id(launcher))
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive:
             return server
-        server = _start_server(aws, launcher)
+        server = _connect_shared(aws) if launcher is None else None
+        server = server or _start_server(aws, launcher)
         if server is not None:
             _servers[key] = server
         return server
 
 
-def _start_server(aws: bool, launcher: Launcher | None) -> WarmServer | None:
+def shared_server_setting(path: Path, *, aws: bool) -> str:
+    """The value of :data:`SHARED_SERVER_VARIABLE` for a server listening at ``path``."""
+    return json.dumps({"path": str(path), "aws": aws})
+
+
+def _connect_shared(aws: bool) -> WarmServer | None:
+    try:
+        shared = json.loads(os.environ.get(SHARED_SERVER_VARIABLE, ""))
+        if bool(shared["aws"]) is not aws:
+            return None
+        return WarmServer.connect(Path(shared["path"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def start_shared_server(aws: bool, listen: Path) -> WarmServer | None:
+    """A warm server for runs of this kind that other processes reach at ``listen``."""
+    return _start_server(aws, None, listen=listen)
+
+
+def _start_server(
+    aws: bool, launcher: Launcher | None, *, listen: Path | None = None
+) -> WarmServer | None:
     """A new warm server for runs of this kind (moto and boto3 imported when ``aws``).
 
     With a ``launcher`` it is a learner process: started through it, in its environment.
@@ -408,6 +447,7 @@ def _start_server(aws: bool, launcher: Launcher | None) -> WarmServer | None:
             env=env,
             python_flags=("-P",),
             prefix=() if launcher is None else launcher.prefix(Path(tempfile.gettempdir())),
+            listen=listen,
         )
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import pytest
 
 from pytest_tutorial import options
+from pytest_tutorial.rewriting import REWRITTEN, load_libraries_plainly
 
 # Marked before anything imports them: a tutorial's conftest.py imports the fixture modules
 # before they are registered as plugins, and pytest warns (an error under a strict
 # ``filterwarnings``) about a plugin module imported before it could be rewritten.
-pytest.register_assert_rewrite("pytest_tutorial.tutorials", "pytest_tutorial.fixtures")
+pytest.register_assert_rewrite(*REWRITTEN)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,13 +46,16 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
     pytest loads the ``conftest.py`` files of its starting folder and of its ``test*``
     subfolders before any plugin is configured: in a course repository that would load the
-    course's own test configuration (and need its test tools) for a learner's run.
+    course's own test configuration (and need its test tools) for a learner's run. From here
+    on a tutorial run loads its libraries without assertion rewriting (:mod:`.rewriting`).
     """
     namespace = early_config.known_args_namespace
     listing = bool(getattr(namespace, "tutorial_list", False))
     name = getattr(namespace, "tutorial", None) or early_config.getini(options.INI_TUTORIAL)
     if not listing and not name:
         return
+    if name and not listing:
+        early_config.add_cleanup(load_libraries_plainly())
     from pytest_tutorial.discovery import tutorial_folder
 
     namespace.file_or_dir = [

@@ -9,6 +9,9 @@ own message) and the loop carries on. The children fork from a warm server
 tutorial's check modules imported, so a save skips Python's and pytest's start-up; a forked
 run starts as clean as a new process (nothing of an earlier run's code stays loaded). Where
 the server cannot start, or dies, the run is a plain ``python -m pytest`` child instead.
+The runs of the learner's own tests (the ``tests`` item) fork from a second warm server the
+loop keeps across saves (:func:`pytest_tutorial.learner_tests.start_shared_server`), so a
+save does not start one.
 After each run the screen shows the Validation Checklist with progress: how many items
 pass, which passed for the first time, when each first passed (from the progress file, see
 :mod:`pytest_tutorial.progress`), and for each failing item its first problem and hint.
@@ -17,6 +20,7 @@ pass, which passed for the first time, when each first passed (from the progress
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import shutil
@@ -220,12 +224,69 @@ class Loop:
         self._folder = Path(tempfile.mkdtemp(prefix="pytest-tutorial-watch-"))
         self._server: WarmServer | None = None
         self._server_tried = False
+        self._learner_server: WarmServer | None = None
+        self._learner_setting = ""
+        self._learner_lock = threading.Lock()
+        self._learner_starting = False
+        self._closed = False
+        if solution is not None:
+            self._start_learner_server()
 
     def close(self) -> None:
-        """Stop the warm server and remove the folder of the runs' reports."""
+        """Stop the warm servers and remove the folder of the runs' reports."""
         if self._server is not None:
             self._server.close()
+        with self._learner_lock:
+            learner_server, self._learner_server = self._learner_server, None
+            self._closed = True  # a server still starting is closed when it is ready
+        if learner_server is not None:
+            learner_server.close()
         shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _start_learner_server(self) -> None:
+        """Start the learner-tests server in the background, unless one runs or is starting."""
+        with self._learner_lock:
+            running = self._learner_server is not None and self._learner_server.alive
+            if running or self._learner_starting or self._closed or self.solution is None:
+                return
+            self._learner_starting = True
+        threading.Thread(
+            target=self._learner_server_thread, args=(self.solution,), daemon=True
+        ).start()
+
+    def _learner_server_thread(self, solution: Path) -> None:
+        from pytest_tutorial.learner_tests import (
+            LearnerTestsError,
+            shared_server_setting,
+            solution_layout,
+            start_shared_server,
+        )
+
+        server = None
+        setting = ""
+        with contextlib.suppress(LearnerTestsError, OSError):  # then each run starts its own
+            aws = solution_layout(solution, "").aws
+            socket = Path(tempfile.mkdtemp(dir=self._folder)) / "learner-tests.sock"
+            server = start_shared_server(aws, socket)
+            setting = shared_server_setting(socket, aws=aws)
+        with self._learner_lock:
+            closed = self._closed
+            if not closed:
+                self._learner_server, self._learner_setting = server, setting
+            self._learner_starting = False
+        if closed and server is not None:
+            server.close()
+
+    def _learner_env(self) -> dict[str, str | None]:
+        """What tells a run where the learner-tests server is (nothing while none is ready)."""
+        from pytest_tutorial.learner_tests import SHARED_SERVER_VARIABLE
+
+        with self._learner_lock:
+            ready = self._learner_server is not None and self._learner_server.alive
+            setting = self._learner_setting if ready else None
+        if not ready:
+            self._start_learner_server()  # it died, or the solution is known only now
+        return {SHARED_SERVER_VARIABLE: setting}
 
     def _warm_server(self) -> WarmServer | None:
         """The server the runs fork from, started on first use (None: it cannot start)."""
@@ -254,18 +315,22 @@ class Loop:
     def _run_pytest(self, args: list[str]) -> tuple[int, str]:
         """One run: forked from the warm server, else a plain child; exit code and output."""
         server = self._warm_server()
+        env = self._learner_env()
         if server is not None:
             output = self._folder / "output.txt"
             try:
-                ended = server.pytest(args, output=output, timeout_s=None, cwd=Path.cwd())
+                ended = server.pytest(args, output=output, timeout_s=None, cwd=Path.cwd(), env=env)
             except ServerGone:
                 server.close()
                 self._server = None
             else:
                 text = output.read_text(encoding="utf-8", errors="replace")
                 return (ended.exit_code if ended.exit_code is not None else -1), text
+        environ = {key: value for key, value in os.environ.items() if key not in env}
+        environ.update({key: value for key, value in env.items() if value is not None})
         completed = subprocess.run(
             [sys.executable, "-m", "pytest", *args],
+            env=environ,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -297,6 +362,7 @@ class Loop:
             }
         if self.solution is None and report is not None:
             self.solution = Path(report["solution"]["path"])
+            self._start_learner_server()
         self.newly_passed = passed - self.passed_before if self.runs > 1 else set()
         self.passed_before |= passed
         return RunOutcome(report, exit_code, time.perf_counter() - started, output[-4000:])

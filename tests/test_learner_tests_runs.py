@@ -164,3 +164,39 @@ def test_a_solution_folder_too_big_to_copy_is_the_learners_error(
     monkeypatch.setattr(learner_tests, "MAX_COPIED_FILES", 2)
     with pytest.raises(LearnerTestsError, match="too much to copy"):
         solution_layout(solution, "cache_service")
+
+
+def test_runs_fork_from_a_shared_server_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "mine"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "cache_service.py").write_text("X = 1\n", encoding="utf-8")
+    (folder / "tests" / "test_parent.py").write_text(
+        "import os\n\n\ndef test_parent():\n"
+        "    with open(os.environ['PARENT_FILE'], 'w') as out:\n"
+        "        out.write(str(os.getppid()))\n",
+        encoding="utf-8",
+    )
+    socket = tmp_path / "learner-tests.sock"
+    shared = learner_tests.start_shared_server(False, socket)
+    assert shared is not None
+    assert shared.process is not None
+    layout = solution_layout(folder, "cache_service")
+    jobs = [(Implementation(Kind.YOURS), 1)]
+    try:
+        learner_tests.stop_all()  # no server of this process left from an earlier test
+        setting = learner_tests.shared_server_setting(socket, aws=False)
+        monkeypatch.setenv(learner_tests.SHARED_SERVER_VARIABLE, setting)
+        parents = []
+        for number in (1, 2):
+            monkeypatch.setenv("PARENT_FILE", str(tmp_path / f"parent-{number}"))
+            [run] = run_many(layout, jobs)
+            learner_tests.stop_all()  # leaves the shared server, which keeps serving
+            assert run.all_passed, run.output
+            parents.append(int((tmp_path / f"parent-{number}").read_text(encoding="utf-8")))
+        assert parents == [shared.process.pid] * 2
+        assert shared.alive
+    finally:
+        learner_tests.stop_all()
+        shared.close()

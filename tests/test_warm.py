@@ -139,6 +139,7 @@ def test_a_pytest_run_forks_with_pytest_already_imported(
 
 
 def test_a_dead_server_is_reported_not_waited_for(server: WarmServer, tmp_path: Path) -> None:
+    assert server.process is not None
     server.process.kill()
     server.process.wait()
     with pytest.raises(ServerGone):
@@ -165,3 +166,61 @@ def test_an_aws_run_never_sees_the_buckets_of_an_earlier_run(tmp_path: Path) -> 
     finally:
         server.close()
     assert seen == [[], []]
+
+
+def test_clients_on_its_socket_get_their_answers_and_leaving_ends_only_their_runs(
+    tmp_path: Path,
+) -> None:
+    socket_path = tmp_path / "warm.sock"
+    server = WarmServer.start(warm_imports(aws=False), cwd=REPO, listen=socket_path)
+    assert server is not None
+    try:
+        first = WarmServer.connect(socket_path)
+        leaving = WarmServer.connect(socket_path)
+        assert first is not None
+        assert leaving is not None
+        answer = first.run(
+            f"{TARGETS}:print_and_exit", "a", output=tmp_path / "a", timeout_s=WAIT_S
+        )
+        assert answer.exit_code == 5
+        pid_file = tmp_path / "grandchild"
+        outcome: list[BaseException] = []
+
+        def hang() -> None:
+            try:
+                leaving.run(
+                    f"{TARGETS}:hang_with_a_grandchild",
+                    {"pid_file": str(pid_file)},
+                    output=tmp_path / "hang",
+                    timeout_s=WAIT_S,
+                )
+            except ServerGone as gone:
+                outcome.append(gone)
+
+        hanging = threading.Thread(target=hang)
+        hanging.start()
+        started = threading.Event()
+        for _ in range(int(WAIT_S * 100)):
+            if pid_file.exists() and pid_file.read_text(encoding="utf-8"):
+                started.set()
+                break
+            started.wait(0.01)
+        assert started.is_set()
+        leaving.close()
+        hanging.join(WAIT_S)
+        assert len(outcome) == 1  # its answer never comes: the client left
+        grandchild = int(pid_file.read_text(encoding="utf-8"))
+        ended = threading.Event()
+        for _ in range(int(WAIT_S * 100)):
+            if not _running(grandchild):
+                ended.set()
+                break
+            ended.wait(0.01)
+        assert ended.is_set()  # the run of the client that left was killed with its group
+        again = first.run(f"{TARGETS}:print_and_exit", "b", output=tmp_path / "b", timeout_s=WAIT_S)
+        assert again.exit_code == 5  # the server and its other clients carry on
+        assert server.run(f"{TARGETS}:print_and_exit", "c", output=tmp_path / "c", timeout_s=WAIT_S)
+        first.close()
+    finally:
+        server.close()
+    assert WarmServer.connect(socket_path) is None

@@ -29,7 +29,10 @@ the warm-up run's exit code, 0 without one); each request ``{"id", "target":
 "module:function", "payload", "output", "timeout", "cwd", "env", "environ"}`` gets ``{"id",
 "exit_code", "duration_s"}`` (``exit_code`` null at the time limit) when its child ends.
 Requests are served at once, so several children can run together. End of input ends the
-server and its children; so does the server's death (``PR_SET_PDEATHSIG`` on Linux).
+server and its children; so does the server's death (``PR_SET_PDEATHSIG`` on Linux). A
+server started with ``listen`` also takes the same requests on a Unix socket from other
+processes (:meth:`WarmServer.connect`): ``watch`` keeps one learner-tests server across
+saves that way, and a client's disconnection kills only its own runs.
 
 This package is the client (:class:`WarmServer`) and what both sides share;
 :mod:`.server` is the server process.
@@ -41,13 +44,14 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 IGNORE_REWRITE_WARNING = ("-W", "ignore::pytest.PytestAssertRewriteWarning")
 """Modules the warm-up imported cannot be rewritten again; pytest warns (an error under
@@ -117,10 +121,30 @@ class ServerGone(Exception):
 
 
 class WarmServer:
-    """A handle on one server process; :meth:`run` may be called from several threads."""
+    """A handle on one server process; :meth:`run` may be called from several threads.
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    Either the process itself (:meth:`start`: its stdin and stdout carry the protocol) or a
+    connection to a server another process started (:meth:`connect`).
+    """
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes] | None,
+        *,
+        connection: socket.socket | None = None,
+    ) -> None:
         self.process = process
+        self._connection = connection
+        self._request_stream: IO[bytes]
+        self._answer_stream: IO[bytes]
+        if connection is not None:
+            self._request_stream = connection.makefile("wb")
+            self._answer_stream = connection.makefile("rb")
+        else:
+            assert process is not None
+            assert process.stdin is not None
+            assert process.stdout is not None
+            self._request_stream, self._answer_stream = process.stdin, process.stdout
         self._lock = threading.Lock()
         self._next_id = 0
         self._answers: dict[int, dict[str, Any]] = {}
@@ -144,6 +168,7 @@ class WarmServer:
         python_flags: Sequence[str] = (),
         prefix: Sequence[str] = (),
         timeout_s: float = 120.0,
+        listen: Path | None = None,
     ) -> WarmServer | None:
         """A warmed-up server, or None when it cannot start (or its warm-up run failed).
 
@@ -151,7 +176,8 @@ class WarmServer:
         tutorial's ``--collect-only`` run imports its check modules and plugins; moto and
         boto3 too when the tutorial's front matter has an ``aws`` block), with
         ``warmup_env`` set during that run only; its exit code must be one of ``warmed_up``.
-        ``prefix`` goes before the interpreter (a sandbox, limits, another uid).
+        ``prefix`` goes before the interpreter (a sandbox, limits, another uid). ``listen``:
+        a Unix socket's path where other processes can :meth:`connect` once it is ready.
         """
         if not hasattr(os, "fork"):
             return None
@@ -159,6 +185,7 @@ class WarmServer:
             "imports": list(imports),
             "pytest_warmup": None if pytest_warmup is None else list(pytest_warmup),
             "warmup_env": dict(warmup_env or {}),
+            "listen": None if listen is None else str(listen),
         }
         try:
             process = subprocess.Popen(
@@ -185,6 +212,17 @@ class WarmServer:
             server.close()
             return None
         return server
+
+    @classmethod
+    def connect(cls, path: Path) -> WarmServer | None:
+        """A handle on a ready server that listens at ``path``, or None when none answers."""
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            connection.connect(str(path))
+        except OSError:
+            connection.close()
+            return None
+        return cls(None, connection=connection)
 
     @property
     def alive(self) -> bool:
@@ -223,11 +261,11 @@ class WarmServer:
                 "environ": None if environ is None else dict(environ),
             }
             try:
-                assert self.process.stdin is not None
-                self.process.stdin.write(json.dumps(request).encode() + b"\n")
-                self.process.stdin.flush()
+                self._request_stream.write(json.dumps(request).encode() + b"\n")
+                self._request_stream.flush()
             except (OSError, ValueError) as error:
                 self._waiting.pop(request_id, None)
+                self._gone.set()  # its end of the pipe is closed: it is gone, read or not
                 raise ServerGone(str(error)) from None
         limit = None if timeout_s is None else timeout_s + ANSWER_GRACE_S
         done.wait(limit)
@@ -239,14 +277,21 @@ class WarmServer:
         return RunResult(answer["exit_code"], float(answer["duration_s"]))
 
     def pytest(
-        self, args: Sequence[str], *, output: Path, timeout_s: float | None, cwd: Path | None = None
+        self,
+        args: Sequence[str],
+        *,
+        output: Path,
+        timeout_s: float | None,
+        cwd: Path | None = None,
+        env: Mapping[str, str | None] | None = None,
     ) -> RunResult:
         """One forked ``pytest.main(args)`` run."""
-        return self.run(PYTEST_TARGET, list(args), output=output, timeout_s=timeout_s, cwd=cwd)
+        return self.run(
+            PYTEST_TARGET, list(args), output=output, timeout_s=timeout_s, cwd=cwd, env=env
+        )
 
     def _read_answers(self) -> None:
-        stream = self.process.stdout
-        assert stream is not None
+        stream = self._answer_stream
         try:
             for line in stream:
                 try:
@@ -275,7 +320,10 @@ class WarmServer:
                     event.set()
 
     def close(self) -> None:
-        """Stop the server and every run it is making."""
+        """Stop the server and every run it is making (a connection: end this client's runs)."""
+        if self.process is None:
+            self._disconnect()
+            return
         with contextlib.suppress(OSError, ValueError):
             if self.process.stdin is not None:
                 self.process.stdin.close()  # end of input: the server kills its children
@@ -288,3 +336,14 @@ class WarmServer:
         if self.process.stdout is not None:
             with contextlib.suppress(OSError):
                 self.process.stdout.close()
+
+    def _disconnect(self) -> None:
+        """Leave a server this process connected to: it kills this client's runs, not itself."""
+        assert self._connection is not None
+        with contextlib.suppress(OSError):
+            self._connection.shutdown(socket.SHUT_RDWR)
+        self._reader.join(timeout=5)
+        for stream in (self._request_stream, self._answer_stream):
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+        self._connection.close()

@@ -1,18 +1,23 @@
 """The warm server's process: warm up once, then fork one child per request.
 
 ``python -m pytest_tutorial.warm.server CONFIG`` (JSON: ``imports``, ``pytest_warmup``,
-``warmup_env``); the protocol and the clean-start rule are in :mod:`pytest_tutorial.warm`.
+``warmup_env``, ``listen``); the protocol and the clean-start rule are in
+:mod:`pytest_tutorial.warm`. With ``listen`` (a Unix socket's path) other processes connect
+and send requests as the starting process does on stdin; each gets the answers to its own
+requests, and its runs are killed when it disconnects.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
 import select
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -25,22 +30,34 @@ from pytest_tutorial.warm import AWS_IMPORTS, HYPOTHESIS_STORAGE, IGNORE_REWRITE
 
 
 @dataclass
+class _Client:
+    """Where requests come from and answers go: stdin and stdout, or a connection."""
+
+    requests_fd: int
+    replies: IO[str]
+    buffer: bytes = b""
+
+
+@dataclass
 class _Child:
     request_id: int
     started: float
     deadline: float | None
     scratch: Path | None
     """The hypothesis folder the server made for this run (removed after it)."""
+    client: _Client
 
 
 class _Server:
     """Forks a child per request and answers as each one ends."""
 
-    def __init__(self, requests_fd: int, replies: IO[str]) -> None:
-        self.requests_fd = requests_fd
-        self.replies = replies
+    def __init__(
+        self, requests_fd: int, replies: IO[str], listener: socket.socket | None = None
+    ) -> None:
+        self.main = _Client(requests_fd, replies)
+        self.listener = listener
+        self.connections: dict[int, tuple[socket.socket, _Client]] = {}
         self.children: dict[int, _Child] = {}
-        self.buffer = b""
         self.scratch_root = Path(tempfile.mkdtemp(prefix="pytest-tutorial-warm-"))
 
     def loop(self) -> None:
@@ -52,37 +69,77 @@ class _Server:
         open_input = True
         try:
             while open_input or self.children:
-                ready, _, _ = select.select(
-                    [wake_read, *([self.requests_fd] if open_input else [])], [], [], self._wait()
-                )
+                watched = [wake_read, *self.connections]
+                if open_input:
+                    watched.append(self.main.requests_fd)
+                    if self.listener is not None:
+                        watched.append(self.listener.fileno())
+                ready, _, _ = select.select(watched, [], [], self._wait())
                 if wake_read in ready:
                     with contextlib.suppress(BlockingIOError):
                         os.read(wake_read, 4096)
-                if self.requests_fd in ready:
-                    open_input = self._read_requests()
+                if self.main.requests_fd in ready:
+                    open_input = self._read_requests(self.main)
                     if not open_input:
                         self.kill_all()
+                        self._disconnect_all()
+                if self.listener is not None and self.listener.fileno() in ready and open_input:
+                    self._accept()
+                for fd in [fd for fd in self.connections if fd in ready]:
+                    if not self._read_requests(self.connections[fd][1]):
+                        self._disconnect(fd)
                 self._reap()
         finally:
             self.kill_all()
+            self._disconnect_all()
             shutil.rmtree(self.scratch_root, ignore_errors=True)
+
+    def _accept(self) -> None:
+        assert self.listener is not None
+        try:
+            connection, _ = self.listener.accept()
+        except OSError:
+            return
+        replies = connection.makefile("w", encoding="utf-8")
+        self.connections[connection.fileno()] = (connection, _Client(connection.fileno(), replies))
+
+    def _disconnect(self, fd: int) -> None:
+        """A client left: its runs are killed, as the main client's are at end of input."""
+        connection, client = self.connections.pop(fd)
+        for pid, child in list(self.children.items()):
+            if child.client is client:
+                kill_group(pid)
+        with contextlib.suppress(OSError):
+            client.replies.close()
+        connection.close()
+
+    def _disconnect_all(self) -> None:
+        for fd in list(self.connections):
+            self._disconnect(fd)
 
     def _wait(self) -> float | None:
         deadlines = [c.deadline for c in self.children.values() if c.deadline is not None]
         return max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
 
-    def _read_requests(self) -> bool:
-        chunk = os.read(self.requests_fd, 65536)
+    def _read_requests(self, client: _Client) -> bool:
+        try:
+            chunk = os.read(client.requests_fd, 65536)
+        except OSError:
+            return False
         if not chunk:
             return False
-        self.buffer += chunk
-        while b"\n" in self.buffer:
-            line, self.buffer = self.buffer.split(b"\n", 1)
+        client.buffer += chunk
+        while b"\n" in client.buffer:
+            line, client.buffer = client.buffer.split(b"\n", 1)
             if line.strip():
-                self._fork(json.loads(line))
+                try:
+                    request = json.loads(line)
+                except ValueError:
+                    return False
+                self._fork(request, client)
         return True
 
-    def _fork(self, request: dict[str, Any]) -> None:
+    def _fork(self, request: dict[str, Any], client: _Client) -> None:
         env: dict[str, str | None] = dict(request.get("env") or {})
         environ = request.get("environ")
         if environ is not None:  # the whole environment: unset what it does not hold
@@ -96,10 +153,19 @@ class _Server:
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:
+            self._close_sockets()
             _child(request, env)  # never returns
         timeout = request.get("timeout")
         deadline = None if timeout is None else started + float(timeout)
-        self.children[pid] = _Child(int(request["id"]), started, deadline, scratch)
+        self.children[pid] = _Child(int(request["id"]), started, deadline, scratch, client)
+
+    def _close_sockets(self) -> None:
+        """In a child: the server's sockets are not the run's."""
+        with contextlib.suppress(OSError):
+            if self.listener is not None:
+                self.listener.close()
+            for connection, _ in self.connections.values():
+                connection.close()
 
     def _reap(self) -> None:
         now = time.monotonic()
@@ -119,10 +185,11 @@ class _Server:
             if child.scratch is not None:
                 shutil.rmtree(child.scratch, ignore_errors=True)
             duration = time.monotonic() - child.started
-            _reply(
-                self.replies,
-                {"id": child.request_id, "exit_code": exit_code, "duration_s": duration},
-            )
+            with contextlib.suppress(OSError, ValueError):  # a client that left gets no answer
+                _reply(
+                    child.client.replies,
+                    {"id": child.request_id, "exit_code": exit_code, "duration_s": duration},
+                )
 
     def kill_all(self) -> None:
         for pid in list(self.children):
@@ -293,8 +360,27 @@ def main() -> None:
     code = _warm_up(
         config.get("imports", ()), config.get("pytest_warmup"), config.get("warmup_env", {})
     )
+    listener = None
+    if config.get("listen"):
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(config["listen"]))
+        listener.listen()
+    _freeze_the_heap()
     _reply(replies, {"ready": code})
-    _Server(sys.stdin.fileno(), replies).loop()
+    _Server(sys.stdin.fileno(), replies, listener).loop()
+
+
+def _freeze_the_heap() -> None:
+    """Keep what the warm-up built out of every child's garbage collections.
+
+    pytest collects garbage when a run ends (to report unraisable exceptions), and a
+    collection walks every object tracked: with pytest, hypothesis, moto and boto3 loaded,
+    a few hundred milliseconds a run, spent on objects that live as long as the child does.
+    Frozen (after one last collection) they are skipped; what a run creates is collected
+    as before.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -294,16 +294,22 @@ class TutorialSession:
             return report
         error = call.excinfo.value
         status = status_of(error, call.when)
+        ended = self.workers.ended_during_check() if self.workers is not None else None
+        stopped = ended.interrupted_by if ended is not None else None
+        if stopped is not None and timeout_in(stopped) is not None:
+            # The time limit stopped a call; what surfaced may be something else (hypothesis
+            # seeing the next example fail differently, say).
+            status, error = Status.TIMEOUT, stopped
         if status is Status.TIMEOUT:
             message = str(timeout_in(error))
             report.longrepr = f"TIMEOUT: {message}"
         elif isinstance(error, SolutionImportError) or worker_ended(error):
             lead = IMPORT_FAILURE if isinstance(error, SolutionImportError) else WORKER_ENDED
             message = report.longrepr = f"{lead}{error}"
-        elif self.workers is not None and (ended := self.workers.ended_during_check()):
+        elif ended is not None:
             # The worker's end surfaced as something else (a check that caught it, or
             # hypothesis seeing the next example behave differently): say what happened.
-            message = report.longrepr = f"{WORKER_ENDED}{ended}"
+            message = report.longrepr = f"{WORKER_ENDED}{ended.gone}"
         else:
             message = failure_message(
                 call.excinfo, solution=self.settings.solution, checks=self.source.directory

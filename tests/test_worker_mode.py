@@ -14,7 +14,7 @@ import pytest
 from pytest_tutorial.check_status import WORKER_ENDED
 from pytest_tutorial.failures import IMPORT_FAILURE
 from pytest_tutorial.options import ISOLATION, TIMEOUT
-from tests.conftest import RunTutorial
+from tests.conftest import REPO, RunTutorial
 from tests.mini_course import REFERENCE, make_course
 
 pytestmark = pytest.mark.slow
@@ -69,6 +69,27 @@ def test_a_time_limit_stops_the_worker_and_the_next_check_gets_a_fresh_one(
     messages = _messages(run)
     assert messages["test_clamps"][0] == "timeout", messages
     assert messages["test_bad_range"] == ("passed", "")
+
+
+def test_a_time_limit_inside_a_property_check_reads_as_a_timeout(
+    pytester: pytest.Pytester, run_tutorial: RunTutorial
+) -> None:
+    """The time limit stops the worker in the middle of hypothesis's examples; the check
+    reads as a timeout, not as whatever hypothesis made of the examples that followed."""
+    source = (REPO / "reference_solutions/caching/cache_service.py").read_text(encoding="utf-8")
+    hanging = source.replace(
+        "        self._store(key, self.redis_key(key), _encode(value))",
+        "        while value == []:\n            pass\n"
+        "        self._store(key, self.redis_key(key), _encode(value))",
+    )
+    assert hanging != source
+    folder = pytester.path / "hanging"
+    folder.mkdir()
+    (folder / "cache_service.py").write_text(hanging, encoding="utf-8")
+    run = run_tutorial("caching", WORKER, f"{TIMEOUT}=3", "-k", "round_trip", solution=folder)
+    status, message = _messages(run)["test_any_key_and_json_value_round_trip"]
+    assert status == "timeout", message
+    assert "time limit" in message
 
 
 @pytest.mark.parametrize(

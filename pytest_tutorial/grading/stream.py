@@ -72,6 +72,8 @@ class _Check:
     body_finished: bool = False
     message: str = ""
     load: Any = None
+    timed_out: bool = False
+    """The session judged it a timeout (a time limit stopped a call in the worker)."""
 
 
 class Streamer:
@@ -80,7 +82,12 @@ class Streamer:
     def __init__(
         self, fd: int, token: str, *, after_collection: Callable[[], None] | None = None
     ) -> None:
-        from pytest_tutorial.session import LOAD_PROPERTY, MESSAGE_PROPERTY, SESSION_KEY
+        from pytest_tutorial.session import (
+            LOAD_PROPERTY,
+            MESSAGE_PROPERTY,
+            SESSION_KEY,
+            STATUS_PROPERTY,
+        )
 
         self._fd = fd
         self._token = token
@@ -88,6 +95,7 @@ class Streamer:
         self._session_key = SESSION_KEY
         self._message_property = MESSAGE_PROPERTY
         self._load_property = LOAD_PROPERTY
+        self._status_property = STATUS_PROPERTY
         self._deselected: list[str] = []
         self._checks: dict[str, _Check] = {}
 
@@ -166,6 +174,8 @@ class Streamer:
         properties = dict(report.user_properties)
         if not check.message and properties.get(self._message_property):
             check.message = str(properties[self._message_property])
+        if properties.get(self._status_property) == Status.TIMEOUT.value:
+            check.timed_out = True
         if report.when == "call" and self._load_property in properties:
             check.load = properties[self._load_property]
 
@@ -193,6 +203,8 @@ class Streamer:
             status = status_of(error, when)
             if status is Status.SKIPPED:
                 return status.value, str(error)
+            if check.timed_out:  # only ever turns a verdict of 0 points into another
+                status = Status.TIMEOUT
             return status.value, bounded_message(check.message or _describe(error), when)
         if not check.body_finished:
             return "failed", "the check's body never ran to its end (was pytest patched?)"

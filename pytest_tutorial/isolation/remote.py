@@ -115,6 +115,8 @@ class Worker:
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: Channel | None = None
         self.gone: str | None = "not started"
+        self.interrupted_by: BaseException | None = None
+        """What stopped the trusted side's wait for a call that then ended the worker."""
         self._pending: dict[int, concurrent.futures.Future[Any]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -140,6 +142,7 @@ class Worker:
         finally:
             theirs.close()
         self.generation += 1
+        self.interrupted_by = None
         self.logs = LogBudget()
         self.channel = Channel(ours)
         self.gone = None
@@ -181,6 +184,7 @@ class Worker:
             return future.result()
         except BaseException as error:
             if not future.done():  # interrupted (a time limit): the worker is stuck in the call
+                self.interrupted_by = error
                 self.stop(f"the worker was stopped while it served {op} ({type(error).__name__})")
             raise
 

@@ -73,12 +73,10 @@ class _Side:
         self.after_last_check: tuple[int, str | None] = (worker.generation, worker.gone)
         """The worker's generation and end as the previous check left them."""
 
-    def ended_during_check(self) -> str | None:
-        """How the worker ended, if it ended during the running check."""
+    def ended_during_check(self) -> bool:
+        """Whether the worker ended during the running check."""
         worker = self.worker
-        if worker.gone is None or (worker.generation, worker.gone) == self.after_last_check:
-            return None
-        return worker.gone
+        return worker.gone is not None and (worker.generation, worker.gone) != self.after_last_check
 
     def adapt_redis(self, value: object) -> dict[str, object] | None:
         """A fake Redis client as a socket in this side's folder of the running check."""
@@ -179,11 +177,11 @@ class SolutionWorkers:
             describe_exit=launcher.describe_exit,
         )
 
-    def ended_during_check(self) -> str | None:
-        """How a worker ended, if one ended during the running check (None: none did)."""
+    def ended_during_check(self) -> Worker | None:
+        """A worker that ended during the running check (its ``gone`` says how), or None."""
         for side in self._sides.values():
-            if ended := side.ended_during_check():
-                return ended
+            if side.ended_during_check():
+                return side.worker
         return None
 
     def end_check(self) -> None:

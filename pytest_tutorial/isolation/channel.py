@@ -53,6 +53,8 @@ class Channel:
             try:
                 self.sock.sendall(_HEADER.pack(len(data)) + data)
             except OSError as error:
+                if _raised_by_a_handler(error):
+                    raise
                 self.close(f"the other side is gone ({error.strerror or error})")
                 raise ChannelClosed(self._closed or "closed") from None
 
@@ -88,6 +90,8 @@ class Channel:
             try:
                 chunk = self.sock.recv(min(missing, 1024 * 1024))
             except OSError as error:
+                if _raised_by_a_handler(error):
+                    raise
                 self._fail(f"the other side is gone ({error.strerror or error})")
             if not chunk:
                 self._fail("the other side closed the channel")
@@ -98,3 +102,13 @@ class Channel:
     def _fail(self, why: str) -> NoReturn:
         self.close(why)
         raise ChannelClosed(why)
+
+
+def _raised_by_a_handler(error: OSError) -> bool:
+    """Whether a signal handler raised ``error`` (a check's time limit), not the socket.
+
+    A waiting caller reads the channel itself, so a ``TimeoutError`` of a time limit can
+    surface from ``recv``; it must reach the check as itself. A socket's own errors carry
+    an errno.
+    """
+    return error.errno is None

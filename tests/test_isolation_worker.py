@@ -140,6 +140,20 @@ def test_calls_values_and_exceptions_cross(worker: Worker, folder: Path) -> None
         service._lock  # noqa: B018
 
 
+def test_the_worker_follows_the_checks_logging_disable(
+    worker: Worker, folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = _import(worker, folder).Service(1, compute=lambda key: key)
+    with caplog.at_level(logging.INFO, logger="learner"):
+        logging.disable(logging.CRITICAL)
+        try:
+            assert service.via("silenced") == "silenced"
+        finally:
+            logging.disable(logging.NOTSET)
+        assert service.via("heard") == "heard"
+    assert [record.getMessage() for record in caplog.records] == ["computing heard"]
+
+
 def test_equality_of_a_learner_object_is_identity(worker: Worker, folder: Path) -> None:
     anything = _import(worker, folder).equal_to_everything()
     assert anything != 1

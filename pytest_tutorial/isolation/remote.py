@@ -123,6 +123,8 @@ class Worker:
         self._lock = threading.Lock()
         self.callbacks = TrustedCallbacks(self)
         self._released: list[int] = []
+        self._logging_disabled = 0
+        """The ``logging.disable`` level the worker was last told."""
 
     # --- life ------------------------------------------------------------------------------
 
@@ -144,6 +146,7 @@ class Worker:
             theirs.close()
         self.generation += 1
         self.logs = LogBudget()
+        self._logging_disabled = 0
         self.channel = Channel(ours)
         self._line = line = _Line(self.channel, self.process, Turns(ours))
         self.gone = None
@@ -247,7 +250,7 @@ class Worker:
         try:
             if released:
                 channel.send({"op": protocol.RELEASE, "handles": released})
-            channel.send({"id": number, "op": op, **fields})
+            channel.send(self._with_logging_level({"id": number, "op": op, **fields}))
         except (ChannelClosed, ValueError) as error:
             with self._lock:
                 self._pending.pop(number, None)
@@ -273,6 +276,14 @@ class Worker:
             finally:
                 line.turns.give(others_wait=bool(self._pending))
         return future.result()
+
+    def _with_logging_level(self, message: dict[str, Any]) -> dict[str, Any]:
+        """``message`` with the checks' ``logging.disable`` level, when the worker needs it."""
+        disabled = logging.root.manager.disable
+        if disabled or disabled != self._logging_disabled:
+            message[protocol.LOGGING_DISABLE] = disabled
+            self._logging_disabled = disabled
+        return message
 
     def _read_until(self, future: concurrent.futures.Future[Any], line: _Line) -> None:
         """Take messages (for any thread) until ``future`` is answered or the channel ends."""
@@ -450,6 +461,8 @@ def _relog(message: dict[str, Any]) -> None:
     """Re-emit a learner's log record here, where pytest's log capture sees it."""
     name, level = message.get("name"), message.get("level")
     if not isinstance(name, str) or not isinstance(level, int):
+        return
+    if level <= logging.root.manager.disable:  # sent before the worker learnt of it
         return
     record = logging.makeLogRecord(
         {

@@ -298,14 +298,17 @@ class Worker:
     def _read(self, line: _Line) -> None:
         """The reader thread of one worker generation: reads whenever no caller does."""
         try:
-            while line.turns.reader_waits(self._requests_wait):
-                while line.turns.reader_polls():
-                    try:
-                        message = line.channel.receive()
-                    except ChannelClosed as closed:
-                        self._ended(line, closed)
-                        return
-                    self._take_or_close(line.channel, message)
+            while line.turns.reader_takes(self._requests_wait):
+                try:
+                    while line.turns.reader_may_read(block=self._requests_wait()):
+                        try:
+                            message = line.channel.receive()
+                        except ChannelClosed as closed:
+                            self._ended(line, closed)
+                            return
+                        self._take_or_close(line.channel, message)
+                finally:
+                    line.turns.reader_gives()
         finally:
             line.turns.release()
 

@@ -1,13 +1,14 @@
 """Who reads the trusted side's end of a worker's channel: a waiting caller, or the reader.
 
 A thread that sends a request and waits alone reads its own reply (leader and followers),
-so a call costs no hand-over between threads. The reader thread takes the turn when no
-caller holds it: at once when a request waits with nobody reading for it (a coroutine's,
-or a caller's whose leader got its own reply first), else once the channel has been left
-unread for :data:`IDLE_S`, so log records and callbacks that come between calls are still
-taken. The reader waits for data with ``poll`` on the channel and on a wake-up socket, so
-a caller that wants the turn can take it from the reader without waiting for a message.
-Only the thread holding the turn calls :meth:`Channel.receive`.
+so a call costs no hand-over between threads. The reader thread takes the turn only when
+no caller holds it and something is to be read: a message that came between calls (a log
+record, a callback from a thread of the learner's), or the answer to a request nobody
+reads for (a coroutine's, or a caller's whose leader got its own answer first). While no
+caller holds the turn it waits for data with ``poll`` on the channel, without the turn, so
+a caller takes the turn at once; while a caller holds it, the reader sleeps (and looks
+again every :data:`IDLE_S`), so a loop of calls seldom wakes it. Only the thread holding
+the turn calls :meth:`Channel.receive`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import contextlib
 import select
 import socket
 import threading
-import time
 from collections.abc import Callable
 
-IDLE_S = 0.05
-"""How long the channel is left to callers after one gave the turn up before the reader
-takes it (a loop of calls never wakes the reader)."""
+IDLE_S = 0.002
+"""How often the reader looks whether a caller gave the turn up (a message that comes just
+after is read this late at most)."""
 _CALLER, _READER = "caller", "reader"
 _EVENTS = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP
 
@@ -32,7 +32,6 @@ class Turns:
     def __init__(self, sock: socket.socket) -> None:
         self._state = threading.Condition()
         self._owner: str | None = None
-        self._given_at = 0.0
         self._yield_asked = False
         self._handed = False
         """The reader gave the turn up to the callers that asked; none has taken it yet."""
@@ -64,8 +63,7 @@ class Turns:
                     return True
                 if not self._yield_asked:
                     self._yield_asked = True
-                    with contextlib.suppress(OSError):
-                        self._wake_out.send(b"!")
+                    self._wake()
                 self._state.wait()
 
     def give(self, *, others_wait: bool) -> None:
@@ -73,7 +71,6 @@ class Turns:
         with self._state:
             self._owner = None
             self._handed = False
-            self._given_at = time.monotonic()
             if others_wait:
                 self._state.notify_all()
 
@@ -82,43 +79,66 @@ class Turns:
         with self._state:
             if self._owner is None:
                 self._state.notify_all()
+                self._wake()
 
     # --- the reader thread -----------------------------------------------------------------
 
-    def reader_waits(self, requests_wait: Callable[[], bool]) -> bool:
-        """Wait until the reader should read (True, it holds the turn) or the channel is done."""
-        with self._state:
-            while not self._closed:
-                if self._owner is None:
-                    idle = time.monotonic() - self._given_at
-                    if idle >= IDLE_S or requests_wait():
-                        self._owner = _READER
-                        return True
-                    self._state.wait(IDLE_S - idle)
-                else:
-                    self._state.wait(IDLE_S)
-            return False
+    def reader_takes(self, requests_wait: Callable[[], bool]) -> bool:
+        """Wait until the reader should read and take the turn (True), or the end (False).
 
-    def reader_polls(self) -> bool:
-        """Wait for a message (True) or a caller that wants the turn (False: given up)."""
+        It should when no caller holds the turn and a message is there, or a request waits.
+        """
         while True:
-            ready = self._poll.poll()
-            channel_ready = False
-            for fd, _ in ready:
-                if fd == self._channel_fd:
-                    channel_ready = True
-                else:
-                    with contextlib.suppress(OSError):
-                        self._wake_in.recv(64)
             with self._state:
-                if self._yield_asked or self._closed:
-                    self._handed = self._yield_asked and not self._closed
-                    self._owner = _CALLER if self._handed else None
-                    self._yield_asked = False
-                    self._state.notify_all()
+                while not self._closed and self._owner is not None:
+                    self._state.wait(IDLE_S)
+                if self._closed:
                     return False
-            if channel_ready:
-                return True
+                if requests_wait():
+                    self._owner = _READER
+                    return True
+            self._wait_for_data(None)
+            with self._state:
+                if self._closed:
+                    return False
+                if self._owner is None:
+                    self._owner = _READER
+                    return True
+
+    def reader_may_read(self, *, block: bool) -> bool:
+        """Whether the reader, holding the turn, reads a message now (one is there).
+
+        Waits for one when ``block`` (requests wait), else only looks. False when a caller
+        asked for the turn or the channel is done: the reader then gives the turn up.
+        """
+        ready = self._wait_for_data(None if block else 0)
+        with self._state:
+            if self._yield_asked or self._closed:
+                return False
+        return ready
+
+    def reader_gives(self) -> None:
+        """The reader is done reading for now: to the caller that asked, else to nobody."""
+        with self._state:
+            self._handed = self._yield_asked and not self._closed
+            self._owner = _CALLER if self._handed else None
+            self._yield_asked = False
+            self._state.notify_all()
+
+    def _wait_for_data(self, timeout_ms: int | None) -> bool:
+        """Poll the channel and the wake-up socket: whether the channel has data."""
+        channel_ready = False
+        for fd, _ in self._poll.poll(timeout_ms):
+            if fd == self._channel_fd:
+                channel_ready = True
+            else:
+                with contextlib.suppress(OSError):
+                    self._wake_in.recv(64)
+        return channel_ready
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_out.send(b"!")
 
     # --- the end ---------------------------------------------------------------------------
 
@@ -128,8 +148,7 @@ class Turns:
             if self._closed:
                 return False
             self._closed = True
-            with contextlib.suppress(OSError):
-                self._wake_out.send(b"!")
+            self._wake()
             self._state.notify_all()
             return True
 

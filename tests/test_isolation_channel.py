@@ -47,8 +47,9 @@ def test_a_message_crosses_whole(pair: tuple[Channel, socket.socket]) -> None:
         (_frame(b"not json"), "not JSON"),
         (_frame(b"[1, 2]"), "holds a list"),
         (_frame(b"[" * 20_000 + b"]" * 20_000), "not JSON"),
+        (_frame('{"text": "\u00e9"}'.encode("utf-16")), "not JSON"),
     ],
-    ids=["huge length", "not json", "not an object", "too deep"],
+    ids=["huge length", "not json", "not an object", "too deep", "not utf-8"],
 )
 def test_anything_out_of_shape_closes_the_channel_for_good(
     pair: tuple[Channel, socket.socket], data: bytes, why: str

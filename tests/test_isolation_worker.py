@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import signal
 import textwrap
@@ -100,6 +101,14 @@ def equal_to_everything():
         def __eq__(self, other):
             return True
     return Anything()
+
+
+def call_back_later(seconds, function):
+    def later():
+        time.sleep(seconds)
+        log.warning("calling back")
+        function("later")
+    threading.Thread(target=later).start()
 '''
 
 
@@ -138,6 +147,58 @@ def test_calls_values_and_exceptions_cross(worker: Worker, folder: Path) -> None
     assert list(service.pages()) == [[1, 2], [3]]
     with pytest.raises(AttributeError, match="cannot use '_lock'"):
         service._lock  # noqa: B018
+
+
+def test_the_worker_follows_the_checks_logging_disable(
+    worker: Worker, folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = _import(worker, folder).Service(1, compute=lambda key: key)
+    with caplog.at_level(logging.INFO, logger="learner"):
+        logging.disable(logging.CRITICAL)
+        try:
+            assert service.via("silenced") == "silenced"
+        finally:
+            logging.disable(logging.NOTSET)
+        assert service.via("heard") == "heard"
+    assert [record.getMessage() for record in caplog.records] == ["computing heard"]
+
+
+def test_messages_between_calls_are_read_too(
+    worker: Worker, folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    module = _import(worker, folder)
+    called = threading.Event()
+    seen: list[str] = []
+
+    def callback(value: str) -> None:
+        seen.append(value)
+        called.set()
+
+    with caplog.at_level(logging.WARNING, logger="learner"):
+        module.call_back_later(0.2, callback)  # after this call returns, nothing waits
+        assert called.wait(10), "a callback of a thread of the learner's was never run"
+    assert seen == ["later"]
+    assert [record.getMessage() for record in caplog.records] == ["calling back"]
+    assert module.Service(2).times(3) == 6  # and the next caller reads again
+
+
+def test_callers_of_many_threads_each_get_their_own_answers(worker: Worker, folder: Path) -> None:
+    service = _import(worker, folder).Service(3, compute=lambda key: key * 2)
+
+    def calls(base: int) -> list[int]:
+        return [service.times(base + n) + service.via(n) for n in range(150)]
+
+    async def coroutines() -> list[object]:
+        return [await service.later(n, asyncio.sleep) for n in range(30)]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = [pool.submit(calls, 1000 * thread) for thread in range(8)]
+        later = asyncio.run(coroutines())
+        for thread, answer in enumerate(answers):
+            assert answer.result(timeout=60) == [
+                3 * (1000 * thread + n) + 2 * n for n in range(150)
+            ]
+    assert [item["value"] for item in later] == list(range(30))  # type: ignore[index]
 
 
 def test_equality_of_a_learner_object_is_identity(worker: Worker, folder: Path) -> None:

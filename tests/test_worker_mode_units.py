@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import traceback
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from pytest_tutorial.check_status import worker_ended
 from pytest_tutorial.fixtures.redis import FakeClock
 from pytest_tutorial.isolation.clock_bridge import WorkerClock, state
 from pytest_tutorial.isolation.describe import describe
+from pytest_tutorial.isolation.errors import traceback_text
 from pytest_tutorial.isolation.handles import Handle
 from pytest_tutorial.isolation.remote import Worker, WorkerGone, _relog
 from pytest_tutorial.isolation.replay import record
@@ -111,3 +113,32 @@ def test_the_workers_clock_reads_what_the_checks_clock_reads() -> None:
 def test_only_a_workers_end_has_the_worker_status() -> None:
     assert worker_ended(WorkerGone("the worker process ended, exit status 3"))
     assert not worker_ended(RuntimeError("WorkerGone"))
+
+
+def _chained() -> BaseException:
+    def inner() -> int:
+        table: dict[str, int] = {}
+        found = table["missing"] + 1
+        return found
+
+    try:
+        try:
+            inner()
+        except KeyError as error:
+            raise ValueError("bad value") from error
+    except ValueError:
+        try:
+            raise RuntimeError("while handling")
+        except RuntimeError as outer:
+            return outer
+    raise AssertionError("unreachable")
+
+
+def test_a_traceback_reads_as_pythons_without_the_column_markers() -> None:
+    error = _chained()
+    python = "".join(traceback.format_exception(error)).splitlines(keepends=True)
+    markers = [line for line in python if line.strip() and not set(line.strip()) - set("^~")]
+    assert markers  # Python marks the failing part of a line
+    assert traceback_text(error) == "".join(line for line in python if line not in markers)
+    assert "The above exception was the direct cause" in traceback_text(error)
+    assert 'found = table["missing"] + 1' in traceback_text(error)

@@ -11,15 +11,20 @@ class read from the other side matches an exception raised there).
 from __future__ import annotations
 
 import builtins
+import functools
+import linecache
 import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 EXCEPTION_TEXT_LIMIT = 4000
 """Characters of an exception's message that cross the channel (a check may match on it)."""
 TRACEBACK_LIMIT = 4000
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
 MAX_ATTRS = 20
 """Public attributes of an exception that cross with it (``ClientError.response``, say)."""
 HARNESS_PACKAGES = frozenset(
@@ -90,8 +95,49 @@ def exception_info(
         "args": args,
         "attrs": attrs,
         "where": where(error),
-        "traceback": "".join(traceback.format_exception(error))[-TRACEBACK_LIMIT:],
+        "traceback": traceback_text(error)[-TRACEBACK_LIMIT:],
     }
+
+
+def traceback_text(error: BaseException) -> str:
+    """The traceback as Python prints it, chained exceptions included, without column markers.
+
+    The markers parse each line's source: describing an exception cost a millisecond
+    (several with ``tracemalloc`` on), and a check may meet hundreds.
+    """
+    if isinstance(error, BaseExceptionGroup):  # rare: its members' tracebacks, as Python does
+        return "".join(traceback.format_exception(error))
+    sections: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = "".join(_frame_lines(current.__traceback__))
+        text = "".join(traceback.format_exception_only(type(current), current))
+        if frames:
+            text = f"Traceback (most recent call last):\n{frames}{text}"
+        sections.append(text)
+        if current.__cause__ is not None:
+            sections.append(_CAUSE)
+            current = current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            sections.append(_CONTEXT)
+            current = current.__context__
+        else:
+            current = None
+    return "".join(reversed(sections))
+
+
+def _frame_lines(tb: TracebackType | None) -> list[str]:
+    lines = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        line = linecache.getline(code.co_filename, tb.tb_lineno).strip()
+        lines.append(f'  File "{code.co_filename}", line {tb.tb_lineno}, in {code.co_name}\n')
+        if line:
+            lines.append(f"    {line}\n")
+        tb = tb.tb_next
+    return lines
 
 
 def _text(error: BaseException) -> str:
@@ -184,16 +230,27 @@ def _builtin(module: str, qualname: str) -> type[BaseException] | None:
 
 def innermost_in(folder: Path) -> Callable[[BaseException], str]:
     """``where`` for :func:`exception_info`: ``file:line`` of the innermost frame in ``folder``."""
-    root = folder.resolve()
+    root = _resolved(str(folder))
 
     def where(error: BaseException) -> str:
-        for frame in reversed(traceback.extract_tb(error.__traceback__)):
-            try:
-                path = Path(frame.filename).resolve()
-            except OSError:
-                continue
-            if path.is_relative_to(root):
-                return f"{path.relative_to(root).as_posix()}:{frame.lineno}"
+        frames = []
+        tb = error.__traceback__
+        while tb is not None:
+            frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
+            tb = tb.tb_next
+        for filename, lineno in reversed(frames):
+            path = _resolved(filename)
+            if root is not None and path is not None and path.is_relative_to(root):
+                return f"{path.relative_to(root).as_posix()}:{lineno}"
         return ""
 
     return where
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved(filename: str) -> Path | None:
+    """``filename`` resolved, or None (remembered: a check may describe hundreds of errors)."""
+    try:
+        return Path(filename).resolve()
+    except OSError:
+        return None

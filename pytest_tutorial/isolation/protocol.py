@@ -27,6 +27,9 @@ MEMORY = "memory"
 """``action`` start (with ``folder``), grown or stop: trace the learner's allocations here."""
 RELEASE = "release"
 """``handles``: forget these handles (no answer)."""
+LOGGING_DISABLE = "logging_disable"
+"""A field of a request, while the checks' ``logging.disable`` level is set and once after it
+changes: the worker follows it, so the learner's code logs as it would in one process."""
 
 # Worker -> trusted side.
 READY = "ready"

@@ -1,10 +1,11 @@
 """The trusted side: a worker process, and the channel to it.
 
-:class:`Worker` starts a worker (in a sandbox when given a command prefix), reads its
-channel on a thread of its own, and sends requests from any thread; a request waits for
-its answer, so a check's time limit (``SIGALRM`` in the main thread) interrupts the wait,
-after which the worker is ended: its state can no longer be trusted, and a desynchronised
-channel is never read again. The worker's objects come back as handles
+:class:`Worker` starts a worker (in a sandbox when given a command prefix) and sends
+requests from any thread; a request waits for its answer, so a check's time limit
+(``SIGALRM`` in the main thread) interrupts the wait, after which the worker is ended: its
+state can no longer be trusted, and a desynchronised channel is never read again. A caller
+waiting alone reads its own answer from the channel; otherwise a reader thread reads and
+hands answers over (:mod:`.turns`). The worker's objects come back as handles
 (:mod:`.handles`).
 """
 
@@ -32,6 +33,7 @@ from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
 from pytest_tutorial.isolation.errors import ForeignExceptions, class_info, steers_the_harness
 from pytest_tutorial.isolation.exits import WorkerExit, plain_description, reap
 from pytest_tutorial.isolation.handles import Handle, _Method
+from pytest_tutorial.isolation.turns import Turns
 
 START_TIMEOUT_S = 60.0
 CANCEL_GRACE_S = 10.0
@@ -114,6 +116,7 @@ class Worker:
         """Turn a fixture's client into a reference the worker can connect with."""
         self.process: subprocess.Popen[bytes] | None = None
         self.channel: Channel | None = None
+        self._line: _Line | None = None
         self.gone: str | None = "not started"
         self.interrupted_by: BaseException | None = None
         """What stopped the trusted side's wait for a call that then ended the worker."""
@@ -122,6 +125,8 @@ class Worker:
         self._lock = threading.Lock()
         self.callbacks = TrustedCallbacks(self)
         self._released: list[int] = []
+        self._logging_disabled = 0
+        """The ``logging.disable`` level the worker was last told."""
 
     # --- life ------------------------------------------------------------------------------
 
@@ -144,14 +149,14 @@ class Worker:
         self.generation += 1
         self.interrupted_by = None
         self.logs = LogBudget()
+        self._logging_disabled = 0
         self.channel = Channel(ours)
+        self._line = line = _Line(self.channel, self.process, Turns(ours))
         self.gone = None
         ready: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._lock:
             self._pending[0] = ready
-        threading.Thread(
-            target=self._read, args=(self.channel, self.process), name="worker-reader", daemon=True
-        ).start()
+        threading.Thread(target=self._read, args=(line,), name="worker-reader", daemon=True).start()
         try:
             ready.result(timeout=START_TIMEOUT_S)
         except concurrent.futures.TimeoutError:
@@ -160,6 +165,9 @@ class Worker:
 
     def stop(self, why: str = "stopped") -> None:
         """End the worker and everything it started; every waiting request fails."""
+        if self._line is not None:  # first, so its reader leaves the pending requests alone
+            self._line.turns.close()
+            self._line = None
         if self.channel is not None:
             self.channel.close(why)
             self.channel = None
@@ -179,9 +187,10 @@ class Worker:
 
     def request(self, op: str, **fields: Any) -> Any:
         """Send a request and wait for its answer (decoded), or raise what the worker raised."""
+        line = self._line
         future = self._send(op, fields)
         try:
-            return future.result()
+            return self._wait(future, line, op)
         except BaseException as error:
             if not future.done():  # interrupted (a time limit): the worker is stuck in the call
                 self.interrupted_by = error
@@ -190,7 +199,10 @@ class Worker:
 
     async def arequest(self, op: str, **fields: Any) -> Any:
         """:meth:`request` for a coroutine: awaits the answer without blocking the loop."""
+        line = self._line
         number, future = self._send_numbered(op, fields)
+        if line is not None:
+            line.turns.want_reader()
         answer = asyncio.wrap_future(future)
         try:
             return await asyncio.shield(answer)
@@ -242,7 +254,7 @@ class Worker:
         try:
             if released:
                 channel.send({"op": protocol.RELEASE, "handles": released})
-            channel.send({"id": number, "op": op, **fields})
+            channel.send(self._with_logging_level({"id": number, "op": op, **fields}))
         except (ChannelClosed, ValueError) as error:
             with self._lock:
                 self._pending.pop(number, None)
@@ -252,27 +264,79 @@ class Worker:
                 )
         return number, future
 
-    def _read(self, channel: Channel, process: subprocess.Popen[bytes]) -> None:
-        """Take the messages of one worker generation until its channel closes.
+    def _wait(self, future: concurrent.futures.Future[Any], line: _Line | None, op: str) -> Any:
+        """The answer: read from the channel by this thread when it gets the turn."""
+        while not future.done():
+            if line is None or not line.turns.take():
+                return future.result()  # another thread reads, and hands it over
+            try:
+                self._read_until(future, line)
+            except BaseException as error:
+                if not future.done():  # interrupted, perhaps mid-frame: nobody reads on
+                    self.stop(
+                        f"the worker was stopped while it served {op} ({type(error).__name__})"
+                    )
+                raise
+            finally:
+                line.turns.give(others_wait=bool(self._pending))
+        return future.result()
 
-        A generation that was stopped and replaced already failed its own requests: its
-        reader must not touch the pending requests of the worker that replaced it.
-        """
-        while True:
+    def _with_logging_level(self, message: dict[str, Any]) -> dict[str, Any]:
+        """``message`` with the checks' ``logging.disable`` level, when the worker needs it."""
+        disabled = logging.root.manager.disable
+        if disabled or disabled != self._logging_disabled:
+            message[protocol.LOGGING_DISABLE] = disabled
+            self._logging_disabled = disabled
+        return message
+
+    def _read_until(self, future: concurrent.futures.Future[Any], line: _Line) -> None:
+        """Take messages (for any thread) until ``future`` is answered or the channel ends."""
+        while not future.done():
             try:
-                message = channel.receive()
+                message = line.channel.receive()
             except ChannelClosed as closed:
-                if self.channel is not channel:
-                    return
-                why = f"the worker process ended ({closed}): {self.describe_exit(reap(process))}"
-                if self.channel is channel:
-                    self.gone = why
-                    self._fail_pending(why)
+                self._ended(line, closed)
                 return
-            try:
-                self._take(message)
-            except Exception as error:  # anything out of shape, wherever it is found
-                channel.close(f"the worker broke the protocol: {_short(error)}")
+            self._take_or_close(line.channel, message)
+
+    def _read(self, line: _Line) -> None:
+        """The reader thread of one worker generation: reads whenever no caller does."""
+        try:
+            while line.turns.reader_takes(self._requests_wait):
+                try:
+                    while line.turns.reader_may_read(block=self._requests_wait()):
+                        try:
+                            message = line.channel.receive()
+                        except ChannelClosed as closed:
+                            self._ended(line, closed)
+                            return
+                        self._take_or_close(line.channel, message)
+                finally:
+                    line.turns.reader_gives()
+        finally:
+            line.turns.release()
+
+    def _requests_wait(self) -> bool:
+        return bool(self._pending)
+
+    def _ended(self, line: _Line, closed: ChannelClosed) -> None:
+        """The channel of ``line`` closed: fail what waits (once, and only its own).
+
+        A generation that was stopped and replaced already failed its own requests: it
+        must not touch the pending requests of the worker that replaced it.
+        """
+        if not line.turns.close() or self.channel is not line.channel:
+            return
+        why = f"the worker process ended ({closed}): {self.describe_exit(reap(line.process))}"
+        if self.channel is line.channel:
+            self.gone = why
+            self._fail_pending(why)
+
+    def _take_or_close(self, channel: Channel, message: dict[str, Any]) -> None:
+        try:
+            self._take(message)
+        except Exception as error:  # anything out of shape, wherever it is found
+            channel.close(f"the worker broke the protocol: {_short(error)}")
 
     def _take(self, message: dict[str, Any]) -> None:
         op = message.get("op")
@@ -343,6 +407,15 @@ class Worker:
         return None
 
 
+class _Line:
+    """One worker generation's channel, process and turns to read it."""
+
+    def __init__(self, channel: Channel, process: subprocess.Popen[bytes], turns: Turns) -> None:
+        self.channel = channel
+        self.process = process
+        self.turns = turns
+
+
 def _short(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:300]
 
@@ -395,6 +468,8 @@ def _relog(message: dict[str, Any]) -> None:
     """Re-emit a learner's log record here, where pytest's log capture sees it."""
     name, level = message.get("name"), message.get("level")
     if not isinstance(name, str) or not isinstance(level, int):
+        return
+    if level <= logging.root.manager.disable:  # sent before the worker learnt of it
         return
     record = logging.makeLogRecord(
         {

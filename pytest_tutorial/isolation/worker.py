@@ -186,6 +186,7 @@ class WorkerServer:
                     start_another = self._idle == 0
             if start_another:
                 self._start_reader()
+            self.fixtures.follow_logging_disable(message)
             self._take(message)
             with self._lock:
                 self._idle += 1

@@ -1,7 +1,8 @@
 """The worker's side of the checks' fixtures: log records out, fake clocks and memory in.
 
 :class:`ForwardingHandler` sends the learner's log records (with their plain ``extra``
-fields) to the trusted side, where ``caplog`` sees them; :class:`WorkerFixtures` keeps the
+fields) to the trusted side, where ``caplog`` sees them, unless the checks disabled logging
+(the worker follows ``logging.disable`` there); :class:`WorkerFixtures` keeps the
 worker's copies of the checks' fake clocks (:mod:`.clock_bridge`) and traces the learner's
 allocations on request (:func:`pytest_tutorial.memory.allocations_in`).
 """
@@ -82,6 +83,16 @@ class WorkerFixtures:
         self._lock = threading.Lock()
         self._clocks: dict[int, Any] = {}
         self._tracing: Any = None
+
+    def follow_logging_disable(self, message: dict[str, Any]) -> None:
+        """Disable logging as the checks did (:data:`protocol.LOGGING_DISABLE`), if they did.
+
+        A check that silences logging while it makes hundreds of calls silences the
+        learner's code too in one process; so it does here, and no record is made or sent.
+        """
+        level = message.get(protocol.LOGGING_DISABLE)
+        if type(level) is int and level != logging.root.manager.disable:
+            logging.disable(level)
 
     def clock(self, number: object) -> Any:
         """The worker's copy of the check's fake clock ``number`` (made on first use)."""

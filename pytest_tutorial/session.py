@@ -166,6 +166,9 @@ class TutorialSession:
         contract = self.tutorial.validation.solution
         if self.settings.isolation is IsolationMode.PROCESS:
             return load_solution(path, kind, contract)
+        return self._solution_workers().load(path, kind, contract)
+
+    def _solution_workers(self) -> SolutionWorkers:
         if self.workers is None:
             from pytest_tutorial.isolation.launcher import launcher_of
             from pytest_tutorial.isolation.solutions import SolutionWorkers
@@ -173,7 +176,26 @@ class TutorialSession:
             self.workers = SolutionWorkers(
                 self.config.invocation_params.dir, launcher_of(self.config)
             )
-        return self.workers.load(path, kind, contract)
+        return self.workers
+
+    def pytest_sessionstart(self) -> None:
+        """In worker mode, start the workers while the checks are collected.
+
+        The solution's, and the reference's when the grader gave one; not when only
+        collecting, nor in an xdist controller (its workers run the checks).
+        """
+        option = self.config.option
+        if self.settings.isolation is IsolationMode.PROCESS or option.collectonly:
+            return
+        if getattr(option, "numprocesses", None) and not hasattr(self.config, "workerinput"):
+            return
+        from pytest_tutorial.isolation.launcher import GRADING_REFERENCE_KEY
+
+        workers = self._solution_workers()
+        workers.prestart(self.settings.solution, self.settings.solution_kind.value)
+        reference = self.config.stash.get(GRADING_REFERENCE_KEY, None)
+        if reference is not None and reference.resolve() != self.settings.solution.resolve():
+            workers.prestart(reference, "reference")
 
     # --- collection ----------------------------------------------------------------------
 

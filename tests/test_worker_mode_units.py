@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import logging
 import traceback
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +143,24 @@ def test_a_traceback_reads_as_pythons_without_the_column_markers() -> None:
     assert traceback_text(error) == "".join(line for line in python if line not in markers)
     assert "The above exception was the direct cause" in traceback_text(error)
     assert 'found = table["missing"] + 1' in traceback_text(error)
+
+
+@pytest.mark.slow
+def test_a_worker_started_ahead_serves_the_first_check_without_a_second_start(
+    tmp_path: Path,
+) -> None:
+    from pytest_tutorial.isolation.solutions import SolutionWorkers
+    from pytest_tutorial.model import SolutionContract
+
+    (tmp_path / "mini.py").write_text("def clamp(value):\n    return value\n", encoding="utf-8")
+    workers = SolutionWorkers(tmp_path)
+    workers.prestart(tmp_path / "missing", "path")  # nothing to start: a check reports it
+    workers.prestart(tmp_path, "path")
+    try:
+        solution = workers.load(tmp_path, "path", SolutionContract("mini", ("clamp",)))
+        assert solution.module.clamp(3) == 3
+        assert solution.worker is not None
+        assert solution.worker.generation == 1
+        assert list(workers._sides) == [tmp_path]
+    finally:
+        workers.close()

@@ -16,9 +16,11 @@ reads locally (:mod:`.clock_bridge`). The sockets' folder is removed when the ch
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,8 @@ class _Side:
         self._redis: RedisBridge | None = None
         self.after_last_check: tuple[int, str | None] = (worker.generation, worker.gone)
         """The worker's generation and end as the previous check left them."""
+        self.starting: threading.Thread | None = None
+        """A start begun ahead of the first check (:meth:`SolutionWorkers.prestart`)."""
 
     def ended_during_check(self) -> bool:
         """Whether the worker ended during the running check."""
@@ -149,7 +153,31 @@ class SolutionWorkers:
             source=module_file,
         )
 
+    def prestart(self, path: Path, kind: str) -> None:
+        """Start the worker for ``path`` in the background, while the checks are collected.
+
+        A start that fails here is tried again by the first check that needs the worker,
+        which then reports it.
+        """
+        if not path.is_dir():
+            return  # the first check that needs it reports the missing folder
+        side = self._side_for(path, kind)
+        if side.worker.gone is not None and side.starting is None:
+            side.starting = threading.Thread(
+                target=_start_quietly, args=(side.worker,), name="worker-start", daemon=True
+            )
+            side.starting.start()
+
     def _worker_for(self, path: Path, kind: str) -> Worker:
+        side = self._side_for(path, kind)
+        if side.starting is not None:
+            side.starting.join()
+            side.starting = None
+        if side.worker.gone is not None:
+            side.worker.start()
+        return side.worker
+
+    def _side_for(self, path: Path, kind: str) -> _Side:
         side = self._sides.get(path)
         if side is None:
             launcher = None if kind == "reference" else self.launcher
@@ -159,9 +187,7 @@ class SolutionWorkers:
             aws = AwsBridge(worker.register_callback)
             worker.adapters.extend([side.adapt_redis, clocks.adapt, aws.adapt])
             self._sides[path] = side
-        if side.worker.gone is not None:
-            side.worker.start()
-        return side.worker
+        return side
 
     def _new_worker(self, path: Path, launcher: Launcher | None) -> Worker:
         if launcher is None:
@@ -193,5 +219,12 @@ class SolutionWorkers:
         """Stop every worker (the end of the run)."""
         self.end_check()
         for side in self._sides.values():
+            if side.starting is not None:
+                side.starting.join()
             side.worker.stop()
         self._sides.clear()
+
+
+def _start_quietly(worker: Worker) -> None:
+    with contextlib.suppress(WorkerGone):
+        worker.start()

@@ -146,13 +146,27 @@ class RedisBridge:
         )
 
     def close(self) -> None:
-        """Stop every server and remove the sockets."""
+        """Remove the sockets and stop every server, in the background.
+
+        A server's loop notices a shutdown only at its next poll (:data:`POLL_S`): waiting
+        for each would add that to every check. Its socket file goes at once, so nothing
+        new can connect; what the learner's code still sends on an open connection after
+        the check ended reaches that check's fake and counts for nothing.
+        """
         with self._lock:
             servers, self._servers = list(self._servers.values()), {}
-        for _, server, name in servers:
-            server.shutdown()
-            server.server_close()
+        for _, _, name in servers:
             (self.folder / name).unlink(missing_ok=True)
+        if servers:
+            threading.Thread(
+                target=_stop, args=([server for _, server, _ in servers],), daemon=True
+            ).start()
+
+
+def _stop(servers: list[BridgeServer]) -> None:
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 def is_bridgeable(value: object) -> bool:

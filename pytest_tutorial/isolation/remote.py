@@ -292,12 +292,8 @@ class Worker:
     def _read_until(self, future: concurrent.futures.Future[Any], line: _Line) -> None:
         """Take messages (for any thread) until ``future`` is answered or the channel ends."""
         while not future.done():
-            try:
-                message = line.channel.receive()
-            except ChannelClosed as closed:
-                self._ended(line, closed)
+            if not self._take_next(line):
                 return
-            self._take_or_close(line.channel, message)
 
     def _read(self, line: _Line) -> None:
         """The reader thread of one worker generation: reads whenever no caller does."""
@@ -305,16 +301,22 @@ class Worker:
             while line.turns.reader_takes(self._requests_wait):
                 try:
                     while line.turns.reader_may_read(block=self._requests_wait()):
-                        try:
-                            message = line.channel.receive()
-                        except ChannelClosed as closed:
-                            self._ended(line, closed)
+                        if not self._take_next(line):
                             return
-                        self._take_or_close(line.channel, message)
                 finally:
                     line.turns.reader_gives()
         finally:
             line.turns.release()
+
+    def _take_next(self, line: _Line) -> bool:
+        """Read and take one message; False once the channel has ended."""
+        try:
+            message = line.channel.receive()
+        except ChannelClosed as closed:
+            self._ended(line, closed)
+            return False
+        self._take_or_close(line.channel, message)
+        return True
 
     def _requests_wait(self) -> bool:
         return bool(self._pending)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pytest_tutorial.scaffold import not_written_yet
     from pytest_tutorial.solution import Solution
     from pytest_tutorial.standard_checks import own_tests_checks
+    from pytest_tutorial.stillness import SolutionWatch, hold_until
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,8 @@ _LAZY = {
     "assert_same_json": "pytest_tutorial.plain",
     "not_written_yet": "pytest_tutorial.scaffold",
     "allocations_in": "pytest_tutorial.memory",
+    "hold_until": "pytest_tutorial.stillness",
+    "SolutionWatch": "pytest_tutorial.stillness",
     "by_reference": "pytest_tutorial.references",
     "value_now": "pytest_tutorial.references",
 }
@@ -63,6 +66,7 @@ __all__ = [
     "RedisBackend",
     "Report",
     "Solution",
+    "SolutionWatch",
     "Tutorial",
     "__version__",
     "allocations_in",
@@ -70,6 +74,7 @@ __all__ = [
     "assert_same_json",
     "by_reference",
     "documentation_check",
+    "hold_until",
     "hookimpl",
     "not_written_yet",
     "own_tests_checks",

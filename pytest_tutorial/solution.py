@@ -54,6 +54,11 @@ class Solution:
         """The path of the solution's main module, for messages."""
         return str(getattr(self.module, "__file__", self.path))
 
+    @property
+    def processes(self) -> tuple[int, ...]:
+        """The ids of the processes, besides this one, that run the solution's code."""
+        return ()
+
 
 def load_solution(path: Path, kind: str, contract: SolutionContract) -> Solution:
     """Import ``contract.module`` from the folder ``path`` and check its exports.

@@ -328,9 +328,17 @@ class BwrapCommand:
 
 CHILD_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN")
 """As root, only what the child needs before it drops to its own uid after collection."""
-WORKER_PARENT_CAPABILITIES = (*CHILD_CAPABILITIES, "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+WORKER_PARENT_CAPABILITIES = (
+    *CHILD_CAPABILITIES,
+    "CAP_KILL",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_SYS_PTRACE",
+)
 """A child whose learner processes run under the slot's uid keeps root's uid, and needs to
-stop those processes and clean up the folders they wrote."""
+stop those processes and clean up the folders they wrote, and to read which system call
+their threads wait in (:mod:`pytest_tutorial.stillness`; ``/proc/PID/syscall`` asks for
+ptrace access)."""
 
 
 def child_capabilities(*, in_workers: bool) -> tuple[str, ...]:

@@ -63,6 +63,12 @@ class RemoteSolution(Solution):
         """The path of the solution's main module, for messages (known without a request)."""
         return str(self.source or self.path)
 
+    @property
+    def processes(self) -> tuple[int, ...]:
+        """The worker (whatever wraps it, such as a sandbox, and what it started)."""
+        process = None if self.worker is None else self.worker.process
+        return () if process is None else (process.pid,)
+
 
 class _Side:
     """One solution's worker and the check's Redis sockets that only it reaches."""

@@ -1,0 +1,135 @@
+"""hold_until: a held computation ends early only once the solution's threads cannot act."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from pytest_tutorial import Solution, SolutionWatch, hold_until
+from pytest_tutorial.isolation.remote import Worker
+from pytest_tutorial.isolation.solutions import RemoteSolution
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/task").is_dir(), reason="the early end reads Linux's /proc"
+)
+
+AT_MOST_S = 1.2
+EARLY_S = 0.7
+"""Far above the tenth of a second a still solution takes, far below the deadline."""
+
+
+def _solution() -> Solution:
+    return Solution(path=Path("."), kind="path", module=types.ModuleType("m"), exports=())
+
+
+def _timed_hold(watch: SolutionWatch, event: threading.Event | None = None) -> float:
+    started = time.monotonic()
+    hold_until(event or threading.Event(), watch, at_most=AT_MOST_S)
+    return time.monotonic() - started
+
+
+def _threads(target: Callable[[], object], count: int = 3) -> Iterator[None]:
+    threads = [threading.Thread(target=target, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)
+    yield
+    for thread in threads:
+        thread.join(AT_MOST_S)
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+def test_threads_parked_on_a_lock_end_the_hold_early() -> None:
+    lock = threading.Lock()
+    lock.acquire()
+    watch = SolutionWatch(_solution())
+
+    def wait_for_the_lock() -> None:
+        with lock:
+            pass
+
+    waiters = _threads(wait_for_the_lock)
+    next(waiters)
+    try:
+        assert _timed_hold(watch) < EARLY_S
+    finally:
+        lock.release()
+        next(waiters, None)
+
+
+def test_a_thread_that_may_give_up_waiting_keeps_the_hold(release: threading.Event) -> None:
+    watch = SolutionWatch(_solution())
+    waiters = _threads(lambda: release.wait(AT_MOST_S * 2), count=1)
+    next(waiters)
+    assert _timed_hold(watch) >= AT_MOST_S
+
+
+def test_a_sleeping_thread_keeps_the_hold(release: threading.Event) -> None:
+    watch = SolutionWatch(_solution())
+
+    def nap() -> None:
+        while not release.is_set():
+            time.sleep(0.5)
+
+    waiters = _threads(nap, count=1)
+    next(waiters)
+    assert _timed_hold(watch) >= AT_MOST_S
+
+
+def test_a_busy_thread_keeps_the_hold(release: threading.Event) -> None:
+    watch = SolutionWatch(_solution())
+
+    def spin() -> None:
+        while not release.is_set():
+            pass
+
+    waiters = _threads(spin, count=1)
+    next(waiters)
+    assert _timed_hold(watch) >= AT_MOST_S
+
+
+def test_threads_from_before_the_watch_are_not_the_solutions(release: threading.Event) -> None:
+    harness = _threads(lambda: release.wait(AT_MOST_S * 2), count=1)
+    next(harness)
+    assert _timed_hold(SolutionWatch(_solution())) < EARLY_S
+
+
+def test_the_event_ends_the_hold_at_once() -> None:
+    event = threading.Event()
+    event.set()
+    assert hold_until(event, SolutionWatch(_solution()), at_most=AT_MOST_S)
+
+
+@pytest.mark.parametrize(
+    ("body", "ends_early"),
+    [("threading.Event().wait()", True), ("while True: pass", False)],
+    ids=["parked", "busy"],
+)
+def test_a_workers_threads_are_watched_in_its_process(body: str, ends_early: bool) -> None:
+    script = f"import threading\nprint(flush=True)\n{body}\n"
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None
+        child.stdout.readline()
+        worker = cast(Worker, types.SimpleNamespace(process=child))
+        remote = RemoteSolution(
+            path=Path("."), kind="path", module=types.ModuleType("m"), exports=(), worker=worker
+        )
+        assert (_timed_hold(SolutionWatch(remote)) < EARLY_S) is ends_early
+    finally:
+        child.kill()
+        child.communicate()

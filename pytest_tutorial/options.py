@@ -19,6 +19,7 @@ TUTORIAL = "--tutorial"
 SOLUTION = "--tutorial-solution"
 REPORT = "--tutorial-report"
 LIST = "--tutorial-list"
+FRESH_RUNS = "--tutorial-fresh-runs"
 TIMEOUT = "--tutorial-timeout"
 HINT_LEVEL = "--tutorial-hint-level"
 REDIS = "--tutorial-redis"
@@ -38,6 +39,8 @@ REFERENCE = "reference"
 LEARNER_ROOT = "exercises"
 REFERENCE_ROOT = "reference_solutions"
 STATE_DIR = ".pytest-tutorial"
+HYPOTHESIS_HOME = "hypothesis"
+"""Hypothesis' storage folder, in the state folder."""
 """Folder under the rootdir for reports and hypothesis data, never inside the learner's code."""
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -126,6 +129,14 @@ def add_options(parser: pytest.Parser) -> None:
         "worker process of its own, so it cannot reach the checks",
     )
     group.addoption(
+        FRESH_RUNS,
+        dest="tutorial_fresh_runs",
+        action="store_true",
+        default=False,
+        help="run your tests against the tutorial's bugs again, even when an earlier run of "
+        "the same tests against the same bug is on record",
+    )
+    group.addoption(
         LIST,
         dest="tutorial_list",
         action="store_true",
@@ -168,6 +179,8 @@ class Settings:
     """None: a level per failing run in a row; else the number of levels to show."""
     redis: RedisMode = RedisMode.FAKE
     isolation: IsolationMode = IsolationMode.PROCESS
+    fresh_runs: bool = False
+    """Never reuse earlier runs of the learner's tests against the bugs."""
 
 
 def tutorial_roots(config: pytest.Config) -> tuple[Path, ...]:
@@ -216,6 +229,7 @@ def read_settings(config: pytest.Config, name: str) -> Settings:
         hint_level=_hint_level(config),
         redis=_redis_mode(config),
         isolation=_isolation_mode(config),
+        fresh_runs=bool(config.getoption("tutorial_fresh_runs")),
     )
 
 

@@ -211,14 +211,36 @@ class _Counting:
         return f"{FAULT} {kind} {error}"
 
 
+KEPT_CLIENTS = 8
+"""Synchronous clients the worker keeps, newest first (a check crosses a handful)."""
+_kept: dict[tuple[str, bool], Any] = {}
+_kept_lock = threading.Lock()
+
+
 def worker_client(payload: dict[str, Any]) -> Any:
-    """In the worker: a redis-py client of the trusted side's socket (see the module)."""
+    """In the worker: a redis-py client of the trusted side's socket (see the module).
+
+    The same check-side client crossing again (a check that builds two services on one
+    client, a property that builds them for every example) gets the same worker client, as
+    it is the same object in one process; it keeps its connection instead of opening a new
+    one. An asyncio client is bound to its event loop, so it is new every time.
+    """
+    if payload.get("async"):
+        return _async_worker_client(payload)
+    connection = _connection(payload)
+    key = (str(connection["unix_socket_path"]), bool(connection["decode_responses"]))
+    with _kept_lock:
+        client = _kept.pop(key, None) or _sync_worker_client(connection)
+        _kept[key] = client
+        while len(_kept) > KEPT_CLIENTS:
+            _kept.pop(next(iter(_kept))).close()
+    return client
+
+
+def _sync_worker_client(connection: dict[str, Any]) -> Any:
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
-
-    if payload.get("async"):
-        return _async_worker_client(payload)
 
     class BridgedRedis(redis.Redis):
         """A Redis client; an injected failure raises the redis-py exception it names."""
@@ -229,7 +251,7 @@ def worker_client(payload: dict[str, Any]) -> Any:
             except redis.exceptions.ResponseError as error:
                 raise _injected(error) from None
 
-    return BridgedRedis(**_connection(payload), retry=Retry(NoBackoff(), 0))
+    return BridgedRedis(**connection, retry=Retry(NoBackoff(), 0))
 
 
 def _async_worker_client(payload: dict[str, Any]) -> Any:

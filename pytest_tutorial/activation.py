@@ -18,6 +18,7 @@ from pytest_tutorial.errors import usage_error
 from pytest_tutorial.fixtures import FIXTURE_MODULES
 from pytest_tutorial.model import ValidationMethod
 from pytest_tutorial.options import (
+    HYPOTHESIS_HOME,
     TUTORIAL,
     prepare_state_dir,
     read_settings,
@@ -123,7 +124,7 @@ def _configure_hypothesis(state_dir: Path) -> Callable[[], None]:
     from hypothesis.configuration import set_hypothesis_home_dir
     from hypothesis.database import DirectoryBasedExampleDatabase
 
-    home = str(state_dir / "hypothesis")
+    home = str(state_dir / HYPOTHESIS_HOME)
     set_hypothesis_home_dir(home)
     in_ci = bool(os.environ.get("CI"))
     settings.register_profile(

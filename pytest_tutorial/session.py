@@ -43,6 +43,7 @@ from pytest_tutorial.failures import (
     first_lines,
     learner_frames,
 )
+from pytest_tutorial.hypothesis_warmup import keep_harness_constants_out_of_hypothesis
 from pytest_tutorial.model import Tutorial
 from pytest_tutorial.options import (
     DEFAULT_TIMEOUT_S,
@@ -241,6 +242,7 @@ class TutorialSession:
 
         The error is also kept as the run's problem, so the report says why it has no verdict.
         """
+        keep_harness_constants_out_of_hypothesis()  # before hypothesis' own hook mines them
         try:
             self._tie_checks_to_items(items)
         except pytest.UsageError as error:

@@ -19,7 +19,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +29,12 @@ from pytest_tutorial.bundled import reference_of
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource, get_tutorial
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.errors import usage_error
+from pytest_tutorial.hypothesis_warmup import unicode_tables
 from pytest_tutorial.model import Tutorial, ValidationMethod
 from pytest_tutorial.scoring import CheckSpec
 
 from . import archive, gradebook, outputs, results, sandbox, stream
-from .protocol import FED_REFERENCE, ChildArgs, ChildMode
+from .protocol import FED_HYPOTHESIS, FED_REFERENCE, ChildArgs, ChildMode
 from .results import OutcomeKind
 from .submission import Graded, Job, Plan, fallback, grade, hidden_roots
 
@@ -135,10 +136,15 @@ def select_shard(jobs: Sequence[Job], shard: tuple[int, int] | None) -> list[Job
     return [job for position, job in enumerate(jobs) if position % count == index - 1]
 
 
-def feed_archive(source: TutorialSource, reference: Path | None = None) -> bytes:
+def feed_archive(
+    source: TutorialSource,
+    reference: Path | None = None,
+    tables: Mapping[str, bytes] | None = None,
+) -> bytes:
     """The tutorial's files, paths relative to its tutorials folder, as an uncompressed tar.
 
-    With ``reference``, the reference solution's files too, under :data:`FED_REFERENCE`.
+    With ``reference``, the reference solution's files too, under :data:`FED_REFERENCE`;
+    hypothesis' Unicode ``tables`` under :data:`FED_HYPOTHESIS`.
     """
     root = source.directory.parent
     files = [root / "__init__.py"] if (root / "__init__.py").is_file() else []
@@ -157,6 +163,10 @@ def feed_archive(source: TutorialSource, reference: Path | None = None) -> bytes
             info.mode = 0o644
             with path.open("rb") as stream_:
                 tar.addfile(info, stream_)
+        for name, content in (tables or {}).items():
+            info = tarfile.TarInfo(f"{FED_HYPOTHESIS}/{name}")
+            info.size, info.mode = len(content), 0o644
+            tar.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
 
 
@@ -264,7 +274,7 @@ def run(
             box=box,
             workdir=workdir,
             out=out,
-            feed=feed_archive(source, reference) if box.isolated else b"",
+            feed=feed_archive(source, reference, unicode_tables()) if box.isolated else b"",
             check_timeout=options.check_timeout,
             keyword=options.keyword,
             keep_workdirs=options.keep_workdirs,

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, NoReturn
 
 from pytest_tutorial.discovery import CHECK_MODULE_GLOB
 from pytest_tutorial.grading import sandbox, stream
-from pytest_tutorial.grading.protocol import FED_REFERENCE, ChildArgs, ChildMode
-from pytest_tutorial.options import REFERENCE_ROOT
+from pytest_tutorial.grading.protocol import FED_HYPOTHESIS, FED_REFERENCE, ChildArgs, ChildMode
+from pytest_tutorial.hypothesis_warmup import install_unicode_tables
+from pytest_tutorial.options import HYPOTHESIS_HOME, REFERENCE_ROOT, STATE_DIR
 
 if TYPE_CHECKING:
     import pytest
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         if args.feed_fd is not None and args.feed_root is not None:
             _unpack_checks(args.feed_fd, args.feed_root)
             _keep_private(args.feed_root / FED_REFERENCE)
+            install_unicode_tables(
+                args.feed_root / FED_HYPOTHESIS, args.scratch / STATE_DIR / HYPOTHESIS_HOME
+            )
         solution = _prepare_scratch(args)
         streamer.emit(stream.HELLO, pid=os.getpid(), uid=os.geteuid())
         import pytest
@@ -153,6 +157,7 @@ def _pytest_args(args: ChildArgs, solution: Path) -> list[str]:
         f"--tutorial-isolation={args.isolation}",
         f"--tutorial-solution={solution}",
         f"--tutorial-report={scratch / 'child-report.json'}",
+        "--tutorial-fresh-runs",  # a submission must not bring its own results
         "-q",
         "--no-header",
         "-rN",

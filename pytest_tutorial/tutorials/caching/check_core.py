@@ -34,8 +34,11 @@ from pytest_tutorial.tutorials.caching.support import (
     ManualClock,
 )
 
+# Letters, numbers, punctuation and symbols: no surrogates among them, so every key encodes
+# as UTF-8 (asking hypothesis for codec="utf-8" as well would only make it scan all of
+# Unicode, over a second, each time its storage folder is new: every graded submission).
 valid_keys = st.text(
-    alphabet=st.characters(codec="utf-8", categories=("L", "N", "P", "S")), min_size=1, max_size=200
+    alphabet=st.characters(categories=("L", "N", "P", "S")), min_size=1, max_size=200
 ).filter(lambda key: key.isprintable() and not any(c.isspace() for c in key))
 json_values = st.recursive(
     st.none()

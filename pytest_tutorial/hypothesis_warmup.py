@@ -1,0 +1,78 @@
+"""What hypothesis computes once per storage folder, kept from costing every graded run.
+
+Two costs come with a new hypothesis storage folder, and a graded submission always has
+one: hypothesis mines the source of every module it takes for the user's own for example
+constants (:func:`keep_harness_constants_out_of_hypothesis`), and it builds its Unicode
+tables, the characters of each category and of the UTF-8 codec that ``st.text()`` draws
+from by default, by testing every code point: about a second. The tables depend only on
+Python's Unicode database, so the grading parent builds them once per batch
+(:func:`unicode_tables`) and feeds them to every child (:func:`install_unicode_tables`).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+UNICODE_DATA = "unicode_data"
+"""Hypothesis' folder of Unicode tables in its storage folder."""
+
+
+def keep_harness_constants_out_of_hypothesis() -> None:
+    """Stop hypothesis from mining the harness's own modules for example constants.
+
+    Hypothesis draws constants from the source of every module it takes for the user's own
+    code (outside site-packages) and caches them in its storage folder. From a source
+    checkout or an editable install that includes this package and the check modules:
+    about a hundred files to parse, over a second on every run with a new storage folder
+    (each graded submission), for constants that are not the learner's. Called once the
+    check modules are imported; the learner's modules, imported later, are still mined.
+    Does nothing if hypothesis' internals moved.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        seen: set[int] = providers._seen_modules
+    except (ImportError, AttributeError):
+        return
+    prefix = __name__.partition(".")[0]
+    for name, module in list(sys.modules.items()):
+        if name == prefix or name.startswith(prefix + "."):
+            seen.add(id(module))
+
+
+def unicode_tables() -> dict[str, bytes]:
+    """Hypothesis' Unicode tables, built in a storage folder of their own: path -> bytes.
+
+    The paths are relative to a storage folder. Empty if hypothesis' internals moved.
+    """
+    from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
+
+    try:
+        from hypothesis.internal import charmap
+    except ImportError:
+        return {}
+    previous = storage_directory().path
+    with tempfile.TemporaryDirectory(prefix="tutorial-hypothesis-") as home:
+        set_hypothesis_home_dir(home)
+        try:
+            charmap.charmap()
+            charmap.intervals_from_codec.__wrapped__("utf-8")  # past the in-memory cache
+        except Exception:  # hypothesis' internals moved: each child builds its own
+            return {}
+        finally:
+            set_hypothesis_home_dir(str(previous))
+        root = Path(home)
+        return {
+            str(path.relative_to(root)): path.read_bytes()
+            for path in sorted((root / UNICODE_DATA).rglob("*.json.gz"))
+        }
+
+
+def install_unicode_tables(tables: Path, home: Path) -> None:
+    """Put the tables fed in ``tables`` into the storage folder ``home``; absent: nothing."""
+    for path in sorted(tables.rglob("*.json.gz")) if tables.is_dir() else []:
+        target = home / path.relative_to(tables)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())

@@ -1,0 +1,62 @@
+"""What hypothesis computes once per storage folder: fed to graded runs, not recomputed."""
+
+from __future__ import annotations
+
+import io
+import sys
+import tarfile
+import unicodedata
+from pathlib import Path
+
+from pytest_tutorial import hypothesis_warmup
+from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource
+from pytest_tutorial.grading.batch import feed_archive
+from pytest_tutorial.grading.protocol import FED_HYPOTHESIS
+from pytest_tutorial.hypothesis_warmup import (
+    UNICODE_DATA,
+    install_unicode_tables,
+    keep_harness_constants_out_of_hypothesis,
+    unicode_tables,
+)
+
+CODEC_TABLE = f"{UNICODE_DATA}/{unicodedata.unidata_version}/codec-utf-8.json.gz"
+
+
+def test_the_tables_are_built_where_hypothesis_reads_them(tmp_path: Path) -> None:
+    tables = unicode_tables()
+    assert CODEC_TABLE in tables
+    assert f"{UNICODE_DATA}/{unicodedata.unidata_version}/charmap.json.gz" in tables
+    fed = tmp_path / "fed"
+    for name, content in tables.items():
+        (fed / name).parent.mkdir(parents=True, exist_ok=True)
+        (fed / name).write_bytes(content)
+    home = tmp_path / "home"
+    install_unicode_tables(fed, home)
+    assert (home / CODEC_TABLE).read_bytes() == tables[CODEC_TABLE]
+
+
+def test_no_tables_fed_installs_nothing(tmp_path: Path) -> None:
+    install_unicode_tables(tmp_path / "absent", tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+
+
+def test_the_feed_carries_the_tables() -> None:
+    source = TutorialSource("caching", BUNDLED_ROOT / "caching")
+    feed = feed_archive(source, tables={CODEC_TABLE: b"table"})
+    with tarfile.open(fileobj=io.BytesIO(feed)) as archive:
+        member = archive.extractfile(f"{FED_HYPOTHESIS}/{CODEC_TABLE}")
+        assert member is not None
+        assert member.read() == b"table"
+
+
+def test_the_harness_modules_are_no_source_of_constants() -> None:
+    from hypothesis.internal.conjecture import providers
+
+    keep_harness_constants_out_of_hypothesis()
+    ours = [
+        module
+        for name, module in sys.modules.items()
+        if name.partition(".")[0] == "pytest_tutorial"
+    ]
+    assert hypothesis_warmup in ours
+    assert all(id(module) in providers._seen_modules for module in ours)

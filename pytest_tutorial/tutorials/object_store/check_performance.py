@@ -45,16 +45,31 @@ def own_resources(aws: AwsMock, side: str, names: list[str]) -> dict[str, str]:
         AttributeDefinitions=[{"AttributeName": k.name, "AttributeType": k.type} for k, _ in keys],
         BillingMode="PAY_PER_REQUEST",
     )
-    requests = [
-        {"PutRequest": {"Item": item(metadata(name, name.encode(), content_type=PDF))}}
-        for name in names
-    ]
-    for start in range(0, len(requests), 25):  # BatchWriteItem takes 25 items at most
-        dynamodb.batch_write_item(RequestItems={table: requests[start : start + 25]})
+    _seed(table, [item(metadata(name, name.encode(), content_type=PDF)) for name in names])
     bucket = f"{aws.bucket}-{side}"
     aws.inspector("s3").create_bucket(Bucket=bucket)
     queue = aws.inspector("sqs").create_queue(QueueName=f"document-events-{side}")
     return {"table": table, "bucket": bucket, "queue_url": queue["QueueUrl"]}
+
+
+def _seed(table: str, items: list[dict[str, Any]]) -> None:
+    """Put ``items`` (typed form) into ``table`` through moto's backend, not its HTTP API.
+
+    The items end up exactly as ``BatchWriteItem`` would leave them (moto's handler calls the
+    same ``put_item`` per item); 1000 of them through the API took 0.2 s a side, serialising
+    and parsing 40 requests, directly 0.03 s. Only the backend of the running mock that
+    holds ``table`` (just created through the API) is touched.
+    """
+    from moto.dynamodb.models import dynamodb_backends
+
+    [backend] = [
+        backend
+        for account in dict.values(dynamodb_backends)
+        for backend in dict.values(account)
+        if table in backend.tables
+    ]
+    for entry in items:
+        backend.put_item(table, entry)
 
 
 @pytest.mark.checklist(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 UNICODE_DATA = "unicode_data"
@@ -71,8 +72,16 @@ def unicode_tables() -> dict[str, bytes]:
 
 
 def install_unicode_tables(tables: Path, home: Path) -> None:
-    """Put the tables fed in ``tables`` into the storage folder ``home``; absent: nothing."""
-    for path in sorted(tables.rglob("*.json.gz")) if tables.is_dir() else []:
-        target = home / path.relative_to(tables)
+    """Put the tables fed in the folder ``tables`` into the storage folder ``home``."""
+    if tables.is_dir():
+        found = sorted(tables.rglob("*.json.gz"))
+        fed = {str(path.relative_to(tables)): path.read_bytes() for path in found}
+        write_unicode_tables(fed, home)
+
+
+def write_unicode_tables(tables: Mapping[str, bytes], home: Path) -> None:
+    """Write :func:`unicode_tables` into the storage folder ``home``."""
+    for name, content in tables.items():
+        target = home / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(path.read_bytes())
+        target.write_bytes(content)

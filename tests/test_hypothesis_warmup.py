@@ -10,14 +10,17 @@ from pathlib import Path
 
 from pytest_tutorial import hypothesis_warmup
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource
+from pytest_tutorial.grading import batch, sandbox, submission
 from pytest_tutorial.grading.batch import feed_archive
 from pytest_tutorial.grading.protocol import FED_HYPOTHESIS
+from pytest_tutorial.grading.sandbox import SandboxKind
 from pytest_tutorial.hypothesis_warmup import (
     UNICODE_DATA,
     install_unicode_tables,
     keep_harness_constants_out_of_hypothesis,
     unicode_tables,
 )
+from pytest_tutorial.options import HYPOTHESIS_HOME, STATE_DIR
 
 CODEC_TABLE = f"{UNICODE_DATA}/{unicodedata.unidata_version}/codec-utf-8.json.gz"
 
@@ -33,6 +36,24 @@ def test_the_tables_are_built_where_hypothesis_reads_them(tmp_path: Path) -> Non
     home = tmp_path / "home"
     install_unicode_tables(fed, home)
     assert (home / CODEC_TABLE).read_bytes() == tables[CODEC_TABLE]
+
+
+def test_an_unsandboxed_child_finds_the_tables_in_its_scratch_folder(tmp_path: Path) -> None:
+    source, tutorial = batch.load_tutorial("caching", ())
+    plan = submission.Plan(
+        tutorial=tutorial,
+        source=source,
+        tutorial_paths=(),
+        specs=(),
+        limits=sandbox.Limits(),
+        box=sandbox.Sandbox(SandboxKind.RLIMITS),
+        workdir=tmp_path / "work",
+        out=tmp_path / "out",
+        feed=b"",
+        hypothesis_tables={CODEC_TABLE: b"table"},
+    )
+    _, _, scratch = submission._command(plan, tmp_path / "s", tmp_path / "w", None, "m", [1, 0])
+    assert (scratch / STATE_DIR / HYPOTHESIS_HOME / CODEC_TABLE).read_bytes() == b"table"
 
 
 def test_no_tables_fed_installs_nothing(tmp_path: Path) -> None:

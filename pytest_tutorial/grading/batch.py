@@ -265,6 +265,7 @@ def run(
         hidden = hidden_roots(source, paths)
         box = sandbox.detect(options.mode, options.jobs, hidden)
         reference = reference_of(source) if options.isolation == "worker" else None
+        tables = unicode_tables()
         plan = Plan(
             tutorial=tutorial,
             source=source,
@@ -274,13 +275,14 @@ def run(
             box=box,
             workdir=workdir,
             out=out,
-            feed=feed_archive(source, reference, unicode_tables()) if box.isolated else b"",
+            feed=feed_archive(source, reference, tables) if box.isolated else b"",
             check_timeout=options.check_timeout,
             keyword=options.keyword,
             keep_workdirs=options.keep_workdirs,
             run_id=options.run_id,
             isolation=options.isolation,
             reference=reference,
+            hypothesis_tables=tables,
         )
         on_ready(box, len(jobs))
         graded = _grade_all(plan, jobs, max(options.jobs, 1), on_start, on_finish)

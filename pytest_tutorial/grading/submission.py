@@ -14,14 +14,16 @@ import secrets
 import selectors
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pytest_tutorial.bundled import packaged_references
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource
+from pytest_tutorial.hypothesis_warmup import write_unicode_tables
 from pytest_tutorial.model import Tutorial
+from pytest_tutorial.options import HYPOTHESIS_HOME, STATE_DIR
 from pytest_tutorial.report_model import GradingBlock, Report
 from pytest_tutorial.scoring import CheckSpec, Scorecard
 
@@ -58,6 +60,9 @@ class Plan:
     reference: Path | None = None
     """The tutorial's reference solution, given to the child in worker mode (in the feed,
     when sandboxed) for the relative performance target."""
+    hypothesis_tables: Mapping[str, bytes] = field(default_factory=dict)
+    """Hypothesis' Unicode tables for the child's storage folder (in the feed, when
+    sandboxed; :mod:`pytest_tutorial.hypothesis_warmup`)."""
 
     @property
     def hidden(self) -> list[Path]:
@@ -361,6 +366,7 @@ def _command(
     else:
         scratch = work / "scratch"
         scratch.mkdir(parents=True)
+        write_unicode_tables(plan.hypothesis_tables, scratch / STATE_DIR / HYPOTHESIS_HOME)
         args = replace(args, scratch=scratch, submission=submission)
         prefix, cwd = [], str(scratch)
     return [*prefix, *sandbox.child_interpreter(), *args.to_argv()], cwd, scratch

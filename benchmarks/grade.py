@@ -4,7 +4,8 @@
    the starter) graded by one ``grade`` batch with ``--jobs 2``: submissions per minute.
 2. Containment cost per submission, rounds interleaved on a copy of the reference:
    uncontained (``pytest --tutorial=caching --tutorial-solution=COPY`` as a learner runs
-   it), contained with bubblewrap in each isolation mode (``worker``, the default: the
+   it, warm, with ``--tutorial-fresh-runs``: every run of its own tests made, as grading
+   makes them), contained with bubblewrap in each isolation mode (``worker``, the default: the
    submission's code in workers apart from the checks; ``process``: beside them), and
    with resource limits only. A contained figure is the submission's own time in its
    report (copy, sandbox, checks, cleanup); the batch's fixed cost (trusted collection,
@@ -83,6 +84,7 @@ def containment_cost(folder: Path, rounds: int) -> None:
         "--tutorial=caching",
         f"--tutorial-solution={copy}",
         f"--tutorial-report={folder / 'plain.json'}",
+        "--tutorial-fresh-runs",
         "-q",
     ]
     timed_run(plain, cwd=plain_dir)  # warm caches

@@ -261,11 +261,13 @@ def run(
     os.chmod(workdir, 0o755)
     box: sandbox.Sandbox | None = None
     try:
-        specs = collect_specs(tutorial, source, paths, workdir)
-        hidden = hidden_roots(source, paths)
-        box = sandbox.detect(options.mode, options.jobs, hidden)
+        with ThreadPoolExecutor(max_workers=1) as beside:
+            building = beside.submit(unicode_tables)  # while the checks are collected
+            specs = collect_specs(tutorial, source, paths, workdir)
+            hidden = hidden_roots(source, paths)
+            box = sandbox.detect(options.mode, options.jobs, hidden)
+            tables = building.result()
         reference = reference_of(source) if options.isolation == "worker" else None
-        tables = unicode_tables()
         plan = Plan(
             tutorial=tutorial,
             source=source,

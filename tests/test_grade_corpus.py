@@ -7,8 +7,8 @@ docs/ci.md, "What containment cannot do").
 The corpus is graded twice: with ``--isolation worker`` (the default: the submission's
 code runs in processes of its own, apart from the checks) and ``--isolation process``
 (beside the checks in the grading child, where forging from inside is a pinned limit).
-Each mode's tests form one ``xdist_group``: under ``--dist loadgroup`` one worker grades
-the mode once and reads every test from it, and the two modes start first, side by side.
+Both modes are module-scoped: under CI's ``--dist loadscope`` one worker grades each mode
+once and reads every test of the module from it.
 """
 
 from __future__ import annotations
@@ -125,13 +125,7 @@ def _grade(
     )
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(mode, marks=pytest.mark.xdist_group(f"corpus-{mode}"))
-        for mode in ("worker", "process")
-    ],
-)
+@pytest.fixture(scope="module", params=["worker", "process"])
 def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     isolation: str = request.param
     root = tmp_path_factory.mktemp(f"corpus-{isolation}")

@@ -3,7 +3,9 @@
 Each variant is the reference with one small edit, so the variants cannot drift from it.
 Every variant runs twice: with no ini file (every check but the learner-tests ones), and,
 for the item it breaks, with a learner's ini that sets ``asyncio_mode = auto`` and
-session-scoped default loops, which must not change the verdict.
+session-scoped default loops, which must not change the verdict. A variant whose calls
+wait (rejected as failed or timeout) runs with a short time limit per check: its first
+calls fail the item already, and its properties would each wait out the tutorial's 30 s.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ asyncio_mode = auto
 asyncio_default_fixture_loop_scope = session
 asyncio_default_test_loop_scope = session
 """
+WAITING_TIMEOUT_S = 5
+"""Per-check time limit of a variant that may be rejected by timing out."""
 
 GATHER = "                results.extend(await asyncio.gather(*calls))\n"
 CALL = (
@@ -264,7 +268,10 @@ def test_variant_is_rejected_on_the_expected_item(
         pytester.makeini(learner_ini)
         selection += f" and check_{variant.failing_item}"  # the item under test is enough
     folder = make_variant(pytester, copy_solution, variant)
-    run = run_tutorial("batch_processor", "-k", selection, solution=folder)
+    options = ["-k", selection]
+    if "timeout" in variant.rejected_as:
+        options.append(f"{TIMEOUT}={WAITING_TIMEOUT_S}")
+    run = run_tutorial("batch_processor", *options, solution=folder)
     assert run.result.ret == 1
     assert run.report["verdict"] == "not_validated"
     assert run.status(variant.failing_item) in variant.rejected_as, run.automated_statuses()

@@ -7,6 +7,8 @@ docs/ci.md, "What containment cannot do").
 The corpus is graded twice: with ``--isolation worker`` (the default: the submission's
 code runs in processes of its own, apart from the checks) and ``--isolation process``
 (beside the checks in the grading child, where forging from inside is a pinned limit).
+Both modes are module-scoped: under CI's ``--dist loadscope`` one worker grades each mode
+once and reads every test of the module from it.
 """
 
 from __future__ import annotations

@@ -3,6 +3,12 @@
 The variant tables of ``tests/test_*_variants.py`` are reused as they are: each variant is
 the reference with one small edit, run here with ``--tutorial-isolation=worker``, and must
 fail the same checklist item (with the same status) that its process-mode test asserts.
+
+Each run is limited to the checks of that item (``-k check_ITEM``, or the one check the
+process-mode table names): the other items' checks of a variant run in process mode, and
+here they would only add time to a test that judges one item. A variant whose calls wait
+(rejected as failed or timeout) runs with a short time limit per check: its first calls
+already fail the item, and its properties would wait out the tutorial's 30 s limit each.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tutorial.options import ISOLATION
+from pytest_tutorial.options import ISOLATION, TIMEOUT
 from tests import (
     test_batch_processor_variants,
     test_caching_variants,
@@ -51,7 +57,7 @@ CASES = [
             v.edits,
             v.failing_item,
             ("failed",),
-            "not own_tests",
+            f"check_{v.failing_item}",
         )
         for v in test_caching_variants.VARIANTS
     ),
@@ -63,7 +69,7 @@ CASES = [
             v.edits,
             v.failing_item,
             v.rejected_as,
-            "not own_tests",
+            f"check_{v.failing_item}",
         )
         for v in test_batch_processor_variants.VARIANTS
     ),
@@ -101,6 +107,9 @@ def test_variant_is_rejected_on_the_same_item_in_worker_mode(
     copy_solution("reference_solutions", case.tutorial)  # the relative performance target's
     folder = copy_solution("reference_solutions", case.tutorial, to=f"variants/{case.name}")
     apply_edits(folder / case.module, case.edits, case.name)
-    run = run_tutorial(case.tutorial, f"{ISOLATION}=worker", "-k", case.selection, solution=folder)
+    options = [f"{ISOLATION}=worker", "-k", case.selection]
+    if "timeout" in case.rejected_as:
+        options.append(f"{TIMEOUT}={test_batch_processor_variants.WAITING_TIMEOUT_S}")
+    run = run_tutorial(case.tutorial, *options, solution=folder)
     assert run.report["verdict"] == "not_validated"
     assert run.status(case.failing_item) in case.rejected_as, run.automated_statuses()

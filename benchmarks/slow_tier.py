@@ -1,0 +1,93 @@
+"""The slow tier: wall and CPU time of CI's ``pytest -m "slow and not wheel"`` over 2 workers.
+
+Prints each run's wall time, CPU time (every process of the run) and load averages, then
+where the time went by test file and by test (from ``--durations=0``: set-up, call and
+teardown summed over both workers). Target: the whole suite (fast tier, slow tier) under
+4 minutes on a quiet 2-core machine. A run takes minutes; ``--runs`` above 1 gives a median.
+
+    python benchmarks/slow_tier.py [--runs 1] [--top 15] [-- EXTRA PYTEST ARGUMENTS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+from _common import REPO, machine, median
+
+TARGET_S = 240.0
+RUN = ["-m", "slow and not wheel", "-n", "2", "--dist", "loadscope"]
+RUN += ["--durations=0", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown)\s+(\S+)")
+
+
+def run_once(extra: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds and the terminal output of one slow-tier run."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", *RUN, *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if completed.returncode != 0:
+        print(completed.stdout[-3000:], completed.stderr[-2000:], sep="\n")
+        raise SystemExit(f"the slow tier failed (exit status {completed.returncode})")
+    return wall, cpu, completed.stdout
+
+
+def costs(output: str) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds by test file and by test (parameters folded), from ``--durations=0``."""
+    files: defaultdict[str, float] = defaultdict(float)
+    tests: defaultdict[str, float] = defaultdict(float)
+    for line in output.splitlines():
+        found = DURATION.match(line)
+        if found:
+            seconds, nodeid = float(found[1]), found[3]
+            files[nodeid.split("::")[0]] += seconds
+            tests[nodeid.split("[")[0]] += seconds
+    return files, tests
+
+
+def main() -> None:
+    """Run the slow tier ``--runs`` times; print figures and the costliest files and tests."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
+    options = parser.parse_args()
+    print(machine())
+    walls = []
+    output = ""
+    for number in range(1, options.runs + 1):
+        wall, cpu, output = run_once(options.extra)
+        walls.append(wall)
+        load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+        print(f"run {number}: {wall:.1f} s wall, {cpu:.1f} s CPU (load average {load} after)")
+    print(f"slow tier: median {median(walls):.1f} s of {options.runs} run(s)")
+    files, tests = costs(output)
+    print(f"test time over both workers (last run): {sum(files.values()):.0f} s")
+    for title, seconds_by_name in (("by file", files), ("by test", tests)):
+        print(title + ":")
+        ranked = sorted(seconds_by_name.items(), key=lambda pair: -pair[1])
+        for name, seconds in ranked[: options.top]:
+            print(f"  {seconds:7.1f} s  {name}")
+    print(f"(target: the whole suite under {TARGET_S:.0f} s on a quiet machine)")
+
+
+if __name__ == "__main__":
+    main()

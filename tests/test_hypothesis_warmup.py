@@ -22,20 +22,23 @@ from pytest_tutorial.hypothesis_warmup import (
 )
 from pytest_tutorial.options import HYPOTHESIS_HOME, STATE_DIR
 
-CODEC_TABLE = f"{UNICODE_DATA}/{unicodedata.unidata_version}/codec-utf-8.json.gz"
+TABLES = f"{UNICODE_DATA}/{unicodedata.unidata_version}"
+CODEC_TABLE = f"{TABLES}/codec-utf-8.json.gz"
+"""A table's name for the feed tests (hypothesis names it by its own format version)."""
 
 
 def test_the_tables_are_built_where_hypothesis_reads_them(tmp_path: Path) -> None:
     tables = unicode_tables()
-    assert CODEC_TABLE in tables
-    assert f"{UNICODE_DATA}/{unicodedata.unidata_version}/charmap.json.gz" in tables
+    assert f"{TABLES}/charmap.json.gz" in tables
+    (codec,) = [name for name in tables if name.startswith(f"{TABLES}/codec-")]
+    assert "utf-8" in codec
     fed = tmp_path / "fed"
     for name, content in tables.items():
         (fed / name).parent.mkdir(parents=True, exist_ok=True)
         (fed / name).write_bytes(content)
     home = tmp_path / "home"
     install_unicode_tables(fed, home)
-    assert (home / CODEC_TABLE).read_bytes() == tables[CODEC_TABLE]
+    assert (home / codec).read_bytes() == tables[codec]
 
 
 def test_an_unsandboxed_child_finds_the_tables_in_its_scratch_folder(tmp_path: Path) -> None:

@@ -43,6 +43,17 @@ def keep_harness_constants_out_of_hypothesis() -> None:
             seen.add(id(module))
 
 
+def import_for_tables() -> None:
+    """Import what :func:`unicode_tables` needs, on the calling thread.
+
+    For a caller that builds the tables on another thread: Python 3.11 can fail
+    ("AST constructor recursion depth mismatch") when two threads compile source at once,
+    and importing a module without its bytecode compiles it.
+    """
+    import hypothesis.configuration
+    import hypothesis.internal.charmap  # noqa: F401
+
+
 def unicode_tables() -> dict[str, bytes]:
     """Hypothesis' Unicode tables, built in a storage folder of their own: path -> bytes.
 

@@ -29,7 +29,7 @@ from pytest_tutorial.bundled import reference_of
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource, get_tutorial
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.errors import usage_error
-from pytest_tutorial.hypothesis_warmup import unicode_tables
+from pytest_tutorial.hypothesis_warmup import import_for_tables, unicode_tables
 from pytest_tutorial.model import Tutorial, ValidationMethod
 from pytest_tutorial.scoring import CheckSpec
 
@@ -261,6 +261,7 @@ def run(
     os.chmod(workdir, 0o755)
     box: sandbox.Sandbox | None = None
     try:
+        import_for_tables()
         with ThreadPoolExecutor(max_workers=1) as beside:
             building = beside.submit(unicode_tables)  # while the checks are collected
             specs = collect_specs(tutorial, source, paths, workdir)

@@ -422,3 +422,32 @@ def test_the_workers_aws_clients_share_one_session(monkeypatch: pytest.MonkeyPat
     assert len(made) == 1
     assert first.meta.region_name == second.meta.region_name == "eu-west-1"
     assert second.meta.service_model.service_name == "dynamodb"
+
+
+def test_an_interruption_while_the_caller_reads_its_own_answer_is_named(folder: Path) -> None:
+    """A time limit that lands while the waiting caller reads the channel itself (the usual
+    case for a caller alone) is kept as the worker's interruption, so the check reads as a
+    timeout whatever hypothesis makes of the examples that follow."""
+    (folder / "slow.py").write_text("import time\n\n\ndef nap():\n    time.sleep(30)\n")
+    worker = Worker(cwd=str(folder))
+    worker.start()
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(*_: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        module = worker.request(protocol.IMPORT, folder=str(folder), module="slow", exports=["nap"])
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(Interrupted):
+            module.nap()
+        assert isinstance(worker.interrupted_by, Interrupted)
+        assert worker.gone is not None
+        assert "(Interrupted)" in worker.gone
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        worker.stop()

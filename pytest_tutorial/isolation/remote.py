@@ -273,6 +273,7 @@ class Worker:
                 self._read_until(future, line)
             except BaseException as error:
                 if not future.done():  # interrupted, perhaps mid-frame: nobody reads on
+                    self.interrupted_by = error  # stopping fails the future: say why first
                     self.stop(
                         f"the worker was stopped while it served {op} ({type(error).__name__})"
                     )

@@ -25,6 +25,21 @@ def timed_run_with_cpu(
 
     CPU time is the steadier figure on a shared machine: it does not grow with the load.
     """
+    elapsed, cpu, _ = measured_run(arguments, cwd=cwd, env=env)
+    return elapsed, cpu
+
+
+def measured_run(
+    arguments: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    accepted: tuple[int, ...] = (0, 1),
+) -> tuple[float, float, str]:
+    """Wall and CPU seconds and the output of ``python -m pytest ARGUMENTS`` in ``cwd``.
+
+    An exit status outside ``accepted`` ends the script with the run's output.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     completed = subprocess.run(
@@ -39,12 +54,12 @@ def timed_run_with_cpu(
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if completed.returncode not in (0, 1):
+    if completed.returncode not in accepted:
         raise SystemExit(
-            f"pytest exited {completed.returncode}:\n{completed.stdout[-2000:]}"
+            f"pytest exited {completed.returncode}:\n{completed.stdout[-3000:]}"
             f"{completed.stderr[-2000:]}"
         )
-    return elapsed, cpu
+    return elapsed, cpu, completed.stdout
 
 
 def median(values: list[float]) -> float:

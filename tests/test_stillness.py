@@ -36,18 +36,16 @@ def _timed_hold(watch: SolutionWatch, event: threading.Event | None = None) -> f
     return time.monotonic() - started
 
 
-def _threads(target: Callable[[], object], count: int = 3) -> Iterator[None]:
-    threads = [threading.Thread(target=target, daemon=True) for _ in range(count)]
-    for thread in threads:
-        thread.start()
+def _start(target: Callable[[], object], count: int = 1) -> None:
+    """Start ``count`` daemon threads running ``target`` and let them reach their wait."""
+    for _ in range(count):
+        threading.Thread(target=target, daemon=True).start()
     time.sleep(0.05)
-    yield
-    for thread in threads:
-        thread.join(AT_MOST_S)
 
 
 @pytest.fixture
 def release() -> Iterator[threading.Event]:
+    """Set at the end of the test: every thread a test started waits for it or ends."""
     event = threading.Event()
     yield event
     event.set()
@@ -62,49 +60,40 @@ def test_threads_parked_on_a_lock_end_the_hold_early() -> None:
         with lock:
             pass
 
-    waiters = _threads(wait_for_the_lock)
-    next(waiters)
+    _start(wait_for_the_lock, count=3)
     try:
         assert _timed_hold(watch) < EARLY_S
     finally:
         lock.release()
-        next(waiters, None)
 
 
-def test_a_thread_that_may_give_up_waiting_keeps_the_hold(release: threading.Event) -> None:
+def _waits_with_a_timeout(release: threading.Event) -> None:
+    release.wait(AT_MOST_S * 2)
+
+
+def _naps(release: threading.Event) -> None:
+    while not release.is_set():
+        time.sleep(0.5)
+
+
+def _spins(release: threading.Event) -> None:
+    while not release.is_set():
+        pass
+
+
+@pytest.mark.parametrize(
+    "behaviour", [_waits_with_a_timeout, _naps, _spins], ids=["timed-wait", "sleep", "busy"]
+)
+def test_a_thread_that_can_still_act_keeps_the_hold(
+    release: threading.Event, behaviour: Callable[[threading.Event], None]
+) -> None:
     watch = SolutionWatch(_solution())
-    waiters = _threads(lambda: release.wait(AT_MOST_S * 2), count=1)
-    next(waiters)
-    assert _timed_hold(watch) >= AT_MOST_S
-
-
-def test_a_sleeping_thread_keeps_the_hold(release: threading.Event) -> None:
-    watch = SolutionWatch(_solution())
-
-    def nap() -> None:
-        while not release.is_set():
-            time.sleep(0.5)
-
-    waiters = _threads(nap, count=1)
-    next(waiters)
-    assert _timed_hold(watch) >= AT_MOST_S
-
-
-def test_a_busy_thread_keeps_the_hold(release: threading.Event) -> None:
-    watch = SolutionWatch(_solution())
-
-    def spin() -> None:
-        while not release.is_set():
-            pass
-
-    waiters = _threads(spin, count=1)
-    next(waiters)
+    _start(lambda: behaviour(release))
     assert _timed_hold(watch) >= AT_MOST_S
 
 
 def test_threads_from_before_the_watch_are_not_the_solutions(release: threading.Event) -> None:
-    harness = _threads(lambda: release.wait(AT_MOST_S * 2), count=1)
-    next(harness)
+    _start(lambda: _waits_with_a_timeout(release))
     assert _timed_hold(SolutionWatch(_solution())) < EARLY_S
 
 

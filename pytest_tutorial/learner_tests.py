@@ -477,6 +477,7 @@ def pytest_arguments(folder: Path, ini: Path) -> list[str]:
         "--rootdir",
         str(folder),
         "-q",
+        "--tb=line",  # only the outcomes and the last lines are read: no source listings
         "-p",
         "no:cacheprovider",
         *IGNORE_REWRITE_WARNING,  # the plugins were imported by the warm server

@@ -16,6 +16,9 @@ already done:
 - files are the one thing a run can leave behind: each child gets a hypothesis storage
   folder of its own (``HYPOTHESIS_STORAGE_DIRECTORY``, removed after the run) unless the
   request names one, and hypothesis' home folder is reset so it follows that variable;
+  the one folder the runs share is the server's store of assertion-rewritten test
+  modules, looked up by their source (:mod:`.rewritten`): what a run finds there is what
+  pytest would have made of the same source;
 - each child runs in its own session (so its process group is killed as a whole), with
   the request's working folder and environment, stdin from ``/dev/null`` and stdout and
   stderr to the request's output file; past its wall-clock limit its group is killed, and
@@ -35,7 +38,7 @@ processes (:meth:`WarmServer.connect`): ``watch`` keeps one learner-tests server
 saves that way, and a client's disconnection kills only its own runs.
 
 This package is the client (:class:`WarmServer`) and what both sides share;
-:mod:`.server` is the server process.
+:mod:`.server` is the server process, :mod:`.rewritten` its store of rewritten modules.
 """
 
 from __future__ import annotations

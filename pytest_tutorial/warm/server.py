@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_tutorial.warm import AWS_IMPORTS, HYPOTHESIS_STORAGE, IGNORE_REWRITE_WARNING, kill_group
+from pytest_tutorial.warm.rewritten import share_rewritten_modules
 
 
 @dataclass
@@ -365,9 +366,11 @@ def main() -> None:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(config["listen"]))
         listener.listen()
+    server = _Server(sys.stdin.fileno(), replies, listener)
+    share_rewritten_modules(server.scratch_root / "rewritten")
     _freeze_the_heap()
     _reply(replies, {"ready": code})
-    _Server(sys.stdin.fileno(), replies, listener).loop()
+    server.loop()
 
 
 def _freeze_the_heap() -> None:

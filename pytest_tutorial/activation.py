@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tutorial import heap
 from pytest_tutorial.discovery import get_tutorial
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.errors import usage_error
@@ -46,6 +47,7 @@ def activate(config: pytest.Config, name: str) -> TutorialSession:
     session = TutorialSession(config, settings, source, tutorial)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, "tutorial-session")
+    heap.track(config)
     for module in FIXTURE_MODULES:
         config.pluginmanager.import_plugin(module)
     # The checks are given as explicit paths, so the learner's python_files and testpaths

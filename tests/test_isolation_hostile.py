@@ -17,7 +17,8 @@ import pytest
 
 from pytest_tutorial.isolation import errors, protocol
 from pytest_tutorial.isolation.callbacks import MAX_CALLBACKS
-from pytest_tutorial.isolation.remote import MAX_LOG_RECORDS, Worker, WorkerGone
+from pytest_tutorial.isolation.learner_logs import MAX_LOG_RECORDS
+from pytest_tutorial.isolation.remote import Worker, WorkerGone
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,8 @@ from pytest_tutorial.isolation.clock_bridge import WorkerClock, state
 from pytest_tutorial.isolation.describe import describe
 from pytest_tutorial.isolation.errors import traceback_text
 from pytest_tutorial.isolation.handles import Handle
-from pytest_tutorial.isolation.remote import Worker, WorkerGone, _relog
+from pytest_tutorial.isolation.learner_logs import relog
+from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from pytest_tutorial.isolation.replay import record
 from pytest_tutorial.isolation.worker_fixtures import _plain_extras
 from pytest_tutorial.options import INI_ISOLATION, ISOLATION, TUTORIAL
@@ -94,7 +95,7 @@ def test_plain_extras_of_a_log_record_reach_the_check(caplog: pytest.LogCaptureF
     extras = _plain_extras(record_)
     assert extras == {"batch_metrics": {"items": 3}}  # the object cannot cross: dropped
     with caplog.at_level(logging.INFO, logger="learner"):
-        _relog({"name": "learner", "level": logging.INFO, "message": "done", "extra": extras})
+        relog({"name": "learner", "level": logging.INFO, "message": "done", "extra": extras})
     assert [getattr(r, "batch_metrics", None) for r in caplog.records] == [{"items": 3}]
 
 

@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +32,7 @@ from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
 from pytest_tutorial.isolation.errors import ForeignExceptions, class_info, steers_the_harness
 from pytest_tutorial.isolation.exits import WorkerExit, plain_description, reap
 from pytest_tutorial.isolation.handles import Handle, _Method
+from pytest_tutorial.isolation.learner_logs import LogBudget, relog
 from pytest_tutorial.isolation.turns import Turns
 
 START_TIMEOUT_S = 60.0
@@ -42,11 +42,6 @@ usually ends the wait first)."""
 WORKER_MODULE = "pytest_tutorial.isolation.worker"
 MODULE_PREFIX = "worker:"
 """Prefixed to the module of a class made to stand for a learner's exception class."""
-LOG_RATE = 2000
-"""Learner log records taken per second (the worker limits itself too, but it is the
-learner's process: this side cannot count on it)."""
-MAX_LOG_RECORDS = 20_000
-"""Learner log records taken from one worker in all; the rest are dropped (with a note)."""
 
 
 class WorkerGone(Exception):
@@ -347,7 +342,7 @@ class Worker:
             self._settle(0, lambda future: future.set_result(message))
         elif op == protocol.LOG:
             if self.logs.take():
-                _relog(message)
+                relog(message)
         elif op == protocol.CALLBACK:
             self.callbacks.run(message)
         elif op == protocol.CANCEL:
@@ -433,60 +428,3 @@ def _loaded_library_class(module: str, qualname: str) -> type[BaseException] | N
     for part in qualname.split("."):
         found = getattr(found, part, None)
     return found if isinstance(found, type) and issubclass(found, BaseException) else None
-
-
-class LogBudget:
-    """How many of a worker's log records this side takes: a rate, and a total.
-
-    The first record dropped in a second, and the first past the total, leave a warning
-    that says so, so a check that misses a record knows why.
-    """
-
-    def __init__(self) -> None:
-        self.taken = 0
-        self._window = 0.0
-        self._in_window = 0
-
-    def take(self) -> bool:
-        """Whether to take the next record (called by the one reader thread)."""
-        now = time.monotonic()
-        if now - self._window >= 1.0:
-            self._window, self._in_window = now, 0
-        self._in_window += 1
-        if self._in_window <= LOG_RATE and self.taken < MAX_LOG_RECORDS:
-            self.taken += 1
-            return True
-        if self._in_window == LOG_RATE + 1 or self.taken == MAX_LOG_RECORDS:
-            if self.taken == MAX_LOG_RECORDS:
-                self.taken += 1  # warn once about the total
-            logging.getLogger(__name__).warning(
-                "log records of the learner's code dropped: more than %d a second or %d in all",
-                LOG_RATE,
-                MAX_LOG_RECORDS,
-            )
-        return False
-
-
-def _relog(message: dict[str, Any]) -> None:
-    """Re-emit a learner's log record here, where pytest's log capture sees it."""
-    name, level = message.get("name"), message.get("level")
-    if not isinstance(name, str) or not isinstance(level, int):
-        return
-    if level <= logging.root.manager.disable:  # sent before the worker learnt of it
-        return
-    record = logging.makeLogRecord(
-        {
-            "name": name,
-            "levelno": level,
-            "levelname": logging.getLevelName(level),
-            "msg": str(message.get("message", ""))[:4000],
-            "exc_text": str(message.get("exception", ""))[:4000] or None,
-        }
-    )
-    extras = message.get("extra")
-    if isinstance(extras, dict):
-        for key, value in list(extras.items())[:20]:
-            if isinstance(key, str) and key not in vars(record) and not key.startswith("_"):
-                with contextlib.suppress(CodecError):
-                    setattr(record, key, Codec().decode(value))
-    logging.getLogger(name).handle(record)

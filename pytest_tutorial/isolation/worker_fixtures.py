@@ -18,9 +18,7 @@ from typing import Any, Protocol
 
 from pytest_tutorial.isolation import protocol
 from pytest_tutorial.isolation.codec import Codec, CodecError
-
-LOG_RATE = 2000
-"""Log records forwarded per second at most; the rest are counted and dropped."""
+from pytest_tutorial.isolation.learner_logs import LOG_RATE
 
 
 class _Sender(Protocol):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tutorial.grading import ending, results, sandbox, stream, uids, usage
+from pytest_tutorial.grading import cleanup, ending, results, sandbox, stream, uids, usage
 from pytest_tutorial.grading.results import OutcomeKind
 
 LIMITS = sandbox.Limits(wall_s=30, cpu_s=20, memory_mb=1024, file_size_mb=8, output_kb=64)
@@ -185,4 +185,4 @@ def test_an_unsafe_lease_folder_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_sweep_never_kills_root_s_processes() -> None:
-    assert sandbox.stray_processes("no-such-marker", 0) == []
+    assert cleanup.stray_processes("no-such-marker", 0) == []

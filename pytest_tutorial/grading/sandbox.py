@@ -18,16 +18,13 @@ says what that gives up.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,7 +33,7 @@ from typing import TYPE_CHECKING
 from . import uids as uid_leases
 
 if TYPE_CHECKING:
-    from .usage import Child
+    pass
 
 MiB = 1024 * 1024
 SCRATCH = Path("/grading")
@@ -59,8 +56,6 @@ ETC_FILES = (
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 CHILD_MODULE = "pytest_tutorial.grading.child"
 _PR_SET_NO_NEW_PRIVS = 38
-SWEEP_S = 5.0
-"""How long the cleanup after a submission keeps killing what is left of it."""
 
 
 class Mode(enum.Enum):
@@ -405,51 +400,3 @@ def child_environment(scratch: Path, marker: str) -> dict[str, str]:
 def child_interpreter() -> list[str]:
     """The child's interpreter, isolated (-I: no PYTHON* variables, no user site, no cwd)."""
     return [sys.executable, "-I", "-B", "-m", CHILD_MODULE]
-
-
-# --- cleanup ---------------------------------------------------------------------------
-
-
-def stray_processes(marker: str, uid: int | None = None) -> list[int]:
-    """Live processes that carry ``marker`` in their environment or run as ``uid``.
-
-    Only what provably belongs to one submission: ``marker`` names the batch and the job,
-    and ``uid`` is a job slot's uid, leased by this batch alone (:mod:`.uids`) and used by
-    one submission at a time. Never root's. Zombies are left out (they are dead already).
-    """
-    if uid == 0:
-        uid = None
-    needle = f"{MARKER_VARIABLE}={marker}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            ours = uid is not None and entry.stat().st_uid == uid
-            if not ours:
-                ours = needle in (entry / "environ").read_bytes().split(b"\0")
-            if ours and (entry / "stat").read_text().rpartition(")")[2].split()[0] not in "ZX":
-                found.append(int(entry.name))
-        except (OSError, IndexError):
-            continue
-    return found
-
-
-def end_everything(child: Child, marker: str, uid: int | None) -> None:
-    """Kill the child's process group, then anything else of this submission still alive."""
-    child.sample(force=True)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(child.pid, signal.SIGKILL)
-    if child.wait(timeout=10) is None:
-        child.kill()
-        child.wait(timeout=None)
-    # Inside bubblewrap the kernel kills the sandbox's processes as its init exits, which
-    # may end after bubblewrap itself: keep sweeping until none is left (bounded).
-    deadline = time.monotonic() + SWEEP_S
-    while strays := stray_processes(marker, uid):
-        for pid in strays:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        if time.monotonic() >= deadline:
-            return
-        time.sleep(0.05)

@@ -27,7 +27,7 @@ from pytest_tutorial.options import HYPOTHESIS_HOME, STATE_DIR
 from pytest_tutorial.report_model import GradingBlock, Report
 from pytest_tutorial.scoring import CheckSpec, Scorecard
 
-from . import archive, results, sandbox, stream, unpacker, untrusted, usage
+from . import archive, cleanup, results, sandbox, stream, unpacker, untrusted, usage
 from . import ending as endings
 from .protocol import FED_REFERENCE, ChildArgs
 from .results import OutcomeKind
@@ -307,7 +307,7 @@ def _run_child(
         why = _watch(child, stream_read, deadline, state, capture, token)
     finally:
         os.close(stream_read)
-        sandbox.end_everything(child, marker, uid)
+        cleanup.end_everything(child, marker, uid)
         if process.stdout is not None:
             process.stdout.close()
     oom_after = usage.oom_kills()

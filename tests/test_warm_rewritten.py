@@ -66,8 +66,8 @@ def _runs(tmp_path: Path, sources: list[str], ini: str = "") -> list[dict[str, o
 
 def test_a_second_run_reuses_the_rewrite_and_reports_from_its_own_path(tmp_path: Path) -> None:
     first, second = _runs(tmp_path, [TEST_MODULE, TEST_MODULE])
-    assert first["rewritten"] == ["test_mod.py"]
-    assert second["rewritten"] == ["test_mod.py"]  # pytest rewrote it once, for the first run
+    assert first["rewritten"].count("test_mod.py") == 1  # type: ignore[attr-defined]
+    assert second["rewritten"].count("test_mod.py") == 1  # type: ignore[attr-defined]
     assert first["entries"]
     assert second["entries"] == first["entries"]
     for number, run in enumerate((first, second)):

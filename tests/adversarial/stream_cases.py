@@ -15,10 +15,15 @@ from __future__ import annotations
 from tests.adversarial.case import Case
 
 FIND_STREAMER = (
-    "import gc as _gc, os as _os\n"
-    "_streamer = next(o for o in _gc.get_objects() if type(o).__name__ == 'Streamer')\n"
+    "import os as _os, sys as _sys\n"
+    "_frame = _sys._getframe()\n"
+    "while 'streamer' not in _frame.f_locals:\n"
+    "    _frame = _frame.f_back\n"
+    "_streamer = _frame.f_locals['streamer']\n"
 )
-"""Finds the child's result streamer: its token, its pipe and its methods."""
+"""Finds the child's result streamer (its token, its pipe and its methods): a local of the
+child's main function, up the stack that imports the submission. (Not through
+``gc.get_objects()``: a tutorial run freezes its start-up heap, which that no longer lists.)"""
 
 STREAM_CASES = (
     Case(

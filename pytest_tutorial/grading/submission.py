@@ -1,8 +1,9 @@
 """Grade one submission: fresh copy, contained child, watched until it ends, report.
 
-The parent reads two pipes from the child, its output (kept up to the output cap; past
-it the child is stopped) and the result stream, until the child exits or the wall-clock
-limit runs out; then it kills whatever of the submission is left and builds the report
+The child is started cold or forked by the job slot's warm process (:mod:`.warm_slots`).
+The parent reads its output (kept up to the output cap; past it the child is stopped) and
+its result stream until it exits or the wall-clock limit runs out (:mod:`.watching`);
+then it kills whatever of the submission is left (:mod:`.cleanup`) and builds the report
 from what was streamed. Nothing the child writes is trusted to be a report.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-import selectors
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -27,13 +27,20 @@ from pytest_tutorial.options import HYPOTHESIS_HOME, STATE_DIR
 from pytest_tutorial.report_model import GradingBlock, Report
 from pytest_tutorial.scoring import CheckSpec, Scorecard
 
-from . import archive, cleanup, results, sandbox, stream, unpacker, untrusted, usage, warm_slots
+from . import (
+    archive,
+    cleanup,
+    results,
+    sandbox,
+    unpacker,
+    untrusted,
+    usage,
+    warm_slots,
+    watching,
+)
 from . import ending as endings
 from .protocol import FED_REFERENCE, ChildArgs
 from .results import OutcomeKind
-
-EXIT_GRACE_S = 1.0
-"""How long to keep reading after the child exited (a grandchild may hold the pipes)."""
 
 
 @dataclass(frozen=True)
@@ -112,23 +119,6 @@ class Graded:
     """About the submission as handed in (empty, no solution module), for the log."""
 
 
-class _Capture:
-    """The child's output up to a cap."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.data = bytearray()
-        self.total = 0
-
-    def add(self, chunk: bytes) -> bool:
-        """Keep what fits; True once the total passed the cap."""
-        self.total += len(chunk)
-        room = self.limit - len(self.data)
-        if room > 0:
-            self.data += chunk[:room]
-        return self.total > self.limit
-
-
 def grade(plan: Plan, job: Job, slot: int) -> Graded:
     """Grade ``job`` in job slot ``slot``; never raises for anything the submission does.
 
@@ -139,7 +129,7 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
     work = plan.workdir / f"{job.index:05d}"
     marker = f"{plan.run_id}-{job.index}"
     state = results.StreamState(frozenset(s.nodeid for s in plan.specs))
-    capture = _Capture(plan.limits.output_kb * 1024)
+    capture = watching.Capture(plan.limits.output_kb * 1024)
     grading = _grading_block(plan, job, OutcomeKind.NOT_STARTED)  # until it is known
     warnings = [plan.box.warning] if plan.box.warning else []
     try:
@@ -276,7 +266,7 @@ def _run_child(
     slot: int,
     marker: str,
     state: results.StreamState,
-    capture: _Capture,
+    capture: watching.Capture,
     deadline: float,
 ) -> endings.Ending:
     uid = plan.box.uid_for(slot)
@@ -303,7 +293,7 @@ def _run_child(
             os.close(fd)
     child, output, process = started
     try:
-        why = _watch(child, output, stream_read, deadline, state, capture, token)
+        why = watching.watch(child, output, stream_read, deadline, state, capture, token)
     finally:
         os.close(stream_read)
         cleanup.end_everything(child, marker, uid)
@@ -361,7 +351,7 @@ def _fork_warm(
             args.to_argv(),
             sandbox.child_environment(sandbox.SCRATCH, marker),
             fds,
-            timeout_s=max(1.0, deadline - time.monotonic()) + EXIT_GRACE_S,
+            timeout_s=max(1.0, deadline - time.monotonic()) + watching.EXIT_GRACE_S,
         )
     finally:
         os.close(output_write)
@@ -432,49 +422,3 @@ def _command(
         args = replace(args, scratch=scratch, submission=submission)
         prefix, cwd = [], str(scratch)
     return args, prefix, cwd, scratch
-
-
-def _watch(
-    child: usage.Watched,
-    output: int,
-    stream_read: int,
-    deadline: float,
-    state: results.StreamState,
-    capture: _Capture,
-    token: str,
-) -> str:
-    """Read output and stream until the child is gone; why it stopped (or was stopped)."""
-    decoder = stream.StreamDecoder(token)
-    selector = selectors.DefaultSelector()
-    selector.register(output, selectors.EVENT_READ, "output")
-    selector.register(stream_read, selectors.EVENT_READ, "stream")
-    exited_at: float | None = None
-    try:
-        while True:
-            now = time.monotonic()
-            child.sample()
-            if now >= deadline:
-                return OutcomeKind.TIMEOUT
-            if child.poll() is not None:
-                exited_at = exited_at or now
-                if not selector.get_map() or now - exited_at > EXIT_GRACE_S:
-                    return "exited"
-            if not selector.get_map():
-                time.sleep(min(0.05, deadline - now))
-                continue
-            for key, _ in selector.select(min(0.2, deadline - now)):
-                data = os.read(key.fd, 65536)
-                if not data:
-                    selector.unregister(key.fd)
-                elif key.data == "output":
-                    if capture.add(data):
-                        return OutcomeKind.OUTPUT_LIMIT
-                else:
-                    for event in decoder.feed(data):
-                        state.apply(event)
-    finally:
-        selector.close()
-        if decoder.rejected:
-            state.note(f"{decoder.rejected} line(s) on the result stream were rejected")
-        if decoder.overflow:
-            state.note("the result stream overflowed; later lines were dropped")

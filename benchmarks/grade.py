@@ -1,17 +1,21 @@
 """Grading throughput and the cost of containment (``pytest-tutorial grade``).
 
 1. Throughput: a class of N submissions (half copies of the reference solution, half of
-   the starter) graded by one ``grade`` batch with ``--jobs 2``: submissions per minute.
+   the starter) graded by one ``grade`` batch with ``--jobs 2``: submissions per minute,
+   with the children forked from each job slot's warm process (the default) and then with
+   ``--cold-start``.
 2. Containment cost per submission, rounds interleaved on a copy of the reference:
    uncontained (``pytest --tutorial=caching --tutorial-solution=COPY`` as a learner runs
    it, warm, with ``--tutorial-fresh-runs``: every run of its own tests made, as grading
-   makes them), contained with bubblewrap in each isolation mode (``worker``, the default: the
-   submission's code in workers apart from the checks; ``process``: beside them), and
-   with resource limits only. A contained figure is the submission's own time in its
-   report (copy, sandbox, checks, cleanup); the batch's fixed cost (trusted collection,
-   sandbox probe) is quoted apart, and so is the bare cost of entering the sandbox (the
-   interpreter started with and without it). The worker/process ratio is the price of
-   scores no submission can forge (target: within 1.3x).
+   makes them), contained with bubblewrap in each isolation mode (``worker``, the default:
+   the submission's code in workers apart from the checks, forked and cold-started;
+   ``process``: beside them), and with resource limits only. A contained figure is the
+   second of two submissions graded in one job slot (its slot's warm process is running,
+   as for every submission of a class but the first): its own time in its report (copy,
+   sandbox, checks, cleanup); the batch's fixed cost (trusted collection, sandbox probe)
+   is quoted apart, and so is the bare cost of entering the sandbox (the interpreter
+   started with and without it). The worker/process ratio is the price of scores no
+   submission can forge.
 
     python benchmarks/grade.py [--class-size 8] [--rounds 5]
 """
@@ -45,6 +49,8 @@ def _grade(
     jobs: int,
     mode: sandbox.Mode,
     isolation: str = "worker",
+    *,
+    warm: bool = True,
 ) -> tuple[float, Any]:
     """Wall seconds of one batch and its gradebook."""
     started = time.perf_counter()
@@ -56,6 +62,7 @@ def _grade(
             jobs=jobs,
             mode=mode,
             isolation=isolation,
+            warm=warm,
         )
     )
     elapsed = time.perf_counter() - started
@@ -63,16 +70,22 @@ def _grade(
 
 
 def throughput(folder: Path, size: int) -> None:
-    """A class graded with --jobs 2."""
+    """A class graded with --jobs 2, children forked from warm processes, then started cold."""
     kinds = ["reference_solutions", "exercises"]
     submissions = [_copy(kinds[n % 2], folder / f"student{n:03d}") for n in range(size)]
-    elapsed, book = _grade(submissions, folder / "out", 2, sandbox.Mode.AUTO)
-    scores = sorted(row["points"] for row in book["submissions"])
-    print(
-        f"throughput: {size} submissions ({size - size // 2} reference, {size // 2} starter) "
-        f"with --jobs 2, {book['sandbox']} and workers in {elapsed:.1f} s -> "
-        f"{size / elapsed * 60:.1f} submissions per minute (scores {scores})"
-    )
+    rates = {}
+    for warm in (True, False):
+        out = folder / ("out-warm" if warm else "out-cold")
+        elapsed, book = _grade(submissions, out, 2, sandbox.Mode.AUTO, warm=warm)
+        scores = sorted(row["points"] for row in book["submissions"])
+        rates[warm] = size / elapsed * 60
+        print(
+            f"throughput{'' if warm else ' (--cold-start)'}: {size} submissions "
+            f"({size - size // 2} reference, {size // 2} starter) with --jobs 2, "
+            f"{book['sandbox']} and workers in {elapsed:.1f} s -> {rates[warm]:.1f} "
+            f"submissions per minute (scores {scores})"
+        )
+    print(f"  warm start against cold start: {rates[True] / rates[False]:.2f}x the throughput")
 
 
 def containment_cost(folder: Path, rounds: int) -> None:
@@ -88,24 +101,28 @@ def containment_cost(folder: Path, rounds: int) -> None:
         "-q",
     ]
     timed_run(plain, cwd=plain_dir)  # warm caches
+    second = _copy("reference_solutions", folder / "submission2")
     contained = (
-        (sandbox.Mode.BWRAP, "worker", "bwrap+worker"),
-        (sandbox.Mode.BWRAP, "process", "bwrap+process"),
-        (sandbox.Mode.NONE, "worker", "rlimits+worker"),
+        (sandbox.Mode.BWRAP, "worker", True, "bwrap+worker"),
+        (sandbox.Mode.BWRAP, "worker", False, "bwrap+worker cold"),
+        (sandbox.Mode.BWRAP, "process", False, "bwrap+process"),
+        (sandbox.Mode.NONE, "worker", False, "rlimits+worker"),
     )
     figures: dict[str, list[float]] = {"uncontained": [], **{name: [] for *_, name in contained}}
     fixed: list[float] = []
     for number in range(rounds):
         figures["uncontained"].append(timed_run(plain, cwd=plain_dir))
-        for mode, isolation, name in contained:
-            out = folder / f"out-{name}-{number}"
-            elapsed, book = _grade([copy], out, 1, mode, isolation)
-            row = book["submissions"][0]
-            if row["points"] != row["max_points"]:
-                raise SystemExit(f"the reference did not get full marks under {name}: {row}")
-            figures[name].append(row["duration_s"])
+        for mode, isolation, warm, name in contained:
+            out = folder / f"out-{name.replace(' ', '-')}-{number}"
+            # two submissions in one slot: the second one's time is what each one of a
+            # class costs once its slot's warm process is running
+            elapsed, book = _grade([copy, second], out, 1, mode, isolation, warm=warm)
+            rows = book["submissions"]
+            if any(row["points"] != row["max_points"] for row in rows):
+                raise SystemExit(f"the reference did not get full marks under {name}: {rows}")
+            figures[name].append(rows[1]["duration_s"])
             if name == "bwrap+worker":
-                fixed.append(elapsed - row["duration_s"])
+                fixed.append(elapsed - sum(row["duration_s"] for row in rows))
     base = median(figures["uncontained"])
     print(f"containment cost per submission, median of {rounds} interleaved rounds:")
     for name, values in figures.items():
@@ -115,6 +132,8 @@ def containment_cost(folder: Path, rounds: int) -> None:
         )
     ratio = median(figures["bwrap+worker"]) / median(figures["bwrap+process"])
     print(f"  workers against one process, both in bubblewrap: {ratio:.2f}x (target <= 1.3)")
+    cold = median(figures["bwrap+worker cold"]) / median(figures["bwrap+worker"])
+    print(f"  a cold-started child against a forked one, both in bubblewrap: {cold:.2f}x")
     print(f"  fixed cost of a batch (trusted collection, probe, gradebook): {median(fixed):.2f} s")
 
 

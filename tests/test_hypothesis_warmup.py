@@ -55,7 +55,7 @@ def test_an_unsandboxed_child_finds_the_tables_in_its_scratch_folder(tmp_path: P
         feed=b"",
         hypothesis_tables={CODEC_TABLE: b"table"},
     )
-    _, _, scratch = submission._command(plan, tmp_path / "s", tmp_path / "w", None, "m", [1, 0])
+    _, _, _, scratch = submission._command(plan, tmp_path / "s", tmp_path / "w", None, "m", [1, 0])
     assert (scratch / STATE_DIR / HYPOTHESIS_HOME / CODEC_TABLE).read_bytes() == b"table"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -223,3 +224,35 @@ def test_clients_on_its_socket_get_their_answers_and_leaving_ends_only_their_run
     finally:
         server.close()
     assert WarmServer.connect(socket_path) is None
+
+
+def test_descriptors_sent_with_a_request_reach_the_run(tmp_path: Path) -> None:
+    socket_path = tmp_path / "warm.sock"
+    server = WarmServer.start(warm_imports(aws=False), cwd=REPO, listen=socket_path)
+    assert server is not None
+    client = WarmServer.connect(socket_path)
+    assert client is not None
+    output_read, output_write = os.pipe()
+    side_read, side_write = os.pipe()
+    try:
+        answer = client.run(
+            f"{TARGETS}:write_to_the_sent_descriptors",
+            {"text": "hello"},
+            output=None,
+            timeout_s=WAIT_S,
+            fds=[output_write, side_write],
+        )
+        os.close(output_write)
+        os.close(side_write)
+        assert answer.exit_code == 7
+        assert answer.cpu_s > 0  # the run's own CPU time, from the server's wait4
+        assert os.read(output_read, 1000) == b"printed hello\n"
+        assert os.read(side_read, 1000) == b"written hello"
+        with pytest.raises(ValueError, match="only over a connection"):
+            server.run(f"{TARGETS}:print_and_exit", "x", output=None, timeout_s=5, fds=[0])
+        assert server.alive
+    finally:
+        client.close()
+        server.close()
+        for fd in (output_read, side_read):
+            os.close(fd)

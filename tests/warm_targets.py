@@ -85,3 +85,13 @@ def make_a_bucket_and_list_without_reset(payload: dict[str, Any]) -> int:
         mock.stop(remove_data=False)
     Path(payload["record"]).write_text(json.dumps(names), encoding="utf-8")
     return 0
+
+
+def write_to_the_sent_descriptors(payload: dict[str, Any]) -> int:
+    """Print (to the first descriptor sent: the run's output) and write to the second one."""
+    print(f"printed {payload['text']}")
+    os.write(payload["fds"][1], f"written {payload['text']}".encode())
+    busy = 0
+    for number in range(2_000_000):  # some CPU time for the answer to report
+        busy += number
+    return 7

@@ -33,7 +33,7 @@ from pytest_tutorial.hypothesis_warmup import import_for_tables, unicode_tables
 from pytest_tutorial.model import Tutorial, ValidationMethod
 from pytest_tutorial.scoring import CheckSpec
 
-from . import archive, gradebook, outputs, results, sandbox, stream
+from . import archive, gradebook, outputs, results, sandbox, stream, warm_slots
 from .protocol import FED_HYPOTHESIS, FED_REFERENCE, ChildArgs, ChildMode
 from .results import OutcomeKind
 from .submission import Graded, Job, Plan, fallback, grade, hidden_roots
@@ -61,6 +61,9 @@ class Options:
     ``process`` (beside the checks)."""
     run_id: str = field(default_factory=lambda: secrets.token_hex(6))
     """Names the batch in the marker variable of its processes (see :mod:`.sandbox`)."""
+    warm: bool = True
+    """Fork the grading children from a warm server per job slot where that is possible
+    (:mod:`.warm_slots`); False: every child starts as a new process (``--cold-start``)."""
 
 
 @dataclass
@@ -260,6 +263,7 @@ def run(
     workdir = Path(tempfile.mkdtemp(prefix="pytest-tutorial-grade-"))
     os.chmod(workdir, 0o755)
     box: sandbox.Sandbox | None = None
+    plan: Plan | None = None
     try:
         import_for_tables()
         with ThreadPoolExecutor(max_workers=1) as beside:
@@ -286,10 +290,13 @@ def run(
             isolation=options.isolation,
             reference=reference,
             hypothesis_tables=tables,
+            slots=_slot_servers(options, box, hidden, tutorial, workdir),
         )
         on_ready(box, len(jobs))
         graded = _grade_all(plan, jobs, max(options.jobs, 1), on_start, on_finish)
     finally:
+        if plan is not None and plan.slots is not None:
+            plan.slots.close()
         if box is not None:
             box.release()
         if not options.keep_workdirs:
@@ -302,6 +309,31 @@ def run(
     elapsed = time.monotonic() - started
     summary = book.write(out, elapsed_s=elapsed)
     return Batch(graded, book, summary, elapsed, plan.box.warning)
+
+
+def _slot_servers(
+    options: Options,
+    box: sandbox.Sandbox,
+    hidden: Sequence[Path],
+    tutorial: Tutorial,
+    workdir: Path,
+) -> warm_slots.SlotServers | None:
+    """Warm servers for the job slots, where children may be forked (:mod:`.warm_slots`)."""
+    bwrap = box.bwrap
+    if not options.warm or bwrap is None or options.isolation != "worker":
+        return None
+    scratch_mb = options.limits.scratch_mb
+    environment = sandbox.child_environment(sandbox.SCRATCH, options.run_id)
+    environment["TMPDIR"] = str(sandbox.SCRATCH)  # the runs' scratch folders: the slot's tmpfs
+    validation = tutorial.validation
+    return warm_slots.SlotServers(
+        workdir,
+        lambda folder: warm_slots.slot_prefix(
+            bwrap, hidden=hidden, scratch_mb=scratch_mb, folder=folder
+        ),
+        environment,
+        aws=validation is not None and validation.aws is not None,
+    )
 
 
 def _grade_all(

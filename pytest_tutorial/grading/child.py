@@ -24,14 +24,16 @@ import shutil
 import sys
 import tarfile
 import traceback
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_tutorial.discovery import CHECK_MODULE_GLOB
 from pytest_tutorial.grading import sandbox, stream
 from pytest_tutorial.grading.protocol import FED_HYPOTHESIS, FED_REFERENCE, ChildArgs, ChildMode
 from pytest_tutorial.hypothesis_warmup import install_unicode_tables
 from pytest_tutorial.options import HYPOTHESIS_HOME, REFERENCE_ROOT, STATE_DIR
+from pytest_tutorial.warm import HYPOTHESIS_STORAGE, IGNORE_REWRITE_WARNING
 
 if TYPE_CHECKING:
     import pytest
@@ -44,7 +46,37 @@ HIDDEN_GLOBS = (CHECK_MODULE_GLOB, "conftest.py")
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the checks; always ends the process with ``os._exit``."""
-    args = ChildArgs.from_argv(sys.argv[1:] if argv is None else argv)
+    _run(ChildArgs.from_argv(sys.argv[1:] if argv is None else argv))
+
+
+def run_forked(payload: dict[str, Any]) -> int:
+    """The target of a job slot's warm server (:mod:`.warm_slots`): :func:`main`, forked.
+
+    ``payload``: ``argv`` (its descriptors numbered as the parent numbered them) and the
+    ``fds`` the server received: output, stream, token and feed, in that order. The
+    scratch folder is the one the server made for this run (it removes it afterwards).
+    """
+    from pytest_tutorial.grading.warm_slots import wipe_shared_places
+
+    _output, stream_fd, token_fd, feed_fd = payload["fds"]
+    args = ChildArgs.from_argv(list(payload["argv"]))
+    wipe_shared_places(args.drop_uid if os.geteuid() == 0 else None)
+    scratch = Path(os.environ[HYPOTHESIS_STORAGE])
+    os.chmod(scratch.parent, 0o711)  # the slot's learner uid may pass, never list the runs
+    os.chmod(scratch, 0o755)
+    os.chdir(scratch)
+    os.environ.update({"HOME": str(scratch / "home"), "TMPDIR": str(scratch / "tmp")})
+    args = replace(
+        args,
+        stream_fd=stream_fd,
+        token_fd=token_fd,
+        feed_fd=feed_fd,
+        scratch=scratch,
+    )
+    _run(args)
+
+
+def _run(args: ChildArgs) -> NoReturn:
     os.umask(0o022)
     token = _read_all(args.token_fd).decode("ascii", errors="replace")
     streamer = stream.Streamer(args.stream_fd, token, after_collection=lambda: _seal(args))
@@ -149,6 +181,7 @@ def _pytest_args(args: ChildArgs, solution: Path) -> list[str]:
         "no:cacheprovider",
         "-p",
         "no:stepwise",
+        *IGNORE_REWRITE_WARNING,  # forked from a warm server: the plugins were imported there
     ]
     for plugin in PLUGINS:
         command += ["-p", plugin]

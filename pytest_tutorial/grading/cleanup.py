@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .sandbox import MARKER_VARIABLE
 
 if TYPE_CHECKING:
-    from .usage import Child
+    from .usage import Watched
 
 SWEEP_S = 5.0
 """How long to keep killing what is left after bubblewrap ended (its processes may outlive it)."""
@@ -48,7 +48,7 @@ def stray_processes(marker: str, uid: int | None = None) -> list[int]:
     return found
 
 
-def end_everything(child: Child, marker: str, uid: int | None) -> None:
+def end_everything(child: Watched, marker: str, uid: int | None) -> None:
     """Kill the child's process group, then anything else of this submission still alive."""
     child.sample(force=True)
     with contextlib.suppress(ProcessLookupError, PermissionError):

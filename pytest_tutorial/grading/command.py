@@ -159,6 +159,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run only the checks matching EXPR (others count as skipped)",
     )
     parser.add_argument(
+        "--cold-start",
+        action="store_true",
+        help="start every grading child as a new process; by default, with bubblewrap and "
+        "--isolation worker, each job slot forks them from a warm process (docs/ci.md)",
+    )
+    parser.add_argument(
         "--keep-workdirs",
         action="store_true",
         help="keep the per-submission work folders (debugging)",
@@ -197,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
         mode=sandbox.Mode(args.sandbox),
         keep_workdirs=args.keep_workdirs,
         isolation=args.isolation,
+        warm=not args.cold_start,
     )
     progress: list[Progress] = []
 

@@ -348,11 +348,17 @@ def bwrap_prefix(
     submission: Path | None,
     scratch_mb: int,
     capabilities: Sequence[str] = CHILD_CAPABILITIES,
+    shared: Sequence[Path] = (),
 ) -> list[str]:
-    """Bubblewrap's command line for a grading child, up to the command it runs."""
+    """Bubblewrap's command line for a grading child, up to the command it runs.
+
+    ``shared``: host folders bound writable at the same path (a job slot's socket folder).
+    """
     command = BwrapCommand(bwrap, scratch_mb=scratch_mb, capabilities=capabilities)
     for root in hidden:
         command.hide(root)
+    for folder in shared:
+        command.bind(folder, writable=True)
     args = command.args
     args += ["--perms", "0755", "--size", str(scratch_mb * MiB), "--tmpfs", str(SCRATCH)]
     # The checks look for a reference solution under the rootdir (the scratch folder) to

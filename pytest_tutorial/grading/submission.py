@@ -1,8 +1,9 @@
 """Grade one submission: fresh copy, contained child, watched until it ends, report.
 
-The parent reads two pipes from the child, its output (kept up to the output cap; past
-it the child is stopped) and the result stream, until the child exits or the wall-clock
-limit runs out; then it kills whatever of the submission is left and builds the report
+The child is started cold or forked by the job slot's warm process (:mod:`.warm_slots`).
+The parent reads its output (kept up to the output cap; past it the child is stopped) and
+its result stream until it exits or the wall-clock limit runs out (:mod:`.watching`);
+then it kills whatever of the submission is left (:mod:`.cleanup`) and builds the report
 from what was streamed. Nothing the child writes is trusted to be a report.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-import selectors
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -27,13 +27,20 @@ from pytest_tutorial.options import HYPOTHESIS_HOME, STATE_DIR
 from pytest_tutorial.report_model import GradingBlock, Report
 from pytest_tutorial.scoring import CheckSpec, Scorecard
 
-from . import archive, cleanup, results, sandbox, stream, unpacker, untrusted, usage
+from . import (
+    archive,
+    cleanup,
+    results,
+    sandbox,
+    unpacker,
+    untrusted,
+    usage,
+    warm_slots,
+    watching,
+)
 from . import ending as endings
 from .protocol import FED_REFERENCE, ChildArgs
 from .results import OutcomeKind
-
-EXIT_GRACE_S = 1.0
-"""How long to keep reading after the child exited (a grandchild may hold the pipes)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ class Plan:
     hypothesis_tables: Mapping[str, bytes] = field(default_factory=dict)
     """Hypothesis' Unicode tables for the child's storage folder (in the feed, when
     sandboxed; :mod:`pytest_tutorial.hypothesis_warmup`)."""
+    slots: warm_slots.SlotServers | None = None
+    """The job slots' warm servers that fork the children (:mod:`.warm_slots`), or None:
+    every child starts as a new process."""
 
     @property
     def hidden(self) -> list[Path]:
@@ -109,23 +119,6 @@ class Graded:
     """About the submission as handed in (empty, no solution module), for the log."""
 
 
-class _Capture:
-    """The child's output up to a cap."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.data = bytearray()
-        self.total = 0
-
-    def add(self, chunk: bytes) -> bool:
-        """Keep what fits; True once the total passed the cap."""
-        self.total += len(chunk)
-        room = self.limit - len(self.data)
-        if room > 0:
-            self.data += chunk[:room]
-        return self.total > self.limit
-
-
 def grade(plan: Plan, job: Job, slot: int) -> Graded:
     """Grade ``job`` in job slot ``slot``; never raises for anything the submission does.
 
@@ -135,9 +128,8 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
     deadline = started + plan.limits.wall_s
     work = plan.workdir / f"{job.index:05d}"
     marker = f"{plan.run_id}-{job.index}"
-    uid = plan.box.uid_for(slot)
     state = results.StreamState(frozenset(s.nodeid for s in plan.specs))
-    capture = _Capture(plan.limits.output_kb * 1024)
+    capture = watching.Capture(plan.limits.output_kb * 1024)
     grading = _grading_block(plan, job, OutcomeKind.NOT_STARTED)  # until it is known
     warnings = [plan.box.warning] if plan.box.warning else []
     try:
@@ -152,7 +144,7 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
             grading["skipped_files"] = copy.skipped[:100]
         warnings += copy.warnings
         _check_fits(plan, copy)
-        ending = _run_child(plan, copy.root, work, marker, uid, state, capture, deadline)
+        ending = _run_child(plan, copy.root, work, slot, marker, state, capture, deadline)
         outcome = endings.outcome(ending, plan.limits, state)
         grading["usage"] = ending.usage.to_json()
         grading["signal"] = endings.signal_of(ending)
@@ -271,12 +263,13 @@ def _run_child(
     plan: Plan,
     submission: Path,
     work: Path,
+    slot: int,
     marker: str,
-    uid: int | None,
     state: results.StreamState,
-    capture: _Capture,
+    capture: watching.Capture,
     deadline: float,
 ) -> endings.Ending:
+    uid = plan.box.uid_for(slot)
     token = secrets.token_hex(16)
     stream_read, stream_write = os.pipe()
     token_read, token_write = os.pipe()
@@ -284,32 +277,32 @@ def _run_child(
     os.close(token_write)
     passed = [stream_write, token_read]
     oom_before = usage.oom_kills()
+    slot_server = plan.slots.get(slot) if plan.slots is not None else None
+    started: tuple[usage.Watched, int, subprocess.Popen[bytes] | None] | None = None
     try:
-        command, cwd, scratch = _command(plan, submission, work, uid, marker, passed)
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            pass_fds=passed,
-            env=sandbox.child_environment(scratch, marker),
-            cwd=cwd,
-            start_new_session=True,
-        )
+        if slot_server is not None:
+            submission = _into_inbox(submission, slot_server.inbox)
+            started = _fork_warm(plan, slot_server, uid, marker, passed, deadline)
+        if started is None:
+            started = _start_cold(plan, submission, work, uid, marker, passed)
     except BaseException:
         os.close(stream_read)
         raise
     finally:
         for fd in passed:
             os.close(fd)
-    child = usage.Child(process)
+    child, output, process = started
     try:
-        why = _watch(child, stream_read, deadline, state, capture, token)
+        why = watching.watch(child, output, stream_read, deadline, state, capture, token)
     finally:
         os.close(stream_read)
         cleanup.end_everything(child, marker, uid)
-        if process.stdout is not None:
+        if process is not None and process.stdout is not None:
             process.stdout.close()
+        else:
+            os.close(output)
+        if slot_server is not None:
+            archive.remove_tree(slot_server.inbox / warm_slots.COPY)
     oom_after = usage.oom_kills()
     return endings.Ending(
         why,
@@ -321,10 +314,69 @@ def _run_child(
     )
 
 
+def _start_cold(
+    plan: Plan, submission: Path, work: Path, uid: int | None, marker: str, passed: list[int]
+) -> tuple[usage.Watched, int, subprocess.Popen[bytes]]:
+    """A new child process (in a sandbox of its own, when there is one)."""
+    args, prefix, cwd, scratch = _command(plan, submission, work, uid, marker, passed)
+    process = subprocess.Popen(
+        [*prefix, *sandbox.child_interpreter(), *args.to_argv()],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        pass_fds=passed,
+        env=sandbox.child_environment(scratch, marker),
+        cwd=cwd,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    return usage.Child(process), process.stdout.fileno(), process
+
+
+def _fork_warm(
+    plan: Plan,
+    slot_server: warm_slots.SlotServer,
+    uid: int | None,
+    marker: str,
+    passed: list[int],
+    deadline: float,
+) -> tuple[usage.Watched, int, None] | None:
+    """A child forked by the slot's warm server, or None (then it starts cold)."""
+    args, _, _, _ = _command(plan, plan.workdir, plan.workdir, uid, marker, passed)
+    args = replace(args, submission=sandbox.SUBMISSION_SOURCE / warm_slots.COPY)
+    output_read, output_write = os.pipe()
+    fds = [output_write, *passed]
+    try:
+        child = slot_server.fork(
+            args.to_argv(),
+            sandbox.child_environment(sandbox.SCRATCH, marker),
+            fds,
+            timeout_s=max(1.0, deadline - time.monotonic()) + watching.EXIT_GRACE_S,
+        )
+    finally:
+        os.close(output_write)
+    if child is None:
+        os.close(output_read)
+        os.close(passed.pop())  # the feed: a cold start makes it again
+        return None
+    return child, output_read, None
+
+
+def _into_inbox(submission: Path, inbox: Path) -> Path:
+    """Move the submission's copy into the slot's inbox (what its sandbox can read)."""
+    target = inbox / warm_slots.COPY
+    archive.remove_tree(target)
+    os.rename(submission, target)
+    return target
+
+
 def _command(
     plan: Plan, submission: Path, work: Path, uid: int | None, marker: str, passed: list[int]
-) -> tuple[list[str], str, Path]:
-    """The child's command line, working folder and scratch folder; adds fds to ``passed``."""
+) -> tuple[ChildArgs, list[str], str, Path]:
+    """The child's arguments, sandbox prefix, working folder and scratch folder.
+
+    Adds the feed's descriptor to ``passed`` (in a sandbox).
+    """
     stream_write, token_read = passed
     args = ChildArgs(
         stream_fd=stream_write,
@@ -369,50 +421,4 @@ def _command(
         write_unicode_tables(plan.hypothesis_tables, scratch / STATE_DIR / HYPOTHESIS_HOME)
         args = replace(args, scratch=scratch, submission=submission)
         prefix, cwd = [], str(scratch)
-    return [*prefix, *sandbox.child_interpreter(), *args.to_argv()], cwd, scratch
-
-
-def _watch(
-    child: usage.Child,
-    stream_read: int,
-    deadline: float,
-    state: results.StreamState,
-    capture: _Capture,
-    token: str,
-) -> str:
-    """Read output and stream until the child is gone; why it stopped (or was stopped)."""
-    assert child.process.stdout is not None
-    decoder = stream.StreamDecoder(token)
-    selector = selectors.DefaultSelector()
-    selector.register(child.process.stdout.fileno(), selectors.EVENT_READ, "output")
-    selector.register(stream_read, selectors.EVENT_READ, "stream")
-    exited_at: float | None = None
-    try:
-        while True:
-            now = time.monotonic()
-            child.sample()
-            if now >= deadline:
-                return OutcomeKind.TIMEOUT
-            if child.poll() is not None:
-                exited_at = exited_at or now
-                if not selector.get_map() or now - exited_at > EXIT_GRACE_S:
-                    return "exited"
-            if not selector.get_map():
-                time.sleep(min(0.05, deadline - now))
-                continue
-            for key, _ in selector.select(min(0.2, deadline - now)):
-                data = os.read(key.fd, 65536)
-                if not data:
-                    selector.unregister(key.fd)
-                elif key.data == "output":
-                    if capture.add(data):
-                        return OutcomeKind.OUTPUT_LIMIT
-                else:
-                    for event in decoder.feed(data):
-                        state.apply(event)
-    finally:
-        selector.close()
-        if decoder.rejected:
-            state.note(f"{decoder.rejected} line(s) on the result stream were rejected")
-        if decoder.overflow:
-            state.note("the result stream overflowed; later lines were dropped")
+    return args, prefix, cwd, scratch

@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from pytest_tutorial.report_model import Usage as UsageEntry
 
@@ -59,6 +60,42 @@ class Usage:
         self.cpu_s = max(self.cpu_s, sum(self.seen.values()))
         self.process_cpu_s = max(self.process_cpu_s, cpu_s)
         self.processes = len(self.seen)
+
+
+class Watched(Protocol):
+    """A grading child as the parent watches it.
+
+    Started cold (:class:`Child`) or forked by a job slot's warm server
+    (:class:`~.warm_slots.ForkedChild`).
+    """
+
+    usage: Usage
+
+    @property
+    def pid(self) -> int:
+        """The pid of the child's process tree's root, as this process sees it."""
+        ...
+
+    @property
+    def returncode(self) -> int | None:
+        """Like ``Popen.returncode``: negative for a signal."""
+        ...
+
+    def poll(self) -> int | None:
+        """The exit status once the child has ended, else None."""
+        ...
+
+    def wait(self, timeout: float | None) -> int | None:
+        """Wait up to ``timeout`` seconds (None: for ever); the exit status or None."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL the child."""
+        ...
+
+    def sample(self, *, force: bool = False) -> None:
+        """Record the figures of every process in the child's tree (at most so often)."""
+        ...
 
 
 class Child:
@@ -116,10 +153,15 @@ class Child:
         self._sampled_at = now
         if self.process.returncode is not None:
             return
-        for pid in _tree(self.process.pid):
-            figures = _process_figures(pid)
-            if figures is not None:
-                self.usage.add_process(*figures)
+        sample_tree(self.usage, self.process.pid)
+
+
+def sample_tree(usage: Usage, root: int) -> None:
+    """Add the figures of ``root`` and every process below it to ``usage``."""
+    for pid in _tree(root):
+        figures = _process_figures(pid)
+        if figures is not None:
+            usage.add_process(*figures)
 
 
 def _tree(root: int) -> list[int]:

@@ -4,7 +4,8 @@ Starting Python and importing pytest, its plugins, hypothesis, fakeredis (and mo
 for AWS tutorials) costs more than most runs it serves. A :class:`WarmServer` is one
 long-lived process that does those imports once (``imports``, and optionally a
 ``--collect-only`` pytest run that imports a tutorial's check modules), then forks one child
-per request. The learner-tests runs, ``watch``'s reruns and ``verify``'s mutants all use it.
+per request. The learner-tests runs, ``watch``'s reruns, ``verify``'s mutants and ``grade``'s
+children all use it.
 
 **The clean-start rule.** A forked child starts as a fresh process would, with the imports
 already done:
@@ -29,8 +30,12 @@ moment) and event-driven: it sleeps in ``select`` on its requests and on ``SIGCH
 
 Protocol: one JSON object per line. The server first answers ``{"ready": CODE}`` (CODE is
 the warm-up run's exit code, 0 without one); each request ``{"id", "target":
-"module:function", "payload", "output", "timeout", "cwd", "env", "environ"}`` gets ``{"id",
-"exit_code", "duration_s"}`` (``exit_code`` null at the time limit) when its child ends.
+"module:function", "payload", "output", "timeout", "cwd", "env", "environ", "fds"}`` gets
+``{"id", "exit_code", "duration_s", "cpu_s", "peak_rss_kb"}`` (``exit_code`` null at the
+time limit, negative for a signal; the figures of ``wait4``) when its child ends. On a
+connection a request may carry ``fds`` descriptors (``SCM_RIGHTS``): the child gets them
+in its payload's ``fds`` entry, and with a null ``output`` the first one is its output
+(``grade``'s children get their pipes this way: :mod:`pytest_tutorial.grading.warm_slots`).
 Requests are served at once, so several children can run together. End of input ends the
 server and its children; so does the server's death (``PR_SET_PDEATHSIG`` on Linux). A
 server started with ``listen`` also takes the same requests on a Unix socket from other
@@ -110,8 +115,11 @@ class RunResult:
     """How one forked run ended."""
 
     exit_code: int | None
-    """None when it was killed at its time limit."""
+    """None when it was killed at its time limit (negative: the signal that ended it)."""
     duration_s: float
+    cpu_s: float = 0.0
+    """User and system CPU time of the run and the processes it waited for."""
+    peak_rss_kb: int = 0
 
     @property
     def timed_out(self) -> bool:
@@ -237,17 +245,23 @@ class WarmServer:
         target: str,
         payload: Any,
         *,
-        output: Path,
+        output: Path | None,
         timeout_s: float | None,
         cwd: Path | None = None,
         env: Mapping[str, str | None] | None = None,
         environ: Mapping[str, str] | None = None,
+        fds: Sequence[int] = (),
     ) -> RunResult:
         """One forked run of ``target(payload)``; raises :class:`ServerGone`.
 
         The child has the server's environment with ``env`` set on it (None unsets), or,
-        given ``environ``, that whole environment instead (with ``env`` set on it).
+        given ``environ``, that whole environment instead (with ``env`` set on it). Its
+        output goes to the file ``output``, or, when that is None, to the first of ``fds``:
+        descriptors sent along (a connection only), which a dict ``payload`` gets as its
+        ``fds`` entry, as they are numbered in the child.
         """
+        if fds and self._connection is None:
+            raise ValueError("descriptors are sent only over a connection (WarmServer.connect)")
         done = threading.Event()
         with self._lock:
             self._next_id += 1
@@ -257,15 +271,20 @@ class WarmServer:
                 "id": request_id,
                 "target": target,
                 "payload": payload,
-                "output": str(output),
+                "output": None if output is None else str(output),
                 "timeout": timeout_s,
                 "cwd": None if cwd is None else str(cwd),
                 "env": dict(env or {}),
                 "environ": None if environ is None else dict(environ),
+                "fds": len(fds),
             }
             try:
-                self._request_stream.write(json.dumps(request).encode() + b"\n")
-                self._request_stream.flush()
+                line = json.dumps(request).encode() + b"\n"
+                if fds and self._connection is not None:
+                    socket.send_fds(self._connection, [line], list(fds))
+                else:
+                    self._request_stream.write(line)
+                    self._request_stream.flush()
             except (OSError, ValueError) as error:
                 self._waiting.pop(request_id, None)
                 self._gone.set()  # its end of the pipe is closed: it is gone, read or not
@@ -277,7 +296,12 @@ class WarmServer:
             answer = self._answers.pop(request_id, None)
         if answer is None:
             raise ServerGone("the warm server stopped answering")
-        return RunResult(answer["exit_code"], float(answer["duration_s"]))
+        return RunResult(
+            answer["exit_code"],
+            float(answer["duration_s"]),
+            float(answer.get("cpu_s", 0.0)),
+            int(answer.get("peak_rss_kb", 0)),
+        )
 
     def pytest(
         self,

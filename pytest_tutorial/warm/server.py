@@ -22,12 +22,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from pytest_tutorial.warm import AWS_IMPORTS, HYPOTHESIS_STORAGE, IGNORE_REWRITE_WARNING, kill_group
 from pytest_tutorial.warm.rewritten import share_rewritten_modules
+
+MAX_FDS = 8
+"""Descriptors one message on a connection may carry."""
 
 
 @dataclass
@@ -37,6 +40,10 @@ class _Client:
     requests_fd: int
     replies: IO[str]
     buffer: bytes = b""
+    connection: socket.socket | None = None
+    """A connection's socket: its requests may carry file descriptors."""
+    received: list[int] = field(default_factory=list)
+    """Descriptors received and not yet handed to a request (in the order sent)."""
 
 
 @dataclass
@@ -102,7 +109,8 @@ class _Server:
         except OSError:
             return
         replies = connection.makefile("w", encoding="utf-8")
-        self.connections[connection.fileno()] = (connection, _Client(connection.fileno(), replies))
+        client = _Client(connection.fileno(), replies, connection=connection)
+        self.connections[connection.fileno()] = (connection, client)
 
     def _disconnect(self, fd: int) -> None:
         """A client left: its runs are killed, as the main client's are at end of input."""
@@ -112,6 +120,7 @@ class _Server:
                 kill_group(pid)
         with contextlib.suppress(OSError):
             client.replies.close()
+        _close_all(client.received)
         connection.close()
 
     def _disconnect_all(self) -> None:
@@ -124,7 +133,11 @@ class _Server:
 
     def _read_requests(self, client: _Client) -> bool:
         try:
-            chunk = os.read(client.requests_fd, 65536)
+            if client.connection is not None:
+                chunk, fds, _, _ = socket.recv_fds(client.connection, 65536, MAX_FDS)
+                client.received += fds
+            else:
+                chunk = os.read(client.requests_fd, 65536)
         except OSError:
             return False
         if not chunk:
@@ -135,12 +148,19 @@ class _Server:
             if line.strip():
                 try:
                     request = json.loads(line)
-                except ValueError:
+                    count = int(request.get("fds") or 0)
+                except (ValueError, TypeError, AttributeError):
                     return False
-                self._fork(request, client)
+                if count > len(client.received):
+                    return False
+                fds, client.received = client.received[:count], client.received[count:]
+                try:
+                    self._fork(request, client, fds)
+                finally:
+                    _close_all(fds)  # the child's now, not the server's
         return True
 
-    def _fork(self, request: dict[str, Any], client: _Client) -> None:
+    def _fork(self, request: dict[str, Any], client: _Client, fds: list[int]) -> None:
         env: dict[str, str | None] = dict(request.get("env") or {})
         environ = request.get("environ")
         if environ is not None:  # the whole environment: unset what it does not hold
@@ -155,7 +175,7 @@ class _Server:
         pid = os.fork()
         if pid == 0:
             self._close_sockets()
-            _child(request, env)  # never returns
+            _child(request, env, fds)  # never returns
         timeout = request.get("timeout")
         deadline = None if timeout is None else started + float(timeout)
         self.children[pid] = _Child(int(request["id"]), started, deadline, scratch, client)
@@ -171,13 +191,13 @@ class _Server:
     def _reap(self) -> None:
         now = time.monotonic()
         for pid, child in list(self.children.items()):
-            done, status = os.waitpid(pid, os.WNOHANG)
+            done, status, usage = os.wait4(pid, os.WNOHANG)
             exit_code: int | None
             if done:
                 exit_code = os.waitstatus_to_exitcode(status)
             elif child.deadline is not None and now >= child.deadline:
                 kill_group(pid)
-                os.waitpid(pid, 0)
+                _, _, usage = os.wait4(pid, 0)
                 exit_code = None
             else:
                 continue
@@ -189,7 +209,13 @@ class _Server:
             with contextlib.suppress(OSError, ValueError):  # a client that left gets no answer
                 _reply(
                     child.client.replies,
-                    {"id": child.request_id, "exit_code": exit_code, "duration_s": duration},
+                    {
+                        "id": child.request_id,
+                        "exit_code": exit_code,
+                        "duration_s": duration,
+                        "cpu_s": usage.ru_utime + usage.ru_stime,
+                        "peak_rss_kb": usage.ru_maxrss,
+                    },
                 )
 
     def kill_all(self) -> None:
@@ -200,7 +226,7 @@ class _Server:
             del self.children[pid]
 
 
-def _child(request: dict[str, Any], env: Mapping[str, str | None]) -> None:
+def _child(request: dict[str, Any], env: Mapping[str, str | None], fds: list[int]) -> None:
     """In the forked child: set up a clean start, call the target, exit with its code."""
     code = 3
     try:
@@ -209,7 +235,10 @@ def _child(request: dict[str, Any], env: Mapping[str, str | None]) -> None:
             signal.signal(signum, signal.SIG_DFL)
         os.setsid()
         _die_with_server()
-        out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if request.get("output") is not None:
+            out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        else:  # the first descriptor sent with the request
+            out = os.dup(fds[0])
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(out)
@@ -226,7 +255,10 @@ def _child(request: dict[str, Any], env: Mapping[str, str | None]) -> None:
         _fresh_hypothesis()
         module, _, function = str(request["target"]).partition(":")
         target: Callable[[Any], int] = getattr(importlib.import_module(module), function)
-        code = int(target(request.get("payload")))
+        payload = request.get("payload")
+        if fds and isinstance(payload, dict):
+            payload = {**payload, "fds": fds}
+        code = int(target(payload))
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except BaseException:
@@ -238,6 +270,12 @@ def _child(request: dict[str, Any], env: Mapping[str, str | None]) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
+
+
+def _close_all(fds: Sequence[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _die_with_server() -> None:

@@ -1,0 +1,145 @@
+"""Grading children forked from a job slot's warm server (pytest_tutorial.grading.warm_slots).
+
+Forked children grade as cold ones do, a submission finds nothing the slot's previous one
+left (files anyone may write, System V shared memory, processes), and a slot whose server
+cannot start grades its children cold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_tutorial.grading import batch, sandbox, warm_slots
+from tests.adversarial.case import Case
+
+pytestmark = pytest.mark.slow
+
+LIMITS = sandbox.Limits(wall_s=120, cpu_s=120, memory_mb=2048, processes=128)
+SHM_KEY = 0x5EED7
+LEAVES = f"""
+import ctypes as _ctypes, os as _os, pathlib as _pathlib, subprocess as _subprocess
+for _place in ("/tmp/left-by-a", "/dev/shm/left-by-a"):
+    try:
+        _pathlib.Path(_place).write_text("a's code", encoding="utf-8")
+    except OSError:
+        pass
+_ctypes.CDLL(None, use_errno=True).shmget({SHM_KEY}, 4096, 0o1666)
+_subprocess.Popen(["sleep", "300"], start_new_session=True, stdin=_subprocess.DEVNULL,
+                  stdout=_subprocess.DEVNULL, stderr=_subprocess.DEVNULL)
+"""
+LOOKS = f"""
+import ctypes as _ctypes, os as _os, pathlib as _pathlib
+_found = [p for p in ("/tmp/left-by-a", "/dev/shm/left-by-a") if _pathlib.Path(p).exists()]
+if _ctypes.CDLL(None, use_errno=True).shmget({SHM_KEY}, 0, 0) != -1:
+    _found.append("shared memory segment")
+for _pid in filter(str.isdigit, _os.listdir("/proc")):
+    try:
+        if _pathlib.Path(f"/proc/{{_pid}}/cmdline").read_bytes() == b"sleep\\0300\\0":
+            _found.append(f"process {{_pid}}")
+    except OSError:
+        pass
+if _found:
+    raise ImportError(f"left by the previous submission: {{_found}}")
+"""
+
+
+def _warm_box() -> sandbox.Sandbox:
+    box = sandbox.detect(sandbox.Mode.AUTO, 1, [])
+    box.release()
+    if box.bwrap is None:
+        pytest.skip("forked grading children need bubblewrap")
+    return box
+
+
+def _grade(
+    folder: Path, cases: list[Case], monkeypatch: pytest.MonkeyPatch, **options: Any
+) -> tuple[dict[str, dict[str, Any]], list[bool]]:
+    """Grade ``cases`` in one job slot; their reports, and whether each child was forked."""
+    forked: list[bool] = []
+    fork = warm_slots.SlotServer.fork
+
+    def recorded(self: warm_slots.SlotServer, *args: Any, **kwargs: Any) -> Any:
+        child = fork(self, *args, **kwargs)
+        forked.append(child is not None)
+        return child
+
+    monkeypatch.setattr(warm_slots.SlotServer, "fork", recorded)
+    out = folder / "out"
+    paths = tuple(case.build(folder / "cases", {}) for case in cases)
+    done = batch.run(
+        batch.Options(
+            tutorial="caching",
+            out=out,
+            submissions=paths,
+            jobs=1,
+            limits=LIMITS,
+            run_id=f"warm{os.getpid()}",
+            **options,
+        )
+    )
+    assert not done.infrastructure_failures
+    reports = {
+        row["submission"]: json.loads((out / row["report"]).read_text(encoding="utf-8"))
+        for row in done.book.rows
+    }
+    return reports, forked
+
+
+def test_a_submission_finds_nothing_the_slots_previous_one_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _warm_box()
+    reports, forked = _grade(
+        tmp_path,
+        [
+            Case("a_leaves", LEAVES, base="reference_solutions"),
+            Case("b_looks", LOOKS, base="reference_solutions"),
+        ],
+        monkeypatch,
+    )
+    assert forked == [True, True]
+    for name in ("a_leaves", "b_looks"):
+        report = reports[name]
+        assert report["grading"]["outcome"] == "completed", report["grading"]
+        assert report["score"]["points"] == report["score"]["max_points"], (
+            name,
+            report["problems"],
+        )
+
+
+def test_the_probe_sees_what_a_submission_leaves_in_its_own_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other test's probe would notice: one submission that leaves and looks fails."""
+    _warm_box()
+    reports, _ = _grade(
+        tmp_path,
+        [Case("leaves_and_looks", LEAVES + LOOKS, base="reference_solutions")],
+        monkeypatch,
+    )
+    report = reports["leaves_and_looks"]
+    assert report["score"]["points"] < report["score"]["max_points"]
+    assert "left by the previous submission" in json.dumps(report)
+
+
+def test_a_slot_whose_server_cannot_start_grades_cold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _warm_box()
+    monkeypatch.setattr(warm_slots.SlotServer, "start", classmethod(lambda cls, *a, **k: None))
+    reports, forked = _grade(tmp_path, [Case("reference", base="reference_solutions")], monkeypatch)
+    assert forked == []
+    report = reports["reference"]
+    assert report["score"]["points"] == report["score"]["max_points"] > 0
+
+
+def test_cold_start_forks_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _warm_box()
+    reports, forked = _grade(tmp_path, [Case("starter")], monkeypatch, warm=False)
+    assert forked == []
+    assert reports["starter"]["score"]["points"] == 0

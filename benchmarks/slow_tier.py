@@ -1,9 +1,15 @@
 """The slow tier: wall and CPU time of CI's ``pytest -m "slow and not wheel"`` over 2 workers.
 
-Prints each run's wall time, CPU time (every process of the run) and load averages, then
-where the time went by test file and by test (from ``--durations=0``: set-up, call and
-teardown summed over both workers). Target: the whole suite (fast tier, slow tier) under
-4 minutes on a quiet 2-core machine. A run takes minutes; ``--runs`` above 1 gives a median.
+Prints each run's wall time, CPU time and load averages, then where the time went by test
+file and by test (from ``--durations=0``: set-up, call and teardown summed over both
+workers), and each file's CPU time (``benchmarks/cpu_by_test.py``: a test's process and the
+processes it waited for). The CPU time is that of every process the run waited for: it
+leaves out what ran inside bubblewrap (the graded submissions of the adversarial corpus and
+of the grading tests), whose usage does not reach the run. A run with failed tests still
+prints its figures, after pytest's summary line that says so: on a loaded machine a
+timing-bound test can fail, and minutes of measurement are kept. Target: the whole suite
+(fast tier, slow tier) under 4 minutes on a quiet 2-core machine. A run takes minutes;
+``--runs`` above 1 gives a median.
 
     python benchmarks/slow_tier.py [--runs 1] [--top 15] [-- EXTRA PYTEST ARGUMENTS]
 """
@@ -13,20 +19,38 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import tempfile
 from collections import defaultdict
+from pathlib import Path
 
 from _common import REPO, machine, measured_run, median
 
 TARGET_S = 240.0
 RUN = ["-m", "slow and not wheel", "-n", "2", "--dist", "loadscope"]
 RUN += ["--durations=0", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
+RUN += ["-p", "benchmarks.cpu_by_test"]
+CPU_BY_TEST = "TUTORIAL_BENCH_CPU_BY_TEST"
+"""The variable naming the file where ``benchmarks/cpu_by_test.py`` writes its figures."""
 DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown)\s+(\S+)")
 
 
-def run_once(extra: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds and the terminal output of one slow-tier run."""
+def run_once(extra: list[str], cpu_file: Path) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds and the terminal output of one slow-tier run.
+
+    Each test's CPU seconds go to ``cpu_file`` (see :func:`cpu_costs`).
+    """
     env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
-    return measured_run([*RUN, *extra], cwd=REPO, env=env, accepted=(0,))
+    env[CPU_BY_TEST] = str(cpu_file)
+    return measured_run([*RUN, *extra], cwd=REPO, env=env, accepted=(0, 1))
+
+
+def cpu_costs(cpu_file: Path) -> dict[str, float]:
+    """CPU seconds by test file, from the lines ``benchmarks/cpu_by_test.py`` wrote."""
+    files: defaultdict[str, float] = defaultdict(float)
+    for line in cpu_file.read_text(encoding="utf-8").splitlines():
+        seconds, _, nodeid = line.partition(" ")
+        files[nodeid.split("::")[0]] += float(seconds)
+    return files
 
 
 def costs(output: str) -> tuple[dict[str, float], dict[str, float]]:
@@ -42,6 +66,13 @@ def costs(output: str) -> tuple[dict[str, float], dict[str, float]]:
     return files, tests
 
 
+def summary(output: str) -> str:
+    """pytest's last line (how many passed, failed, skipped) and the failed tests' ids."""
+    lines = output.strip().splitlines() or ["(no output)"]
+    failed = [line for line in lines if line.startswith("FAILED ")]
+    return "\n  ".join([lines[-1].strip("= "), *failed])
+
+
 def main() -> None:
     """Run the slow tier ``--runs`` times; print figures and the costliest files and tests."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -52,15 +83,22 @@ def main() -> None:
     print(machine())
     walls = []
     output = ""
-    for number in range(1, options.runs + 1):
-        wall, cpu, output = run_once(options.extra)
-        walls.append(wall)
-        load = " ".join(f"{value:.2f}" for value in os.getloadavg())
-        print(f"run {number}: {wall:.1f} s wall, {cpu:.1f} s CPU (load average {load} after)")
+    with tempfile.TemporaryDirectory(prefix="slow-tier-") as scratch:
+        for number in range(1, options.runs + 1):
+            cpu_file = Path(scratch) / f"cpu-{number}.txt"
+            cpu_file.touch()
+            wall, cpu, output = run_once(options.extra, cpu_file)
+            walls.append(wall)
+            load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+            print(f"run {number}: {wall:.1f} s wall, {cpu:.1f} s CPU (load average {load} after)")
+            print(f"  {summary(output)}")
+        cpu_by_file = cpu_costs(cpu_file)
     print(f"slow tier: median {median(walls):.1f} s of {options.runs} run(s)")
     files, tests = costs(output)
     print(f"test time over both workers (last run): {sum(files.values()):.0f} s")
-    for title, seconds_by_name in (("by file", files), ("by test", tests)):
+    print(f"CPU time of the tests (last run): {sum(cpu_by_file.values()):.1f} s")
+    tables = (("by file", files), ("by test", tests), ("CPU by file", cpu_by_file))
+    for title, seconds_by_name in tables:
         print(title + ":")
         ranked = sorted(seconds_by_name.items(), key=lambda pair: -pair[1])
         for name, seconds in ranked[: options.top]:

@@ -64,6 +64,23 @@ class TutorialRun:
         """Status of every automated item."""
         return {i["id"]: i["status"] for i in self.report["checklist"] if i["automated"]}
 
+    def checks_not_passed(self, item_id: str) -> dict[str, str]:
+        """The status of each check of one item that neither passed nor was skipped, by name."""
+        return {
+            check["id"].rsplit("::", 1)[-1]: check["status"]
+            for check in self.items[item_id]["checks"]
+            if check["status"] not in ("passed", "skipped")
+        }
+
+    def checks_run(self) -> list[str]:
+        """The names of the checks the run did not skip (deselected checks are skipped)."""
+        return [
+            check["id"].rsplit("::", 1)[-1]
+            for item in self.report["checklist"]
+            for check in item["checks"]
+            if check["status"] != "skipped"
+        ]
+
 
 RunTutorial = Callable[..., TutorialRun]
 

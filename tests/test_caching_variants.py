@@ -26,6 +26,9 @@ class Variant:
     name: str
     edits: tuple[tuple[str, str], ...]
     failing_item: str
+    check: str
+    """A check of that item that fails: the whole run below must show it failed, and the
+    worker-mode run (``tests/test_worker_mode_variants.py``) is limited to it."""
 
 
 VARIANTS = [
@@ -38,6 +41,7 @@ VARIANTS = [
             ),
         ),
         "core",
+        "test_a_redis_hit_fills_the_local_cache",
     ),
     Variant(
         "failed_writes_not_counted",
@@ -48,6 +52,7 @@ VARIANTS = [
             ),
         ),
         "errors",
+        "test_every_failed_redis_command_is_counted",
     ),
     Variant(
         "forgets_the_ttl",
@@ -58,11 +63,13 @@ VARIANTS = [
             ),
         ),
         "integration",
+        "test_values_stored_under_namespaced_keys_with_ttl",
     ),
     Variant(
         "wrong_key_prefix",
         (('return f"{self._namespace}:{key}"', 'return f"{self._namespace}/{key}"'),),
         "integration",
+        "test_values_stored_under_namespaced_keys_with_ttl",
     ),
     Variant(
         "caches_exceptions",
@@ -75,6 +82,7 @@ VARIANTS = [
             ),
         ),
         "core",
+        "test_compute_errors_are_not_cached",
     ),
     Variant(
         "no_fallback_when_redis_errors",
@@ -86,6 +94,7 @@ VARIANTS = [
             ),
         ),
         "errors",
+        "test_redis_down_still_serves",
     ),
     Variant(
         "single_flight_not_thread_safe",
@@ -96,6 +105,7 @@ VARIANTS = [
             ),
         ),
         "core",
+        "test_concurrent_callers_of_one_key_compute_once",
     ),
     Variant(
         "one_lock_for_every_computation",
@@ -111,11 +121,13 @@ VARIANTS = [
             ),
         ),
         "core",
+        "test_callers_of_other_keys_do_not_wait",
     ),
     Variant(
         "never_evicts_the_lru",
         (("while len(self._local) > self._local_max_entries:", "while False:"),),
         "core",
+        "test_local_cache_evicts_least_recently_used",
     ),
     Variant(
         "lru_is_fifo",
@@ -127,6 +139,7 @@ VARIANTS = [
             ),
         ),
         "core",
+        "test_local_cache_evicts_least_recently_used",
     ),
     Variant(
         "accepts_keys_with_spaces",
@@ -137,11 +150,13 @@ VARIANTS = [
             ),
         ),
         "errors",
+        "test_bad_keys_raise_value_error_before_any_io",
     ),
     Variant(
         "counts_redis_hits_as_local",
         (('self._count("redis_hits")', 'self._count("local_hits")'),),
         "core",
+        "test_stats_count_hits_and_misses",
     ),
     Variant(
         "slow_cached_reads",
@@ -154,6 +169,7 @@ VARIANTS = [
             ),
         ),
         "performance",
+        "test_p95_of_cached_reads_under_concurrent_load",
     ),
     Variant(
         "a_write_does_not_refresh_the_lru",
@@ -164,6 +180,7 @@ VARIANTS = [
             ),
         ),
         "core",
+        "test_a_write_refreshes_a_keys_place_in_the_lru",
     ),
     Variant(
         "expired_entries_take_room",
@@ -175,16 +192,19 @@ VARIANTS = [
             ),
         ),
         "core",
+        "test_expired_local_entries_make_room",
     ),
     Variant(
         "per_key_locks_pile_up",
         (("self._flight_users[key] += 1", "self._flight_users[key] += 2"),),
         "core",
+        "test_per_key_locks_do_not_pile_up",
     ),
     Variant(
         "stats_is_a_live_view",
         (("return dict(self._stats)", "return self._stats"),),
         "core",
+        "test_stats_count_hits_and_misses",
     ),
     Variant(
         "hands_out_the_cached_object",
@@ -198,11 +218,13 @@ VARIANTS = [
             ("MAX_KEY_LENGTH = 200\n", "MAX_KEY_LENGTH = 200\n_SHARED: dict = {}\n"),
         ),
         "core",
+        "test_callers_cannot_change_cached_values",
     ),
     Variant(
         "default_ttl_off_by_one",
         (("ttl_seconds: int = 300,", "ttl_seconds: int = 301,"),),
         "core",
+        "test_defaults_match_the_documented_settings",
     ),
     Variant(
         "logs_durations_in_seconds",
@@ -213,6 +235,7 @@ VARIANTS = [
             ),
         ),
         "core",
+        "test_monitor_logs_durations",
     ),
     Variant(
         "accepts_tuples",
@@ -223,16 +246,19 @@ VARIANTS = [
             ),
         ),
         "errors",
+        "test_values_json_cannot_hold_raise_value_error",
     ),
     Variant(
         "rejects_the_longest_valid_key",
         (("MAX_KEY_LENGTH = 200", "MAX_KEY_LENGTH = 199"),),
         "errors",
+        "test_unusual_valid_keys_are_accepted",
     ),
     Variant(
         "rejects_a_ttl_of_one_second",
         (("ttl_seconds < 1:", "ttl_seconds < 2:"),),
         "errors",
+        "test_smallest_valid_settings_are_accepted",
     ),
     Variant(
         "survives_redis_errors_silently",
@@ -244,6 +270,7 @@ VARIANTS = [
             ),
         ),
         "errors",
+        "test_redis_down_still_serves",
     ),
     Variant(
         "a_value_that_is_not_json_breaks_reads",
@@ -256,6 +283,7 @@ VARIANTS = [
             ),
         ),
         "errors",
+        "test_a_value_that_is_not_json_is_a_miss",
     ),
     Variant(
         "expects_bytes_from_redis",
@@ -266,6 +294,7 @@ VARIANTS = [
             ),
         ),
         "integration",
+        "test_a_client_that_decodes_responses_works",
     ),
     Variant(
         "undocumented_stats",
@@ -277,6 +306,7 @@ VARIANTS = [
             ),
         ),
         "documentation",
+        "test_public_api_has_docstrings_and_type_hints",
     ),
 ]
 
@@ -298,6 +328,7 @@ def test_variant_is_rejected_on_the_expected_item(
     assert run.report["verdict"] == "not_validated"
     assert run.status(variant.failing_item) == "failed", run.automated_statuses()
     assert run.status("tests") == "skipped"
+    assert variant.check in run.checks_not_passed(variant.failing_item)
 
 
 def test_learner_tests_that_miss_known_bugs_fail_the_tests_item(
@@ -351,6 +382,7 @@ def test_a_result_json_cannot_hold_is_named_by_its_call(
         "lets_type_errors_through",
         (("    except (TypeError, ValueError) as exc:", "    except ValueError as exc:"),),
         "errors",
+        "test_values_json_cannot_hold_raise_value_error",
     )
     folder = make_variant(copy_solution, variant)
     run = run_tutorial("caching", "-k", "json_cannot_hold", solution=folder)

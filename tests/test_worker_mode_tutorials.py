@@ -1,6 +1,9 @@
 """Every bundled tutorial in worker mode: each reference validated, each starter at zero.
 
-The same check code runs in both modes; the learner's code runs in a worker here.
+The same check code runs in both modes; the learner's code runs in a worker here. The
+learner's own tests run in child processes whatever the mode: the reference's whole run
+here is also the case of ``tests/test_learner_tests_item.py`` where the reference's tests
+earn the ``tests`` item.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import pytest
 
 from pytest_tutorial.options import ISOLATION
 from tests.conftest import RunTutorial
+from tests.test_learner_tests_item import CATCH, PASS
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +33,9 @@ def test_reference_is_validated_in_worker_mode(
     assert set(run.automated_statuses().values()) == {"passed"}
     assert run.report["score"]["points"] == run.report["score"]["max_points"] > 0
     assert run.result.ret == 0
+    own_tests = {c["id"].rsplit("::", 1)[-1]: c for c in run.items["tests"]["checks"]}
+    statuses = {name: check["status"] for name, check in own_tests.items()}
+    assert statuses == {PASS: "passed", CATCH: "passed"}, own_tests
 
 
 @pytest.mark.parametrize("name", TUTORIALS)

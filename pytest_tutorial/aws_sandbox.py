@@ -103,6 +103,10 @@ class AwsSandbox:
         import moto  # noqa: F401  (adds moto's hook to botocore before any learner client)
         from botocore.httpsession import URLLib3Session
 
+        from pytest_tutorial.aws_models import share_parsed_models
+
+        share_parsed_models()  # a session the learner's code makes reuses the parsed models
+
         previous_session = boto3.DEFAULT_SESSION
         boto3.DEFAULT_SESSION = None  # one made earlier would keep the old environment
         self._undo.append(lambda: setattr(boto3, "DEFAULT_SESSION", previous_session))

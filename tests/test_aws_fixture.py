@@ -186,6 +186,22 @@ def test_a_client_with_a_custom_endpoint_is_refused(
 # --- one check's mock ------------------------------------------------------------------------
 
 
+def test_the_warm_up_leaves_nothing_for_the_checks(sandbox: AwsSandbox) -> None:
+    sandbox.warm_up()
+    assert not botocore_stubber.enabled, "the warm-up's mock is still running"
+    mock = AwsMock(sandbox)
+    mock.start()
+    try:
+        assert sorted(b["Name"] for b in mock.inspector("s3").list_buckets()["Buckets"]) == [
+            "unit-bucket"
+        ]
+        assert mock.inspector("dynamodb").list_tables()["TableNames"] == ["items"]
+        assert mock.calls == []
+    finally:
+        mock.stop()
+    assert sandbox.blocked == []
+
+
 def test_declared_resources_exist_and_start_empty(mock: AwsMock) -> None:
     assert mock.s3_objects() == {}
     assert mock.dynamodb_items() == []

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import boto3
 import botocore.session
+import pytest
 from moto.core.loaders import create_loader as create_moto_loader
 
 from pytest_tutorial.aws_models import share_parsed_models
-from pytest_tutorial.warm import warm_imports
+from pytest_tutorial.warm import WarmServer, warm_imports
+
+REPO = Path(__file__).resolve().parent.parent
+PARSED_BEFORE_THE_RUN = """
+from pytest_tutorial import aws_models
+
+
+def test_the_three_models_were_parsed_before_this_run():
+    parsed = {key[1] for _, key in aws_models._shared if key[0] == "load_service_model"}
+    assert {"s3", "dynamodb", "sqs"} <= parsed, parsed
+"""
 
 
 def _service_model(session: botocore.session.Session, service: str) -> object:
@@ -42,6 +55,25 @@ def test_loaders_that_read_other_files_keep_their_own_models() -> None:
 
 
 def test_the_warm_server_of_aws_runs_shares_them() -> None:
-    """Its warm-up parses the models once; every run forked from it finds them."""
     assert "pytest_tutorial.aws_models" in warm_imports(aws=True)
     assert "pytest_tutorial.aws_models" not in warm_imports(aws=False)
+
+
+@pytest.mark.slow
+def test_a_run_forked_from_the_warm_server_finds_the_models_parsed(tmp_path: Path) -> None:
+    """The server's warm-up parsed them once; a learner's new session reads that copy."""
+    test_file = tmp_path / "test_parsed.py"
+    test_file.write_text(PARSED_BEFORE_THE_RUN, encoding="utf-8")
+    server = WarmServer.start(warm_imports(aws=True), cwd=REPO)
+    assert server is not None
+    output = tmp_path / "out"
+    try:
+        result = server.pytest(
+            [str(test_file), "-q", "-p", "no:randomly", "-p", "no:cacheprovider"],
+            output=output,
+            timeout_s=60,
+            cwd=tmp_path,
+        )
+    finally:
+        server.close()
+    assert result.exit_code == 0, output.read_text(encoding="utf-8")

@@ -5,9 +5,11 @@ Run from the repository root::
     python benchmarks/aws_fixture.py [--warm-rounds 40] [--cold-runs 5]
 
 Cold figures come from fresh interpreters (one per run, so moto, boto3 and the service
-models load from scratch): installing the sandbox (which imports moto and boto3) and the
-first check's fixture (``mock_aws`` started, the object_store tutorial's bucket, table and
-queue created, three learner clients made, the mock stopped). Warm figures repeat the same
+models load from scratch): installing the sandbox (which imports moto and boto3), its
+warm-up before the first check (moto's service modules, the parsed models, the run's
+``mock_aws`` started) and the first check's fixture (an emptied account, the object_store
+tutorial's bucket, table and queue created, three learner clients made, the account
+closed). Warm figures repeat the same
 fixture in one interpreter, the cost of every later check, and split it into its parts. A
 typical check body (the reference ``DocumentStore``'s put then get) sets the scale. Every
 figure is a median; the ratios are computed from the medians of this one run.
@@ -52,7 +54,7 @@ def ms(seconds: float) -> float:
 
 
 def one_check(sandbox: Any) -> dict[str, float]:
-    """One check's fixture, timed by part: start (mock + resources), clients, stop."""
+    """One check's fixture, timed by part: start (account + resources), clients, stop."""
     from pytest_tutorial.fixtures.aws import AwsMock
 
     began = time.perf_counter()
@@ -73,16 +75,23 @@ def one_check(sandbox: Any) -> dict[str, float]:
 
 
 def cold_child() -> None:
-    """In a fresh interpreter: the sandbox's install and the first check, as JSON."""
+    """In a fresh interpreter: the sandbox's install, warm-up and first check, as JSON."""
     from pytest_tutorial.aws_sandbox import AwsSandbox
 
     began = time.perf_counter()
     sandbox = AwsSandbox(resources())
     sandbox.install()
     installed = time.perf_counter()
+    sandbox.warm_up()
+    warmed = time.perf_counter()
     first = one_check(sandbox)
     sandbox.uninstall()
-    print(json.dumps({"install": ms(installed - began), "first_check": first["total"]}))
+    figures = {
+        "install": ms(installed - began),
+        "warm_up": ms(warmed - installed),
+        "first_check": first["total"],
+    }
+    print(json.dumps(figures))
 
 
 def cold(runs: int) -> dict[str, float]:
@@ -173,7 +182,7 @@ def main() -> None:
 
     cold_figures = cold(options.cold_runs)
     warm_figures, body = warm(options.warm_rounds)
-    cold_total = cold_figures["install"] + cold_figures["first_check"]
+    cold_total = cold_figures["install"] + cold_figures["warm_up"] + cold_figures["first_check"]
     print(
         f"aws fixture cost per check: moto {moto.__version__}, boto3 {boto3.__version__}, "
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
@@ -183,12 +192,13 @@ def main() -> None:
     )
     rows = [
         ("cold: sandbox install (imports moto, boto3)", cold_figures["install"]),
+        ("cold: sandbox warm-up (after collection)", cold_figures["warm_up"]),
         ("cold: first check's fixture", cold_figures["first_check"]),
         ("cold: total before the first check body", cold_total),
         ("warm: fixture per check", warm_figures["total"]),
-        ("warm:   mock_aws start + resources", warm_figures["start"]),
+        ("warm:   emptied account + resources", warm_figures["start"]),
         ("warm:   three learner clients", warm_figures["clients"]),
-        ("warm:   mock_aws stop", warm_figures["stop"]),
+        ("warm:   account closed", warm_figures["stop"]),
         ("check body: reference put + get (5 calls)", body),
     ]
     for label, value in rows:

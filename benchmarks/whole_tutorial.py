@@ -31,6 +31,7 @@ PHASES = (
     ("plugin discovery (entry points of every installed package)", "load_setuptools_entrypoints"),
     ("tutorial activation (parse document, import hypothesis)", "activation.py:.*\\(activate\\)"),
     ("collection of the check modules", "main.py:.*\\(perform_collect\\)"),
+    ("  of which the AWS sandbox's warm-up", "fixtures/aws.py:.*\\(pytest_collection_finish\\)"),
     ("running the checks", "main.py:.*\\(pytest_runtestloop\\)"),
     ("  of which waiting for the learner's own tests", "learner.py:.*\\(_all\\)"),
     ("  of which listing mutants (hidden bugs)", "mutation.py:.*\\(find_mutants\\)"),

@@ -15,8 +15,10 @@
   check) is answered by moto when a check's mock is active and moto serves the URL, and is
   otherwise refused with :class:`RealAwsCallBlocked`, naming the line that made it.
 
-:meth:`AwsSandbox.uninstall` puts everything back. moto and boto3 are imported only by
-:meth:`AwsSandbox.install`.
+Each check gets an account of its own from :meth:`AwsSandbox.open_account`: moto's mock
+starts with the first account and runs until :meth:`AwsSandbox.uninstall`, its backends
+emptied for every check and its hook off between checks. :meth:`AwsSandbox.uninstall` puts
+everything back. moto and boto3 are imported only by :meth:`AwsSandbox.install`.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class AwsSandbox:
         self._undo: list[Callable[[], None]] = []
         self._inspectors: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._mock: Any = None
         self.session: Any = None
 
     def install(self) -> None:
@@ -102,6 +105,10 @@ class AwsSandbox:
         import boto3
         import moto  # noqa: F401  (adds moto's hook to botocore before any learner client)
         from botocore.httpsession import URLLib3Session
+
+        from pytest_tutorial.aws_models import share_parsed_models
+
+        share_parsed_models()  # a session the learner's code makes reuses the parsed models
 
         previous_session = boto3.DEFAULT_SESSION
         boto3.DEFAULT_SESSION = None  # one made earlier would keep the old environment
@@ -154,6 +161,76 @@ class AwsSandbox:
         with self._lock:
             self.blocked.append(message)
         raise RealAwsCallBlocked(message)
+
+    def warm_up(self) -> None:
+        """Pay the run's first-use costs before the first check.
+
+        moto's modules of the declared services, their parsed models, the inspector clients
+        moto's mock started, and one listing call each, in an account of its own. The
+        first check would pay them otherwise; paid here, what they build can be left out of
+        garbage collection with the rest of the run's long-lived objects.
+        """
+        import importlib
+
+        from pytest_tutorial.warm import AWS_IMPORTS
+
+        for name in AWS_IMPORTS:
+            importlib.import_module(name)
+        listings = (
+            ("s3", "list_buckets", self.resources.s3_buckets),
+            ("dynamodb", "list_tables", self.resources.dynamodb_tables),
+            ("sqs", "list_queues", self.resources.sqs_queues),
+        )
+        self.open_account()
+        try:
+            for service, operation, declared in listings:
+                if declared:
+                    getattr(self.inspector(service), operation)()
+        finally:
+            self.close_account()
+
+    def open_account(self) -> None:
+        """Give a check an account of its own: every moto backend empty, moto answering.
+
+        moto's ``mock_aws`` starts once, at the first check, and stays on until
+        :meth:`uninstall`: starting it registers some 1,300 URL patterns (5 ms a check).
+        Each check starts from emptied backends instead, as a new mock would, and boto3's
+        default session is dropped, as a new mock does. Between checks moto's botocore
+        hook is off, so a request made outside a check is refused as before.
+        """
+        import boto3
+        from moto.core.models import botocore_stubber
+
+        if self._mock is None:
+            from moto import mock_aws
+
+            self._mock = mock_aws()
+            self._mock.start()  # empties every backend
+            self._undo.append(self._stop_mock)
+        else:
+            self.empty_account()
+            botocore_stubber.enabled = True
+        boto3.DEFAULT_SESSION = None
+
+    def empty_account(self) -> None:
+        """Drop every bucket, table, queue and object moto holds, in every account."""
+        from moto.core.base_backend import BackendDict
+        from moto.core.model_instances import reset_model_data
+
+        BackendDict.reset()
+        reset_model_data()
+
+    def close_account(self) -> None:
+        """End a check's account: its state dropped, moto no longer answering."""
+        from moto.core.models import botocore_stubber
+
+        self.empty_account()
+        botocore_stubber.enabled = False
+
+    def _stop_mock(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
 
     def inspector(self, service: str) -> Any:
         """A plain client for the checks themselves, shared by every check of the run."""

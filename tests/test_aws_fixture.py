@@ -186,6 +186,22 @@ def test_a_client_with_a_custom_endpoint_is_refused(
 # --- one check's mock ------------------------------------------------------------------------
 
 
+def test_the_warm_up_leaves_nothing_for_the_checks(sandbox: AwsSandbox) -> None:
+    sandbox.warm_up()
+    assert not botocore_stubber.enabled, "the warm-up's mock is still running"
+    mock = AwsMock(sandbox)
+    mock.start()
+    try:
+        assert sorted(b["Name"] for b in mock.inspector("s3").list_buckets()["Buckets"]) == [
+            "unit-bucket"
+        ]
+        assert mock.inspector("dynamodb").list_tables()["TableNames"] == ["items"]
+        assert mock.calls == []
+    finally:
+        mock.stop()
+    assert sandbox.blocked == []
+
+
 def test_declared_resources_exist_and_start_empty(mock: AwsMock) -> None:
     assert mock.s3_objects() == {}
     assert mock.dynamodb_items() == []
@@ -288,6 +304,34 @@ def test_http_get_fetches_presigned_urls_from_moto(mock: AwsMock) -> None:
     )
     with pytest.raises(AssertionError, match="not a URL"):
         mock.http_get("https://example.com/doc")
+
+
+def test_each_check_gets_an_account_of_its_own(sandbox: AwsSandbox) -> None:
+    """moto's mock stays on for the run: nothing of one check may reach the next."""
+    first = AwsMock(sandbox)
+    first.start()
+    first.client("s3").put_object(Bucket="unit-bucket", Key="k", Body=b"x")
+    first.client("s3").create_bucket(Bucket="extra-bucket")
+    first.client("dynamodb").put_item(TableName="items", Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    first.client("sqs").send_message(QueueUrl=first.queue_url, MessageBody="left over")
+    first.client("sqs").create_queue(QueueName="extra-queue")
+    boto3.client("s3")  # boto3's default session, made during the check
+    assert first.stop() == []
+    with pytest.raises(RealAwsCallBlocked, match="outside a check"):
+        sandbox.new_client("s3").list_buckets()
+    sandbox.blocked.clear()
+    second = AwsMock(sandbox)
+    second.start()
+    try:
+        assert boto3.DEFAULT_SESSION is None
+        s3 = second.inspector("s3")
+        assert [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]] == ["unit-bucket"]
+        assert second.s3_objects() == {}
+        assert second.dynamodb_items() == []
+        assert second.sqs_messages() == []
+        assert second.inspector("sqs").list_queues()["QueueUrls"] == [second.queue_url]
+    finally:
+        assert second.stop() == []
 
 
 def test_reset_and_stop_drop_all_state(sandbox: AwsSandbox) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -33,9 +34,10 @@ RUN = textwrap.dedent(
 )
 
 
-def test_the_heap_is_frozen_during_the_checks_and_unfrozen_after_pytest_collects(
-    tmp_path: Path,
-) -> None:
+def _run(folder: Path, inside_a_test: bool) -> dict[str, int]:
+    environment = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    if inside_a_test:
+        environment["PYTEST_CURRENT_TEST"] = "tests/test_outer.py::test_it (call)"
     done = subprocess.run(
         [
             sys.executable,
@@ -49,13 +51,27 @@ def test_the_heap_is_frozen_during_the_checks_and_unfrozen_after_pytest_collects
             "-k",
             "test_defaults_match_the_documented_settings",
         ],
-        cwd=tmp_path,
+        cwd=folder,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_the_heap_is_frozen_during_the_checks_and_until_the_process_ends(
+    tmp_path: Path,
+) -> None:
+    seen = _run(tmp_path, inside_a_test=False)
     assert seen["during_checks"] > 10_000  # the imports, skipped by every collection
+    assert seen.get("at_final_collections", 1) > 0
+    assert seen["after"] > 0  # and by the one at interpreter exit
+
+
+def test_a_run_inside_another_runs_test_unfreezes_after_pytest_collects(tmp_path: Path) -> None:
+    seen = _run(tmp_path, inside_a_test=True)
+    assert seen["during_checks"] > 10_000
     assert seen.get("at_final_collections", 1) > 0  # still frozen for pytest's last ones
     assert seen["after"] == 0

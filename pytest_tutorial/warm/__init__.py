@@ -84,9 +84,12 @@ AWS_IMPORTS = (
         for service in ("s3", "dynamodb", "sqs")
         for part in ("models", "responses", "urls")
     ),
+    "pytest_tutorial.aws_models",
 )
 """moto's services are imported lazily, on a mock's first request: the ones the bundled
-tutorials use are imported once here (importing creates no backend)."""
+tutorials use are imported once here (importing creates no backend). Importing
+:mod:`pytest_tutorial.aws_models` before the server's first AWS call keeps the service
+models that call parses for every session a run makes."""
 
 
 def warm_imports(*, aws: bool) -> tuple[str, ...]:

@@ -76,7 +76,16 @@ _SLEEPS = {"x86_64": frozenset({35, 230}), "aarch64": frozenset({101, 115})}
 
 
 def _native_ids() -> frozenset[int]:
-    return frozenset(thread.native_id for thread in threading.enumerate() if thread.native_id)
+    """The threads running now, by kernel id, the process's first thread included.
+
+    The first thread's id is the process id. It is added as such because a process forked
+    from a warm server keeps the server's id in ``threading.main_thread().native_id``
+    (Python does not refresh it after a fork): without it, the check's own thread, which
+    waits for its callers with a timeout, would count as the solution's and keep every
+    hold to its deadline in forked runs (``watch``, ``verify``).
+    """
+    running = {thread.native_id for thread in threading.enumerate() if thread.native_id}
+    return frozenset({*running, os.getpid(), threading.get_native_id()})
 
 
 @dataclass(frozen=True)

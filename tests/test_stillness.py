@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -122,3 +123,27 @@ def test_a_workers_threads_are_watched_in_its_process(body: str, ends_early: boo
     finally:
         child.kill()
         child.communicate()
+
+
+def test_a_forked_process_first_thread_is_not_the_solutions() -> None:
+    """In a fork, ``main_thread().native_id`` is the parent's: the thread is still the harness's.
+
+    The forked process's first thread waits with a timeout (as a check joining its callers
+    does) while another holds; the hold ends early as it does in an unforked process.
+    """
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the hold's length through the pipe, then leave
+        os.close(read)
+        held: list[float] = []
+        watch = SolutionWatch(_solution())
+        holder = threading.Thread(target=lambda: held.append(_timed_hold(watch)))
+        holder.start()
+        holder.join(timeout=AT_MOST_S * 5)
+        os.write(write, f"{held[0] if held else AT_MOST_S * 5}".encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        held_for = float(answer.read())
+    os.waitpid(pid, 0)
+    assert held_for < EARLY_S

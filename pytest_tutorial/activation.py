@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tutorial import heap
 from pytest_tutorial.discovery import get_tutorial
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.errors import usage_error
@@ -55,6 +56,8 @@ def activate(config: pytest.Config, name: str) -> TutorialSession:
     restore = _configure_hypothesis(state_dir)
     _keep_benchmark_storage_out_of_the_way(config, state_dir)
     config.add_cleanup(restore)
+    config.pluginmanager.register(heap, "tutorial-heap")
+    heap.freeze()  # pytest, the plugins, hypothesis and the fixture modules are loaded
     return session
 
 

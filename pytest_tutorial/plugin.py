@@ -7,6 +7,8 @@ builds a :class:`~pytest_tutorial.session.TutorialSession` and registers the fix
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from pytest_tutorial import options
@@ -56,6 +58,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         return
     if name and not listing:
         early_config.add_cleanup(load_libraries_plainly())
+        gc.freeze()  # pytest and the plugins stay loaded: full collections skip them
     from pytest_tutorial.discovery import tutorial_folder
 
     namespace.file_or_dir = [

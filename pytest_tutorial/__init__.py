@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pytest_tutorial.scaffold import not_written_yet
     from pytest_tutorial.solution import Solution
     from pytest_tutorial.standard_checks import own_tests_checks
-    from pytest_tutorial.stillness import SolutionWatch, hold_until
+    from pytest_tutorial.stillness import SolutionWatch, hold_until, settle
 
 __version__ = "0.1.0"
 
@@ -53,6 +53,7 @@ _LAZY = {
     "allocations_in": "pytest_tutorial.memory",
     "hold_until": "pytest_tutorial.stillness",
     "SolutionWatch": "pytest_tutorial.stillness",
+    "settle": "pytest_tutorial.stillness",
     "by_reference": "pytest_tutorial.references",
     "value_now": "pytest_tutorial.references",
 }
@@ -80,6 +81,7 @@ __all__ = [
     "own_tests_checks",
     "run_load",
     "run_load_async",
+    "settle",
     "usage_error",
     "value_now",
 ]

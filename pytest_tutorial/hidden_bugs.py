@@ -17,6 +17,7 @@ the mutation engine) is refused as stale instead of running the wrong mutants.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import math
@@ -125,8 +126,14 @@ def hidden_bug(known: KnownBad, mutant: Mutant) -> HiddenBug:
 
 def source_of(known: KnownBad, bug: HiddenBug) -> str:
     """The self-contained module of one hidden bug (its mutant, bug flags off)."""
-    mutant = find_mutants(known.source, BASE_NAME)[bug.index]
+    mutant = _mutants(known.source)[bug.index]
     return known.build(mutate(known.source, mutant))
+
+
+@functools.lru_cache(maxsize=4)
+def _mutants(source: str) -> tuple[Mutant, ...]:
+    """The mutants of one ``known_bad.py`` source, listed once for the pool and its draws."""
+    return tuple(find_mutants(source, BASE_NAME))
 
 
 def write_pool(tutorial_dir: Path, known: KnownBad, bugs: list[HiddenBug], note: str) -> Path:
@@ -175,7 +182,7 @@ def stale_reasons(known: KnownBad, pool: Pool) -> list[str]:
     """Why ``pool`` no longer fits ``known_bad.py``; empty when it does."""
     if pool.base_sha256 != sha256(known.source):
         return [f"made for another version of {BASE_NAME}"]
-    mutants = find_mutants(known.source, BASE_NAME)
+    mutants = _mutants(known.source)
     problems = []
     for bug in pool.bugs:
         mutant = mutants[bug.index] if 0 <= bug.index < len(mutants) else None

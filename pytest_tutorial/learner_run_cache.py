@@ -10,7 +10,10 @@ that the tests pass consistently). A run that did not finish (a timeout, a crash
 machine may be to blame) is never kept.
 
 Entries are JSON files named by the sha256 of those inputs, in ``learner-runs`` under the
-state folder (``.pytest-tutorial``); the newest :data:`MAX_ENTRIES` are kept.
+state folder (``.pytest-tutorial``); the newest :data:`MAX_ENTRIES` are kept. The bugs'
+modules themselves (the control, the known and the hidden bugs, built from ``known_bad.py``:
+a tenth of a second of the run's critical path) are kept there too, under the sha256 of
+what builds them (:meth:`RunCache.bugs_key`).
 ``--tutorial-fresh-runs`` runs everything again, and ``pytest-tutorial grade`` never reads
 nor writes them: a submission must not bring its own results.
 """
@@ -119,13 +122,67 @@ class RunCache:
             "collection_errors": list(run.collection_errors),
             "output": run.output,
         }
+        self._write(f"{key}.json", data)
+
+    @staticmethod
+    def bugs_key(tutorial_dir: Path, tutorial_id: str, version: str) -> str:
+        """The sha256 of what the tutorial's bug modules are built from.
+
+        ``known_bad.py`` and the hidden bugs' pool, the tutorial's id and version (they
+        draw the hidden bugs), Python (``ast.unparse`` writes the modules) and the
+        harness's code that builds them.
+        """
+        from pytest_tutorial import hidden_bugs, known_bugs
+        from pytest_tutorial.verify import mutation
+
+        digest = hashlib.sha256(f"bugs {FORMAT}\0{sys.version}\0{tutorial_id}\0{version}".encode())
+        paths = [tutorial_dir / known_bugs.BASE_NAME, tutorial_dir / hidden_bugs.POOL_NAME]
+        paths += [Path(str(module.__file__)) for module in (known_bugs, hidden_bugs, mutation)]
+        for path in paths:
+            try:
+                content = path.read_bytes()
+            except OSError:
+                content = b"(none)"
+            digest.update(b"\0" + str(len(content)).encode() + b"\0" + content)
+        return digest.hexdigest()
+
+    def get_bugs(self, key: str) -> list[Implementation] | None:
+        """The bug modules kept under ``key``; None if there are none."""
+        try:
+            data = json.loads((self.folder / f"bugs-{key}.json").read_text(encoding="utf-8"))
+            return [
+                Implementation(
+                    Kind(str(entry["kind"])),
+                    str(entry["name"]),
+                    str(entry["description"]),
+                    str(entry["source"]),
+                )
+                for entry in data["bugs"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put_bugs(self, key: str, bugs: list[Implementation]) -> None:
+        """Keep the bug modules under ``key`` (atomically)."""
+        entries: list[dict[str, str | None]] = [
+            {
+                "kind": bug.kind.value,
+                "name": bug.name,
+                "description": bug.description,
+                "source": bug.source,
+            }
+            for bug in bugs
+        ]
+        self._write(f"bugs-{key}.json", {"bugs": entries})
+
+    def _write(self, name: str, data: object) -> None:
         with contextlib.suppress(OSError):
             self.folder.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(
                 "w", dir=self.folder, suffix=".tmp", delete=False, encoding="utf-8"
             ) as file:
                 json.dump(data, file)
-            os.replace(file.name, self.folder / f"{key}.json")
+            os.replace(file.name, self.folder / name)
             self._prune()
 
     def _prune(self) -> None:

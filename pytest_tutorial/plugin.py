@@ -56,6 +56,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         return
     if name and not listing:
         early_config.add_cleanup(load_libraries_plainly())
+        from pytest_tutorial.heap import freeze
+
+        freeze(early_config)  # pytest and the plugins stay loaded: full collections skip them
     from pytest_tutorial.discovery import tutorial_folder
 
     namespace.file_or_dir = [

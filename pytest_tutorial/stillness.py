@@ -19,10 +19,15 @@ thread of the worker and of what it started. This process's new threads then onl
 forward calls, and servers beside it (a real redis-server) only have to be idle. It reads
 Linux's ``/proc`` (x86-64 and arm64 system call numbers); elsewhere, or where a thread's
 system call cannot be read, the deadline alone decides.
+
+:func:`settle` is the same for an asyncio check that waits to see whether a design does
+something it must not (start a call too many while others are held): it ends the wait
+once nothing on the event loop could act before the wait would end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import threading
@@ -30,7 +35,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_tutorial.solution import Solution
@@ -76,7 +81,16 @@ _SLEEPS = {"x86_64": frozenset({35, 230}), "aarch64": frozenset({101, 115})}
 
 
 def _native_ids() -> frozenset[int]:
-    return frozenset(thread.native_id for thread in threading.enumerate() if thread.native_id)
+    """The threads running now, by kernel id, the process's first thread included.
+
+    The first thread's id is the process id. It is added as such because a process forked
+    from a warm server keeps the server's id in ``threading.main_thread().native_id``
+    (Python does not refresh it after a fork): without it, the check's own thread, which
+    waits for its callers with a timeout, would count as the solution's and keep every
+    hold to its deadline in forked runs (``watch``, ``verify``).
+    """
+    running = {thread.native_id for thread in threading.enumerate() if thread.native_id}
+    return frozenset({*running, os.getpid(), threading.get_native_id()})
 
 
 @dataclass(frozen=True)
@@ -217,3 +231,60 @@ def _waits_without_timer(folder: Path) -> bool:
     index, null_means_none = calls[number]
     timeout = fields[1 + index]
     return timeout == "0x0" if null_means_none else timeout in NO_TIMEOUT
+
+
+LOOP_SAMPLE_S = 0.005
+"""How often :func:`settle` reads the loop again while something on it can still act."""
+LOOP_TURNS = 3
+"""Loop turns given to ready callbacks before :func:`settle` reads the loop."""
+
+
+async def settle(watch: SolutionWatch, *, at_most: float) -> None:
+    """Sleep ``at_most`` seconds on the running loop, or less when nothing can act before then.
+
+    The sleep ends once nothing could happen before it would end anyway: no callback is
+    ready on the loop, no timer falls due before the deadline (a solution's
+    ``asyncio.sleep``, a rate limiter's next token, a retry's backoff), the loop waits on
+    no file but its own wake-up pipe, and no thread of this process started since
+    ``watch`` began. The loop would only sleep until the deadline, so ending early changes
+    nothing the check can observe. With a solution served by a worker (its loop runs
+    there), or a loop whose queues cannot be read (not asyncio's own), the whole time is
+    slept.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + at_most
+    if watch.solution.processes or not _loop_readable(loop):
+        await asyncio.sleep(at_most)
+        return
+    while (left := deadline - loop.time()) > 0:
+        for _ in range(LOOP_TURNS):
+            await asyncio.sleep(0)
+        if _loop_still(loop, deadline, watch):
+            return
+        await asyncio.sleep(min(LOOP_SAMPLE_S, left))
+
+
+_LOOP_PARTS = ("_ready", "_scheduled", "_selector", "_ssock")
+"""What :func:`settle` reads of asyncio's own loops (``BaseEventLoop``, the selector loop)."""
+
+
+def _loop_readable(loop: asyncio.AbstractEventLoop) -> bool:
+    return all(hasattr(loop, part) for part in _LOOP_PARTS) and PROC.is_dir()
+
+
+def _loop_still(loop: asyncio.AbstractEventLoop, deadline: float, watch: SolutionWatch) -> bool:
+    """Whether nothing on ``loop`` or in a new thread can act before ``deadline``."""
+    parts: Any = loop
+    if parts._ready:
+        return False
+    due = deadline + LOOP_SAMPLE_S
+    if any(not timer.cancelled() and timer.when() < due for timer in parts._scheduled):
+        return False
+    try:
+        files = {key.fd for key in parts._selector.get_map().values()}
+        if files - {parts._ssock.fileno()}:
+            return False
+        current = threading.get_native_id()
+        return all(task in watch.before or task == current for task in _tasks(os.getpid()))
+    except (OSError, ValueError, AttributeError):
+        return False

@@ -14,10 +14,12 @@ import sys
 import types
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from pytest_tutorial.discovery import BUNDLED_ROOT
+from pytest_tutorial.fixtures.learner import bug_implementations
 from pytest_tutorial.hidden_bugs import (
     SAMPLE_SIZE,
     HiddenBugsError,
@@ -30,6 +32,8 @@ from pytest_tutorial.hidden_bugs import (
 )
 from pytest_tutorial.hidden_bugs_command import pool_step
 from pytest_tutorial.known_bugs import KnownBad, KnownBadError, load_known_bad
+from pytest_tutorial.learner_run_cache import RunCache
+from pytest_tutorial.session import TutorialSession
 from pytest_tutorial.verify.results import Outcome
 
 CONTRACTS = {
@@ -219,3 +223,28 @@ def test_a_pool_whose_mutants_moved_is_stale() -> None:
     pool = load_pool(BUNDLED_ROOT / "caching", base)
     moved = replace(pool, bugs=(replace(pool.bugs[0], index=pool.bugs[0].index + 1),))
     assert stale_reasons(base, moved)
+
+
+def test_kept_bug_modules_are_the_built_ones_until_known_bad_changes(tmp_path: Path) -> None:
+    folder = tmp_path / "caching"
+    shutil.copytree(BUNDLED_ROOT / "caching", folder)
+    tutorial = types.SimpleNamespace(id="caching", metadata=types.SimpleNamespace(version="1"))
+    session = cast(
+        TutorialSession,
+        types.SimpleNamespace(source=types.SimpleNamespace(directory=folder), tutorial=tutorial),
+    )
+    kept = RunCache(tmp_path / "kept")
+    built, problem = bug_implementations(session)
+    assert built
+    assert not problem
+    assert bug_implementations(session, kept) == (built, "")  # built, then kept
+    (stored,) = (tmp_path / "kept").glob("bugs-*.json")
+    stored.write_text(stored.read_text().replace('"name": "control"', '"name": "kept control"'))
+    reused, _ = bug_implementations(session, kept)
+    assert [bug.name for bug in reused] == ["kept control", *[bug.name for bug in built[1:]]]
+    assert [bug.source for bug in reused] == [bug.source for bug in built]
+    key = kept.bugs_key(folder, "caching", "1")
+    known_bad = folder / "known_bad.py"
+    known_bad.write_text(known_bad.read_text() + "\n# another version\n")
+    assert kept.bugs_key(folder, "caching", "1") != key
+    assert kept.bugs_key(folder, "caching", "2") != kept.bugs_key(folder, "caching", "1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -13,7 +15,7 @@ from typing import cast
 
 import pytest
 
-from pytest_tutorial import Solution, SolutionWatch, hold_until
+from pytest_tutorial import Solution, SolutionWatch, hold_until, settle
 from pytest_tutorial.isolation.remote import Worker
 from pytest_tutorial.isolation.solutions import RemoteSolution
 
@@ -122,3 +124,100 @@ def test_a_workers_threads_are_watched_in_its_process(body: str, ends_early: boo
     finally:
         child.kill()
         child.communicate()
+
+
+def test_a_forked_process_first_thread_is_not_the_solutions() -> None:
+    """In a fork, ``main_thread().native_id`` is the parent's: the thread is still the harness's.
+
+    The forked process's first thread waits with a timeout (as a check joining its callers
+    does) while another holds; the hold ends early as it does in an unforked process.
+    """
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the hold's length through the pipe, then leave
+        os.close(read)
+        held: list[float] = []
+        watch = SolutionWatch(_solution())
+        holder = threading.Thread(target=lambda: held.append(_timed_hold(watch)))
+        holder.start()
+        holder.join(timeout=AT_MOST_S * 5)
+        os.write(write, f"{held[0] if held else AT_MOST_S * 5}".encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        held_for = float(answer.read())
+    os.waitpid(pid, 0)
+    assert held_for < EARLY_S
+
+
+SETTLE_AT_MOST_S = 0.4
+
+
+def _timed_settle(setup: Callable[[], object] | None = None, watch_first: bool = True) -> float:
+    """How long ``settle`` waits on a fresh loop after ``setup`` (run on it) made its tasks."""
+
+    async def main() -> float:
+        watch = SolutionWatch(_solution()) if watch_first else None
+        if setup is not None:
+            setup()
+        await asyncio.sleep(0.01)  # the tasks reach their waits
+        started = time.monotonic()
+        await settle(watch or SolutionWatch(_solution()), at_most=SETTLE_AT_MOST_S)
+        return time.monotonic() - started
+
+    return asyncio.run(main())
+
+
+def test_settle_ends_at_once_when_every_task_waits_without_a_timer() -> None:
+    held = asyncio.Event
+
+    def setup() -> None:
+        for _ in range(3):
+            asyncio.get_running_loop().create_task(held().wait())
+
+    assert _timed_settle(setup) < SETTLE_AT_MOST_S / 4
+
+
+def test_settle_ignores_timers_due_after_its_end() -> None:
+    def setup() -> None:
+        asyncio.get_running_loop().create_task(asyncio.sleep(SETTLE_AT_MOST_S * 10))
+
+    assert _timed_settle(setup) < SETTLE_AT_MOST_S / 4
+
+
+def test_a_timer_due_before_the_end_keeps_settle_waiting_until_it_fired() -> None:
+    fired: list[float] = []
+
+    async def later() -> None:  # a rate limiter's next token: a call may start then
+        await asyncio.sleep(SETTLE_AT_MOST_S * 0.8)
+        fired.append(time.monotonic())
+
+    def setup() -> None:
+        asyncio.get_running_loop().create_task(later())
+
+    waited = _timed_settle(setup)
+    assert fired
+    assert waited >= SETTLE_AT_MOST_S * 0.7
+
+
+def test_a_thread_started_during_the_watch_keeps_settle_waiting(
+    release: threading.Event,
+) -> None:
+    def setup() -> None:
+        threading.Thread(target=release.wait, daemon=True).start()
+
+    assert _timed_settle(setup) >= SETTLE_AT_MOST_S
+
+
+def test_settle_waits_the_whole_time_for_a_worker_served_solution() -> None:
+    worker = cast(Worker, types.SimpleNamespace(process=types.SimpleNamespace(pid=os.getpid())))
+    remote = RemoteSolution(
+        path=Path("."), kind="path", module=types.ModuleType("m"), exports=(), worker=worker
+    )
+
+    async def main() -> float:
+        started = time.monotonic()
+        await settle(SolutionWatch(remote), at_most=SETTLE_AT_MOST_S)
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) >= SETTLE_AT_MOST_S

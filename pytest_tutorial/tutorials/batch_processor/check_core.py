@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_tutorial import Solution, as_plain_json, assert_same_json
+from pytest_tutorial import Solution, SolutionWatch, as_plain_json, assert_same_json, settle
 from pytest_tutorial.tutorials.batch_processor.support import (
     FakeRandom,
     FakeSleep,
@@ -27,13 +27,16 @@ from pytest_tutorial.tutorials.batch_processor.support import (
 )
 
 HOLD_S = 0.3
-"""How long the bound check holds ``max_concurrency`` calls open. A correct limiter never
-starts another call meanwhile; a rate limiter whose next start comes sooner does."""
+"""How long the bound check holds ``max_concurrency`` calls open at most. A correct limiter
+never starts another call meanwhile; a rate limiter whose next start comes sooner does. The
+hold ends as soon as nothing can start a call before it would end (no timer due sooner, no
+callback ready: :func:`~pytest_tutorial.settle`), which a correct limiter reaches at once."""
 REFILL_S = 1.0
 """How long freed slots may stay empty. A correct limiter refills them within a few loop
 turns; a rate limiter whose starts are ``HOLD_S`` or more apart needs over a second for five."""
 SETTLE_S = 0.05
-"""How long a check waits, with calls held, for a call too many to start."""
+"""How long a check waits at most, with calls held, for a call too many to start (less once
+nothing can start one: :func:`~pytest_tutorial.settle`)."""
 SLOW_CALL_S = 0.03
 """A handler call that really waits, so a batch's duration has a known lower bound."""
 
@@ -154,16 +157,17 @@ async def test_concurrency_never_exceeds_the_bound(
     "one, or a rate limiter (N calls per period), does not keep max_concurrency in flight",
 )
 async def test_keeps_max_concurrency_calls_in_flight_and_no_more(
-    make_processor: Callable[..., Any],
+    solution: Solution, make_processor: Callable[..., Any]
 ) -> None:
     bound = 5
     handler = RecordingHandler(hold=True)
     processor = make_processor(handler, chunk_size=20, max_concurrency=bound)
     call = f"process() of 20 items with max_concurrency={bound}, calls held open by the check"
+    watch = SolutionWatch(solution)
     task = asyncio.create_task(processor.process(records(20)))
     try:
         await handler.wait_for_calls(bound, task, what=call)
-        await asyncio.sleep(HOLD_S)
+        await settle(watch, at_most=HOLD_S)  # at once when nothing can start a call sooner
         assert handler.peak == bound, (
             f"{call}: {handler.peak} calls ran at once while {bound} were held open for "
             f"{HOLD_S:g} s; no call may start before a running one finishes (a rate limiter "
@@ -338,10 +342,11 @@ async def test_the_defaults_are_the_documented_ones(
     ):
         handler = RecordingHandler(hold=True)
         call = f"process() of 150 items with the default {setting} and {other}=1000"
+        watch = SolutionWatch(solution)
         task = asyncio.create_task(build(handler, **{other: 1000}).process(records(150)))
         try:
             await handler.wait_for_calls(default, task, within=REFILL_S, what=call)
-            await asyncio.sleep(SETTLE_S)
+            await settle(watch, at_most=SETTLE_S)
         finally:
             handler.release_all(stop_holding=True)
             await cancel_leftovers()

@@ -28,6 +28,7 @@ once nothing on the event loop could act before the wait would end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import threading
@@ -83,13 +84,16 @@ _SLEEPS = {"x86_64": frozenset({35, 230}), "aarch64": frozenset({101, 115})}
 def _native_ids() -> frozenset[int]:
     """The threads running now, by kernel id, the process's first thread included.
 
-    The first thread's id is the process id. It is added as such because a process forked
-    from a warm server keeps the server's id in ``threading.main_thread().native_id``
-    (Python does not refresh it after a fork): without it, the check's own thread, which
-    waits for its callers with a timeout, would count as the solution's and keep every
-    hold to its deadline in forked runs (``watch``, ``verify``).
+    Every thread of the process counts, not only Python's: a library may start native ones
+    when it is imported (numpy's OpenBLAS pool, which fakeredis imports when numpy is
+    installed), and such a thread, parked for the whole run, would otherwise count as the
+    solution's and keep every wait to its deadline. The first thread's id is the process id
+    as such, because a process forked from a warm server keeps the server's id in
+    ``threading.main_thread().native_id`` (Python does not refresh it after a fork).
     """
     running = {thread.native_id for thread in threading.enumerate() if thread.native_id}
+    with contextlib.suppress(OSError):
+        running.update(_tasks(os.getpid()))
     return frozenset({*running, os.getpid(), threading.get_native_id()})
 
 

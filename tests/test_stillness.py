@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import os
 import subprocess
@@ -207,6 +208,25 @@ def test_a_thread_started_during_the_watch_keeps_settle_waiting(
         threading.Thread(target=release.wait, daemon=True).start()
 
     assert _timed_settle(setup) >= SETTLE_AT_MOST_S
+
+
+def test_a_native_thread_from_before_the_watch_does_not_keep_settle_waiting() -> None:
+    """A thread no ``threading.Thread`` stands for (a library's pool, such as OpenBLAS's)."""
+    parked = _thread.allocate_lock()
+    parked.acquire()
+    started = _thread.allocate_lock()
+    started.acquire()
+
+    def park() -> None:
+        started.release()
+        parked.acquire()
+
+    _thread.start_new_thread(park, ())
+    started.acquire()
+    try:
+        assert _timed_settle() < SETTLE_AT_MOST_S / 4
+    finally:
+        parked.release()
 
 
 def test_settle_waits_the_whole_time_for_a_worker_served_solution() -> None:

@@ -144,13 +144,8 @@ def _make(name: str, directory: Path, known: KnownBad, reference: Path, timeout:
     """Run the mutants against the reference's tests and write the pool; the exit status."""
     from pytest_tutorial.document import parse_tutorial
     from pytest_tutorial.hidden_bugs import candidates, hidden_bug, write_pool
-    from pytest_tutorial.learner_tests import (
-        Implementation,
-        Kind,
-        LearnerTestsError,
-        run_many,
-        solution_layout,
-    )
+    from pytest_tutorial.learner_model import Implementation, Kind, LearnerTestsError
+    from pytest_tutorial.learner_tests import run_many, solution_layout
     from pytest_tutorial.learner_verdicts import catching_tests, consistency_problem
     from pytest_tutorial.verify.mutation import mutate
 

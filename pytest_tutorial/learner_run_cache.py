@@ -34,14 +34,8 @@ from functools import cache
 from pathlib import Path
 
 from pytest_tutorial import learner_tests
-from pytest_tutorial.learner_tests import (
-    INI,
-    SKIPPED_NAMES,
-    Implementation,
-    Kind,
-    Layout,
-    LearnerTestRun,
-)
+from pytest_tutorial.learner_model import Implementation, Kind, Layout, LearnerTestRun
+from pytest_tutorial.learner_tests import INI, SKIPPED_NAMES
 
 FOLDER = "learner-runs"
 MAX_ENTRIES = 256

@@ -23,13 +23,10 @@ from typing import Any
 
 import pytest
 
+from pytest_tutorial.learner_model import ERROR, FAILED, PASSED, SKIPPED
 from pytest_tutorial.learner_tests import (
-    ERROR,
-    FAILED,
     NEUTRAL_FOLDER,
-    PASSED,
     SEED_VARIABLE,
-    SKIPPED,
     SKIPPED_NAMES,
     TESTS_FOLDER,
     pytest_arguments,

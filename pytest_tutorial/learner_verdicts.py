@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_tutorial.learner_tests import ERROR, FAILED, PASSED, LearnerTestRun
+from pytest_tutorial.learner_model import ERROR, FAILED, PASSED, LearnerTestRun
 
 SHOWN = 3
 """How many tests or bugs a message names before "and N more"."""

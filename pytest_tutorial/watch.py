@@ -255,8 +255,8 @@ class Loop:
         ).start()
 
     def _learner_server_thread(self, solution: Path) -> None:
+        from pytest_tutorial.learner_model import LearnerTestsError
         from pytest_tutorial.learner_tests import (
-            LearnerTestsError,
             shared_server_setting,
             solution_layout,
             start_shared_server,

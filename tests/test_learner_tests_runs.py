@@ -15,13 +15,8 @@ from pathlib import Path
 import pytest
 
 from pytest_tutorial import learner_tests
-from pytest_tutorial.learner_tests import (
-    Implementation,
-    Kind,
-    LearnerTestsError,
-    run_many,
-    solution_layout,
-)
+from pytest_tutorial.learner_model import Implementation, Kind, LearnerTestsError
+from pytest_tutorial.learner_tests import run_many, solution_layout
 
 pytestmark = pytest.mark.slow
 

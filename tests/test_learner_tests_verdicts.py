@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_tutorial.learner_tests import (
+from pytest_tutorial.learner_model import (
     ERROR,
     FAILED,
     PASSED,

@@ -26,7 +26,6 @@ from pytest_tutorial.async_checks import (
     cancel_at_time_limit,
     mark_coroutine_check,
 )
-from pytest_tutorial.bundled import reference_to_compare
 from pytest_tutorial.check_status import (
     DESELECTED,
     WORKER_ENDED,
@@ -47,15 +46,15 @@ from pytest_tutorial.hypothesis_warmup import keep_harness_constants_out_of_hypo
 from pytest_tutorial.model import Tutorial
 from pytest_tutorial.options import (
     DEFAULT_TIMEOUT_S,
-    REFERENCE_ROOT,
     IsolationMode,
     Settings,
     SolutionKind,
 )
 from pytest_tutorial.report_model import LoadTestEntry, Report
 from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, score
-from pytest_tutorial.solution import Solution, SolutionImportError, load_solution, shown
-from pytest_tutorial.timeouts import CheckTimeout, time_limit, timeout_in
+from pytest_tutorial.solution import Solution, SolutionImportError, shown
+from pytest_tutorial.solution_imports import SolutionImports
+from pytest_tutorial.timeouts import time_limit, timeout_in
 
 if TYPE_CHECKING:
     from pytest_tutorial.isolation.solutions import SolutionWorkers
@@ -103,9 +102,7 @@ class TutorialSession:
         """The run's report, once the run is over."""
         self.started_at = datetime.now(UTC)
         self.started = time.perf_counter()
-        self._solution: Solution | SolutionImportError | None = None
-        self._reference: tuple[Solution | None, str] | None = None
-        self.workers: SolutionWorkers | None = None  # with --tutorial-isolation=worker
+        self.imports = SolutionImports(config, settings, source, tutorial)
         self.is_worker = hasattr(config, "workerinput")
 
     # --- the implementation under test -----------------------------------------------------
@@ -113,71 +110,16 @@ class TutorialSession:
     def solution(self) -> Solution:
         """Import the solution once; every later call returns it or re-raises its failure."""
         __tracebackhide__ = True
-        # a worker that ended since the import: a fresh one imports the solution again
-        if self._solution is None or getattr(self._solution, "current", True) is False:
-            try:
-                self._solution = self._load(
-                    self.settings.solution, self.settings.solution_kind.value
-                )
-            except SolutionImportError as error:
-                self._solution = error
-            except CheckTimeout as timeout:
-                self._solution = SolutionImportError(
-                    f"importing the solution did not finish within {timeout.seconds:g} s "
-                    "(an endless loop or a blocking call at import time?)"
-                )
-                raise
-        if isinstance(self._solution, SolutionImportError):
-            raise SolutionImportError(str(self._solution))
-        return self._solution
+        return self.imports.solution()
 
     def reference_solution(self) -> tuple[Solution | None, str]:
-        """The reference solution to compare performance with, or None and the reason.
+        """The reference solution to compare performance with, or None and the reason."""
+        return self.imports.reference_solution()
 
-        It is the one ``grade``'s child was given (worker mode), else
-        ``reference_solutions/NAME`` under the rootdir, else the one the tutorial ships
-        (:func:`pytest_tutorial.bundled.reference_to_compare`: not in a grading child); a run
-        whose solution is that folder compares the solution with itself.
-        """
-        if self._reference is None or getattr(self._reference[0], "current", True) is False:
-            from pytest_tutorial.isolation.launcher import GRADING_REFERENCE_KEY
-
-            graded = self.config.stash.get(GRADING_REFERENCE_KEY, None)
-            path = graded or self.settings.rootdir / REFERENCE_ROOT / self.tutorial.id
-            if not path.is_dir():
-                path = reference_to_compare(self.source) or path
-            if path.resolve() == self.settings.solution.resolve():
-                self._reference = (self.solution(), "")
-            elif not path.is_dir():
-                self._reference = (None, f"no reference solution at {path}")
-            else:
-                try:
-                    self._reference = (self._load(path, "reference"), "")
-                except SolutionImportError as error:
-                    self._reference = (
-                        None,
-                        f"the reference solution could not be imported: {error}",
-                    )
-        return self._reference
-
-    def _load(self, path: Path, kind: str) -> Solution:
-        """Import a solution here, or in its worker with ``--tutorial-isolation=worker``."""
-        __tracebackhide__ = True
-        assert self.tutorial.validation is not None
-        contract = self.tutorial.validation.solution
-        if self.settings.isolation is IsolationMode.PROCESS:
-            return load_solution(path, kind, contract)
-        return self._solution_workers().load(path, kind, contract)
-
-    def _solution_workers(self) -> SolutionWorkers:
-        if self.workers is None:
-            from pytest_tutorial.isolation.launcher import launcher_of
-            from pytest_tutorial.isolation.solutions import SolutionWorkers
-
-            self.workers = SolutionWorkers(
-                self.config.invocation_params.dir, launcher_of(self.config)
-            )
-        return self.workers
+    @property
+    def workers(self) -> SolutionWorkers | None:
+        """The solutions' workers, with ``--tutorial-isolation=worker`` once started."""
+        return self.imports.workers
 
     def pytest_sessionstart(self) -> None:
         """In worker mode, start the workers while the checks are collected.
@@ -192,7 +134,7 @@ class TutorialSession:
             return
         from pytest_tutorial.isolation.launcher import GRADING_REFERENCE_KEY
 
-        workers = self._solution_workers()
+        workers = self.imports.solution_workers()
         workers.prestart(self.settings.solution, self.settings.solution_kind.value)
         reference = self.config.stash.get(GRADING_REFERENCE_KEY, None)
         if reference is not None and reference.resolve() != self.settings.solution.resolve():
@@ -464,9 +406,8 @@ class TutorialSession:
     @property
     def import_failure(self) -> str | None:
         """Why the solution could not be imported, when it could not."""
-        if isinstance(self._solution, SolutionImportError):
-            return f"{IMPORT_FAILURE}{self._solution}"
-        return None
+        failure = self.imports.failure
+        return None if failure is None else f"{IMPORT_FAILURE}{failure}"
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """The checklist, the load tests and the verdict, drawn by :mod:`.terminal`."""

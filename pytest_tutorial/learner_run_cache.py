@@ -35,7 +35,7 @@ from pathlib import Path
 
 from pytest_tutorial import learner_tests
 from pytest_tutorial.learner_model import Implementation, Kind, Layout, LearnerTestRun
-from pytest_tutorial.learner_tests import INI, SKIPPED_NAMES
+from pytest_tutorial.learner_tests import INI, copied_below
 
 FOLDER = "learner-runs"
 MAX_ENTRIES = 256
@@ -58,9 +58,7 @@ def _files(layout: Layout) -> Iterator[tuple[str, bytes]]:
         top = layout.solution / name
         paths = [top]
         if top.is_dir() and not top.is_symlink():
-            paths = sorted(
-                path for path in top.rglob("*") if not SKIPPED_NAMES.intersection(path.parts)
-            )
+            paths = sorted(copied_below(top))
         for path in paths:
             relative = path.relative_to(layout.solution).as_posix()
             if relative == layout.module_path or (path.is_dir() and not path.is_symlink()):

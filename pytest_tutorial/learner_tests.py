@@ -92,7 +92,7 @@ def solution_layout(solution: Path, module: str) -> Layout:
         if path.is_dir() and not path.is_symlink():
             if path.name != TESTS_FOLDER and not (path / "__init__.py").is_file():
                 continue
-            inside = [p for p in path.rglob("*") if not SKIPPED_NAMES.intersection(p.parts)]
+            inside = copied_below(path)
             files += len(inside)
             size += sum(p.lstat().st_size for p in inside if p.is_file())
             aws = aws or any(_imports_aws(p) for p in inside if p.suffix == ".py")
@@ -109,6 +109,15 @@ def solution_layout(solution: Path, module: str) -> Layout:
             "virtual environments out of the solution folder"
         )
     return Layout(solution, module, tuple(entries), aws)
+
+
+def copied_below(folder: Path) -> list[Path]:
+    """What every run copies of a folder of the solution's (a package, ``tests/``).
+
+    Everything below it but the caches (:data:`SKIPPED_NAMES`), as the run's copy skips
+    them; the kept runs' key (:mod:`.learner_run_cache`) reads the same files.
+    """
+    return [path for path in folder.rglob("*") if not SKIPPED_NAMES.intersection(path.parts)]
 
 
 def _imports_aws(path: Path) -> bool:

@@ -53,8 +53,8 @@ if _found:
 def _warm_box() -> sandbox.Sandbox:
     box = sandbox.detect(sandbox.Mode.AUTO, 1, [])
     box.release()
-    if box.bwrap is None:
-        pytest.skip("forked grading children need bubblewrap")
+    if box.bwrap is None or not box.uids:
+        pytest.skip("forked grading children need bubblewrap and job-slot uids (root)")
     return box
 
 
@@ -154,3 +154,14 @@ def test_cold_start_forks_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     reports, forked = _grade(tmp_path, [Case("starter")], monkeypatch, warm=False)
     assert forked == []
     assert _status(reports["starter"]) != "passed"
+
+
+def test_without_job_slot_uids_no_slot_is_warm(tmp_path: Path) -> None:
+    """Without uids of their own the submission's processes would share the warm one's."""
+    box = sandbox.Sandbox(sandbox.SandboxKind.BUBBLEWRAP, bwrap="/usr/bin/bwrap")
+    options = batch.Options(tutorial="caching", out=tmp_path, submissions=())
+    tutorial = batch.load_tutorial("caching", ())[1]
+    assert not box.uids
+    assert batch._slot_servers(options, box, [], tutorial, tmp_path) is None
+    with_uids = sandbox.Sandbox(sandbox.SandboxKind.BUBBLEWRAP, bwrap="/usr/bin/bwrap", uids=(1,))
+    assert batch._slot_servers(options, with_uids, [], tutorial, tmp_path) is not None

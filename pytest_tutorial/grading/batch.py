@@ -322,6 +322,8 @@ def _slot_servers(
     bwrap = box.bwrap
     if not options.warm or bwrap is None or options.isolation != "worker":
         return None
+    if not box.uids:  # the learner's processes would share the warm process's uid
+        return None
     scratch_mb = options.limits.scratch_mb
     environment = sandbox.child_environment(sandbox.SCRATCH, options.run_id)
     environment["TMPDIR"] = str(sandbox.SCRATCH)  # the runs' scratch folders: the slot's tmpfs

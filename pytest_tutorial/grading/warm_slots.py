@@ -23,8 +23,10 @@ What a submission's grading finds is what a cold start gives it:
   reach the forked child over the server's Unix socket (``SCM_RIGHTS``); the submission's
   copy is moved into the slot's inbox, bound read-only into the sandbox, and removed after.
 
-Without bubblewrap, or with ``--isolation process`` (where the child imports the
-submission itself), or when a slot's server cannot start or dies, children start cold.
+Without bubblewrap, with ``--isolation process`` (where the child imports the submission
+itself), without job-slot uids (a grader not running as root: the learner's processes
+would have the warm process's uid, and could reach it and so the slot's later
+submissions), or when a slot's server cannot start or dies, children start cold.
 """
 
 from __future__ import annotations

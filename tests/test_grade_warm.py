@@ -165,3 +165,14 @@ def test_without_job_slot_uids_no_slot_is_warm(tmp_path: Path) -> None:
     assert batch._slot_servers(options, box, [], tutorial, tmp_path) is None
     with_uids = sandbox.Sandbox(sandbox.SandboxKind.BUBBLEWRAP, bwrap="/usr/bin/bwrap", uids=(1,))
     assert batch._slot_servers(options, with_uids, [], tutorial, tmp_path) is not None
+
+
+def test_a_fork_given_up_on_leaves_a_cold_start_pipes_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request went out, so a forked child may have read the token: cold starts anew."""
+    _warm_box()
+    monkeypatch.setattr(warm_slots, "FORK_TIMEOUT_S", 0.0)  # never waits to see the child
+    reports, forked = _grade(tmp_path, [Case("reference", base="reference_solutions")], monkeypatch)
+    assert forked == [False]
+    assert _status(reports["reference"]) == "passed"

@@ -270,12 +270,7 @@ def _run_child(
     deadline: float,
 ) -> endings.Ending:
     uid = plan.box.uid_for(slot)
-    token = secrets.token_hex(16)
-    stream_read, stream_write = os.pipe()
-    token_read, token_write = os.pipe()
-    os.write(token_write, token.encode())
-    os.close(token_write)
-    passed = [stream_write, token_read]
+    token, stream_read, passed = _stream_pipes()
     oom_before = usage.oom_kills()
     slot_server = plan.slots.get(slot) if plan.slots is not None else None
     started: tuple[usage.Watched, int, subprocess.Popen[bytes] | None] | None = None
@@ -283,6 +278,10 @@ def _run_child(
         if slot_server is not None:
             submission = _into_inbox(submission, slot_server.inbox)
             started = _fork_warm(plan, slot_server, uid, marker, passed, deadline)
+            if started is None:  # a child it forked may have read the token: new pipes
+                for fd in (stream_read, *passed):
+                    os.close(fd)
+                token, stream_read, passed = _stream_pipes()
         if started is None:
             started = _start_cold(plan, submission, work, uid, marker, passed)
     except BaseException:
@@ -312,6 +311,16 @@ def _run_child(
         bytes(capture.data[-800:]).decode(errors="replace"),
         plan.box.isolated,
     )
+
+
+def _stream_pipes() -> tuple[str, int, list[int]]:
+    """A new token, the result stream's read end, and the child's ends (stream, token)."""
+    token = secrets.token_hex(16)
+    stream_read, stream_write = os.pipe()
+    token_read, token_write = os.pipe()
+    os.write(token_write, token.encode())
+    os.close(token_write)
+    return token, stream_read, [stream_write, token_read]
 
 
 def _start_cold(

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_tutorial.grading import sandbox
-from pytest_tutorial.grading.usage import Usage, sample_tree
+from pytest_tutorial.grading.usage import SAMPLE_EVERY_S, Usage, sample_tree
 from pytest_tutorial.warm import (
     AWS_IMPORTS,
     BASE_IMPORTS,
@@ -237,7 +237,7 @@ class ForkedChild:
     def sample(self, *, force: bool = False) -> None:
         """Record the figures of the child's process tree (at most so often)."""
         now = time.monotonic()
-        if self.host_pid is None or (not force and now - self._sampled_at < 0.25):
+        if self.host_pid is None or (not force and now - self._sampled_at < SAMPLE_EVERY_S):
             return
         self._sampled_at = now
         if not self.finished:

@@ -163,6 +163,29 @@ VARIANTS = [
         "test_chunks_run_one_after_another",
     ),
     Variant(
+        # Chunks as a sliding window: the next item starts as soon as any call of the window
+        # answers, so a chunk starts before the one before it has finished.
+        "chunk_size_as_a_sliding_window",
+        (
+            (
+                "        slots = asyncio.Semaphore(self._max_concurrency)\n",
+                "        slots = asyncio.Semaphore(min(self._max_concurrency, self._chunk_size))\n",
+            ),
+            (
+                "            for start in range(0, len(items), self._chunk_size):\n"
+                "                chunk = items[start : start + self._chunk_size]\n"
+                "                calls = [self._run_item(start + n, item, slots) "
+                "for n, item in enumerate(chunk)]\n"
+                "                results.extend(await asyncio.gather(*calls))\n",
+                "            calls = [self._run_item(n, item, slots) "
+                "for n, item in enumerate(items)]\n"
+                "            results.extend(await asyncio.gather(*calls))\n",
+            ),
+        ),
+        "core",
+        "test_chunks_run_one_after_another",
+    ),
+    Variant(
         "metrics_only_in_the_message",
         (('            extra={"batch_metrics": metrics},\n', ""),),
         "core",

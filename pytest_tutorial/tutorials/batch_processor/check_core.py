@@ -204,11 +204,30 @@ async def test_keeps_max_concurrency_calls_in_flight_and_no_more(
     hint="process the chunks one after another: start chunk k+1 only when every call of "
     "chunk k has finished (await the chunk's gather inside the loop)",
 )
-async def test_chunks_run_one_after_another(make_processor: Callable[..., Any]) -> None:
-    handler = RecordingHandler(yields=scrambled)
+async def test_chunks_run_one_after_another(
+    solution: Solution, make_processor: Callable[..., Any]
+) -> None:
+    # The first chunk's calls are held open, then answered one at a time: the next chunk may
+    # start only after the last. Loop turns alone cannot show it when the handler is reached
+    # over a worker's channel, where a call can end before the next one arrives.
+    handler = RecordingHandler(yields=scrambled, hold=True)
     processor = make_processor(handler, chunk_size=4, max_concurrency=10)
-    async with guard("process() of 10 items"):
-        await processor.process(records(10))
+    call = "process() of 10 items with chunk_size=4, the first chunk's calls held open"
+    watch = SolutionWatch(solution)
+    task = asyncio.create_task(processor.process(records(10)))
+    try:
+        await handler.wait_for_calls(4, task, what=call)
+        await settle(watch, at_most=SETTLE_S)
+        assert_started_only(handler, range(4), f"{call}, none answered yet")
+        await handler.release_first()
+        await settle(watch, at_most=SETTLE_S)
+        assert_started_only(handler, range(4), f"{call}, one of them answered")
+        handler.release_all(stop_holding=True)
+        async with guard(f"{call}, once the check stopped holding calls"):
+            await task
+    finally:
+        handler.release_all(stop_holding=True)
+        await cancel_leftovers()
     chunk_lengths = [4, 4, 2]
     finished = [0, 0, 0]
     for kind, key in handler.events:
@@ -221,6 +240,16 @@ async def test_chunks_run_one_after_another(make_processor: Callable[..., Any]) 
             f"item {key} (chunk {chunk}) started before chunk {unfinished[0]} finished; with "
             "chunk_size=4 the chunks of 10 items must run one after another"
         )
+
+
+def assert_started_only(handler: RecordingHandler, keys: range, call: str) -> None:
+    """Fail unless the handler's calls so far are exactly those of ``keys`` (the first chunk)."""
+    __tracebackhide__ = True
+    started = sorted(handler.call_counts())
+    assert started == list(keys), (
+        f"{call}: the handler was called for items {started}, expected only the first chunk "
+        f"{list(keys)}; start chunk k+1 only when every call of chunk k has finished"
+    )
 
 
 @pytest.mark.checklist(

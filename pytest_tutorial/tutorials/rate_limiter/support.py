@@ -108,6 +108,14 @@ class RecordingSleep:
                 await result
 
 
+SPLIT_COMMAND_S = 0.02
+ATOMIC_COMMANDS = frozenset(
+    {"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO", "MULTI", "EXEC", "DISCARD"}
+)
+"""Commands :class:`ContendedRedis` does not slow: each is one atomic step (or opens or
+closes one), so no other caller can act between its read and its write."""
+
+
 class ContendedRedis(InstrumentedRedis):
     """A fakeredis client that yields the CPU before every command.
 
@@ -115,8 +123,14 @@ class ContendedRedis(InstrumentedRedis):
     time (a race a lone ``EVALSHA`` or ``MULTI``/``EXEC`` cannot have)."""
 
     def before_command(self, name: str) -> None:
-        """Yield before each command (in worker mode the served commands wait here)."""
-        time.sleep(0.001)
+        """Wait before each command (in worker mode the served commands wait here).
+
+        A command that can be one half of a read-then-write waits ``SPLIT_COMMAND_S``, longer
+        than the callers' starts are spread (threads behind a barrier, then a worker's
+        channel), so every caller reads before any writes. A command that is atomic on its
+        own (a script, a transaction's ``EXEC``) only yields.
+        """
+        time.sleep(0.001 if name.upper() in ATOMIC_COMMANDS else SPLIT_COMMAND_S)
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         self.before_command(str(args[0]) if args else "")

@@ -19,13 +19,14 @@ if TYPE_CHECKING:
     from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis, RedisBackend
     from pytest_tutorial.grading.formats import hookimpl
     from pytest_tutorial.load import LoadResult, run_load, run_load_async
-    from pytest_tutorial.memory import allocations_in
+    from pytest_tutorial.memory import allocations_after, allocations_in
     from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
     from pytest_tutorial.references import by_reference, value_now
     from pytest_tutorial.report_model import Report
     from pytest_tutorial.scaffold import not_written_yet
     from pytest_tutorial.solution import Solution
+    from pytest_tutorial.stand_ins import Raises, Returns
     from pytest_tutorial.standard_checks import own_tests_checks
     from pytest_tutorial.stillness import SolutionWatch, hold_until, settle
 
@@ -50,7 +51,10 @@ _LAZY = {
     "as_plain_json": "pytest_tutorial.plain",
     "assert_same_json": "pytest_tutorial.plain",
     "not_written_yet": "pytest_tutorial.scaffold",
+    "allocations_after": "pytest_tutorial.memory",
     "allocations_in": "pytest_tutorial.memory",
+    "Raises": "pytest_tutorial.stand_ins",
+    "Returns": "pytest_tutorial.stand_ins",
     "hold_until": "pytest_tutorial.stillness",
     "SolutionWatch": "pytest_tutorial.stillness",
     "settle": "pytest_tutorial.stillness",
@@ -64,12 +68,15 @@ __all__ = [
     "InstrumentedRedis",
     "LoadResult",
     "LoadRunner",
+    "Raises",
     "RedisBackend",
     "Report",
+    "Returns",
     "Solution",
     "SolutionWatch",
     "Tutorial",
     "__version__",
+    "allocations_after",
     "allocations_in",
     "as_plain_json",
     "assert_same_json",

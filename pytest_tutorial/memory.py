@@ -9,6 +9,8 @@ keeps, though never make an honest solution fail.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,3 +62,66 @@ def allocations_in(solution: Any) -> Iterator[Callable[[], int]]:
         yield lambda: int(worker.request(protocol.MEMORY, action="grown"))
     finally:
         worker.request(protocol.MEMORY, action="stop")
+
+
+def allocations_after(
+    solution: Any,
+    request: Callable[[], object],
+    count: int,
+    *,
+    warmup: int = 0,
+    expected: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Bytes the solution's code still holds after ``count`` requests, ``warmup`` more first.
+
+    ``request`` makes one call of a plain (not async) function or method of the learner's
+    code each time it is called, as a load test's request does; the warm-up requests run
+    untraced, so that caches and tables reach their steady size. An exception of
+    ``expected`` ends its call only; any other fails the check as the call would. In worker
+    mode the requests are recorded here and replayed in the worker
+    (:mod:`pytest_tutorial.isolation.worker_memory`): pass :class:`~pytest_tutorial.Returns`
+    or :class:`~pytest_tutorial.Raises` as the functions the learner's code calls back, so
+    those calls stay in the worker too.
+    """
+    worker = getattr(solution, "worker", None)
+    if worker is None:
+        for _ in range(warmup):
+            with contextlib.suppress(*expected):
+                plain_call(request, (), {})
+        tracing = Tracing(Path(solution.path))
+        try:
+            for _ in range(count):
+                with contextlib.suppress(*expected):
+                    plain_call(request, (), {})
+            return tracing.grown()
+        finally:
+            tracing.stop()
+    from pytest_tutorial.isolation import protocol
+    from pytest_tutorial.isolation.errors import class_info
+    from pytest_tutorial.isolation.load_check import Tampered
+    from pytest_tutorial.isolation.replay import record
+
+    target, calls = record(request, warmup + count)
+    grown = target.worker.request(
+        protocol.MEMORY,
+        action="replay",
+        target=target.handle,
+        name=target.name,
+        calls=target.worker.codec.encode([[list(args), kwargs] for args, kwargs in calls]),
+        warmup=warmup,
+        expected=[class_info(kind) for kind in expected],
+        folder=str(solution.path),
+    )
+    if type(grown) is not int:
+        raise Tampered(f"the worker answered a memory measurement with {str(grown)[:100]}")
+    return grown
+
+
+def plain_call(function: Callable[..., object], args: Any, kwargs: Any) -> object:
+    """``function(*args, **kwargs)``; a TypeError if it returns an awaitable (never awaited)."""
+    result = function(*args, **kwargs)
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise TypeError("allocations_after() makes calls of plain functions, not async ones")
+    return result

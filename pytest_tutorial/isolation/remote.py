@@ -34,6 +34,7 @@ from pytest_tutorial.isolation.exits import WorkerExit, plain_description, reap
 from pytest_tutorial.isolation.handles import Handle, _Method
 from pytest_tutorial.isolation.learner_logs import LogBudget, relog
 from pytest_tutorial.isolation.turns import Turns
+from pytest_tutorial.stand_ins import RAISES, RETURNS, Raises, Returns
 
 START_TIMEOUT_S = 60.0
 CANCEL_GRACE_S = 10.0
@@ -64,6 +65,10 @@ class TrustedCodec(Codec):
             return tagged("ref", value._id)
         if isinstance(value, type) and issubclass(value, BaseException):
             return tagged("exception_class", class_info(value))
+        if isinstance(value, Returns):
+            return tagged(RETURNS, self.encode(value.value, depth + 1))
+        if isinstance(value, Raises):
+            return tagged(RAISES, {"class": class_info(value.kind), "message": value.message})
         adapted = self.worker.adapt(value)
         if adapted is not None:
             return adapted

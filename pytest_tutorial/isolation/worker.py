@@ -46,6 +46,7 @@ from pytest_tutorial.isolation.worker_fixtures import (
     WorkerFixtures,
     log_message,
 )
+from pytest_tutorial.stand_ins import RAISES, RETURNS, Raises, Returns
 
 MAX_THREADS = 256
 """Requests served at once; far more than any check's concurrent callers."""
@@ -106,6 +107,12 @@ class WorkerCodec(Codec):
             return self.server.callback_stub(payload)
         if tag == "exception_class" and isinstance(payload, dict):
             return self.server.foreign.class_for(payload)
+        if tag == RETURNS:
+            return Returns(self.decode(payload, depth + 1))
+        if tag == RAISES and isinstance(payload, dict) and isinstance(payload.get("class"), dict):
+            return Raises(
+                self.server.foreign.class_for(payload["class"]), str(payload.get("message"))
+            )
         if tag == "clock" and isinstance(payload, dict):
             return self.server.fixtures.clock_reading(payload)
         if tag == "redis" and isinstance(payload, dict):
@@ -232,6 +239,10 @@ class WorkerServer:
 
             self.folder = Path(str(message.get("folder")))
             return import_solution(message)
+        if op == protocol.MEMORY and message.get("action") == "replay":
+            from pytest_tutorial.isolation.worker_memory import replay_under_tracing
+
+            return replay_under_tracing(self, message)
         if op == protocol.MEMORY:
             return self.fixtures.memory(message)
         if op == protocol.CLOCK:

@@ -34,8 +34,8 @@ def run_load_request(server: Any, target: Any, message: dict[str, Any]) -> dict[
         function = target if name is None else getattr(target, name)
     else:
         raise AttributeError(f"the checks may not use the attribute {name!r}")
-    calls = _calls(server.codec.decode(message.get("calls")))
-    requests, concurrency, warmup = (_whole(message.get(key)) for key in SIZES)
+    calls = calls_of(server.codec.decode(message.get("calls")))
+    requests, concurrency, warmup = (whole(message.get(key)) for key in SIZES)
     if not 0 < requests <= MAX_REQUESTS:
         raise CodecError(f"a load test has between 1 and {MAX_REQUESTS} requests")
     cycle = itertools.cycle(calls)
@@ -71,22 +71,24 @@ def run_load_request(server: Any, target: Any, message: dict[str, Any]) -> dict[
     }
 
 
-def _whole(value: object) -> int:
+def whole(value: object) -> int:
+    """A count of a replay, checked to be a whole number."""
     if type(value) is not int:
-        raise CodecError("a load test needs whole numbers of requests, concurrency and warmup")
+        raise CodecError("a replay needs whole numbers of requests, concurrency and warm-up calls")
     return value
 
 
-def _calls(decoded: object) -> list[tuple[list[Any], dict[str, Any]]]:
+def calls_of(decoded: object) -> list[tuple[list[Any], dict[str, Any]]]:
+    """The ``[args, kwargs]`` pairs of a replay, checked for form."""
     if not isinstance(decoded, list) or not decoded:
-        raise CodecError("a load test needs a non-empty list of [args, kwargs] calls")
+        raise CodecError("a replay needs a non-empty list of [args, kwargs] calls")
     calls = []
     for call in decoded:
         if not (isinstance(call, list | tuple) and len(call) == 2):
-            raise CodecError("each call of a load test is [args, kwargs]")
+            raise CodecError("each call of a replay is [args, kwargs]")
         args, kwargs = call
         if not isinstance(args, list | tuple) or not isinstance(kwargs, dict):
-            raise CodecError("each call of a load test is [args, kwargs]")
+            raise CodecError("each call of a replay is [args, kwargs]")
         calls.append((list(args), kwargs))
     return calls
 

@@ -11,7 +11,7 @@ of a second, not the whole deadline.
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -20,10 +20,12 @@ from typing import Any
 import pytest
 
 from pytest_tutorial import (
+    Raises,
     RedisBackend,
+    Returns,
     Solution,
     SolutionWatch,
-    allocations_in,
+    allocations_after,
     assert_same_json,
     hold_until,
 )
@@ -137,30 +139,38 @@ def test_callers_of_other_keys_do_not_wait(service: Any) -> None:
 )
 def test_per_key_locks_do_not_pile_up(solution: Solution, make_service: Callable[..., Any]) -> None:
     service = make_service()
-
-    def failing() -> Any:
-        raise BackendUnavailable("backend unavailable")
+    failing = Raises(BackendUnavailable, "backend unavailable")
 
     # Memory says nothing about a service that keeps nothing because it does nothing.
     assert_same_json(
-        service.get_or_compute("probe", lambda: 7), 7, what="get_or_compute('probe', compute)"
+        service.get_or_compute("probe", Returns(7)), 7, what="get_or_compute('probe', compute)"
     )
     with pytest.raises(BackendUnavailable):
         service.get_or_compute("probe:failing", failing)
 
-    def read_each(prefix: str, count: int) -> None:
-        for n in range(count):
-            service.get_or_compute(f"{prefix}:ok:{n}", lambda n=n: n)
-            with contextlib.suppress(BackendUnavailable):
-                service.get_or_compute(f"{prefix}:failing:{n}", failing)
+    def reads(prefix: str) -> Callable[[], object]:
+        """Each request reads a new key: in turn one that computes and one that fails."""
+        numbers = itertools.count()
 
+        def read() -> object:
+            n = next(numbers)
+            if n % 2:
+                return service.get_or_compute(f"{prefix}:failing:{n // 2}", failing)
+            return service.get_or_compute(f"{prefix}:ok:{n // 2}", Returns(n // 2))
+
+        return read
+
+    warm_up = 100  # the LRU and every table reach their steady size first
     disabled_before = logging.root.manager.disable
     logging.disable(logging.CRITICAL)  # captured log records would hold the calls' arguments
     try:
-        read_each("warm-up", 50)  # the LRU and every table reach their steady size first
-        with allocations_in(solution) as kept:
-            read_each("measured", DISTINCT_KEYS)
-            grown = kept()
+        grown = allocations_after(
+            solution,
+            reads("read"),
+            2 * DISTINCT_KEYS,
+            warmup=warm_up,
+            expected=(BackendUnavailable,),
+        )
     finally:
         logging.disable(disabled_before)
     assert grown <= LEAK_LIMIT_BYTES, (

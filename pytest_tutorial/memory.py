@@ -85,17 +85,9 @@ def allocations_after(
     """
     worker = getattr(solution, "worker", None)
     if worker is None:
-        for _ in range(warmup):
-            with contextlib.suppress(*expected):
-                plain_call(request, (), {})
-        tracing = Tracing(Path(solution.path))
-        try:
-            for _ in range(count):
-                with contextlib.suppress(*expected):
-                    plain_call(request, (), {})
-            return tracing.grown()
-        finally:
-            tracing.stop()
+        return held_after_calls(
+            lambda: plain_call(request, (), {}), warmup, count, Path(solution.path), expected
+        )
     from pytest_tutorial.isolation import protocol
     from pytest_tutorial.isolation.errors import class_info
     from pytest_tutorial.isolation.load_check import Tampered
@@ -115,6 +107,31 @@ def allocations_after(
     if type(grown) is not int:
         raise Tampered(f"the worker answered a memory measurement with {str(grown)[:100]}")
     return grown
+
+
+def held_after_calls(
+    call: Callable[[], object],
+    warmup: int,
+    count: int,
+    folder: Path,
+    expected: tuple[type[BaseException], ...],
+) -> int:
+    """Make ``warmup`` calls, then ``count`` under tracing; bytes ``folder``'s code still holds.
+
+    An exception of ``expected`` ends its call only. Both modes of :func:`allocations_after`
+    measure with it: here, and in the worker (:mod:`.isolation.worker_memory`).
+    """
+    for _ in range(warmup):
+        with contextlib.suppress(*expected):
+            call()
+    tracing = Tracing(folder)
+    try:
+        for _ in range(count):
+            with contextlib.suppress(*expected):
+                call()
+        return tracing.grown()
+    finally:
+        tracing.stop()
 
 
 def plain_call(function: Callable[..., object], args: Any, kwargs: Any) -> object:

@@ -11,14 +11,13 @@ the check as the learner's error, as the call made from there would have.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
 from pytest_tutorial.isolation import protocol
 from pytest_tutorial.isolation.codec import CodecError
 from pytest_tutorial.isolation.worker_load import MAX_REQUESTS, calls_of, whole
-from pytest_tutorial.memory import Tracing, plain_call
+from pytest_tutorial.memory import held_after_calls, plain_call
 
 
 def replay_under_tracing(server: Any, message: dict[str, Any]) -> int:
@@ -36,14 +35,11 @@ def replay_under_tracing(server: Any, message: dict[str, Any]) -> int:
     if not isinstance(expected, list) or not all(isinstance(info, dict) for info in expected):
         raise CodecError("the expected exceptions of a replay are a list of classes")
     tolerated = tuple(server.foreign.class_for(info) for info in expected)
-    for args, kwargs in calls[:warmup]:
-        with contextlib.suppress(*tolerated):
-            plain_call(function, args, kwargs)
-    tracing = Tracing(Path(str(message.get("folder"))))
-    try:
-        for args, kwargs in calls[warmup:]:
-            with contextlib.suppress(*tolerated):
-                plain_call(function, args, kwargs)
-        return tracing.grown()
-    finally:
-        tracing.stop()
+    pending = iter(calls)
+
+    def call() -> object:
+        args, kwargs = next(pending)
+        return plain_call(function, args, kwargs)
+
+    folder = Path(str(message.get("folder")))
+    return held_after_calls(call, warmup, len(calls) - warmup, folder, tolerated)

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pytest_tutorial.aws_clients import LearnerClients
 from pytest_tutorial.model import AwsResources
 
 DEAD_PROXY = "http://127.0.0.1:9"
@@ -90,6 +91,8 @@ class AwsSandbox:
         self._lock = threading.Lock()
         self._mock: Any = None
         self.session: Any = None
+        self.learner_clients = LearnerClients(self.new_client)
+        """The clients the checks give the learner's code, kept from check to check."""
 
     def install(self) -> None:
         """Set the environment, load moto, guard botocore's HTTP layer."""

@@ -351,3 +351,47 @@ def test_reset_and_stop_drop_all_state(sandbox: AwsSandbox) -> None:
         assert second.s3_objects() == {}
     finally:
         second.stop()
+
+
+def test_checks_share_a_client_that_records_into_the_running_check(sandbox: AwsSandbox) -> None:
+    first = AwsMock(sandbox)
+    first.start()
+    s3 = first.client("s3")
+    s3.list_buckets()
+    _ = s3.exceptions.NoSuchKey  # botocore fills private caches: the client stays the same
+    first.faults.fail("s3", "ListBuckets", code="AccessDenied", status=403)
+    assert first.stop() == []
+    second = AwsMock(sandbox)
+    second.start()
+    try:
+        assert second.client("s3") is s3
+        s3.list_buckets()  # the first check's fault ended with it
+        assert (first.calls, second.calls) == (["s3.ListBuckets"], ["s3.ListBuckets"])
+        second.faults.throttle("s3", "ListBuckets")
+        with pytest.raises(ClientError, match="SlowDown"):
+            s3.list_buckets()
+    finally:
+        assert second.stop() == []
+
+
+@pytest.mark.parametrize("change", ["handler", "attribute"])
+def test_a_client_that_code_changed_is_not_given_to_the_next_check(
+    sandbox: AwsSandbox, change: str
+) -> None:
+    first = AwsMock(sandbox)
+    first.start()
+    sqs = first.client("sqs")
+    if change == "handler":
+        sqs.meta.events.register("before-send", lambda **_: None)
+    else:
+        sqs.send_message = lambda **_: None
+    assert first.stop() == []
+    second = AwsMock(sandbox)
+    second.start()
+    try:
+        fresh = second.client("sqs")
+        assert fresh is not sqs
+        fresh.send_message(QueueUrl=second.queue_url, MessageBody="m")
+        assert second.calls == ["sqs.SendMessage"]
+    finally:
+        assert second.stop() == []

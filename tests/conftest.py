@@ -5,16 +5,19 @@ from __future__ import annotations
 import ast
 import json
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
 
 from pytest_tutorial.options import REPORT, SOLUTION, TUTORIAL
 from pytest_tutorial.report import SCHEMA_PATH
+
+if TYPE_CHECKING:
+    from pytest_tutorial.isolation.remote import Worker
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -151,3 +154,14 @@ def _quiet_pytest_asyncio(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")  # pytester clears PYTEST_ADDOPTS when it starts
         monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+
+
+@pytest.fixture
+def worker(folder: Path) -> Iterator[Worker]:
+    """A started worker process whose working folder is the test module's ``folder``."""
+    from pytest_tutorial.isolation.remote import Worker
+
+    started = Worker(cwd=str(folder))
+    started.start()
+    yield started
+    started.stop()

@@ -9,7 +9,6 @@ import signal
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import fakeredis
@@ -116,14 +115,6 @@ def call_back_later(seconds, function):
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "learner.py").write_text(textwrap.dedent(LEARNER), encoding="utf-8")
     return tmp_path
-
-
-@pytest.fixture
-def worker(folder: Path) -> Iterator[Worker]:
-    started = Worker(cwd=str(folder))
-    started.start()
-    yield started
-    started.stop()
 
 
 def _import(worker: Worker, folder: Path) -> Handle:

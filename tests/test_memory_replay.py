@@ -6,7 +6,7 @@ import functools
 import importlib.util
 import itertools
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -53,14 +53,6 @@ PER_KEY_BYTES = 20 * 8
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "keeper.py").write_text(textwrap.dedent(KEEPER), encoding="utf-8")
     return tmp_path
-
-
-@pytest.fixture
-def worker(folder: Path) -> Iterator[Worker]:
-    started = Worker(cwd=str(folder))
-    started.start()
-    yield started
-    started.stop()
 
 
 def _in_process(folder: Path) -> ModuleType:

@@ -15,6 +15,7 @@ import pytest
 
 from pytest_tutorial import Raises, Returns, allocations_after
 from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.load_check import Tampered
 from pytest_tutorial.isolation.remote import Worker
 from pytest_tutorial.tutorials.caching.support import BackendUnavailable
 
@@ -43,6 +44,12 @@ class Keeper:
 
 def call_n(function, times):
     return [function() for _ in range(times)]
+
+
+def lie_about_memory():
+    from pytest_tutorial.isolation import worker_memory
+
+    worker_memory.replay_under_tracing = lambda server, message: "nothing at all"
 '''
 KEYS = 300
 PER_KEY_BYTES = 20 * 8
@@ -133,3 +140,13 @@ def test_stand_ins_are_made_in_the_worker_and_never_call_back(
     with pytest.raises(BackendUnavailable, match="backend down"):
         module.call_n(Raises(BackendUnavailable, "backend down"), 1)
     assert registered == []
+
+
+def test_a_worker_that_answers_anything_but_a_byte_count_is_tampering(
+    folder: Path, worker: Worker
+) -> None:
+    module = _in_worker(worker, folder)
+    keeper = module.Keeper(True)
+    module.lie_about_memory()
+    with pytest.raises(Tampered, match="nothing at all"):
+        allocations_after(SimpleNamespace(path=folder, worker=worker), _reads(keeper, Returns), 5)

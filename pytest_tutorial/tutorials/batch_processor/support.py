@@ -129,17 +129,27 @@ class RecordingHandler:
             self.hold = False
         return released
 
-    async def release_first(self) -> None:
-        """Let the longest-held call answer; the others stay held.
-
-        A call is counted in flight before its loop turns, so the first may need a few
-        turns to reach its hold (``yields``).
-        """
-        for _ in range(100):
-            if self._held:
-                break
-            await asyncio.sleep(0)
+    def release_first(self) -> None:
+        """Let the longest-held call answer; the others stay held."""
         self._held.pop(0).set()
+
+    async def wait_for_held(
+        self, task: asyncio.Task[Any], *, within: float = GUARD_S, what: str = "process()"
+    ) -> None:
+        """Return once a call waits for its answer; fail if ``task`` ends first or the
+        deadline passes (``what`` names the call in the failure message)."""
+        __tracebackhide__ = True
+        await _wait_while_running(
+            lambda: bool(self._held),
+            task,
+            within,
+            what,
+            ended="while the check held its calls open",
+            late=lambda: (
+                f"no handler call was waiting for its answer ({len(self.calls)} had "
+                "started, all answered)"
+            ),
+        )
 
     def call_counts(self) -> dict[Any, int]:
         """How many times the handler was called for each item id."""
@@ -163,27 +173,44 @@ class RecordingHandler:
         call in the failure message, ``why`` is added to it (what the check expected).
         """
         __tracebackhide__ = True
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        call = what
-        while self.in_flight < count or len(self.calls) < started:
-            if task.done():
-                error = None if task.cancelled() else task.exception()
-                if error is not None:
-                    fail_if_not_written(error, call)
-                ended = f"raised {type(error).__name__}: {error}" if error else "returned"
-                pytest.fail(
-                    f"{call} {ended} before {count} handler calls were running at once",
-                    pytrace=False,
-                )
-            if loop.time() > deadline:
-                expected = f"{count} at once" + (f" and {started} started" if started else "")
-                pytest.fail(
-                    f"{call}: after {within:g} s {self.in_flight} handler call(s) were running "
-                    f"at once and {len(self.calls)} had started, expected {expected}{why}",
-                    pytrace=False,
-                )
-            await asyncio.sleep(0.001)
+        expected = f"{count} at once" + (f" and {started} started" if started else "")
+        await _wait_while_running(
+            lambda: self.in_flight >= count and len(self.calls) >= started,
+            task,
+            within,
+            what,
+            ended=f"before {count} handler calls were running at once",
+            late=lambda: (
+                f"{self.in_flight} handler call(s) were running at once and "
+                f"{len(self.calls)} had started, expected {expected}{why}"
+            ),
+        )
+
+
+async def _wait_while_running(
+    ready: Callable[[], bool],
+    task: asyncio.Task[Any],
+    within: float,
+    call: str,
+    *,
+    ended: str,
+    late: Callable[[], str],
+) -> None:
+    """Poll ``ready`` every millisecond; fail if ``task`` ends first (the failure says how
+    it ``ended``) or ``within`` seconds pass (``late()`` says what was seen)."""
+    __tracebackhide__ = True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not ready():
+        if task.done():
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                fail_if_not_written(error, call)
+            how = f"raised {type(error).__name__}: {error}" if error else "returned"
+            pytest.fail(f"{call} {how} {ended}", pytrace=False)
+        if loop.time() > deadline:
+            pytest.fail(f"{call}: after {within:g} s {late()}", pytrace=False)
+        await asyncio.sleep(0.001)
 
 
 def fail_if_not_written(error: BaseException, call: str) -> None:

@@ -10,15 +10,16 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import fakeredis
 import pytest
 import redis
 
 from pytest_tutorial.fixtures.redis import InstrumentedRedis
-from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation import protocol, replay
 from pytest_tutorial.isolation.handles import Handle
-from pytest_tutorial.isolation.load_check import Tampered, Target, check, measure
+from pytest_tutorial.isolation.load_check import Observed, Tampered, Target, check, measure
 from pytest_tutorial.isolation.redis_bridge import RedisBridge
 from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from pytest_tutorial.solution import SolutionImportError
@@ -331,6 +332,48 @@ def test_a_load_test_runs_in_the_worker_and_a_patched_clock_is_caught(
     forged = type(observed)(observed.result, overhead.outside_s + 1.0)
     with pytest.raises(Tampered, match="tampered"):
         check(forged, overhead)
+
+
+CHEAT = """
+import time
+
+
+class Slow:
+    def __init__(self):
+        time.perf_counter_ns = lambda: 0  # every latency the worker reports is 0
+
+    def read(self, key):
+        time.sleep(0.002)
+        return key
+"""
+
+
+def test_a_load_test_is_measured_again_after_a_stall_but_a_patched_clock_is_caught(
+    worker: Worker, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = _import(worker, folder).Service(3)
+    real_measure = measure
+    stalled: list[Observed] = []
+
+    def one_stall(target: Target, calls: Any, **sizes: int) -> Observed:
+        observed = real_measure(target, calls, **sizes)
+        if target.name == "times" and not stalled:  # the machine stalls once, for a second
+            stalled.append(observed)
+            return Observed(observed.result, observed.outside_s + 1.0)
+        return observed
+
+    monkeypatch.setattr(replay, "measure", one_stall)
+    result = replay.ReplayedSide(lambda: service.times(2)).measure(100, 10, 5)
+    assert len(stalled) == 1
+    assert result.requests == 100
+    monkeypatch.setattr(replay, "measure", real_measure)
+
+    (folder / "cheat.py").write_text(CHEAT, encoding="utf-8")
+    cheat = worker.request(protocol.IMPORT, folder=str(folder), module="cheat", exports=["Slow"])
+    slow = cheat.Slow()
+    side = replay.ReplayedSide(lambda: slow.read("k"))
+    with pytest.raises(Tampered, match="tampered"):
+        side.measure(200, 2, 0)  # about 200 ms of sleeps reported as none, three times over
 
 
 AWS_LEARNER = '''

@@ -20,10 +20,13 @@ from typing import Any
 
 from pytest_tutorial.isolation.codec import CodecError
 from pytest_tutorial.isolation.handles import RECORDING, Handle
-from pytest_tutorial.isolation.load_check import Observed, Target, check, measure
+from pytest_tutorial.isolation.load_check import Observed, Tampered, Target, check, measure
 from pytest_tutorial.load import LoadResult
 
 Calls = list[tuple[tuple[Any, ...], dict[str, Any]]]
+ATTEMPTS = 3
+"""How many times a load test is measured before figures that do not fit the time seen from
+outside count as tampering (see :mod:`.load_check`)."""
 
 
 @contextlib.contextmanager
@@ -72,28 +75,37 @@ class ReplayedSide:
         self.target: Target | None = None
 
     def measure(self, requests: int, concurrency: int, warmup: int) -> LoadResult:
-        """Record the requests, run them in the worker and check the figures (or Tampered)."""
-        target, calls = record(self.request, warmup + requests)
-        self.target = target
+        """Record the requests, run them in the worker and check the figures (or Tampered).
+
+        Figures that do not fit the time seen from here are measured again, newly recorded,
+        up to :data:`ATTEMPTS` times in all: a stall of the busy machine passes, a patched
+        clock does not.
+        """
         sizes = {"requests": requests, "concurrency": concurrency, "warmup": warmup}
-        overhead = self._overhead(target, calls, sizes)
-        observed = measure(target, calls, **sizes)
-        check(observed, overhead)
+        for attempt in range(1, ATTEMPTS + 1):
+            target, calls = record(self.request, warmup + requests)
+            self.target = target
+            overhead = self._overhead(target, calls, sizes)
+            observed = measure(target, calls, **sizes)
+            if _fits(observed, overhead, last=attempt == ATTEMPTS):
+                break
         return observed.result
 
     async def ameasure(self, requests: int, concurrency: int, warmup: int) -> LoadResult:
         """:meth:`measure` from a coroutine: the loop stays free for the check's callbacks."""
-        target, calls = record(self.request, warmup + requests)
-        self.target = target
         sizes = {"requests": requests, "concurrency": concurrency, "warmup": warmup}
-        try:
-            overhead = await asyncio.to_thread(self._overhead, target, calls, sizes)
-            observed = await asyncio.to_thread(measure, target, calls, **sizes)
-        except BaseException as error:
-            if not isinstance(error, Exception):  # cancelled at the time limit: stuck in there
-                target.worker.stop(f"the worker was stopped during a load test ({error!r})")
-            raise
-        check(observed, overhead)
+        for attempt in range(1, ATTEMPTS + 1):
+            target, calls = record(self.request, warmup + requests)
+            self.target = target
+            try:
+                overhead = await asyncio.to_thread(self._overhead, target, calls, sizes)
+                observed = await asyncio.to_thread(measure, target, calls, **sizes)
+            except BaseException as error:
+                if not isinstance(error, Exception):  # cancelled at the time limit: stuck there
+                    target.worker.stop(f"the worker was stopped during a load test ({error!r})")
+                raise
+            if _fits(observed, overhead, last=attempt == ATTEMPTS):
+                break
         return observed.result
 
     def _overhead(self, target: Target, calls: Calls, sizes: dict[str, int]) -> Observed:
@@ -102,3 +114,14 @@ class ReplayedSide:
             with contextlib.suppress(CodecError):  # an argument only the learner's worker knows
                 return measure(harness.noop(), calls, **sizes)
         return measure(target.noop(), calls, **sizes)
+
+
+def _fits(observed: Observed, overhead: Observed, *, last: bool) -> bool:
+    """Whether the figures fit the time seen from here; on the last attempt, Tampered if not."""
+    try:
+        check(observed, overhead)
+    except Tampered:
+        if last:
+            raise
+        return False
+    return True

@@ -17,8 +17,9 @@ time allows:
 Figures that do not fit are measured again, newly recorded (:mod:`.replay`); a mismatch in
 each of three measurements is reported as tampering and fails the check: a stall of a busy
 machine (CI saw one of 115 ms) passes by the next measurement, a patched clock does not.
-What remains possible is bounded: latencies shrunk by less than the factor, or a submission that answers without
-doing the work (the check's own assertions on the calls' effects must catch that).
+What remains possible is bounded: latencies shrunk by less than the factor, or a
+submission that answers without doing the work (the check's own assertions on the calls'
+effects must catch that).
 """
 
 from __future__ import annotations

@@ -54,3 +54,10 @@ ALLOWED_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__module__"
 def allowed_attribute(name: str) -> bool:
     """Whether a check may read or call this attribute of a learner's object."""
     return not name.startswith(PRIVATE_PREFIX) or name in ALLOWED_DUNDERS
+
+
+def checked_attribute(name: object) -> str:
+    """``name`` if a check may read or call it; AttributeError otherwise (the worker's side)."""
+    if not isinstance(name, str) or not allowed_attribute(name):
+        raise AttributeError(f"the checks may not use the attribute {name!r}")
+    return name

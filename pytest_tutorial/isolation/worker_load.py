@@ -30,10 +30,8 @@ def run_load_request(server: Any, target: Any, message: dict[str, Any]) -> dict[
     function: Any
     if name == NOOP:
         function = _anoop if coroutine else _noop
-    elif name is None or (isinstance(name, str) and protocol.allowed_attribute(name)):
-        function = target if name is None else getattr(target, name)
     else:
-        raise AttributeError(f"the checks may not use the attribute {name!r}")
+        function = target if name is None else getattr(target, protocol.checked_attribute(name))
     calls = calls_of(server.codec.decode(message.get("calls")))
     requests, concurrency, warmup = (whole(message.get(key)) for key in SIZES)
     if not 0 < requests <= MAX_REQUESTS:

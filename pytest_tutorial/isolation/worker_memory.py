@@ -24,9 +24,7 @@ def replay_under_tracing(server: Any, message: dict[str, Any]) -> int:
     """Make the calls ``message`` lists on its target; the bytes the measured ones left held."""
     target = server.codec.resolve(message.get("target"))
     name = message.get("name")
-    if name is not None and not (isinstance(name, str) and protocol.allowed_attribute(name)):
-        raise AttributeError(f"the checks may not use the attribute {name!r}")
-    function = target if name is None else getattr(target, name)
+    function = target if name is None else getattr(target, protocol.checked_attribute(name))
     calls = calls_of(server.codec.decode(message.get("calls")))
     warmup = whole(message.get("warmup"))
     if not 0 <= warmup < len(calls) <= MAX_REQUESTS:

@@ -1,4 +1,4 @@
-"""The slow tier: wall and CPU time of CI's ``pytest -m "slow and not wheel"`` over 2 workers.
+"""The slow tier: wall and CPU time of CI's ``pytest -m "slow and not wheel"`` over 3 workers.
 
 Prints each run's wall time, CPU time and load averages, then where the time went by test
 file and by test (from ``--durations=0``: set-up, call and teardown summed over both
@@ -26,7 +26,7 @@ from pathlib import Path
 from _common import REPO, machine, measured_run, median
 
 TARGET_S = 240.0
-RUN = ["-m", "slow and not wheel", "-n", "2", "--dist", "loadscope"]
+RUN = ["-m", "slow and not wheel", "-n", "3", "--dist", "loadscope"]
 RUN += ["--durations=0", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
 RUN += ["-p", "benchmarks.cpu_by_test"]
 CPU_BY_TEST = "TUTORIAL_BENCH_CPU_BY_TEST"
@@ -95,7 +95,7 @@ def main() -> None:
         cpu_by_file = cpu_costs(cpu_file)
     print(f"slow tier: median {median(walls):.1f} s of {options.runs} run(s)")
     files, tests = costs(output)
-    print(f"test time over both workers (last run): {sum(files.values()):.0f} s")
+    print(f"test time over all workers (last run): {sum(files.values()):.0f} s")
     print(f"CPU time of the tests (last run): {sum(cpu_by_file.values()):.1f} s")
     tables = (("by file", files), ("by test", tests), ("CPU by file", cpu_by_file))
     for title, seconds_by_name in tables:

@@ -7,6 +7,11 @@ tables, the characters of each category and of the UTF-8 codec that ``st.text()`
 from by default, by testing every code point: about a second. The tables depend only on
 Python's Unicode database, so the grading parent builds them once per batch
 (:func:`unicode_tables`) and feeds them to every child (:func:`install_unicode_tables`).
+
+A run of the learner's own tests also starts with a new storage folder (nothing one run
+writes may reach another), so tests that draw text built the tables in every one of the
+ten runs of a first run, and of a graded submission: the runs now start with the tables
+of the session's storage folder (:func:`tables_for_test_runs`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from pathlib import Path
 
 UNICODE_DATA = "unicode_data"
 """Hypothesis' folder of Unicode tables in its storage folder."""
+TABLES_SUFFIX = ".json.gz"
+COMPLETE_PREFIX = "complete-"
+"""Marks tables this module wrote, whole (the name holds the versions they are for)."""
 
 
 def keep_harness_constants_out_of_hypothesis() -> None:
@@ -78,21 +86,56 @@ def unicode_tables() -> dict[str, bytes]:
         root = Path(home)
         return {
             str(path.relative_to(root)): path.read_bytes()
-            for path in sorted((root / UNICODE_DATA).rglob("*.json.gz"))
+            for path in sorted((root / UNICODE_DATA).rglob(f"*{TABLES_SUFFIX}"))
         }
+
+
+def tables_for_test_runs(home: Path, *, build: bool) -> dict[str, bytes]:
+    """The Unicode tables to start each run of the learner's tests with: path -> bytes.
+
+    Read from the storage folder ``home``, where this session's checks find them too.
+    When ``home`` holds none written whole by :func:`write_unicode_tables` and ``build``
+    is set (the learner's tests use hypothesis), they are built once, about a second, and
+    written there for the runs of later sessions. Call it on the main thread, before the
+    checks run: building sets hypothesis' storage folder for a moment.
+    """
+    if build and not _complete_marker(home).is_file():
+        import_for_tables()
+        tables = unicode_tables()
+        if tables:
+            write_unicode_tables(tables, home)
+            return tables
+    folder = home / UNICODE_DATA
+    if not folder.is_dir():
+        return {}
+    return {
+        str(path.relative_to(home)): path.read_bytes()
+        for path in sorted(folder.rglob(f"*{TABLES_SUFFIX}"))
+    }
+
+
+def _complete_marker(home: Path) -> Path:
+    import unicodedata
+
+    import hypothesis
+
+    versions = f"{unicodedata.unidata_version}-{hypothesis.__version__}"
+    return home / UNICODE_DATA / f"{COMPLETE_PREFIX}{versions}"
 
 
 def install_unicode_tables(tables: Path, home: Path) -> None:
     """Put the tables fed in the folder ``tables`` into the storage folder ``home``."""
     if tables.is_dir():
-        found = sorted(tables.rglob("*.json.gz"))
+        found = sorted(tables.rglob(f"*{TABLES_SUFFIX}"))
         fed = {str(path.relative_to(tables)): path.read_bytes() for path in found}
         write_unicode_tables(fed, home)
 
 
 def write_unicode_tables(tables: Mapping[str, bytes], home: Path) -> None:
-    """Write :func:`unicode_tables` into the storage folder ``home``."""
+    """Write :func:`unicode_tables` into the storage folder ``home``, marked as whole."""
     for name, content in tables.items():
         target = home / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
+    if tables:
+        _complete_marker(home).touch()

@@ -17,12 +17,12 @@ Each run is a child forked from a warm server (:mod:`pytest_tutorial.warm`: pyte
 plugins, hypothesis, fakeredis, and moto and boto3 when the solution uses them, imported
 once; :mod:`pytest_tutorial.learner_runner` in the child), one per core at a time, started
 in an order shuffled afresh every time (a test cannot count its way to a run either). Every
-run is a fresh fork with a scratch folder and hypothesis database of its own: nothing one
-run leaves in memory reaches another. The child learns no run's purpose, only the module
-source and seed. A run that hangs past :data:`RUN_TIMEOUT_S`, or ends its process, costs
-only itself. Plugin autoloading is off in the child (the learner's environment may hold
-any plugin); the plugins a learner's tests may rely on are loaded explicitly:
-pytest-asyncio (``asyncio_mode = auto``) and hypothesis.
+run is a fresh fork with a scratch folder and hypothesis database of its own (which starts
+with the session's Unicode tables only): nothing one run leaves in memory reaches another.
+The child learns no run's purpose, only the module source and seed. A run that hangs past
+:data:`RUN_TIMEOUT_S`, or ends its process, costs only itself. Plugin autoloading is off in
+the child (the learner's environment may hold any plugin); the plugins a learner's tests
+may rely on are loaded explicitly: pytest-asyncio (``asyncio_mode = auto``) and hypothesis.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from pytest_tutorial.hypothesis_warmup import write_unicode_tables
 from pytest_tutorial.isolation.launcher import Launcher
 from pytest_tutorial.learner_model import (
     Implementation,
@@ -67,6 +68,8 @@ asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
 """
 TESTS_FOLDER = "tests"
+HYPOTHESIS_FOLDER = "hypothesis"
+"""A run's hypothesis storage folder, under its scratch folder: new for every run."""
 NEUTRAL_FOLDER = "solution"
 """The name of every run's folder, under the child's scratch folder."""
 SKIPPED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache"})
@@ -134,6 +137,7 @@ def run_many(
     timeout_s: float = RUN_TIMEOUT_S,
     cancel: threading.Event | None = None,
     launcher: Launcher | None = None,
+    hypothesis_tables: Mapping[str, bytes] | None = None,
 ) -> list[LearnerTestRun]:
     """Run (implementation, seed) pairs, one forked child each, one per core at a time.
 
@@ -141,14 +145,18 @@ def run_many(
     Once ``cancel`` is set no new run starts (the runs left come back unfinished);
     :func:`stop_all` ends the running ones. With a ``launcher`` (grading) the runs' warm
     server is a learner process: started through it, and handed each run's folders.
+    ``hypothesis_tables`` (:func:`~pytest_tutorial.hypothesis_warmup.tables_for_test_runs`)
+    go into every run's new hypothesis storage folder, so tests that draw text do not each
+    build hypothesis' Unicode tables (about a second of CPU per run).
     """
     order = list(range(len(jobs)))
     random.SystemRandom().shuffle(order)
     stop = cancel or threading.Event()
+    tables = hypothesis_tables or {}
     results: dict[int, LearnerTestRun] = {}
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
         runs = pool.map(
-            lambda index: _run_job(layout, jobs[index], timeout_s, stop, launcher), order
+            lambda index: _run_job(layout, jobs[index], timeout_s, stop, launcher, tables), order
         )
         results.update(zip(order, runs, strict=True))
     return [results[index] for index in range(len(jobs))]
@@ -160,6 +168,7 @@ def _run_job(
     timeout_s: float,
     cancel: threading.Event,
     launcher: Launcher | None,
+    tables: Mapping[str, bytes],
 ) -> LearnerTestRun:
     """One run in a child forked from the warm server; a server that dies is replaced once.
 
@@ -179,7 +188,7 @@ def _run_job(
                 job, "the harness could not start the test process", "", crashed=True
             )
         try:
-            return _run_forked(server, layout, job, timeout_s, launcher)
+            return _run_forked(server, layout, job, timeout_s, launcher, tables)
         except ServerGone:
             _discard(server)
         finally:
@@ -194,6 +203,7 @@ def _run_forked(
     job: tuple[Implementation, int],
     timeout_s: float,
     launcher: Launcher | None,
+    tables: Mapping[str, bytes],
 ) -> LearnerTestRun:
     implementation, seed = job
     with (
@@ -202,6 +212,7 @@ def _run_forked(
     ):
         scratch, results = Path(scratch_name), Path(results_name)
         (scratch / "pytest.ini").write_text(INI, encoding="utf-8")
+        write_unicode_tables(tables, scratch / HYPOTHESIS_FOLDER)
         if launcher is not None:
             for folder in (scratch, results):
                 launcher.give(folder)
@@ -224,7 +235,7 @@ def _run_forked(
         environ.update(
             {
                 "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-                HYPOTHESIS_STORAGE: str(scratch / "hypothesis"),
+                HYPOTHESIS_STORAGE: str(scratch / HYPOTHESIS_FOLDER),
             }
         )
         output = results / "output"

@@ -8,6 +8,8 @@ import tarfile
 import unicodedata
 from pathlib import Path
 
+import pytest
+
 from pytest_tutorial import hypothesis_warmup
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource
 from pytest_tutorial.grading import batch, sandbox, submission
@@ -18,7 +20,9 @@ from pytest_tutorial.hypothesis_warmup import (
     UNICODE_DATA,
     install_unicode_tables,
     keep_harness_constants_out_of_hypothesis,
+    tables_for_test_runs,
     unicode_tables,
+    write_unicode_tables,
 )
 from pytest_tutorial.options import HYPOTHESIS_HOME, STATE_DIR
 
@@ -57,6 +61,40 @@ def test_an_unsandboxed_child_finds_the_tables_in_its_scratch_folder(tmp_path: P
     )
     _, _, _, scratch = submission._command(plan, tmp_path / "s", tmp_path / "w", None, "m", [1, 0])
     assert (scratch / STATE_DIR / HYPOTHESIS_HOME / CODEC_TABLE).read_bytes() == b"table"
+
+
+def test_runs_of_tests_without_hypothesis_take_what_is_stored_and_build_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hypothesis_warmup, "unicode_tables", _not_built)
+    assert tables_for_test_runs(tmp_path / "home", build=False) == {}
+    (tmp_path / "home" / CODEC_TABLE).parent.mkdir(parents=True)
+    (tmp_path / "home" / CODEC_TABLE).write_bytes(b"table")  # hypothesis' own, not whole
+    assert tables_for_test_runs(tmp_path / "home", build=False) == {CODEC_TABLE: b"table"}
+
+
+def test_runs_of_tests_with_hypothesis_get_whole_tables_built_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / CODEC_TABLE).parent.mkdir(parents=True)
+    (home / CODEC_TABLE).write_bytes(b"a table hypothesis left, maybe not all of them")
+    built = {CODEC_TABLE: b"codec", f"{TABLES}/charmap.json.gz": b"charmap"}
+    monkeypatch.setattr(hypothesis_warmup, "unicode_tables", lambda: built)
+    assert tables_for_test_runs(home, build=True) == built
+    assert (home / CODEC_TABLE).read_bytes() == b"codec"
+    monkeypatch.setattr(hypothesis_warmup, "unicode_tables", _not_built)
+    assert tables_for_test_runs(home, build=True) == built  # the next session reads them
+
+
+def test_fed_tables_count_as_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_unicode_tables({CODEC_TABLE: b"fed"}, tmp_path / "home")
+    monkeypatch.setattr(hypothesis_warmup, "unicode_tables", _not_built)
+    assert tables_for_test_runs(tmp_path / "home", build=True) == {CODEC_TABLE: b"fed"}
+
+
+def _not_built() -> dict[str, bytes]:
+    raise AssertionError("the tables were built again")
 
 
 def test_no_tables_fed_installs_nothing(tmp_path: Path) -> None:

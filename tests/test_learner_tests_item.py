@@ -115,6 +115,25 @@ def test_tests_that_tell_the_runs_apart_earn_nothing(
     assert "at least 2 of 4 hidden bugs" in result[CATCH]["hint"]
 
 
+def test_tests_that_use_hypothesis_start_with_its_unicode_tables(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    """Each run has a new hypothesis storage folder; tests that draw text would build the
+    tables in every run (about a second of CPU each) without the session's."""
+    folder = copy_solution("reference_solutions", "caching", to="with_hypothesis")
+    (folder / "tests" / "test_tables.py").write_text(
+        "import os\n\n"
+        "import hypothesis\n\n"
+        "def test_hypothesis_finds_its_unicode_tables():\n"
+        "    home = os.path.join(os.environ['HYPOTHESIS_STORAGE_DIRECTORY'], 'unicode_data')\n"
+        "    names = [name for _, _, files in os.walk(home) for name in files]\n"
+        "    assert any(name.startswith('charmap') for name in names), names\n",
+        encoding="utf-8",
+    )
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    assert checks(run)[PASS]["status"] == "passed", checks(run)[PASS]["message"]
+
+
 def test_three_trivial_tests_fail_the_item(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
 ) -> None:

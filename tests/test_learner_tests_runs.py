@@ -106,6 +106,25 @@ def test_every_run_sees_the_same_neutral_surroundings(solution: Path) -> None:
     assert sorted(p.name for p in (solution / "tests").iterdir()) == ["test_cache.py"]
 
 
+def test_every_run_starts_with_the_unicode_tables_it_is_given(solution: Path) -> None:
+    """Tests that draw text then read hypothesis' tables instead of building them (about a
+    second of CPU in each run)."""
+    (solution / "tests" / "test_cache.py").write_text(
+        "import os\n\n"
+        "def test_the_tables_are_there():\n"
+        "    home = os.environ['HYPOTHESIS_STORAGE_DIRECTORY']\n"
+        "    with open(os.path.join(home, 'unicode_data', 'table.json.gz'), 'rb') as table:\n"
+        "        assert table.read() == b'the table'\n",
+        encoding="utf-8",
+    )
+    jobs = [(Implementation(Kind.YOURS), seed) for seed in (1, 2)]
+    tables = {"unicode_data/table.json.gz": b"the table"}
+    layout = solution_layout(solution, "cache_service")
+    runs = run_many(layout, jobs, hypothesis_tables=tables)
+    assert [run.passed for run in runs] == [1, 1]
+    assert [run.passed for run in run_many(layout, jobs)] == [0, 0]
+
+
 def test_a_run_that_hangs_or_ends_its_process_costs_only_itself(
     solution: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@ Called from the plugin's ``pytest_configure`` only when ``--tutorial`` is given.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pytest_tutorial.discovery import get_tutorial
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.errors import usage_error
 from pytest_tutorial.fixtures import FIXTURE_MODULES
+from pytest_tutorial.hypothesis_warmup import keep_unicode_tables, reuse_unicode_tables
 from pytest_tutorial.model import ValidationMethod
 from pytest_tutorial.options import (
     HYPOTHESIS_HOME,
@@ -24,6 +26,7 @@ from pytest_tutorial.options import (
     prepare_state_dir,
     read_settings,
     tutorial_roots,
+    user_cache_dir,
 )
 from pytest_tutorial.session import SESSION_KEY, TutorialSession
 
@@ -128,6 +131,8 @@ def _configure_hypothesis(state_dir: Path) -> Callable[[], None]:
 
     home = str(state_dir / HYPOTHESIS_HOME)
     set_hypothesis_home_dir(home)
+    with contextlib.suppress(OSError):  # without them hypothesis builds its own
+        reuse_unicode_tables(Path(home), user_cache_dir())
     in_ci = bool(os.environ.get("CI"))
     settings.register_profile(
         "pytest-tutorial",
@@ -146,6 +151,8 @@ def _configure_hypothesis(state_dir: Path) -> Callable[[], None]:
     settings.load_profile("pytest-tutorial")
 
     def restore() -> None:
+        with contextlib.suppress(OSError):
+            keep_unicode_tables(Path(home), user_cache_dir())
         settings.load_profile(previous)
         set_hypothesis_home_dir(None)
 

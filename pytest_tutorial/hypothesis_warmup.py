@@ -12,10 +12,18 @@ A run of the learner's own tests also starts with a new storage folder (nothing 
 writes may reach another), so tests that draw text built the tables in every one of the
 ten runs of a first run, and of a graded submission: the runs now start with the tables
 of the session's storage folder (:func:`tables_for_test_runs`).
+
+Every new tutorial folder (a learner's first run, each test of this project) and every
+``grade`` batch would still build them once. A per-user cache keeps one whole set for
+each Unicode database and hypothesis version (:func:`shared_unicode_tables`): a session
+starts with its tables when its own storage folder has none (:func:`reuse_unicode_tables`)
+and leaves there the ones hypothesis built in it (:func:`keep_unicode_tables`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -26,6 +34,8 @@ UNICODE_DATA = "unicode_data"
 TABLES_SUFFIX = ".json.gz"
 COMPLETE_PREFIX = "complete-"
 """Marks tables this module wrote, whole (the name holds the versions they are for)."""
+SHARED_TABLES = "hypothesis-unicode-tables"
+"""The per-user cache's folder of tables, laid out as a storage folder."""
 
 
 def keep_harness_constants_out_of_hypothesis() -> None:
@@ -90,21 +100,69 @@ def unicode_tables() -> dict[str, bytes]:
         }
 
 
-def tables_for_test_runs(home: Path, *, build: bool) -> dict[str, bytes]:
+def tables_for_test_runs(home: Path, *, build: bool, cache: Path) -> dict[str, bytes]:
     """The Unicode tables to start each run of the learner's tests with: path -> bytes.
 
     Read from the storage folder ``home``, where this session's checks find them too.
     When ``home`` holds none written whole by :func:`write_unicode_tables` and ``build``
-    is set (the learner's tests use hypothesis), they are built once, about a second, and
-    written there for the runs of later sessions. Call it on the main thread, before the
-    checks run: building sets hypothesis' storage folder for a moment.
+    is set (the learner's tests use hypothesis), they come from the per-user ``cache``
+    (:func:`shared_unicode_tables`) and are written there for this session's checks and
+    later sessions. Call it on the main thread, before the checks run: building sets
+    hypothesis' storage folder for a moment.
     """
     if build and not _complete_marker(home).is_file():
-        import_for_tables()
-        tables = unicode_tables()
+        tables = shared_unicode_tables(cache)
         if tables:
             write_unicode_tables(tables, home)
             return tables
+    return _stored(home)
+
+
+def shared_unicode_tables(cache: Path) -> dict[str, bytes]:
+    """Whole Unicode tables from the per-user ``cache``, built and kept there if it has none.
+
+    Empty if hypothesis' internals moved. Building takes about a second and sets
+    hypothesis' storage folder for that time: call it before anything else of the process
+    uses hypothesis, on the main thread or after :func:`import_for_tables`.
+    """
+    shared = cache / SHARED_TABLES
+    if _complete_marker(shared).is_file():
+        return _stored(shared)
+    import_for_tables()
+    tables = unicode_tables()
+    with contextlib.suppress(OSError):  # a read-only cache: built again next time
+        write_unicode_tables(tables, shared)
+    return tables
+
+
+def reuse_unicode_tables(home: Path, cache: Path) -> None:
+    """Start the storage folder ``home`` with the cache's whole tables, if it has none whole."""
+    if _complete_marker(home).is_file():
+        return
+    shared = cache / SHARED_TABLES
+    if _complete_marker(shared).is_file():
+        write_unicode_tables(_stored(shared), home)
+
+
+def keep_unicode_tables(home: Path, cache: Path) -> None:
+    """Keep the tables hypothesis built in ``home`` in the per-user ``cache``, if it has none.
+
+    Only a whole set: the table of the Unicode categories and that of a codec, both of
+    which ``st.text()`` builds. Tables that came whole (marked) are already in a cache.
+    """
+    shared = cache / SHARED_TABLES
+    if _complete_marker(home).is_file() or _complete_marker(shared).is_file():
+        return
+    tables = _stored(home)
+    names = [name.rpartition("/")[2] for name in tables]
+    if any(name.startswith("charmap") for name in names) and any(
+        name.startswith("codec-") for name in names
+    ):
+        write_unicode_tables(tables, shared)
+
+
+def _stored(home: Path) -> dict[str, bytes]:
+    """The tables in the storage folder ``home``: path relative to it -> bytes."""
     folder = home / UNICODE_DATA
     if not folder.is_dir():
         return {}
@@ -132,10 +190,16 @@ def install_unicode_tables(tables: Path, home: Path) -> None:
 
 
 def write_unicode_tables(tables: Mapping[str, bytes], home: Path) -> None:
-    """Write :func:`unicode_tables` into the storage folder ``home``, marked as whole."""
+    """Write :func:`unicode_tables` into the storage folder ``home``, marked as whole.
+
+    Each file is replaced whole (written beside, then renamed), so a process reading the
+    folder meanwhile, as another session may the per-user cache, never sees half a table.
+    """
     for name, content in tables.items():
         target = home / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as beside:
+            beside.write(content)
+        os.replace(beside.name, target)
     if tables:
         _complete_marker(home).touch()

@@ -321,9 +321,13 @@ def default_state_dir(rootdir: Path, solution: Path) -> Path:
     """``.pytest-tutorial`` under the rootdir, or a per-user cache when that is inside the code."""
     state = rootdir / STATE_DIR
     if state.resolve().is_relative_to(solution.resolve()):
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        return cache / "pytest-tutorial"
+        return user_cache_dir()
     return state
+
+
+def user_cache_dir() -> Path:
+    """The per-user cache folder: ``$XDG_CACHE_HOME/pytest-tutorial`` (``~/.cache`` unset)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-tutorial"
 
 
 def prepare_state_dir(state: Path) -> Path:

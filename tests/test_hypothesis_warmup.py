@@ -20,6 +20,9 @@ from pytest_tutorial.hypothesis_warmup import (
     UNICODE_DATA,
     install_unicode_tables,
     keep_harness_constants_out_of_hypothesis,
+    keep_unicode_tables,
+    reuse_unicode_tables,
+    shared_unicode_tables,
     tables_for_test_runs,
     unicode_tables,
     write_unicode_tables,
@@ -28,6 +31,7 @@ from pytest_tutorial.options import HYPOTHESIS_HOME, STATE_DIR
 
 TABLES = f"{UNICODE_DATA}/{unicodedata.unidata_version}"
 CODEC_TABLE = f"{TABLES}/codec-utf-8.json.gz"
+CHARMAP_TABLE = f"{TABLES}/charmap.json.gz"
 """A table's name for the feed tests (hypothesis names it by its own format version)."""
 
 
@@ -67,10 +71,12 @@ def test_runs_of_tests_without_hypothesis_take_what_is_stored_and_build_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(hypothesis_warmup, "unicode_tables", _not_built)
-    assert tables_for_test_runs(tmp_path / "home", build=False) == {}
+    assert tables_for_test_runs(tmp_path / "home", build=False, cache=tmp_path / "cache") == {}
     (tmp_path / "home" / CODEC_TABLE).parent.mkdir(parents=True)
     (tmp_path / "home" / CODEC_TABLE).write_bytes(b"table")  # hypothesis' own, not whole
-    assert tables_for_test_runs(tmp_path / "home", build=False) == {CODEC_TABLE: b"table"}
+    assert tables_for_test_runs(tmp_path / "home", build=False, cache=tmp_path / "cache") == {
+        CODEC_TABLE: b"table"
+    }
 
 
 def test_runs_of_tests_with_hypothesis_get_whole_tables_built_once(
@@ -79,18 +85,65 @@ def test_runs_of_tests_with_hypothesis_get_whole_tables_built_once(
     home = tmp_path / "home"
     (home / CODEC_TABLE).parent.mkdir(parents=True)
     (home / CODEC_TABLE).write_bytes(b"a table hypothesis left, maybe not all of them")
-    built = {CODEC_TABLE: b"codec", f"{TABLES}/charmap.json.gz": b"charmap"}
+    built = {CODEC_TABLE: b"codec", CHARMAP_TABLE: b"charmap"}
     monkeypatch.setattr(hypothesis_warmup, "unicode_tables", lambda: built)
-    assert tables_for_test_runs(home, build=True) == built
+    assert tables_for_test_runs(home, build=True, cache=tmp_path / "cache") == built
     assert (home / CODEC_TABLE).read_bytes() == b"codec"
     monkeypatch.setattr(hypothesis_warmup, "unicode_tables", _not_built)
-    assert tables_for_test_runs(home, build=True) == built  # the next session reads them
+    assert (
+        tables_for_test_runs(home, build=True, cache=tmp_path / "cache") == built
+    )  # the next session reads them
 
 
 def test_fed_tables_count_as_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_unicode_tables({CODEC_TABLE: b"fed"}, tmp_path / "home")
     monkeypatch.setattr(hypothesis_warmup, "unicode_tables", _not_built)
-    assert tables_for_test_runs(tmp_path / "home", build=True) == {CODEC_TABLE: b"fed"}
+    assert tables_for_test_runs(tmp_path / "home", build=True, cache=tmp_path / "cache") == {
+        CODEC_TABLE: b"fed"
+    }
+
+
+def test_the_per_user_cache_builds_the_tables_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = {CODEC_TABLE: b"codec", CHARMAP_TABLE: b"charmap"}
+    monkeypatch.setattr(hypothesis_warmup, "unicode_tables", lambda: built)
+    assert shared_unicode_tables(tmp_path / "cache") == built
+    monkeypatch.setattr(hypothesis_warmup, "unicode_tables", _not_built)
+    assert shared_unicode_tables(tmp_path / "cache") == built  # a later batch or session
+    home = tmp_path / "home"
+    assert tables_for_test_runs(home, build=True, cache=tmp_path / "cache") == built
+    assert (home / CHARMAP_TABLE).read_bytes() == b"charmap"
+
+
+def test_a_session_starts_with_the_cached_tables_if_it_has_none_whole(tmp_path: Path) -> None:
+    cache, home = tmp_path / "cache", tmp_path / "home"
+    reuse_unicode_tables(home, cache)
+    assert not home.exists()  # nothing cached: hypothesis builds its own
+    write_unicode_tables({CODEC_TABLE: b"cached"}, cache / hypothesis_warmup.SHARED_TABLES)
+    reuse_unicode_tables(home, cache)
+    assert (home / CODEC_TABLE).read_bytes() == b"cached"
+    write_unicode_tables({CODEC_TABLE: b"fed"}, tmp_path / "fed")
+    reuse_unicode_tables(tmp_path / "fed", cache)
+    assert (tmp_path / "fed" / CODEC_TABLE).read_bytes() == b"fed"
+
+
+def test_a_session_leaves_the_tables_hypothesis_built_whole_in_the_cache(
+    tmp_path: Path,
+) -> None:
+    cache, home = tmp_path / "cache", tmp_path / "home"
+    shared = cache / hypothesis_warmup.SHARED_TABLES
+    (home / CHARMAP_TABLE).parent.mkdir(parents=True)
+    (home / CHARMAP_TABLE).write_bytes(b"charmap")
+    keep_unicode_tables(home, cache)
+    assert not shared.exists()  # the categories alone, not what st.text() needs
+    (home / CODEC_TABLE).write_bytes(b"codec")
+    keep_unicode_tables(home, cache)
+    assert (shared / CODEC_TABLE).read_bytes() == b"codec"
+    assert (shared / CHARMAP_TABLE).read_bytes() == b"charmap"
+    (home / CODEC_TABLE).write_bytes(b"another")
+    keep_unicode_tables(home, cache)
+    assert (shared / CODEC_TABLE).read_bytes() == b"codec"  # the cache's set stays
 
 
 def _not_built() -> dict[str, bytes]:

@@ -29,8 +29,9 @@ from pytest_tutorial.bundled import reference_of
 from pytest_tutorial.discovery import BUNDLED_ROOT, TutorialSource, get_tutorial
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.errors import usage_error
-from pytest_tutorial.hypothesis_warmup import import_for_tables, unicode_tables
+from pytest_tutorial.hypothesis_warmup import import_for_tables, shared_unicode_tables
 from pytest_tutorial.model import Tutorial, ValidationMethod
+from pytest_tutorial.options import user_cache_dir
 from pytest_tutorial.scoring import CheckSpec
 
 from . import archive, gradebook, outputs, results, sandbox, stream, warm_slots
@@ -267,7 +268,8 @@ def run(
     try:
         import_for_tables()
         with ThreadPoolExecutor(max_workers=1) as beside:
-            building = beside.submit(unicode_tables)  # while the checks are collected
+            # while the checks are collected
+            building = beside.submit(shared_unicode_tables, user_cache_dir())
             specs = collect_specs(tutorial, source, paths, workdir)
             hidden = hidden_roots(source, paths)
             box = sandbox.detect(options.mode, options.jobs, hidden)

@@ -144,9 +144,11 @@ def _make(name: str, directory: Path, known: KnownBad, reference: Path, timeout:
     """Run the mutants against the reference's tests and write the pool; the exit status."""
     from pytest_tutorial.document import parse_tutorial
     from pytest_tutorial.hidden_bugs import candidates, hidden_bug, write_pool
+    from pytest_tutorial.hypothesis_warmup import shared_unicode_tables
     from pytest_tutorial.learner_model import Implementation, Kind, LearnerTestsError
-    from pytest_tutorial.learner_tests import run_many, solution_layout
+    from pytest_tutorial.learner_tests import run_many, solution_layout, tests_use_hypothesis
     from pytest_tutorial.learner_verdicts import catching_tests, consistency_problem
+    from pytest_tutorial.options import user_cache_dir
     from pytest_tutorial.verify.mutation import mutate
 
     validation = parse_tutorial(directory / "tutorial.md", name).validation
@@ -155,10 +157,12 @@ def _make(name: str, directory: Path, known: KnownBad, reference: Path, timeout:
         return 1
     started = time.perf_counter()
     control = known.build()
+    uses_hypothesis = tests_use_hypothesis(reference / "tests")
+    tables = shared_unicode_tables(user_cache_dir()) if uses_hypothesis else {}
     try:
         layout = solution_layout(reference, validation.solution.module)
         checks = [(Implementation(Kind.CONTROL, source=control), seed) for seed in SEEDS]
-        first = run_many(layout, checks, timeout_s=timeout)
+        first = run_many(layout, checks, timeout_s=timeout, hypothesis_tables=tables)
     except LearnerTestsError as error:
         print(f"{name}: {error}")
         return 1
@@ -176,7 +180,7 @@ def _make(name: str, directory: Path, known: KnownBad, reference: Path, timeout:
     for mutant in mutants:
         built = known.build(mutate(known.source, mutant))
         jobs += [(Implementation(Kind.HIDDEN, str(mutant.index), "", built), s) for s in SEEDS]
-    runs = run_many(layout, jobs, timeout_s=timeout)
+    runs = run_many(layout, jobs, timeout_s=timeout, hypothesis_tables=tables)
     chosen: list[HiddenBug] = []
     hung = 0
     for position, mutant in enumerate(mutants):

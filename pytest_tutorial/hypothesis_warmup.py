@@ -127,7 +127,8 @@ def shared_unicode_tables(cache: Path) -> dict[str, bytes]:
     """
     shared = cache / SHARED_TABLES
     if _complete_marker(shared).is_file():
-        return _stored(shared)
+        with contextlib.suppress(OSError):  # unreadable: built anew
+            return _stored(shared)
     import_for_tables()
     tables = unicode_tables()
     with contextlib.suppress(OSError):  # a read-only cache: built again next time

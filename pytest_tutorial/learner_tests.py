@@ -27,6 +27,8 @@ may rely on are loaded explicitly: pytest-asyncio (``asyncio_mode = auto``) and 
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import random
@@ -386,6 +388,18 @@ def stop_all() -> None:
         _servers.clear()
     for server in servers:
         server.close()
+
+
+def tests_use_hypothesis(tests: Path) -> bool:
+    """Whether a module of the tests folder ``tests`` mentions hypothesis (read, not imported).
+
+    Then their runs are given hypothesis' Unicode tables, built first if need be.
+    """
+    for path in itertools.islice(tests.rglob("*.py"), MAX_COPIED_FILES):
+        with contextlib.suppress(OSError):
+            if b"hypothesis" in path.read_bytes():
+                return True
+    return False
 
 
 def pytest_arguments(folder: Path, ini: Path) -> list[str]:

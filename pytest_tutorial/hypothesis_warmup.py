@@ -75,7 +75,9 @@ def import_for_tables() -> None:
 def unicode_tables() -> dict[str, bytes]:
     """Hypothesis' Unicode tables, built in a storage folder of their own: path -> bytes.
 
-    The paths are relative to a storage folder. Empty if hypothesis' internals moved.
+    The paths are relative to a storage folder. Empty if hypothesis' internals moved, or
+    if the set is not whole (:func:`_whole`). Hypothesis keeps the category table in memory
+    once it has it and then writes no file: it is dropped first, so it is built here too.
     """
     from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
 
@@ -87,17 +89,15 @@ def unicode_tables() -> dict[str, bytes]:
     with tempfile.TemporaryDirectory(prefix="tutorial-hypothesis-") as home:
         set_hypothesis_home_dir(home)
         try:
+            charmap._charmap = None  # past the in-memory table
             charmap.charmap()
             charmap.intervals_from_codec.__wrapped__("utf-8")  # past the in-memory cache
         except Exception:  # hypothesis' internals moved: each child builds its own
             return {}
         finally:
             set_hypothesis_home_dir(str(previous))
-        root = Path(home)
-        return {
-            str(path.relative_to(root)): path.read_bytes()
-            for path in sorted((root / UNICODE_DATA).rglob(f"*{TABLES_SUFFIX}"))
-        }
+        tables = _stored(Path(home))
+    return tables if _whole(tables) else {}
 
 
 def tables_for_test_runs(home: Path, *, build: bool, cache: Path) -> dict[str, bytes]:
@@ -155,11 +155,16 @@ def keep_unicode_tables(home: Path, cache: Path) -> None:
     if _complete_marker(home).is_file() or _complete_marker(shared).is_file():
         return
     tables = _stored(home)
-    names = [name.rpartition("/")[2] for name in tables]
-    if any(name.startswith("charmap") for name in names) and any(
-        name.startswith("codec-") for name in names
-    ):
+    if _whole(tables):
         write_unicode_tables(tables, shared)
+
+
+def _whole(tables: Mapping[str, bytes]) -> bool:
+    """Whether ``tables`` hold what ``st.text()`` needs: the categories' and a codec's."""
+    names = [name.rpartition("/")[2] for name in tables]
+    return any(name.startswith("charmap") for name in names) and any(
+        name.startswith("codec-") for name in names
+    )
 
 
 def _stored(home: Path) -> dict[str, bytes]:
@@ -191,7 +196,7 @@ def install_unicode_tables(tables: Path, home: Path) -> None:
 
 
 def write_unicode_tables(tables: Mapping[str, bytes], home: Path) -> None:
-    """Write :func:`unicode_tables` into the storage folder ``home``, marked as whole.
+    """Write :func:`unicode_tables` into the storage folder ``home``, marked whole if they are.
 
     Each file is replaced whole (written beside, then renamed), so a process reading the
     folder meanwhile, as another session may the per-user cache, never sees half a table.
@@ -202,5 +207,5 @@ def write_unicode_tables(tables: Mapping[str, bytes], home: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as beside:
             beside.write(content)
         os.replace(beside.name, target)
-    if tables:
+    if _whole(tables):
         _complete_marker(home).touch()

@@ -36,6 +36,9 @@ CHARMAP_TABLE = f"{TABLES}/charmap.json.gz"
 
 
 def test_the_tables_are_built_where_hypothesis_reads_them(tmp_path: Path) -> None:
+    from hypothesis.internal import charmap
+
+    charmap.charmap()  # in memory already, as after a check that drew text: built anyway
     tables = unicode_tables()
     assert f"{TABLES}/charmap.json.gz" in tables
     (codec,) = [name for name in tables if name.startswith(f"{TABLES}/codec-")]
@@ -96,11 +99,21 @@ def test_runs_of_tests_with_hypothesis_get_whole_tables_built_once(
 
 
 def test_fed_tables_count_as_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_unicode_tables({CODEC_TABLE: b"fed"}, tmp_path / "home")
+    fed = {CODEC_TABLE: b"fed", CHARMAP_TABLE: b"fed"}
+    write_unicode_tables(fed, tmp_path / "home")
     monkeypatch.setattr(hypothesis_warmup, "unicode_tables", _not_built)
-    assert tables_for_test_runs(tmp_path / "home", build=True, cache=tmp_path / "cache") == {
-        CODEC_TABLE: b"fed"
-    }
+    stored = tables_for_test_runs(tmp_path / "home", build=True, cache=tmp_path / "cache")
+    assert stored == fed
+
+
+def test_tables_that_are_not_whole_are_never_marked_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_unicode_tables({CODEC_TABLE: b"codec alone"}, tmp_path / "home")
+    built = {CODEC_TABLE: b"codec", CHARMAP_TABLE: b"charmap"}
+    monkeypatch.setattr(hypothesis_warmup, "unicode_tables", lambda: built)
+    stored = tables_for_test_runs(tmp_path / "home", build=True, cache=tmp_path / "cache")
+    assert stored == built
 
 
 def test_the_per_user_cache_builds_the_tables_once(
@@ -120,10 +133,11 @@ def test_a_session_starts_with_the_cached_tables_if_it_has_none_whole(tmp_path: 
     cache, home = tmp_path / "cache", tmp_path / "home"
     reuse_unicode_tables(home, cache)
     assert not home.exists()  # nothing cached: hypothesis builds its own
-    write_unicode_tables({CODEC_TABLE: b"cached"}, cache / hypothesis_warmup.SHARED_TABLES)
+    cached = {CODEC_TABLE: b"cached", CHARMAP_TABLE: b"cached"}
+    write_unicode_tables(cached, cache / hypothesis_warmup.SHARED_TABLES)
     reuse_unicode_tables(home, cache)
     assert (home / CODEC_TABLE).read_bytes() == b"cached"
-    write_unicode_tables({CODEC_TABLE: b"fed"}, tmp_path / "fed")
+    write_unicode_tables({CODEC_TABLE: b"fed", CHARMAP_TABLE: b"fed"}, tmp_path / "fed")
     reuse_unicode_tables(tmp_path / "fed", cache)
     assert (tmp_path / "fed" / CODEC_TABLE).read_bytes() == b"fed"
 

@@ -31,6 +31,11 @@ def _modules() -> list[ModuleType]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with one sub-parser per subcommand."""
+    return _parsers()[0]
+
+
+def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command's parser, and each subcommand's by name."""
     from pytest_tutorial import __version__
 
     parser = argparse.ArgumentParser(
@@ -40,19 +45,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subcommands = {}
     for module in _modules():
         sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
-    return parser
+        subcommands[module.NAME] = sub
+    return parser, subcommands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the subcommand; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    args = parse(sys.argv[1:] if argv is None else list(argv))
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def parse(arguments: list[str]) -> argparse.Namespace:
+    """The parsed command line, positionals allowed after options.
+
+    ``start caching --reference ref`` names the folder after an option, which plain
+    argparse rejects once a subcommand's positionals were matched ("unrecognized
+    arguments: ref"); such a command line is parsed again intermixed, as a user means it.
+    """
+    parser, subcommands = _parsers()
+    args, unknown = parser.parse_known_args(arguments)
+    if unknown and not any(value.startswith("-") for value in unknown):
+        rest = arguments[arguments.index(args.command) + 1 :]
+        try:
+            intermixed = subcommands[args.command].parse_intermixed_args(rest)
+        except TypeError:  # a subcommand taking the rest verbatim: not intermixable
+            pass
+        else:
+            intermixed.command = args.command
+            return intermixed
+    return parser.parse_args(arguments)

@@ -101,6 +101,27 @@ def test_start_reference_lays_out_the_reference_with_a_readme(
     assert "[TUTORIAL.md](TUTORIAL.md)" in readme
 
 
+def test_the_folder_may_follow_an_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``start caching --reference ref``: argparse alone rejected ``ref`` as unrecognized."""
+    status, output = start(tmp_path, "caching", "--reference", "ref", capsys=capsys)
+    assert status == 0, output
+    assert (tmp_path / "ref" / "cache_service.py").read_text(encoding="utf-8") == (
+        REPO / "reference_solutions/caching/cache_service.py"
+    ).read_text(encoding="utf-8")
+
+
+def test_an_unknown_option_is_still_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        start(tmp_path, "caching", "--refrence", "ref", capsys=capsys)
+    assert stopped.value.code == 2
+    assert "unrecognized arguments: --refrence" in capsys.readouterr().err
+    assert not (tmp_path / "ref").exists()
+
+
 def test_start_never_overwrites_a_folder_with_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -256,3 +256,21 @@ def test_descriptors_sent_with_a_request_reach_the_run(tmp_path: Path) -> None:
         server.close()
         for fd in (output_read, side_read):
             os.close(fd)
+
+
+def test_a_run_holds_none_of_the_servers_sockets_or_replies(
+    server: WarmServer, tmp_path: Path
+) -> None:
+    """A run left holding the server's replies could answer for another run."""
+    result = tmp_path / "descriptors.json"
+    answer = server.run(
+        f"{TARGETS}:report_descriptors",
+        {"result": str(result)},
+        output=tmp_path / "output",
+        timeout_s=WAIT_S,
+    )
+    assert answer.exit_code == 0, (tmp_path / "output").read_text(encoding="utf-8")
+    record = json.loads(result.read_text(encoding="utf-8"))
+    assert record["server_stdout"].startswith("pipe:")
+    assert record["server_stdout"] not in record["held"]
+    assert not [link for link in record["held"] if link.startswith("socket:")]

@@ -15,8 +15,9 @@ module being imported; a miss rewrites as pytest does and stores the result. Ent
 written whole (a temporary file, then a rename), so runs that share the folder at the
 same moment never read half of one. Any failure falls back to pytest's own rewriting.
 
-The folder is the server's own and goes with it. The runs that share it run the same
-learner's code, which can do anything a stored entry could; nothing else reads it.
+The folder is the server's own and goes with it, readable by its user alone. The runs that
+share it run the same learner's code, which can do anything a stored entry could; nothing
+else reads it. A server forked from another warm process shares a folder of its own.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+PYTESTS_OWN = "_pytest_tutorial_own_rewrite_test"
+"""Where pytest's own ``_rewrite_test`` is kept once it has been replaced."""
 RewriteTest = Callable[[Path, Any], tuple[Any, types.CodeType]]
 """pytest's ``_rewrite_test``: the first item is the module's stat or its source's hash."""
 
@@ -43,14 +46,18 @@ def share_rewritten_modules(folder: Path) -> None:
         from _pytest.assertion import rewrite
     except ImportError:
         return
-    original: RewriteTest | None = getattr(rewrite, "_rewrite_test", None)
+    # pytest's own function, also in a process forked from one that shared another folder
+    original: RewriteTest | None = getattr(
+        rewrite, PYTESTS_OWN, getattr(rewrite, "_rewrite_test", None)
+    )
     if original is None:  # a pytest without the function: rewrite as it does
         return
     try:
         first_item = _first_item_of(original)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)  # another uid in the sandbox must not read the rewritten checks
     except Exception:
         return
-    folder.mkdir(parents=True, exist_ok=True)
     version = pytest.__version__.encode()
 
     def rewrite_test(fn: Path, config: Any) -> tuple[Any, types.CodeType]:
@@ -68,6 +75,7 @@ def share_rewritten_modules(folder: Path) -> None:
         _store(entry, result[1])
         return result
 
+    vars(rewrite)[PYTESTS_OWN] = original
     vars(rewrite)["_rewrite_test"] = rewrite_test
 
 

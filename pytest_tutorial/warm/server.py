@@ -60,9 +60,14 @@ class _Server:
     """Forks a child per request and answers as each one ends."""
 
     def __init__(
-        self, requests_fd: int, replies: IO[str], listener: socket.socket | None = None
+        self,
+        requests_fd: int,
+        replies: IO[str],
+        listener: socket.socket | None = None,
+        *,
+        connection: socket.socket | None = None,
     ) -> None:
-        self.main = _Client(requests_fd, replies)
+        self.main = _Client(requests_fd, replies, connection=connection)
         self.listener = listener
         self.connections: dict[int, tuple[socket.socket, _Client]] = {}
         self.children: dict[int, _Child] = {}
@@ -181,12 +186,20 @@ class _Server:
         self.children[pid] = _Child(int(request["id"]), started, deadline, scratch, client)
 
     def _close_sockets(self) -> None:
-        """In a child: the server's sockets are not the run's."""
+        """In a child: the server's sockets and its replies are not the run's.
+
+        A run left holding the replies could answer for another run.
+        """
         with contextlib.suppress(OSError):
             if self.listener is not None:
                 self.listener.close()
             for connection, _ in self.connections.values():
                 connection.close()
+        with contextlib.suppress(OSError, ValueError):
+            self.main.replies.close()
+        if self.main.connection is not None:
+            with contextlib.suppress(OSError):
+                self.main.connection.close()
 
     def _reap(self) -> None:
         now = time.monotonic()
@@ -318,7 +331,7 @@ def _quietly(action: Callable[[], int]) -> int:
         sys.stderr.flush()
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
-        os.close(devnull)
+        _close_all((devnull, *saved))  # or every run would inherit them
 
 
 class _AwsWhenTheTutorialNeedsIt:
@@ -396,6 +409,20 @@ def main() -> None:
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")  # before pytest can touch fd 1
     config = json.loads(sys.argv[1])
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    serve(config, sys.stdin.fileno(), replies)
+
+
+def serve(
+    config: Mapping[str, Any],
+    requests_fd: int,
+    replies: IO[str],
+    connection: socket.socket | None = None,
+) -> None:
+    """Warm up as ``config`` says, answer ready, then serve until the requests end.
+
+    The requests come on ``requests_fd``, or on ``connection`` (a socket: they may carry
+    descriptors) when a process already warm became this server by fork.
+    """
     code = _warm_up(
         config.get("imports", ()), config.get("pytest_warmup"), config.get("warmup_env", {})
     )
@@ -404,7 +431,7 @@ def main() -> None:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(config["listen"]))
         listener.listen()
-    server = _Server(sys.stdin.fileno(), replies, listener)
+    server = _Server(requests_fd, replies, listener, connection=connection)
     share_rewritten_modules(server.scratch_root / "rewritten")
     _freeze_the_heap()
     _reply(replies, {"ready": code})

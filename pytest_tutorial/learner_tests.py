@@ -354,16 +354,21 @@ def _start_server(
         empty = Path(name)
         (empty / "pytest.ini").write_text(INI, encoding="utf-8")
         (empty / TESTS_FOLDER).mkdir()
+        imports = (*warm_imports(aws=aws), RUNNER_MODULE)
+        # a run's set-up without a test: pytest's own modules and the plugins loaded
+        warmup = [*pytest_arguments(empty, empty / "pytest.ini"), "--collect-only"]
         if launcher is not None:
             launcher.give(empty)
             env = {**launcher.environment(), **_RUN_FLAGS}
+            config = {"imports": list(imports), "pytest_warmup": warmup}
+            forked = launcher.fork_server(
+                config, warmed_up=(NOTHING_COLLECTED,), env=env, cwd=Path(tempfile.gettempdir())
+            )
+            if forked is not None:
+                return forked
         return WarmServer.start(
-            (*warm_imports(aws=aws), RUNNER_MODULE),
-            # a run's set-up without a test: pytest's own modules and the plugins loaded
-            pytest_warmup=[
-                *pytest_arguments(empty, empty / "pytest.ini"),
-                "--collect-only",
-            ],
+            imports,
+            pytest_warmup=warmup,
             warmed_up=(NOTHING_COLLECTED,),
             cwd=Path(tempfile.gettempdir()),
             env=env,

@@ -81,8 +81,7 @@ def _grade(
             jobs=1,
             limits=LIMITS,
             run_id=f"warm{os.getpid()}",
-            keyword=CHECK,
-            **options,
+            **{"keyword": CHECK, **options},
         )
     )
     assert not done.infrastructure_failures
@@ -93,13 +92,13 @@ def _grade(
     return reports, forked
 
 
-def _status(report: dict[str, Any]) -> str:
+def _status(report: dict[str, Any], check_name: str = CHECK) -> str:
     """The graded check's status."""
     found = [
         check["status"]
         for item in report["checklist"]
         for check in item.get("checks", [])
-        if check["name"] == CHECK
+        if check["name"] == check_name
     ]
     assert len(found) == 1, report["checklist"]
     return str(found[0])
@@ -176,3 +175,77 @@ def test_a_fork_given_up_on_leaves_a_cold_start_pipes_of_its_own(
     reports, forked = _grade(tmp_path, [Case("reference", base="reference_solutions")], monkeypatch)
     assert forked == [False]
     assert _status(reports["reference"]) == "passed"
+
+
+OWN_TESTS = "test_own_tests_pass_in_shuffled_order"
+SEES_ITS_SERVER = """
+import os
+from pathlib import Path
+
+
+def test_the_runs_server_was_forked_by_the_slots_server():
+    server = os.getppid()
+    command = Path(f"/proc/{server}/cmdline").read_bytes()
+    assert b"pytest_tutorial.grading.child" in command  # the slot server's imports
+    assert os.stat(f"/proc/{server}").st_uid == os.getuid() != 0  # the cleanup finds it
+
+
+def test_a_run_holds_no_socket():
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            held.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    assert not [link for link in held if link.startswith("socket:")], held
+"""
+
+
+def test_the_test_runs_server_is_forked_by_the_slot_server_as_a_learner_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forked, not started cold: the slot uid's, holding none of the slot server's sockets.
+
+    The learner's own tests pass only where their runs' server carries the slot server's
+    command line (a cold one has its own) and is visible as the slot uid's.
+    """
+    _warm_box()
+    cases = [
+        Case(
+            name,
+            base="reference_solutions",
+            files={"tests/test_sees_its_server.py": SEES_ITS_SERVER},
+        )
+        for name in ("first", "second")  # the second in the slot the first left
+    ]
+    reports, forked = _grade(tmp_path, cases, monkeypatch, keyword=OWN_TESTS)
+    assert forked == [True, True]
+    for report in reports.values():
+        assert _status(report, OWN_TESTS) == "passed", report["problems"]
+
+
+READS_REWRITTEN = f"""
+import pathlib as _pathlib
+_found = []
+for _folder in _pathlib.Path("{sandbox.SCRATCH}").glob("*/rewritten"):
+    try:
+        _found += [_entry.name for _entry in _folder.iterdir()]
+    except OSError:
+        pass
+if _found:
+    raise ImportError(f"the rewritten check modules are readable: {{_found}}")
+"""
+
+
+def test_the_submission_cannot_read_the_rewritten_check_modules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slot server keeps the checks' rewritten code for its children: root's alone."""
+    _warm_box()
+    reports, forked = _grade(
+        tmp_path,
+        [Case("reads_rewritten", READS_REWRITTEN, base="reference_solutions")],
+        monkeypatch,
+    )
+    assert forked == [True]
+    assert _status(reports["reads_rewritten"]) == "passed", reports["reads_rewritten"]["problems"]

@@ -242,6 +242,7 @@ class _LearnerProcesses:
             limits=args.limits or sandbox.Limits(),
             uid=args.drop_uid if os.geteuid() == 0 else None,
             marker=args.run_id,
+            slot_socket=args.slot_socket,
         )
         self.reference = args.reference
 

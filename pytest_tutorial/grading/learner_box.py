@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pytest_tutorial.grading import sandbox
 from pytest_tutorial.grading.usage import oom_kills
 from pytest_tutorial.isolation.exits import WorkerExit, plain_description
+
+if TYPE_CHECKING:
+    from pytest_tutorial.warm import WarmServer
 
 ENTER_MODULE = "pytest_tutorial.grading.enter"
 LEARNER_TMP_MB = 64
@@ -45,6 +50,9 @@ class LearnerBox:
     """The run's marker (:data:`~.sandbox.MARKER_VARIABLE`): the cleanup finds strays by it."""
     oom_kills_before: int | None = field(default_factory=oom_kills)
     """The machine's OOM-kill count when the box was made (a later rise names the killer)."""
+    slot_socket: Path | None = None
+    """The job slot's warm server, which forks the server of the test runs (no bubblewrap
+    of the box's own: the fork is in the slot's sandbox); None: that server starts cold."""
 
     def prefix(self, cwd: Path) -> list[str]:
         """The command line that runs what follows it as a learner process started in ``cwd``."""
@@ -63,6 +71,24 @@ class LearnerBox:
         for folder in self.shared:
             command.bind(folder, writable=True)
         return [*command.finish(cwd), *enter]
+
+    def fork_server(
+        self,
+        config: Mapping[str, Any],
+        *,
+        warmed_up: Sequence[int],
+        env: Mapping[str, str],
+        cwd: Path,
+    ) -> WarmServer | None:
+        """The test runs' warm server forked by the slot's server, or None (start it cold)."""
+        if self.slot_socket is None or self.bwrap is not None:
+            return None
+        from pytest_tutorial.grading.learner_fork import fork_test_runs_server
+
+        box = {"limits": self.limits.to_json(), "uid": self.uid}
+        return fork_test_runs_server(
+            self.slot_socket, config, warmed_up=warmed_up, box=box, env=env, cwd=cwd
+        )
 
     def environment(self) -> dict[str, str]:
         """A clean environment (nothing of the grader's), home and temp in ``/tmp``.

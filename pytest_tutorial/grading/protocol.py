@@ -64,6 +64,9 @@ class ChildArgs:
     reference: Path | None = None
     """The reference solution the child compares performance with (worker mode only: it
     runs in a worker of its own, which the submission's code cannot reach)."""
+    slot_socket: Path | None = None
+    """The socket of the job slot's warm server that forked this child, which forks the
+    server of the submission's test runs too (:mod:`.learner_fork`); None: start it cold."""
 
     @property
     def in_workers(self) -> bool:
@@ -90,6 +93,7 @@ class ChildArgs:
             "--run-id": self.run_id or None,
             "--isolation": self.isolation,
             "--reference": self.reference,
+            "--slot-socket": self.slot_socket,
         }
         for option, value in optional.items():
             if value is not None:
@@ -117,6 +121,7 @@ class ChildArgs:
         parser.add_argument("--run-id", default="")
         parser.add_argument("--isolation", choices=("worker", "process"), default="worker")
         parser.add_argument("--reference", type=Path)
+        parser.add_argument("--slot-socket", type=Path)
         parsed = vars(parser.parse_args(argv))
         parsed["tutorial_paths"] = tuple(parsed.pop("tutorial_path"))
         return cls(**parsed)

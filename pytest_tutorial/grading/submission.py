@@ -352,7 +352,11 @@ def _fork_warm(
 ) -> tuple[usage.Watched, int, None] | None:
     """A child forked by the slot's warm server, or None (then it starts cold)."""
     args, _, _, _ = _command(plan, plan.workdir, plan.workdir, uid, marker, passed)
-    args = replace(args, submission=sandbox.SUBMISSION_SOURCE / warm_slots.COPY)
+    args = replace(
+        args,
+        submission=sandbox.SUBMISSION_SOURCE / warm_slots.COPY,
+        slot_socket=slot_server.socket,
+    )
     output_read, output_write = os.pipe()
     fds = [output_write, *passed]
     try:

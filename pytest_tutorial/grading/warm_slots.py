@@ -113,6 +113,11 @@ class SlotServer:
         """Whether the server still answers."""
         return self.server.alive and self.server.process is not None
 
+    @property
+    def socket(self) -> Path:
+        """Where the server listens, the same path inside the sandbox as outside."""
+        return self.folder / SOCKETS / SOCKET
+
     def fork(
         self,
         argv: Sequence[str],
@@ -124,7 +129,7 @@ class SlotServer:
 
         Returns once the child exists: the caller may then close its copies of ``fds``.
         """
-        connection = WarmServer.connect(self.folder / SOCKETS / SOCKET)
+        connection = WarmServer.connect(self.socket)
         if connection is None:
             return None
         root = self._server_pid()

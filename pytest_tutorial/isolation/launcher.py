@@ -10,12 +10,16 @@ LearnerBox`), and every folder such a process must write is handed over first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from pytest_tutorial.isolation.exits import WorkerExit
+
+if TYPE_CHECKING:
+    from pytest_tutorial.warm import WarmServer
 
 
 class Launcher(Protocol):
@@ -27,6 +31,21 @@ class Launcher(Protocol):
 
     def environment(self) -> dict[str, str]:
         """The learner process's whole environment."""
+        ...
+
+    def fork_server(
+        self,
+        config: Mapping[str, Any],
+        *,
+        warmed_up: Sequence[int],
+        env: Mapping[str, str],
+        cwd: Path,
+    ) -> WarmServer | None:
+        """A warm server forked as a learner process from a warm one, or None.
+
+        ``config``: its imports and warm-up run, as :meth:`WarmServer.start` takes them.
+        None: start it through :meth:`prefix` instead.
+        """
         ...
 
     def give(self, folder: Path) -> None:

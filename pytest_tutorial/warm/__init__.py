@@ -221,8 +221,7 @@ class WarmServer:
         except OSError:
             return None
         server = cls(process)
-        server._ready_event.wait(timeout_s)
-        if server._ready is None or server._ready.get("ready") not in warmed_up:
+        if not server.warmed_up(timeout_s, warmed_up):
             server.close()
             return None
         return server
@@ -242,6 +241,17 @@ class WarmServer:
     def alive(self) -> bool:
         """Whether the server still answers."""
         return not self._gone.is_set()
+
+    def warmed_up(
+        self, timeout_s: float | None, accepted: Sequence[int] = WARMED_UP
+    ) -> bool | None:
+        """Whether the server's warm-up ended with a code in ``accepted``.
+
+        None when it has not said within ``timeout_s``; False once it went away.
+        """
+        if not self._ready_event.wait(timeout_s):
+            return None
+        return self._ready is not None and self._ready.get("ready") in accepted
 
     def run(
         self,

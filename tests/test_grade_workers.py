@@ -88,3 +88,32 @@ def test_with_the_checks_in_the_submissions_process_the_absolute_target_decides(
     for entry in reports["reference"]["performance"]:
         assert entry["reference_p95_ms"] is None, entry
         assert entry["decided_by"] in ("absolute", "floor", "ceiling"), entry
+
+
+def test_the_child_runs_the_learners_tests_against_the_bugs_the_batch_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bug modules are built once by the parent and fed to every child, which uses them.
+
+    Fed a control that cannot be imported, the child reports it, so it built none itself.
+    """
+    if not sandbox.detect(sandbox.Mode.AUTO, 1, []).isolated:
+        pytest.skip("the checks and bugs are fed to a child in bubblewrap")
+    built = batch.built_bugs
+
+    def broken_control(*args: Any) -> dict[str, bytes]:
+        files = built(*args)
+        assert files, "the caching tutorial has bug modules"
+        fed = {}
+        for name, content in files.items():
+            data = json.loads(content)
+            assert data["bugs"][0]["kind"] == "control"
+            data["bugs"][0]["source"] = "raise ImportError('the fed control')\n"
+            fed[name] = json.dumps(data).encode()
+        return fed
+
+    monkeypatch.setattr(batch, "built_bugs", broken_control)
+    reports = _grade(
+        tmp_path, [Case("reference", base="reference_solutions")], keyword="own_tests_catch"
+    )
+    assert "the fed control" in json.dumps(reports["reference"]["checklist"])

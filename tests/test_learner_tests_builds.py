@@ -19,7 +19,6 @@ from typing import cast
 import pytest
 
 from pytest_tutorial.discovery import BUNDLED_ROOT
-from pytest_tutorial.fixtures.learner import bug_implementations
 from pytest_tutorial.hidden_bugs import (
     SAMPLE_SIZE,
     HiddenBugsError,
@@ -33,7 +32,8 @@ from pytest_tutorial.hidden_bugs import (
 from pytest_tutorial.hidden_bugs_command import pool_step
 from pytest_tutorial.known_bugs import KnownBad, KnownBadError, load_known_bad
 from pytest_tutorial.learner_run_cache import RunCache
-from pytest_tutorial.session import TutorialSession
+from pytest_tutorial.model import Tutorial
+from pytest_tutorial.tutorial_bugs import bug_implementations
 from pytest_tutorial.verify.results import Outcome
 
 CONTRACTS = {
@@ -228,19 +228,18 @@ def test_a_pool_whose_mutants_moved_is_stale() -> None:
 def test_kept_bug_modules_are_the_built_ones_until_known_bad_changes(tmp_path: Path) -> None:
     folder = tmp_path / "caching"
     shutil.copytree(BUNDLED_ROOT / "caching", folder)
-    tutorial = types.SimpleNamespace(id="caching", metadata=types.SimpleNamespace(version="1"))
-    session = cast(
-        TutorialSession,
-        types.SimpleNamespace(source=types.SimpleNamespace(directory=folder), tutorial=tutorial),
+    tutorial = cast(
+        Tutorial,
+        types.SimpleNamespace(id="caching", metadata=types.SimpleNamespace(version="1")),
     )
     kept = RunCache(tmp_path / "kept")
-    built, problem = bug_implementations(session)
+    built, problem = bug_implementations(folder, tutorial)
     assert built
     assert not problem
-    assert bug_implementations(session, kept) == (built, "")  # built, then kept
+    assert bug_implementations(folder, tutorial, kept) == (built, "")  # built, then kept
     (stored,) = (tmp_path / "kept").glob("bugs-*.json")
     stored.write_text(stored.read_text().replace('"name": "control"', '"name": "kept control"'))
-    reused, _ = bug_implementations(session, kept)
+    reused, _ = bug_implementations(folder, tutorial, kept)
     assert [bug.name for bug in reused] == ["kept control", *[bug.name for bug in built[1:]]]
     assert [bug.source for bug in reused] == [bug.source for bug in built]
     key = kept.bugs_key(folder, "caching", "1")

@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pytest_tutorial.discovery import CHECK_MODULE_GLOB
 from pytest_tutorial.grading import sandbox, stream
-from pytest_tutorial.grading.protocol import FED_HYPOTHESIS, FED_REFERENCE, ChildArgs, ChildMode
+from pytest_tutorial.grading.protocol import (
+    FED_BUGS,
+    FED_HYPOTHESIS,
+    FED_REFERENCE,
+    ChildArgs,
+    ChildMode,
+)
 from pytest_tutorial.hypothesis_warmup import install_unicode_tables
 from pytest_tutorial.options import HYPOTHESIS_HOME, REFERENCE_ROOT, STATE_DIR
 from pytest_tutorial.warm import HYPOTHESIS_STORAGE, IGNORE_REWRITE_WARNING
@@ -87,6 +93,7 @@ def _run(args: ChildArgs) -> NoReturn:
         if args.feed_fd is not None and args.feed_root is not None:
             _unpack_checks(args.feed_fd, args.feed_root)
             _keep_private(args.feed_root / FED_REFERENCE)
+            _keep_private(args.feed_root / FED_BUGS)
             install_unicode_tables(
                 args.feed_root / FED_HYPOTHESIS, args.scratch / STATE_DIR / HYPOTHESIS_HOME
             )
@@ -245,14 +252,22 @@ class _LearnerProcesses:
             slot_socket=args.slot_socket,
         )
         self.reference = args.reference
+        fed_bugs = None if args.feed_root is None else args.feed_root / FED_BUGS
+        self.bugs = fed_bugs if fed_bugs is not None and fed_bugs.is_dir() else None
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        """Put the box where the session looks for a launcher, and the grader's reference."""
-        from pytest_tutorial.isolation.launcher import GRADING_REFERENCE_KEY, LAUNCHER_KEY
+        """Put the box where the session looks for a launcher; the grader's reference and bugs."""
+        from pytest_tutorial.isolation.launcher import (
+            GRADING_BUGS_KEY,
+            GRADING_REFERENCE_KEY,
+            LAUNCHER_KEY,
+        )
 
         config.stash[LAUNCHER_KEY] = self.box
         if self.reference is not None:
             config.stash[GRADING_REFERENCE_KEY] = self.reference
+        if self.bugs is not None:
+            config.stash[GRADING_BUGS_KEY] = self.bugs
 
 
 if __name__ == "__main__":

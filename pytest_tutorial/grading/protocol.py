@@ -19,6 +19,10 @@ from .sandbox import CHILD_MODULE, Limits
 FED_REFERENCE = ".reference"
 """Where, under the feed's root, a sandboxed child gets the reference solution (worker mode),
 in a folder only the child's own user may enter."""
+FED_BUGS = ".bugs"
+"""Where, under the feed's root, a sandboxed child gets the tutorial's bug modules, built
+once for the batch (:mod:`pytest_tutorial.tutorial_bugs`), in a folder only its user may
+enter."""
 FED_HYPOTHESIS = ".hypothesis-tables"
 """Where, under the feed's root, a sandboxed child gets hypothesis' Unicode tables
 (:mod:`pytest_tutorial.hypothesis_warmup`), for its own hypothesis storage folder."""

@@ -62,6 +62,10 @@ LAUNCHER_KEY = pytest.StashKey["Launcher"]()
 GRADING_REFERENCE_KEY = pytest.StashKey[Path]()
 """Where ``grade``'s child puts the reference solution it was given, which the relative
 performance target compares with (its worker is the trusted side's, not the learner's)."""
+GRADING_BUGS_KEY = pytest.StashKey[Path]()
+"""Where ``grade``'s child finds the tutorial's bug modules, built once for the batch by the
+parent and fed to it (:mod:`pytest_tutorial.tutorial_bugs`), kept as a tutorial run keeps
+them."""
 
 
 def launcher_of(config: pytest.Config) -> Launcher | None:

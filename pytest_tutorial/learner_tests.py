@@ -146,7 +146,8 @@ def run_many(
     The runs start in a shuffled order; the results come back in the order of ``jobs``.
     Once ``cancel`` is set no new run starts (the runs left come back unfinished);
     :func:`stop_all` ends the running ones. With a ``launcher`` (grading) the runs' warm
-    server is a learner process: started through it, and handed each run's folders.
+    server is a learner process: forked as one by the job slot's warm process, or started
+    through the launcher, and handed each run's folders.
     ``hypothesis_tables`` (:func:`~pytest_tutorial.hypothesis_warmup.tables_for_test_runs`)
     go into every run's new hypothesis storage folder, so tests that draw text do not each
     build hypothesis' Unicode tables (about a second of CPU per run).
@@ -346,7 +347,8 @@ def _start_server(
 ) -> WarmServer | None:
     """A new warm server for runs of this kind (moto and boto3 imported when ``aws``).
 
-    With a ``launcher`` it is a learner process: started through it, in its environment.
+    With a ``launcher`` it is a learner process, in its environment: forked by the job
+    slot's warm process where the launcher can ask one, else started through it.
     """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
     env.update(_RUN_FLAGS)

@@ -122,8 +122,8 @@ def serve_test_runs(payload: dict[str, Any]) -> int:
 
     _output, requests = payload["fds"]
     enter_box(payload["box"], keep=(requests,))
-    os.environ.pop(HYPOTHESIS_STORAGE, None)  # the slot server's, for its own fork; each run
-    # gets one of its own
+    # The slot server made a storage folder for its fork; each run here gets one of its own.
+    os.environ.pop(HYPOTHESIS_STORAGE, None)
     connection = socket.socket(fileno=requests)
     replies = connection.makefile("w", encoding="utf-8")
     serve(payload["config"], connection.fileno(), replies, connection)

@@ -182,7 +182,7 @@ def built_bugs(source: TutorialSource, tutorial: Tutorial, folder: Path) -> dict
     """The tutorial's bug modules, built once for the batch, as a kept-runs folder's files.
 
     Every submission's child would build the same ones (they depend on the tutorial
-    alone): about 0.3 s of CPU each. Fed to it, they are what it finds kept; a child
+    alone): about 0.1 s of CPU each. Fed to it, they are what it finds kept; a child
     whose tutorial builds other ones (another key) builds its own. Empty when the
     tutorial has none or they cannot be built (the child then says why).
     """

@@ -97,7 +97,9 @@ def test_the_child_runs_the_learners_tests_against_the_bugs_the_batch_built(
 
     Fed a control that cannot be imported, the child reports it, so it built none itself.
     """
-    if not sandbox.detect(sandbox.Mode.AUTO, 1, []).isolated:
+    box = sandbox.detect(sandbox.Mode.AUTO, 1, [])
+    box.release()
+    if not box.isolated:
         pytest.skip("the checks and bugs are fed to a child in bubblewrap")
     built = batch.built_bugs
 

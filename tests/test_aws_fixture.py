@@ -17,6 +17,7 @@ from botocore.httpsession import URLLib3Session
 from moto.core.models import botocore_stubber
 
 from pytest_tutorial.aws_sandbox import DEAD_PROXY, AwsSandbox, RealAwsCallBlocked
+from pytest_tutorial.fixtures import aws as aws_fixture
 from pytest_tutorial.fixtures.aws import AwsMock, plain_attribute
 from pytest_tutorial.model import AwsResources, DynamoTable, KeyAttribute
 
@@ -208,6 +209,35 @@ def test_declared_resources_exist_and_start_empty(mock: AwsMock) -> None:
     assert mock.sqs_messages() == []
     assert mock.queue_url.endswith("/unit-queue")
     assert (mock.bucket, mock.table) == ("unit-bucket", "items")
+
+
+def test_objects_read_from_the_backend_are_what_the_api_returns(
+    mock: AwsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """s3_objects reads moto's backend; the API's answer is the reference, whatever is asked."""
+    s3 = mock.client("s3")
+    for key, body in (("b", b"two"), ("a", b"one"), ("gone", b"x"), ("c/d", b"")):
+        s3.put_object(Bucket="unit-bucket", Key=key, Body=body)
+    s3.delete_object(Bucket="unit-bucket", Key="gone")
+    questions: list[list[str] | None] = [None, ["a", "missing", "c/d"], []]
+    assert aws_fixture._stored_objects("unit-bucket", None) is not None  # read there
+    from_backend = [mock.s3_objects(keys=keys) for keys in questions]
+    monkeypatch.setattr(aws_fixture, "_stored_objects", lambda bucket, keys: None)
+    from_api = [mock.s3_objects(keys=keys) for keys in questions]
+    assert from_backend == from_api
+    assert list(from_backend[0]) == ["a", "b", "c/d"]  # in the API's order
+    assert from_backend[0] == {"a": b"one", "b": b"two", "c/d": b""}
+
+
+def test_a_versioned_bucket_is_read_through_the_api(mock: AwsMock) -> None:
+    s3 = mock.client("s3")
+    s3.put_bucket_versioning(Bucket="unit-bucket", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="unit-bucket", Key="k", Body=b"first")
+    s3.put_object(Bucket="unit-bucket", Key="k", Body=b"second")
+    s3.put_object(Bucket="unit-bucket", Key="deleted", Body=b"x")
+    s3.delete_object(Bucket="unit-bucket", Key="deleted")
+    assert aws_fixture._stored_objects("unit-bucket", None) is None
+    assert mock.s3_objects() == {"k": b"second"}
 
 
 def test_state_reads_back_as_plain_values(mock: AwsMock) -> None:

@@ -3,7 +3,7 @@
 A grading child runs the learner's own tests in children of a warm server that is itself a
 learner process (:mod:`pytest_tutorial.learner_tests`). Started cold, that server starts
 Python and imports pytest, its plugins, hypothesis and fakeredis (moto and boto3 too for
-an AWS solution): about 0.5 s of CPU in every graded submission, 1 s with AWS. The job
+an AWS solution): about 0.6 s of CPU in every graded submission, 1.4 s with AWS. The job
 slot's warm server (:mod:`.warm_slots`) has those imports done already, so the grading
 child asks it to fork this server instead.
 

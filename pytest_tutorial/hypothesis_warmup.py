@@ -189,10 +189,7 @@ def _complete_marker(home: Path) -> Path:
 
 def install_unicode_tables(tables: Path, home: Path) -> None:
     """Put the tables fed in the folder ``tables`` into the storage folder ``home``."""
-    if tables.is_dir():
-        found = sorted(tables.rglob(f"*{TABLES_SUFFIX}"))
-        fed = {str(path.relative_to(tables)): path.read_bytes() for path in found}
-        write_unicode_tables(fed, home)
+    write_unicode_tables(_stored(tables), home)
 
 
 def write_unicode_tables(tables: Mapping[str, bytes], home: Path) -> None:

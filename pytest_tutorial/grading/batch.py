@@ -297,7 +297,8 @@ def run(
             box = sandbox.detect(options.mode, options.jobs, hidden)
             tables = building.result()
         reference = reference_of(source) if options.isolation == "worker" else None
-        bugs = built_bugs(source, tutorial, workdir / "bugs") if reference and box.isolated else {}
+        in_workers = options.isolation == "worker" and box.isolated  # their child uses them
+        bugs = built_bugs(source, tutorial, workdir / "bugs") if in_workers else {}
         plan = Plan(
             tutorial=tutorial,
             source=source,

@@ -32,6 +32,7 @@ from pytest_tutorial.learner_tests import (
     pytest_arguments,
     result_line,
 )
+from pytest_tutorial.run_slots import lower_priority
 
 
 class _Outcomes:
@@ -106,7 +107,11 @@ def run_one(spec: dict[str, Any], source: str | None, seed: int) -> bytes:
 
 
 def run_forked(payload: dict[str, Any]) -> int:
-    """The warm server's target: one run (``payload``: the spec, ``source``, ``seed``)."""
+    """The warm server's target: one run (``payload``: the spec, ``source``, ``seed``).
+
+    A run started beyond one per core comes with a ``niceness`` (:mod:`.run_slots`).
+    """
+    lower_priority(int(payload.get("niceness", 0)))
     line = run_one(payload, payload["source"], int(payload["seed"]))
     Path(payload["result"]).write_bytes(line)
     return 0

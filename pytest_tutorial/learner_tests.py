@@ -15,14 +15,15 @@ runs apart by where the code lives.
 
 Each run is a child forked from a warm server (:mod:`pytest_tutorial.warm`: pytest, the
 plugins, hypothesis, fakeredis, and moto and boto3 when the solution uses them, imported
-once; :mod:`pytest_tutorial.learner_runner` in the child), one per core at a time, started
-in an order shuffled afresh every time (a test cannot count its way to a run either). Every
-run is a fresh fork with a scratch folder and hypothesis database of its own (which starts
-with the session's Unicode tables only): nothing one run leaves in memory reaches another.
-The child learns no run's purpose, only the module source and seed. A run that hangs past
-:data:`RUN_TIMEOUT_S`, or ends its process, costs only itself. Plugin autoloading is off in
-the child (the learner's environment may hold any plugin); the plugins a learner's tests
-may rely on are loaded explicitly: pytest-asyncio (``asyncio_mode = auto``) and hypothesis.
+once; :mod:`pytest_tutorial.learner_runner` in the child), one per core at a time (more
+while a core is idle: :mod:`pytest_tutorial.run_slots`), started in an order shuffled
+afresh every time (a test cannot count its way to a run either). Every run is a fresh fork
+with a scratch folder and hypothesis database of its own (which starts with the session's
+Unicode tables only): nothing one run leaves in memory reaches another. The child learns
+no run's purpose, only the module source and seed. A run that hangs past :data:`RUN_TIMEOUT_S`,
+or ends its process, costs only itself. Plugin autoloading is off in the child (the
+learner's environment may hold any plugin); the plugins a learner's tests may rely on are
+loaded explicitly: pytest-asyncio (``asyncio_mode = auto``) and hypothesis.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from pytest_tutorial.learner_model import (
     LearnerTestRun,
     LearnerTestsError,
 )
+from pytest_tutorial.run_slots import FURTHER_RUN_NICENESS, RunSlots
 from pytest_tutorial.warm import (
     HYPOTHESIS_STORAGE,
     IGNORE_REWRITE_WARNING,
@@ -143,6 +145,7 @@ def run_many(
 ) -> list[LearnerTestRun]:
     """Run (implementation, seed) pairs, one forked child each, one per core at a time.
 
+    More start while a core is idle, at a lower priority, unless graded (:mod:`.run_slots`).
     The runs start in a shuffled order; the results come back in the order of ``jobs``.
     Once ``cancel`` is set no new run starts (the runs left come back unfinished);
     :func:`stop_all` ends the running ones. With a ``launcher`` (grading) the runs' warm
@@ -157,11 +160,15 @@ def run_many(
     stop = cancel or threading.Event()
     tables = hypothesis_tables or {}
     results: dict[int, LearnerTestRun] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
-        runs = pool.map(
-            lambda index: _run_job(layout, jobs[index], timeout_s, stop, launcher, tables), order
-        )
-        results.update(zip(order, runs, strict=True))
+    slots = RunSlots(os.cpu_count() or 1, further=launcher is None)
+
+    def run(index: int) -> LearnerTestRun:
+        with slots.slot() as further:
+            niceness = FURTHER_RUN_NICENESS if further else 0
+            return _run_job(layout, jobs[index], timeout_s, stop, launcher, tables, niceness)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), slots.most))) as pool:
+        results.update(zip(order, pool.map(run, order), strict=True))
     return [results[index] for index in range(len(jobs))]
 
 
@@ -172,6 +179,7 @@ def _run_job(
     cancel: threading.Event,
     launcher: Launcher | None,
     tables: Mapping[str, bytes],
+    niceness: int,
 ) -> LearnerTestRun:
     """One run in a child forked from the warm server; a server that dies is replaced once.
 
@@ -191,7 +199,7 @@ def _run_job(
                 job, "the harness could not start the test process", "", crashed=True
             )
         try:
-            return _run_forked(server, layout, job, timeout_s, launcher, tables)
+            return _run_forked(server, layout, job, timeout_s, launcher, tables, niceness)
         except ServerGone:
             _discard(server)
         finally:
@@ -207,6 +215,7 @@ def _run_forked(
     timeout_s: float,
     launcher: Launcher | None,
     tables: Mapping[str, bytes],
+    niceness: int,
 ) -> LearnerTestRun:
     implementation, seed = job
     with (
@@ -226,6 +235,7 @@ def _run_forked(
             "scratch": str(scratch),
             "source": implementation.source,
             "seed": seed,
+            "niceness": niceness,
             "result": str(results / "result.json"),
         }
         environ = {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tutorial import learner_tests
+from pytest_tutorial import learner_tests, run_slots
 from pytest_tutorial.learner_model import Implementation, Kind, LearnerTestsError
 from pytest_tutorial.learner_tests import run_many, solution_layout
 
@@ -123,6 +123,31 @@ def test_every_run_starts_with_the_unicode_tables_it_is_given(solution: Path) ->
     runs = run_many(layout, jobs, hypothesis_tables=tables)
     assert [run.passed for run in runs] == [1, 1]
     assert [run.passed for run in run_many(layout, jobs)] == [0, 0]
+
+
+@pytest.mark.parametrize("idle", [True, False])
+def test_runs_beyond_one_per_core_start_on_an_idle_core_at_a_lower_priority(
+    solution: Path, monkeypatch: pytest.MonkeyPatch, idle: bool
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(run_slots, "idle_core", lambda cores: idle)
+    (solution / "tests" / "test_cache.py").write_text(
+        "import os, time\n\n"
+        "def test_records_its_niceness():\n"
+        "    seed = os.environ['PYTEST_TUTORIAL_SHUFFLE_SEED']\n"
+        "    with open(os.path.join(os.environ['LEARNER_TESTS_OBSERVE'], seed), 'w') as out:\n"
+        "        out.write(str(os.nice(0)))\n"
+        "    time.sleep(0.5)  # the runs overlap when they may\n",
+        encoding="utf-8",
+    )
+    base = os.nice(0)
+    jobs = [(Implementation(Kind.YOURS), seed) for seed in (1, 2)]
+    runs = run_many(solution_layout(solution, "cache_service"), jobs)
+    assert all(run.all_passed for run in runs)
+    observed = solution.parent / "observed"
+    niceness = sorted(int(path.read_text(encoding="utf-8")) for path in observed.iterdir())
+    further = min(base + run_slots.FURTHER_RUN_NICENESS, 19)
+    assert niceness == ([base, further] if idle else [base, base])
 
 
 def test_a_run_that_hangs_or_ends_its_process_costs_only_itself(

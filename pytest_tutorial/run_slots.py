@@ -1,0 +1,98 @@
+"""When a run of the learner's tests may start: one per core, and one more per idle core.
+
+The runs (:func:`pytest_tutorial.learner_tests.run_many`) share the machine with the
+checks' process. One run per core at a time keeps the cores busy while the runs compute,
+but a run whose test sleeps (a TTL running out, a timeout, an asyncio delay) holds a core
+it does not use, and once the checks wait for the runs, the runs are all that is left. So
+a further run, up to two per core, starts whenever the machine has an idle core: fewer
+runnable tasks than cores, as Linux counts them in ``/proc/loadavg``. A busy machine shows
+no idle core, so no further run starts there; where the count cannot be read, it is one
+run per core. Not under ``grade``: there a submission's processes and threads are
+counted against one limit (``--processes``), which a test that starts many threads could
+reach only because more of its runs ran at once.
+
+Such a further run takes a core that was idle when it started; it must not take it from
+the checks' process when that wakes. So it runs at a lower priority
+(:func:`lower_priority`); the runs within one per core keep the priority they always had.
+Measured with the whole tutorials (docs/benchmarks.md, "Ninth round").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+LOAD_FILE = Path("/proc/loadavg")
+AUTOGROUP_FILE = Path("/proc/self/autogroup")
+POLL_S = 0.01
+"""How often a run waiting for a slot looks for an idle core."""
+FURTHER_RUN_NICENESS = 10
+"""The niceness of a run started beyond one per core: about a tenth of a core's share."""
+
+
+def idle_core(cores: int, load_file: Path = LOAD_FILE) -> bool:
+    """Whether fewer tasks than ``cores`` are runnable, this reading thread aside.
+
+    The fourth field of ``/proc/loadavg`` is ``runnable/total``, and the reader counts
+    itself. False when the file cannot be read (another system).
+    """
+    try:
+        runnable = int(load_file.read_bytes().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return runnable - 1 < cores
+
+
+def lower_priority(niceness: int, autogroup_file: Path = AUTOGROUP_FILE) -> None:
+    """Make this process ``niceness`` nicer, where Linux weighs it too.
+
+    Linux with session autogroups (the default of most distributions) shares the CPU
+    between sessions first, and each run is a session of its own, so the session's group
+    gets the niceness as well as the process. Errors are ignored: a run at its usual
+    priority is still a correct run.
+    """
+    if niceness <= 0:
+        return
+    with contextlib.suppress(OSError):
+        autogroup_file.write_text(str(niceness), encoding="ascii")
+    with contextlib.suppress(OSError):
+        os.nice(niceness)
+
+
+class RunSlots:
+    """One run per core, and with ``further``, up to two per core while a core is idle."""
+
+    def __init__(
+        self,
+        cores: int,
+        *,
+        further: bool = True,
+        has_idle_core: Callable[[int], bool] | None = None,
+    ) -> None:
+        self.cores = max(1, cores)
+        self.most = self.cores * (2 if further else 1)
+        self._has_idle_core = has_idle_core or idle_core
+        self._running = 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Wait until a run may start and hold its slot; True for a run beyond one per core."""
+        with self._changed:
+            while True:
+                further = self._running >= self.cores
+                if not further:
+                    break
+                if self._running < self.most and self._has_idle_core(self.cores):
+                    break
+                self._changed.wait(POLL_S)
+            self._running += 1
+        try:
+            yield further
+        finally:
+            with self._changed:
+                self._running -= 1
+                self._changed.notify()

@@ -255,8 +255,12 @@ class _LearnerProcesses:
         fed_bugs = None if args.feed_root is None else args.feed_root / FED_BUGS
         self.bugs = fed_bugs if fed_bugs is not None and fed_bugs.is_dir() else None
 
-    def pytest_configure(self, config: pytest.Config) -> None:
-        """Put the box where the session looks for a launcher; the grader's reference and bugs."""
+    def pytest_cmdline_main(self, config: pytest.Config) -> None:
+        """Put the box where the session looks for a launcher; the grader's reference and bugs.
+
+        Before any plugin is configured (the tutorial's activation asks for a launcher): pytest
+        calls this before its own ``pytest_cmdline_main``, which configures and runs the session.
+        """
         from pytest_tutorial.isolation.launcher import (
             GRADING_BUGS_KEY,
             GRADING_REFERENCE_KEY,

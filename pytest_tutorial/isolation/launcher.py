@@ -2,7 +2,7 @@
 
 A tutorial run on a learner's machine starts its workers and its learner-test runs as
 plain children. ``pytest-tutorial grade`` puts a :class:`Launcher` in the config's stash
-(:data:`LAUNCHER_KEY`) before the session starts: every process that runs learner code (the
+(:data:`LAUNCHER_KEY`) before any plugin is configured: every process that runs learner code (the
 solution's workers, the warm server of the learner's test runs) is then started through it,
 limited and under the job slot's own uid (:class:`~pytest_tutorial.grading.learner_box.
 LearnerBox`), and every folder such a process must write is handed over first.

@@ -1,0 +1,66 @@
+"""When the warm server of the learner's test runs starts: as pytest configures the run.
+
+A first run's runs of the learner's tests wait for that server (half a second of start-up),
+so it starts as the tutorial is activated, alongside pytest's own start-up, not at the
+session's start. A selection of checks (``-k``) may leave the runs out: then it does not
+start at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RunTutorial
+
+pytestmark = pytest.mark.slow
+
+PROBE = '''
+"""Whether the runs' server was being started when every plugin had been configured."""
+import os
+import threading
+
+import pytest
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    names = [thread.name for thread in threading.enumerate()]
+    with open(os.path.join(os.path.dirname(__file__), "seen.txt"), "w") as seen:
+        seen.write(str("learner-tests-warm" in names))
+'''
+
+
+@pytest.fixture
+def probe(pytester: pytest.Pytester) -> Callable[[], bool]:
+    """A plugin that records whether the server's start-up thread runs once configured."""
+    pytester.makepyfile(probe_warm_start=PROBE)
+    pytester.syspathinsert()
+
+    def seen() -> bool:
+        return {"True": True, "False": False}[(pytester.path / "seen.txt").read_text()]
+
+    return seen
+
+
+def test_the_runs_server_starts_while_pytest_configures(
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    probe: Callable[[], bool],
+) -> None:
+    folder = copy_solution("reference_solutions", "caching")
+    run = run_tutorial("caching", "-p", "probe_warm_start", solution=folder)
+    assert run.status("tests") == "passed"
+    assert probe()
+
+
+def test_a_selection_of_checks_starts_no_server(
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    probe: Callable[[], bool],
+) -> None:
+    folder = copy_solution("reference_solutions", "caching")
+    run_tutorial("caching", "-p", "probe_warm_start", "-k", "round_trip", solution=folder)
+    assert not probe()

@@ -3,7 +3,8 @@
 A first run's runs of the learner's tests wait for that server (half a second of start-up),
 so it starts as the tutorial is activated, alongside pytest's own start-up, not at the
 session's start. A selection of checks (``-k``) may leave the runs out: then it does not
-start at all.
+start at all. Under ``grade`` the launcher, in the stash before any plugin is configured,
+asks for it at the session's start (forked by the job slot's warm process).
 """
 
 from __future__ import annotations
@@ -31,6 +32,31 @@ def pytest_configure(config):
     with open(os.path.join(os.path.dirname(__file__), "seen.txt"), "w") as seen:
         seen.write(str("learner-tests-warm" in names))
 '''
+PLAIN_LAUNCHER = """
+\"\"\"Learner processes as plain children, through a launcher put where grading puts its own.\"\"\"
+from pytest_tutorial.isolation.launcher import LAUNCHER_KEY
+
+
+class PlainLauncher:
+    def prefix(self, cwd):
+        return []
+
+    def environment(self):
+        return {}
+
+    def fork_server(self, config, *, warmed_up, env, cwd):
+        return None
+
+    def give(self, folder):
+        pass
+
+    def describe_exit(self, end):
+        return "it ended"
+
+
+def pytest_cmdline_main(config):
+    config.stash[LAUNCHER_KEY] = PlainLauncher()
+"""
 
 
 @pytest.fixture
@@ -64,3 +90,17 @@ def test_a_selection_of_checks_starts_no_server(
     folder = copy_solution("reference_solutions", "caching")
     run_tutorial("caching", "-p", "probe_warm_start", "-k", "round_trip", solution=folder)
     assert not probe()
+
+
+def test_with_a_launcher_the_server_waits_for_the_session_start(
+    pytester: pytest.Pytester,
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    probe: Callable[[], bool],
+) -> None:
+    pytester.makepyfile(plain_launcher=PLAIN_LAUNCHER)
+    folder = copy_solution("reference_solutions", "caching")
+    options = ("-p", "plain_launcher", "-p", "probe_warm_start")
+    run = run_tutorial("caching", *options, solution=folder)
+    assert not probe()
+    assert run.status("tests") == "passed"

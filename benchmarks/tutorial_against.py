@@ -1,0 +1,87 @@
+"""A whole tutorial run by this checkout against another version's source tree, interleaved.
+
+On a shared machine the wall time of ``benchmarks/whole_tutorial.py`` moves with the load
+and with the machine's speed from day to day; a change is judged by runs of the two
+versions in turn. The other version is a source tree (``git worktree add /tmp/before
+COMMIT``) run by this same interpreter with ``PYTHONPATH`` pointing at it, so both use the
+same installed pytest, hypothesis, fakeredis and moto: only the code differs. Each round
+runs ``pytest --tutorial=NAME --tutorial-solution=<this checkout's reference>`` once with
+each version, in alternating order, from an empty folder; prints every run's wall time and
+result line, then the medians and their ratio.
+
+    python benchmarks/tutorial_against.py /tmp/before [--tutorial caching] [--rounds 7] \
+        [--fresh-runs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import REPO, machine, median
+
+
+def _run(arguments: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+    """Wall seconds and last line of one run; ends the script if the run crashed."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", *arguments],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - started
+    if completed.returncode not in (0, 1):
+        raise SystemExit(f"pytest exited {completed.returncode}:\n{completed.stdout[-3000:]}")
+    lines = completed.stdout.strip().splitlines()
+    return elapsed, lines[-1] if lines else ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("other", type=Path, help="the other version's source tree")
+    parser.add_argument("--tutorial", default="caching")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--fresh-runs", action="store_true", help="--tutorial-fresh-runs")
+    options = parser.parse_args()
+    other = options.other.resolve()
+    if not (other / "pytest_tutorial" / "__init__.py").is_file():
+        raise SystemExit(f"{other} is not a source tree of pytest-tutorial")
+    arguments = [
+        f"--tutorial={options.tutorial}",
+        f"--tutorial-solution={REPO / 'reference_solutions' / options.tutorial}",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    ]
+    if options.fresh_runs:
+        arguments.append("--tutorial-fresh-runs")
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    versions = {"this checkout": {**base, "PYTHONPATH": str(REPO)}, "other": {**base}}
+    versions["other"]["PYTHONPATH"] = str(other)
+    print(f"machine: {machine()}")
+    print(f"tutorial: {options.tutorial}{' (fresh runs)' if options.fresh_runs else ''}")
+    times: dict[str, list[float]] = {label: [] for label in versions}
+    with tempfile.TemporaryDirectory(prefix="tutorial-against-") as name:
+        for round_ in range(options.rounds):
+            order = list(versions) if round_ % 2 == 0 else list(reversed(versions))
+            for label in order:
+                elapsed, last = _run(arguments, Path(name), versions[label])
+                times[label].append(elapsed)
+                print(f"  {label:14} {elapsed:5.2f} s  {last}")
+    for label, values in times.items():
+        print(f"{label}: median {median(values):.2f} s over {len(values)} runs")
+    ratio = median(times["this checkout"]) / median(times["other"])
+    print(f"ratio this checkout / other: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -17,32 +17,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from _common import REPO, machine, median
-
-
-def _run(arguments: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
-    """Wall seconds and last line of one run; ends the script if the run crashed."""
-    started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, "-m", "pytest", *arguments],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-    elapsed = time.perf_counter() - started
-    if completed.returncode not in (0, 1):
-        raise SystemExit(f"pytest exited {completed.returncode}:\n{completed.stdout[-3000:]}")
-    lines = completed.stdout.strip().splitlines()
-    return elapsed, lines[-1] if lines else ""
+from _common import REPO, machine, measured_run, median
 
 
 def main() -> None:
@@ -65,8 +43,10 @@ def main() -> None:
     if options.fresh_runs:
         arguments.append("--tutorial-fresh-runs")
     base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    versions = {"this checkout": {**base, "PYTHONPATH": str(REPO)}, "other": {**base}}
-    versions["other"]["PYTHONPATH"] = str(other)
+    versions = {
+        "this checkout": {**base, "PYTHONPATH": str(REPO)},
+        "other": {**base, "PYTHONPATH": str(other)},
+    }
     print(f"machine: {machine()}")
     print(f"tutorial: {options.tutorial}{' (fresh runs)' if options.fresh_runs else ''}")
     times: dict[str, list[float]] = {label: [] for label in versions}
@@ -74,9 +54,10 @@ def main() -> None:
         for round_ in range(options.rounds):
             order = list(versions) if round_ % 2 == 0 else list(reversed(versions))
             for label in order:
-                elapsed, last = _run(arguments, Path(name), versions[label])
+                elapsed, _, output = measured_run(arguments, cwd=Path(name), env=versions[label])
                 times[label].append(elapsed)
-                print(f"  {label:14} {elapsed:5.2f} s  {last}")
+                last = output.strip().splitlines()[-1:] or [""]
+                print(f"  {label:14} {elapsed:5.2f} s  {last[0]}")
     for label, values in times.items():
         print(f"{label}: median {median(values):.2f} s over {len(values)} runs")
     ratio = median(times["this checkout"]) / median(times["other"])

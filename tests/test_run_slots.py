@@ -49,7 +49,7 @@ def most_at_once(slots: RunSlots, runs: int) -> tuple[int, list[bool]]:
                 running += 1
                 peak = max(peak, running)
                 further.append(beyond)
-            time.sleep(0.05)
+            time.sleep(0.2)  # long enough for every thread to have started
             with lock:
                 running -= 1
 

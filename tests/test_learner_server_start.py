@@ -9,11 +9,13 @@ asks for it at the session's start (forked by the job slot's warm process).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from pytest_tutorial.fixtures import learner as learner_fixtures
 from tests.conftest import RunTutorial
 
 pytestmark = pytest.mark.slow
@@ -104,3 +106,23 @@ def test_with_a_launcher_the_server_waits_for_the_session_start(
     run = run_tutorial("caching", *options, solution=folder)
     assert not probe()
     assert run.status("tests") == "passed"
+
+
+def test_the_server_copies_the_aws_sandboxs_environment_not_the_learners(
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server copies the environment as it starts: the sandbox's must be in place."""
+    copied: list[str | None] = []
+    start = learner_fixtures._start_warm_server
+
+    def recording(config: pytest.Config) -> None:
+        copied.append(os.environ.get("AWS_CONFIG_FILE"))
+        start(config)
+
+    monkeypatch.setattr(learner_fixtures, "_start_warm_server", recording)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/home/learner/.aws/config")
+    folder = copy_solution("reference_solutions", "object_store")
+    run_tutorial("object_store", "-k", "round_trips", solution=folder)
+    assert copied == [os.devnull]

@@ -16,12 +16,13 @@ if TYPE_CHECKING:
     from pytest_tutorial.errors import usage_error
     from pytest_tutorial.fixtures.aws import AwsMock
     from pytest_tutorial.fixtures.core import LoadRunner
-    from pytest_tutorial.fixtures.redis import FakeClock, InstrumentedRedis, RedisBackend
+    from pytest_tutorial.fixtures.redis import FakeClock
     from pytest_tutorial.grading.formats import hookimpl
     from pytest_tutorial.load import LoadResult, run_load, run_load_async
     from pytest_tutorial.memory import allocations_after, allocations_in
     from pytest_tutorial.model import Tutorial
     from pytest_tutorial.plain import as_plain_json, assert_same_json
+    from pytest_tutorial.redis_backend import InstrumentedRedis, RedisBackend
     from pytest_tutorial.references import by_reference, value_now
     from pytest_tutorial.report_model import Report
     from pytest_tutorial.scaffold import not_written_yet
@@ -35,9 +36,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "AwsMock": "pytest_tutorial.fixtures.aws",
     "FakeClock": "pytest_tutorial.fixtures.redis",
-    "InstrumentedRedis": "pytest_tutorial.fixtures.redis",
+    "InstrumentedRedis": "pytest_tutorial.redis_backend",
     "LoadRunner": "pytest_tutorial.fixtures.core",
-    "RedisBackend": "pytest_tutorial.fixtures.redis",
+    "RedisBackend": "pytest_tutorial.redis_backend",
     "Report": "pytest_tutorial.report_model",
     "Solution": "pytest_tutorial.solution",
     "Tutorial": "pytest_tutorial.model",

@@ -14,10 +14,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-
-import redis
+from typing import TYPE_CHECKING
 
 from pytest_tutorial.errors import usage_error
+
+if TYPE_CHECKING:
+    import redis
 
 START_TIMEOUT_S = 10.0
 
@@ -54,9 +56,13 @@ class RedisProcess:
 
     def client(self, db: int = 0) -> redis.Redis:
         """A plain client of this server's database ``db`` (the caller closes it)."""
+        import redis  # here: the fixture module imports this one in runs without Redis
+
         return redis.Redis(host="127.0.0.1", port=self.port, db=db)
 
     def _wait_until_ready(self) -> None:
+        import redis
+
         deadline = time.monotonic() + START_TIMEOUT_S
         probe = self.control
         while time.monotonic() < deadline:

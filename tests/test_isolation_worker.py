@@ -16,12 +16,12 @@ import fakeredis
 import pytest
 import redis
 
-from pytest_tutorial.fixtures.redis import InstrumentedRedis
 from pytest_tutorial.isolation import protocol, replay
 from pytest_tutorial.isolation.handles import Handle
 from pytest_tutorial.isolation.load_check import Observed, Tampered, Target, check, measure
 from pytest_tutorial.isolation.redis_bridge import RedisBridge
 from pytest_tutorial.isolation.remote import Worker, WorkerGone
+from pytest_tutorial.redis_backend import InstrumentedRedis
 from pytest_tutorial.solution import SolutionImportError
 
 pytestmark = pytest.mark.slow

@@ -6,7 +6,7 @@ import fakeredis
 import pytest
 import redis
 
-from pytest_tutorial.fixtures.redis import InstrumentedRedis
+from pytest_tutorial.redis_backend import InstrumentedRedis
 
 
 def client() -> InstrumentedRedis:

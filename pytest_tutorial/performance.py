@@ -13,6 +13,13 @@ below ``p95_floor_ms`` a p95 passes, above ``p95_ms`` (the ceiling) it fails, wh
 the reference measured. Where no reference solution is available the ceiling decides
 alone, and the outcome says so. :func:`rule_sentence` states the rule in words; each
 tutorial's text must contain that sentence, so the learner reads the rule they are judged by.
+
+The floor also saves the reference's half of the work: while every round of the learner's
+is at or below it, the median is too, and it passes whatever the reference measures. So
+:func:`compare` builds and measures the reference only from the first round over the floor
+(the rounds before it are measured for the reference then); a fast learner's report has
+no reference figures. In worker mode (:func:`compare_measured`) the reference is always
+measured: its worker times the harness the learner's figures are checked against.
 """
 
 from __future__ import annotations
@@ -289,46 +296,80 @@ def rule_sentence(target: PerformanceTarget) -> str:
 def compare(
     name: str,
     learner: Call,
-    reference: Call | None,
+    build_reference: Callable[[], Call] | None,
     sizes: Sizes,
     target: PerformanceTarget,
     *,
     reference_note: str = "",
 ) -> Outcome:
-    """Measure ``learner`` (and ``reference``, interleaved) and judge against ``target``."""
-    relative, note = _decide(target, reference is not None, reference_note)
-    sides = [learner] + ([reference] if reference and relative else [])
-    for side in sides:
-        _warm(side, sizes.warmup)
+    """Measure ``learner`` and judge it against ``target``.
+
+    The reference's call, made by ``build_reference``, is measured once it can decide
+    (:func:`_needs_reference`), interleaved with the learner's rounds; the rounds it missed
+    until then are measured as it joins, so every round has both sides.
+    """
+    relative, note = _decide(target, build_reference is not None, reference_note)
+    wanted = build_reference if relative else None
     load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
-    rounds = []
+    reference = wanted() if wanted is not None and _needs_reference([], target) else None
+    for side in (learner, reference):
+        if side is not None:
+            _warm(side, sizes.warmup)
+    rounds: list[list[LoadResult]] = []
     for index in range(sizes.rounds):
+        sides = [learner] if reference is None else [learner, reference]
         measured = {id(side): run_load(side, **load) for side in _order(sides, index)}
         rounds.append([measured[id(side)] for side in sides])
+        if wanted is not None and reference is None and _needs_reference(rounds, target):
+            reference = wanted()
+            _warm(reference, sizes.warmup)
+            for missed in rounds:
+                missed.append(run_load(reference, **load))
     return _outcome(name, rounds, target, note)
 
 
 async def compare_async(
     name: str,
     learner: AsyncCall,
-    reference: AsyncCall | None,
+    build_reference: Callable[[], AsyncCall] | None,
     sizes: Sizes,
     target: PerformanceTarget,
     *,
     reference_note: str = "",
 ) -> Outcome:
     """:func:`compare` for coroutine functions, driven by concurrent tasks."""
-    relative, note = _decide(target, reference is not None, reference_note)
-    sides = [learner] + ([reference] if reference and relative else [])
+    relative, note = _decide(target, build_reference is not None, reference_note)
+    wanted = build_reference if relative else None
+    load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
+    reference = wanted() if wanted is not None and _needs_reference([], target) else None
     # The sides warm up at once: nothing of a warm-up is measured, and a call that waits
     # (a batch of 40 ms calls) waits once instead of once per side.
+    sides = [side for side in (learner, reference) if side is not None]
     await asyncio.gather(*(_warm_async(side, sizes.warmup) for side in sides))
-    load = {"requests": sizes.requests, "concurrency": sizes.concurrency}
-    rounds = []
+    rounds: list[list[LoadResult]] = []
     for index in range(sizes.rounds):
-        measured = {id(side): await run_load_async(side, **load) for side in _order(sides, index)}
+        sides = [learner] if reference is None else [learner, reference]
+        measured = {}
+        for side in _order(sides, index):
+            measured[id(side)] = await run_load_async(side, **load)
         rounds.append([measured[id(side)] for side in sides])
+        if wanted is not None and reference is None and _needs_reference(rounds, target):
+            reference = wanted()
+            await _warm_async(reference, sizes.warmup)
+            for missed in rounds:
+                missed.append(await run_load_async(reference, **load))
     return _outcome(name, rounds, target, note)
+
+
+def _needs_reference(rounds: list[list[LoadResult]], target: PerformanceTarget) -> bool:
+    """Whether the reference can decide, given the learner's rounds measured so far.
+
+    Without a floor it always can. With one, not while every round's p95 is at or below
+    it: however the rest goes, a median under the floor passes whatever the reference
+    measures (and a median over it needs the reference, measured from the first round over).
+    """
+    floor = target.p95_floor_ms
+    return floor is None or any(not results[0].p95_ms <= floor for results in rounds)
 
 
 Measure = Callable[[int, int, int], LoadResult]

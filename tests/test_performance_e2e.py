@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,8 +63,21 @@ def test_the_reference_passes_against_itself(
     entry = run.report["performance"][0]
     assert run.status("performance") == "passed"
     assert entry["decided_by"] in ("floor", "relative")  # tens of microseconds: the floor
-    assert entry["reference_p95_ms"] is not None
-    assert entry["ratio"] is not None
+    _assert_reference_measured_when_it_could_decide(entry)
+
+
+def _assert_reference_measured_when_it_could_decide(entry: Any) -> None:
+    """The reference is measured in every round once a round of the learner's is over the
+    floor, and in none while every round is at or below it (the floor then decides)."""
+    over = [row for row in entry["rounds"] if row["learner_p95_ms"] > entry["p95_floor_ms"]]
+    measured = [row["reference_p95_ms"] is not None for row in entry["rounds"]]
+    if over:
+        assert all(measured), entry["rounds"]
+        assert entry["ratio"] is not None
+    else:
+        assert not any(measured), entry["rounds"]
+        assert entry["decided_by"] == "floor"
+        assert entry["reference_p95_ms"] is None
 
 
 def test_without_a_reference_the_ceiling_decides_alone(
@@ -120,7 +134,9 @@ def test_under_xdist_the_verdict_and_report_are_complete(
     run = run_tutorial("caching", "-n", "2", solution="reference")
     assert run.report["verdict"] == "validated", run.result.stdout.str()
     assert set(run.automated_statuses().values()) == {"passed"}
-    assert run.report["performance"][0]["reference_p95_ms"] is not None
+    entry = run.report["performance"][0]
+    assert len(entry["rounds"]) == 5
+    _assert_reference_measured_when_it_could_decide(entry)
     checks = [check for item in run.report["checklist"] for check in item["checks"]]
     assert len(checks) == checks_in("caching")
 

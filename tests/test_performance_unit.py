@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from pytest_tutorial.histogram import histogram
 from pytest_tutorial.load import LoadResult
 from pytest_tutorial.model import PerformanceTarget
-from pytest_tutorial.performance import Outcome, Sizes, TargetKind, compare, plan, rule_sentence
+from pytest_tutorial.performance import (
+    Outcome,
+    Sizes,
+    TargetKind,
+    compare,
+    compare_async,
+    plan,
+    rule_sentence,
+)
 from pytest_tutorial.report_model import CheckIdentity
 
 SIZES = Sizes(requests=20, concurrency=2, warmup=2, rounds=3)
@@ -22,6 +32,11 @@ def spin(seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
+
+
+def built(call: Callable[[], object]) -> Callable[[], Callable[[], object]]:
+    """What compare() takes for the reference: a function that makes its call."""
+    return lambda: call
 
 
 @pytest.mark.parametrize(
@@ -98,16 +113,91 @@ def test_learner_and_reference_are_measured_interleaved() -> None:
     compare(
         "x",
         lambda: order.append("L"),
-        lambda: order.append("R"),
+        built(lambda: order.append("R")),
         Sizes(requests=2, concurrency=1, warmup=0, rounds=3),
         PerformanceTarget(relative_p95=2),
     )
     assert "".join(order) == "LLRRRRLLLLRR"  # who goes first alternates by round
 
 
+FLOORED = PerformanceTarget(relative_p95=2, p95_floor_ms=1.0)
+
+
+def test_a_learner_at_or_below_the_floor_in_every_round_is_never_compared() -> None:
+    made: list[str] = []
+
+    def make_reference() -> Callable[[], object]:
+        made.append("reference")
+        return lambda: None
+
+    outcome = compare("x", lambda: None, make_reference, SIZES, FLOORED)
+    assert made == []  # not even built: the floor passes the learner whatever it measures
+    assert outcome.decided_by is TargetKind.FLOOR
+    assert outcome.passed
+    summary = outcome.summary(IDENTITY)
+    assert summary["reference_p95_ms"] is None
+    assert [row["reference_p95_ms"] for row in summary["rounds"]] == [None] * SIZES.rounds
+
+
+def test_the_reference_joins_at_the_first_round_over_the_floor_and_makes_up_the_rest() -> None:
+    order: list[str] = []
+    calls = iter(range(10**6))
+
+    def learner() -> None:  # fast in the first round, 3 ms a call from the second on
+        order.append("L")
+        if next(calls) >= 2:
+            time.sleep(0.003)
+
+    outcome = compare(
+        "x",
+        learner,
+        built(lambda: order.append("R")),
+        Sizes(requests=2, concurrency=1, warmup=0, rounds=3),
+        FLOORED,
+    )
+    # rounds 1 and 2 of the learner, the reference's two rounds missed, then L R again
+    assert "".join(order) == "LLLLRRRRLLRR"
+    assert len(outcome.reference_rounds) == 3
+    assert outcome.decided_by is TargetKind.RELATIVE
+    assert not outcome.passed  # 3 ms against a reference that does nothing
+
+
+def test_coroutines_under_the_floor_are_never_compared_either() -> None:
+    made: list[str] = []
+
+    async def fast() -> None:
+        await asyncio.sleep(0)
+
+    def make_reference() -> Callable[[], Awaitable[None]]:
+        made.append("reference")
+        return fast
+
+    outcome = asyncio.run(compare_async("x", fast, make_reference, SIZES, FLOORED))
+    assert made == []
+    assert outcome.decided_by is TargetKind.FLOOR
+    assert outcome.reference_p95_ms is None
+
+
+def test_coroutines_over_the_floor_are_compared_in_every_round() -> None:
+    async def slow() -> None:
+        await asyncio.sleep(0.003)
+
+    async def fast() -> None:
+        await asyncio.sleep(0)
+
+    outcome = asyncio.run(compare_async("x", slow, lambda: fast, SIZES, FLOORED))
+    assert len(outcome.reference_rounds) == SIZES.rounds
+    assert outcome.decided_by is TargetKind.RELATIVE
+    assert not outcome.passed
+
+
 def test_a_three_times_slower_learner_fails_the_relative_target() -> None:
     outcome = compare(
-        "x", lambda: spin(0.0003), lambda: spin(0.0001), SIZES, PerformanceTarget(relative_p95=2)
+        "x",
+        lambda: spin(0.0003),
+        built(lambda: spin(0.0001)),
+        SIZES,
+        PerformanceTarget(relative_p95=2),
     )
     assert outcome.decided_by is TargetKind.RELATIVE
     assert outcome.ratio is not None
@@ -118,7 +208,11 @@ def test_a_three_times_slower_learner_fails_the_relative_target() -> None:
 
 def test_the_same_code_passes_the_relative_target() -> None:
     outcome = compare(
-        "x", lambda: spin(0.0001), lambda: spin(0.0001), SIZES, PerformanceTarget(relative_p95=2)
+        "x",
+        lambda: spin(0.0001),
+        built(lambda: spin(0.0001)),
+        SIZES,
+        PerformanceTarget(relative_p95=2),
     )
     assert outcome.passed, outcome.describe()
     summary = outcome.summary(IDENTITY)
@@ -174,7 +268,7 @@ def test_a_load_test_where_every_request_failed_still_reports() -> None:
     def down() -> None:
         raise ConnectionError("refused")
 
-    outcome = compare("x", down, down, SIZES, PerformanceTarget(p95_ms=5, relative_p95=2))
+    outcome = compare("x", down, built(down), SIZES, PerformanceTarget(p95_ms=5, relative_p95=2))
     assert not outcome.passed
     summary = outcome.summary(IDENTITY)
     assert summary["p95_ms"] is None

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tutorial.aws_clients import LearnerClients
+from pytest_tutorial.aws_resources import DirectCreation, calibrated_creation
 from pytest_tutorial.model import AwsResources
 
 DEAD_PROXY = "http://127.0.0.1:9"
@@ -93,6 +94,9 @@ class AwsSandbox:
         self.session: Any = None
         self.learner_clients = LearnerClients(self.new_client)
         """The clients the checks give the learner's code, kept from check to check."""
+        self.direct_creation: DirectCreation | None = None
+        """Makes each check's resources in moto's backends, once :meth:`warm_up` found that
+        to make what the API makes; None: through the API."""
 
     def install(self) -> None:
         """Set the environment, load moto, guard botocore's HTTP layer."""
@@ -171,7 +175,9 @@ class AwsSandbox:
         moto's modules of the declared services, their parsed models, the inspector clients
         moto's mock started, and one listing call each, in an account of its own. The
         first check would pay them otherwise; paid here, what they build can be left out of
-        garbage collection with the rest of the run's long-lived objects.
+        garbage collection with the rest of the run's long-lived objects. Then the declared
+        resources are made through the API and directly, and compared
+        (:func:`~pytest_tutorial.aws_resources.calibrated_creation`).
         """
         import importlib
 
@@ -189,6 +195,9 @@ class AwsSandbox:
             for service, operation, declared in listings:
                 if declared:
                     getattr(self.inspector(service), operation)()
+            self.direct_creation = calibrated_creation(
+                self.resources, self.inspector, self.empty_account
+            )
         finally:
             self.close_account()
 

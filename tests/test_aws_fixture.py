@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from botocore.httpsession import URLLib3Session
 from moto.core.models import botocore_stubber
 
+from pytest_tutorial import aws_resources
 from pytest_tutorial.aws_sandbox import DEAD_PROXY, AwsSandbox, RealAwsCallBlocked
 from pytest_tutorial.fixtures import aws as aws_fixture
 from pytest_tutorial.fixtures.aws import AwsMock, plain_attribute
@@ -220,9 +221,9 @@ def test_objects_read_from_the_backend_are_what_the_api_returns(
         s3.put_object(Bucket="unit-bucket", Key=key, Body=body)
     s3.delete_object(Bucket="unit-bucket", Key="gone")
     questions: list[list[str] | None] = [None, ["a", "missing", "c/d"], []]
-    assert aws_fixture._stored_objects("unit-bucket", None) is not None  # read there
+    assert aws_resources.stored_objects("unit-bucket", None) is not None  # read there
     from_backend = [mock.s3_objects(keys=keys) for keys in questions]
-    monkeypatch.setattr(aws_fixture, "_stored_objects", lambda bucket, keys: None)
+    monkeypatch.setattr(aws_fixture, "stored_objects", lambda bucket, keys: None)
     from_api = [mock.s3_objects(keys=keys) for keys in questions]
     assert from_backend == from_api
     assert list(from_backend[0]) == ["a", "b", "c/d"]  # in the API's order
@@ -236,7 +237,7 @@ def test_a_versioned_bucket_is_read_through_the_api(mock: AwsMock) -> None:
     s3.put_object(Bucket="unit-bucket", Key="k", Body=b"second")
     s3.put_object(Bucket="unit-bucket", Key="deleted", Body=b"x")
     s3.delete_object(Bucket="unit-bucket", Key="deleted")
-    assert aws_fixture._stored_objects("unit-bucket", None) is None
+    assert aws_resources.stored_objects("unit-bucket", None) is None
     assert mock.s3_objects() == {"k": b"second"}
 
 

@@ -55,6 +55,8 @@ class Layout:
     """The solution's top-level names to copy (files, packages, ``tests``)."""
     aws: bool = False
     """Whether the solution's code imports boto3, botocore or moto (what the server warms)."""
+    redis: bool = True
+    """Whether the solution's code imports redis or fakeredis (the server imports them)."""
 
     @property
     def module_path(self) -> str:

@@ -65,6 +65,8 @@ RUNNER_MODULE = "pytest_tutorial.learner_runner"
 RUNNER_TARGET = f"{RUNNER_MODULE}:run_forked"
 AWS_IMPORT = re.compile(rb"^\s*(?:import|from)\s+(?:boto3|botocore|moto)\b", re.MULTILINE)
 """A solution whose code imports these gets a warm server with moto and boto3 imported."""
+REDIS_IMPORT = re.compile(rb"^\s*(?:import|from)\s+(?:redis|fakeredis)\b", re.MULTILINE)
+"""A solution whose code imports these gets a warm server with them imported."""
 LEARNER_PLUGINS = ("-p", "pytest_asyncio.plugin", "-p", "_hypothesis_pytestplugin")
 OUTPUT_TAIL = 1500
 INI = """[pytest]
@@ -92,7 +94,7 @@ def solution_layout(solution: Path, module: str) -> Layout:
     solution = solution.resolve()
     entries = []
     files = size = 0
-    aws = False
+    aws = redis = False
     for path in sorted(solution.iterdir()) if solution.is_dir() else []:
         if path.name.startswith(".") or path.name in SKIPPED_NAMES:
             continue
@@ -102,11 +104,13 @@ def solution_layout(solution: Path, module: str) -> Layout:
             inside = copied_below(path)
             files += len(inside)
             size += sum(p.lstat().st_size for p in inside if p.is_file())
-            aws = aws or any(_imports_aws(p) for p in inside if p.suffix == ".py")
+            sources = [p for p in inside if p.suffix == ".py"]
         else:
             files += 1
             size += path.lstat().st_size
-            aws = aws or (path.suffix == ".py" and _imports_aws(path))
+            sources = [path] if path.suffix == ".py" else []
+        aws = aws or any(_imports(source, AWS_IMPORT) for source in sources)
+        redis = redis or any(_imports(source, REDIS_IMPORT) for source in sources)
         entries.append(path.name)
     if files > MAX_COPIED_FILES or size > MAX_COPIED_BYTES:
         raise LearnerTestsError(
@@ -115,7 +119,7 @@ def solution_layout(solution: Path, module: str) -> Layout:
             f"{MAX_COPIED_FILES} files, {MAX_COPIED_BYTES // 2**20} MiB); move data and "
             "virtual environments out of the solution folder"
         )
-    return Layout(solution, module, tuple(entries), aws)
+    return Layout(solution, module, tuple(entries), aws, redis)
 
 
 def copied_below(folder: Path) -> list[Path]:
@@ -127,9 +131,10 @@ def copied_below(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if not SKIPPED_NAMES.intersection(path.parts)]
 
 
-def _imports_aws(path: Path) -> bool:
+def _imports(path: Path, pattern: re.Pattern[bytes]) -> bool:
+    """Whether the file at ``path`` has an import statement ``pattern`` matches."""
     try:
-        return path.is_file() and AWS_IMPORT.search(path.read_bytes()) is not None
+        return path.is_file() and pattern.search(path.read_bytes()) is not None
     except OSError:
         return False
 
@@ -192,7 +197,9 @@ def _run_job(
             why = "the runs were stopped (the check ended first)"
             return _unfinished(job, why, "", crashed=True)
         server = (
-            _server(layout.aws, launcher) if attempt == 0 else _start_server(layout.aws, launcher)
+            _server(layout, launcher)
+            if attempt == 0
+            else _start_server(layout.aws, launcher, redis=layout.redis)
         )
         if server is None:
             return _unfinished(
@@ -299,9 +306,9 @@ def _result(line: bytes) -> dict[str, Any] | None:
 
 
 _RUN_FLAGS = {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-_servers: dict[tuple[bool, int], WarmServer] = {}
-"""The warm servers of this process, by whether they have moto and boto3 imported and by
-the launcher they were started through (``id``; 0 for none)."""
+_servers: dict[tuple[bool, bool, int], WarmServer] = {}
+"""The warm servers of this process, by whether they have moto and boto3 imported, and
+fakeredis and redis-py, and by the launcher they were started through (``id``; 0 for none)."""
 _servers_lock = threading.Lock()
 
 
@@ -311,22 +318,22 @@ def prepare(layout: Layout, launcher: Launcher | None = None) -> None:
     Called ahead of :func:`run_many` (while the checks are collected) so the runs find it
     warm; returns once it is ready or could not start.
     """
-    _server(layout.aws, launcher)
+    _server(layout, launcher)
 
 
-def _server(aws: bool, launcher: Launcher | None) -> WarmServer | None:
+def _server(layout: Layout, launcher: Launcher | None) -> WarmServer | None:
     """The shared warm server for runs of this kind, started on first use.
 
     Without a launcher, a server named by :data:`SHARED_SERVER_VARIABLE` for runs of this
     kind is used when it answers.
     """
-    key = (aws, 0 if launcher is None else id(launcher))
+    key = (layout.aws, layout.redis, 0 if launcher is None else id(launcher))
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive:
             return server
-        server = _connect_shared(aws) if launcher is None else None
-        server = server or _start_server(aws, launcher)
+        server = _connect_shared(layout.aws) if launcher is None else None
+        server = server or _start_server(layout.aws, launcher, redis=layout.redis)
         if server is not None:
             _servers[key] = server
         return server
@@ -347,17 +354,18 @@ def _connect_shared(aws: bool) -> WarmServer | None:
         return None
 
 
-def start_shared_server(aws: bool, listen: Path) -> WarmServer | None:
+def start_shared_server(aws: bool, listen: Path, *, redis: bool = True) -> WarmServer | None:
     """A warm server for runs of this kind that other processes reach at ``listen``."""
-    return _start_server(aws, None, listen=listen)
+    return _start_server(aws, None, redis=redis, listen=listen)
 
 
 def _start_server(
-    aws: bool, launcher: Launcher | None, *, listen: Path | None = None
+    aws: bool, launcher: Launcher | None, *, redis: bool = True, listen: Path | None = None
 ) -> WarmServer | None:
-    """A new warm server for runs of this kind (moto and boto3 imported when ``aws``).
+    """A new warm server for runs of this kind.
 
-    With a ``launcher`` it is a learner process, in its environment: forked by the job
+    moto and boto3 are imported when ``aws``, fakeredis and redis-py when ``redis``. With a
+    ``launcher`` it is a learner process, in its environment: forked by the job
     slot's warm process where the launcher can ask one, else started through it.
     """
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
@@ -366,7 +374,7 @@ def _start_server(
         empty = Path(name)
         (empty / "pytest.ini").write_text(INI, encoding="utf-8")
         (empty / TESTS_FOLDER).mkdir()
-        imports = (*warm_imports(aws=aws), RUNNER_MODULE)
+        imports = (*warm_imports(aws=aws, redis=redis), RUNNER_MODULE)
         # a run's set-up without a test: pytest's own modules and the plugins loaded
         warmup = [*pytest_arguments(empty, empty / "pytest.ini"), "--collect-only"]
         if launcher is not None:

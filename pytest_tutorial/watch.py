@@ -264,10 +264,10 @@ class Loop:
         server = None
         setting = ""
         with contextlib.suppress(LearnerTestsError, OSError):  # then each run starts its own
-            aws = solution_layout(solution, "").aws
+            layout = solution_layout(solution, "")
             socket = Path(tempfile.mkdtemp(dir=self._folder)) / "learner-tests.sock"
-            server = start_shared_server(aws, socket)
-            setting = shared_server_setting(socket, aws=aws)
+            server = start_shared_server(layout.aws, socket, redis=layout.redis)
+            setting = shared_server_setting(socket, aws=layout.aws)
         with self._learner_lock:
             closed = self._closed
             if not closed:

@@ -37,6 +37,7 @@ def test_records_what_it_sees():
         "listing": sorted(os.listdir(".")),
         "random": random.random(),
         "seed": os.environ["PYTEST_TUTORIAL_SHUFFLE_SEED"],
+        "fakes_loaded": sorted(m for m in ("fakeredis", "redis", "moto") if m in sys.modules),
     }
     label = f"{cache_service.WHO}-{os.environ['PYTEST_TUTORIAL_SHUFFLE_SEED']}"
     with open(os.path.join(os.environ["LEARNER_TESTS_OBSERVE"], label), "w") as out:
@@ -104,6 +105,26 @@ def test_every_run_sees_the_same_neutral_surroundings(solution: Path) -> None:
         "tests",
     ]
     assert sorted(p.name for p in (solution / "tests").iterdir()) == ["test_cache.py"]
+
+
+@pytest.mark.parametrize(
+    ("helper", "loaded"),
+    [
+        ("HELP = 1\n", []),
+        ("import fakeredis  # noqa\n", ["fakeredis", "redis"]),
+        ("from redis import Redis\n", ["fakeredis", "redis"]),
+    ],
+)
+def test_a_solution_that_imports_no_redis_gets_a_server_without_it(
+    solution: Path, helper: str, loaded: list[str]
+) -> None:
+    """fakeredis and redis-py (NumPy with them) are 0.2 s of the server's start-up."""
+    (solution / "helpers.py").write_text(helper, encoding="utf-8")
+    layout = solution_layout(solution, "cache_service")
+    assert layout.redis is bool(loaded)
+    run_many(layout, [(Implementation(Kind.YOURS), 1)])
+    [seen] = observations(solution)
+    assert seen["fakes_loaded"] == loaded  # the run itself imports neither
 
 
 def test_every_run_starts_with_the_unicode_tables_it_is_given(solution: Path) -> None:

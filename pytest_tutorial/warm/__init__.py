@@ -92,9 +92,13 @@ tutorials use are imported once here (importing creates no backend). Importing
 models that call parses for every session a run makes."""
 
 
-def warm_imports(*, aws: bool) -> tuple[str, ...]:
-    """What a run of a tutorial needs imported: pytest, plugins, hypothesis, fakes."""
-    return BASE_IMPORTS + REDIS_IMPORTS + (AWS_IMPORTS if aws else ())
+def warm_imports(*, aws: bool, redis: bool = True) -> tuple[str, ...]:
+    """What a run of a tutorial needs imported: pytest, plugins, hypothesis, fakes.
+
+    fakeredis and redis-py (with NumPy, about 0.2 s of CPU) only for ``redis``, moto and
+    boto3 only for ``aws``: code that imports them without the server's help still can.
+    """
+    return BASE_IMPORTS + (REDIS_IMPORTS if redis else ()) + (AWS_IMPORTS if aws else ())
 
 
 def run_pytest(args: list[str]) -> int:

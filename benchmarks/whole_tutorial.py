@@ -4,10 +4,12 @@ Prints the median of several runs (the issue's targets on a quiet 2-core machine
 and batch_processor <= 2 s, object_store <= 3 s, others 4 s), each as a learner reruns the
 tutorial (the runs of the reference's own tests against the bugs kept from the warm-up
 run) and with ``--tutorial-fresh-runs`` (every run made, as a first run or a graded
-submission), interleaved, and then where the
-time of one run goes: the slowest checks (pytest's ``--durations``) and a cProfile of the
-main process by cumulative time. The learner's own tests run in child processes that
-overlap the other checks; they appear as the wait of the ``tests`` checks.
+submission), interleaved, from the repository's root without its ``addopts`` (their
+``-m "not slow"`` is a selection, after which a run starts its learner-tests server late,
+as in no learner's folder), and then where the time of one run goes: the slowest checks
+(pytest's ``--durations``) and a cProfile of the main process by cumulative time. The
+learner's own tests run in child processes that overlap the other checks; they appear as
+the wait of the ``tests`` checks.
 
     python benchmarks/whole_tutorial.py [--tutorial caching] [--runs 7]
 """
@@ -59,7 +61,7 @@ def main() -> None:
     runs = options.runs
     target = TARGET_S.get(options.tutorial, DEFAULT_TARGET_S)
     run = [f"--tutorial={options.tutorial}", "--tutorial-solution=reference", "-q"]
-    run += ["-p", "no:randomly"]
+    run += ["-p", "no:randomly", "-o", "addopts="]  # a learner's settings, not the repo's
     print(f"machine: {machine()}")
     print(f"tutorial: {options.tutorial}")
     timed_run(run, cwd=REPO)  # warm caches, and keep the runs against the bugs

@@ -72,6 +72,8 @@ HYPOTHESIS_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"
 ANSWER_GRACE_S = 30.0
 """How long after a run's time limit the client waits for the server's answer."""
 BASE_IMPORTS = ("pytest", "hypothesis", "_hypothesis_pytestplugin", "pytest_asyncio.plugin")
+"""Always imported: hypothesis too, since its pytest plugin imports it at the end of every
+run (its terminal summary), tests that use it or not."""
 REDIS_IMPORTS = ("fakeredis", "redis")
 AWS_IMPORTS = (
     "boto3",

@@ -2,8 +2,9 @@
 
 A check's Redis is a fakeredis server or a database of a real server. This module is kept
 apart from :mod:`pytest_tutorial.fixtures.redis` so that importing fakeredis and redis-py
-(about 0.12 s, NumPy included) is paid by the runs whose checks use Redis, not by every
-tutorial run: the fixture module imports it when a Redis fixture is set up.
+(about 0.12 s with NumPy, which fakeredis imports where it is installed) is paid by the
+runs whose checks use Redis, not by every tutorial run: the fixture module imports it when
+a Redis fixture is set up.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def test_every_run_sees_the_same_neutral_surroundings(solution: Path) -> None:
 def test_a_solution_that_imports_no_redis_gets_a_server_without_it(
     solution: Path, helper: str, loaded: list[str]
 ) -> None:
-    """fakeredis and redis-py (NumPy with them) are 0.2 s of the server's start-up."""
+    """fakeredis and redis-py (with NumPy where installed) are 0.2 s of the server's start-up."""
     (solution / "helpers.py").write_text(helper, encoding="utf-8")
     layout = solution_layout(solution, "cache_service")
     assert layout.redis is bool(loaded)

@@ -97,7 +97,7 @@ models that call parses for every session a run makes."""
 def warm_imports(*, aws: bool, redis: bool = True) -> tuple[str, ...]:
     """What a run of a tutorial needs imported: pytest, plugins, hypothesis, fakes.
 
-    fakeredis and redis-py (with NumPy, about 0.2 s of CPU) only for ``redis``, moto and
+    fakeredis and redis-py (about 0.2 s of CPU with NumPy) only for ``redis``, moto and
     boto3 only for ``aws``: code that imports them without the server's help still can.
     """
     return BASE_IMPORTS + (REDIS_IMPORTS if redis else ()) + (AWS_IMPORTS if aws else ())

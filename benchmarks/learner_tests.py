@@ -19,8 +19,9 @@ from _common import REPO, machine, median, timed_run
 from pytest_tutorial.discovery import BUNDLED_ROOT
 from pytest_tutorial.hidden_bugs import load_pool, sample, source_of
 from pytest_tutorial.known_bugs import load_known_bad
+from pytest_tutorial.learner_layout import solution_layout
 from pytest_tutorial.learner_model import Implementation, Kind
-from pytest_tutorial.learner_tests import run_many, solution_layout
+from pytest_tutorial.learner_tests import run_many
 
 WHOLE_RUN = ["--tutorial=caching", "--tutorial-solution=reference", "-q"]
 

@@ -145,8 +145,9 @@ def _make(name: str, directory: Path, known: KnownBad, reference: Path, timeout:
     from pytest_tutorial.document import parse_tutorial
     from pytest_tutorial.hidden_bugs import candidates, hidden_bug, write_pool
     from pytest_tutorial.hypothesis_warmup import shared_unicode_tables
+    from pytest_tutorial.learner_layout import solution_layout, tests_use_hypothesis
     from pytest_tutorial.learner_model import Implementation, Kind, LearnerTestsError
-    from pytest_tutorial.learner_tests import run_many, solution_layout, tests_use_hypothesis
+    from pytest_tutorial.learner_tests import run_many
     from pytest_tutorial.learner_verdicts import catching_tests, consistency_problem
     from pytest_tutorial.options import user_cache_dir
     from pytest_tutorial.verify.mutation import mutate

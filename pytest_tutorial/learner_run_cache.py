@@ -34,8 +34,9 @@ from functools import cache
 from pathlib import Path
 
 from pytest_tutorial import learner_tests
+from pytest_tutorial.learner_layout import copied_below
 from pytest_tutorial.learner_model import Implementation, Kind, Layout, LearnerTestRun
-from pytest_tutorial.learner_tests import INI, copied_below
+from pytest_tutorial.learner_tests import INI
 
 FOLDER = "learner-runs"
 MAX_ENTRIES = 256

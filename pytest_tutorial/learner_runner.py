@@ -23,12 +23,11 @@ from typing import Any
 
 import pytest
 
+from pytest_tutorial.learner_layout import SKIPPED_NAMES, TESTS_FOLDER
 from pytest_tutorial.learner_model import ERROR, FAILED, PASSED, SKIPPED
 from pytest_tutorial.learner_tests import (
     NEUTRAL_FOLDER,
     SEED_VARIABLE,
-    SKIPPED_NAMES,
-    TESTS_FOLDER,
     pytest_arguments,
     result_line,
 )

@@ -14,10 +14,11 @@ from the tutorial's ``known_bad.py`` import nothing of this package: a test cann
 runs apart by where the code lives.
 
 Each run is a child forked from a warm server (:mod:`pytest_tutorial.warm`: pytest, the
-plugins, hypothesis, fakeredis, and moto and boto3 when the solution uses them, imported
-once; :mod:`pytest_tutorial.learner_runner` in the child), one per core at a time (more
-while a core is idle: :mod:`pytest_tutorial.run_slots`), started in an order shuffled
-afresh every time (a test cannot count its way to a run either). Every run is a fresh fork
+plugins and hypothesis, and fakeredis or moto and boto3 when the solution's code imports
+them (:mod:`pytest_tutorial.learner_layout`), imported once; the child runs
+:mod:`pytest_tutorial.learner_runner`), one per core at a time (more while a core is idle:
+:mod:`pytest_tutorial.run_slots`), started in an order shuffled afresh every time (a test
+cannot count its way to a run either). Every run is a fresh fork
 with a scratch folder and hypothesis database of its own (which starts with the session's
 Unicode tables only): nothing one run leaves in memory reaches another. The child learns
 no run's purpose, only the module source and seed. A run that hangs past :data:`RUN_TIMEOUT_S`,
@@ -28,12 +29,9 @@ loaded explicitly: pytest-asyncio (``asyncio_mode = auto``) and hypothesis.
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import json
 import os
 import random
-import re
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -43,11 +41,11 @@ from typing import Any
 
 from pytest_tutorial.hypothesis_warmup import write_unicode_tables
 from pytest_tutorial.isolation.launcher import Launcher
+from pytest_tutorial.learner_layout import TESTS_FOLDER
 from pytest_tutorial.learner_model import (
     Implementation,
     Layout,
     LearnerTestRun,
-    LearnerTestsError,
 )
 from pytest_tutorial.run_slots import FURTHER_RUN_NICENESS, RunSlots
 from pytest_tutorial.warm import (
@@ -63,80 +61,22 @@ RUN_TIMEOUT_S = 60.0
 """Time allowed per run (a run normally takes well under a second)."""
 RUNNER_MODULE = "pytest_tutorial.learner_runner"
 RUNNER_TARGET = f"{RUNNER_MODULE}:run_forked"
-AWS_IMPORT = re.compile(rb"^\s*(?:import|from)\s+(?:boto3|botocore|moto)\b", re.MULTILINE)
-"""A solution whose code imports these gets a warm server with moto and boto3 imported."""
-REDIS_IMPORT = re.compile(rb"^\s*(?:import|from)\s+(?:redis|fakeredis)\b", re.MULTILINE)
-"""A solution whose code imports these gets a warm server with them imported."""
 LEARNER_PLUGINS = ("-p", "pytest_asyncio.plugin", "-p", "_hypothesis_pytestplugin")
 OUTPUT_TAIL = 1500
 INI = """[pytest]
 asyncio_mode = auto
 asyncio_default_fixture_loop_scope = function
 """
-TESTS_FOLDER = "tests"
 HYPOTHESIS_FOLDER = "hypothesis"
 """A run's hypothesis storage folder, under its scratch folder: new for every run."""
 NEUTRAL_FOLDER = "solution"
 """The name of every run's folder, under the child's scratch folder."""
-SKIPPED_NAMES = frozenset({"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache"})
-MAX_COPIED_FILES = 2000
-MAX_COPIED_BYTES = 32 * 1024 * 1024
 
 SHARED_SERVER_VARIABLE = "PYTEST_TUTORIAL_LEARNER_SERVER"
 """A warm server another process keeps for these runs (JSON: ``path`` of its socket, ``aws``):
 ``watch`` sets it, so the runs of every save fork from one server started once."""
 SEED_VARIABLE = "PYTEST_TUTORIAL_SHUFFLE_SEED"
 """Tells :mod:`pytest_tutorial.shuffle`, in the child, the run's seed."""
-
-
-def solution_layout(solution: Path, module: str) -> Layout:
-    """The entries of ``solution`` every run copies; too much to copy is the learner's error."""
-    solution = solution.resolve()
-    entries = []
-    files = size = 0
-    aws = redis = False
-    for path in sorted(solution.iterdir()) if solution.is_dir() else []:
-        if path.name.startswith(".") or path.name in SKIPPED_NAMES:
-            continue
-        if path.is_dir() and not path.is_symlink():
-            if path.name != TESTS_FOLDER and not (path / "__init__.py").is_file():
-                continue
-            inside = copied_below(path)
-            files += len(inside)
-            size += sum(p.lstat().st_size for p in inside if p.is_file())
-            sources = [p for p in inside if p.suffix == ".py"]
-        else:
-            files += 1
-            size += path.lstat().st_size
-            sources = [path] if path.suffix == ".py" else []
-        aws = aws or any(_imports(source, AWS_IMPORT) for source in sources)
-        redis = redis or any(_imports(source, REDIS_IMPORT) for source in sources)
-        entries.append(path.name)
-    if files > MAX_COPIED_FILES or size > MAX_COPIED_BYTES:
-        raise LearnerTestsError(
-            f"{solution} holds {files} files ({size // 1024} KiB) in its top level, packages "
-            f"and tests/: too much to copy for every run of your tests (at most "
-            f"{MAX_COPIED_FILES} files, {MAX_COPIED_BYTES // 2**20} MiB); move data and "
-            "virtual environments out of the solution folder"
-        )
-    return Layout(solution, module, tuple(entries), aws, redis)
-
-
-def copied_below(folder: Path) -> list[Path]:
-    """What every run copies of a folder of the solution's (a package, ``tests/``).
-
-    Everything below it but the caches (:data:`SKIPPED_NAMES`), as the run's copy skips
-    them; the kept runs' key (:mod:`.learner_run_cache`) reads the same files.
-    """
-    return [path for path in folder.rglob("*") if not SKIPPED_NAMES.intersection(path.parts)]
-
-
-def _imports(path: Path, pattern: re.Pattern[bytes]) -> bool:
-    """Whether the file at ``path`` has an import statement ``pattern`` matches."""
-    try:
-        return path.is_file() and pattern.search(path.read_bytes()) is not None
-    except OSError:
-        return False
 
 
 def run_many(
@@ -413,18 +353,6 @@ def stop_all() -> None:
         _servers.clear()
     for server in servers:
         server.close()
-
-
-def tests_use_hypothesis(tests: Path) -> bool:
-    """Whether a module of the tests folder ``tests`` mentions hypothesis (read, not imported).
-
-    Then their runs are given hypothesis' Unicode tables, built first if need be.
-    """
-    for path in itertools.islice(tests.rglob("*.py"), MAX_COPIED_FILES):
-        with contextlib.suppress(OSError):
-            if b"hypothesis" in path.read_bytes():
-                return True
-    return False
 
 
 def pytest_arguments(folder: Path, ini: Path) -> list[str]:

@@ -254,12 +254,9 @@ class Loop:
         ).start()
 
     def _learner_server_thread(self, solution: Path) -> None:
+        from pytest_tutorial.learner_layout import solution_layout
         from pytest_tutorial.learner_model import LearnerTestsError
-        from pytest_tutorial.learner_tests import (
-            shared_server_setting,
-            solution_layout,
-            start_shared_server,
-        )
+        from pytest_tutorial.learner_tests import shared_server_setting, start_shared_server
 
         server = None
         setting = ""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tutorial import learner_tests
+from pytest_tutorial import learner_layout, learner_tests
 from pytest_tutorial.grading import sandbox
 from pytest_tutorial.grading.learner_fork import (
     ForkedServer,
@@ -47,7 +47,7 @@ def _config(folder: Path) -> dict[str, object]:
     """The test runs' server's imports and warm-up, as learner_tests makes them."""
     folder.mkdir()
     (folder / "pytest.ini").write_text(learner_tests.INI, encoding="utf-8")
-    (folder / learner_tests.TESTS_FOLDER).mkdir()
+    (folder / learner_layout.TESTS_FOLDER).mkdir()
     warmup = [*learner_tests.pytest_arguments(folder, folder / "pytest.ini"), "--collect-only"]
     return {"imports": [learner_tests.RUNNER_MODULE], "pytest_warmup": warmup}
 

@@ -11,9 +11,9 @@ from pytest_tutorial.fixtures import learner
 from pytest_tutorial.fixtures.learner import LearnerTests
 from pytest_tutorial.grading import child
 from pytest_tutorial.grading.protocol import ChildArgs
+from pytest_tutorial.learner_layout import solution_layout
 from pytest_tutorial.learner_model import Implementation, Kind, Layout, LearnerTestRun
 from pytest_tutorial.learner_run_cache import MAX_ENTRIES, RunCache
-from pytest_tutorial.learner_tests import solution_layout
 
 BUG = Implementation(Kind.HIDDEN, "hidden bug 1", "a constant changed", "WHO = 'bug'\n")
 CONTROL = Implementation(Kind.CONTROL, "control", "", "WHO = 'control'\n")

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tutorial import learner_tests, run_slots
+from pytest_tutorial import learner_layout, learner_tests, run_slots
+from pytest_tutorial.learner_layout import solution_layout
 from pytest_tutorial.learner_model import Implementation, Kind, LearnerTestsError
-from pytest_tutorial.learner_tests import run_many, solution_layout
+from pytest_tutorial.learner_tests import run_many
 
 pytestmark = pytest.mark.slow
 
@@ -222,7 +223,7 @@ def test_no_child_starts_once_the_runs_are_cancelled(solution: Path) -> None:
 def test_a_solution_folder_too_big_to_copy_is_the_learners_error(
     solution: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(learner_tests, "MAX_COPIED_FILES", 2)
+    monkeypatch.setattr(learner_layout, "MAX_COPIED_FILES", 2)
     with pytest.raises(LearnerTestsError, match="too much to copy"):
         solution_layout(solution, "cache_service")
 

@@ -24,15 +24,25 @@ if TYPE_CHECKING:
     from pytest_tutorial.fixtures.redis import FakeClock
 
 
-class CommandCounting:
-    """Counts the commands a client sends and fails the ones a check asks it to."""
+class CommandCounting(redis.Redis):
+    """A client that counts the commands it sends and fails the ones a check asks it to.
 
-    commands: Counter[str]
-    failing: dict[str, Exception]
+    Put first among the bases of a client class (fakeredis's or redis-py's own).
+    """
 
-    def _start_counting(self) -> None:
-        self.commands = Counter()
-        self.failing = {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: Counter[str] = Counter()
+        self.failing: dict[str, Exception] = {}
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Count the command, then send it."""
+        self._count(args)
+        return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        """A pipeline whose commands are counted when it runs."""
+        return self._counting_pipeline(super().pipeline(transaction, shard_hint))
 
     def fail(self, command: str, error: Exception | None = None) -> None:
         """Make every later ``command`` (e.g. ``"GET"``; ``"*"`` for all) raise ``error``."""
@@ -75,35 +85,9 @@ class CommandCounting:
 class InstrumentedRedis(CommandCounting, fakeredis.FakeRedis):
     """A fakeredis client that counts commands and fails the ones a check asks it to."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._start_counting()
 
-    def execute_command(self, *args: Any, **options: Any) -> Any:
-        """Count the command, then send it."""
-        self._count(args)
-        return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-
-    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
-        """A pipeline whose commands are counted when it runs."""
-        return self._counting_pipeline(super().pipeline(transaction, shard_hint))
-
-
-class InstrumentedRealRedis(CommandCounting, redis.Redis):
+class InstrumentedRealRedis(CommandCounting):
     """A client of a real server that counts commands and fails the ones a check asks it to."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._start_counting()
-
-    def execute_command(self, *args: Any, **options: Any) -> Any:
-        """Count the command, then send it."""
-        self._count(args)
-        return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-
-    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
-        """A pipeline whose commands are counted when it runs."""
-        return self._counting_pipeline(super().pipeline(transaction, shard_hint))
 
 
 class RedisBackend:
@@ -154,7 +138,7 @@ class RedisBackend:
         for backend in self._separated:
             backend.close()
         for client in self._clients:
-            client.close()  # type: ignore[attr-defined]
+            client.close()
         if self.process is not None and self.db != 0:
             self._control.close()
 

@@ -108,11 +108,12 @@ def run_many(
     slots = RunSlots(os.cpu_count() or 1, further=launcher is None)
 
     def run(index: int) -> LearnerTestRun:
-        with slots.slot() as further:
-            niceness = FURTHER_RUN_NICENESS if further else 0
-            return _run_job(layout, jobs[index], timeout_s, stop, launcher, tables, niceness)
+        return _run_job(layout, jobs[index], timeout_s, stop, launcher, tables, slots)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), slots.most))) as pool:
+    # Twice as many threads as slots: a run's folders are made and removed outside its slot
+    # (in this process, beside checks that hold the GIL: up to a fifth of a second a run)
+    # while other threads' runs go on.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), 2 * slots.most))) as pool:
         results.update(zip(order, pool.map(run, order), strict=True))
     return [results[index] for index in range(len(jobs))]
 
@@ -124,7 +125,7 @@ def _run_job(
     cancel: threading.Event,
     launcher: Launcher | None,
     tables: Mapping[str, bytes],
-    niceness: int,
+    slots: RunSlots,
 ) -> LearnerTestRun:
     """One run in a child forked from the warm server; a server that dies is replaced once.
 
@@ -146,7 +147,7 @@ def _run_job(
                 job, "the harness could not start the test process", "", crashed=True
             )
         try:
-            return _run_forked(server, layout, job, timeout_s, launcher, tables, niceness)
+            return _run_forked(server, layout, job, timeout_s, launcher, tables, slots, cancel)
         except ServerGone:
             _discard(server)
         finally:
@@ -162,8 +163,14 @@ def _run_forked(
     timeout_s: float,
     launcher: Launcher | None,
     tables: Mapping[str, bytes],
-    niceness: int,
+    slots: RunSlots,
+    cancel: threading.Event,
 ) -> LearnerTestRun:
+    """One run: its folders made, its child run in a slot (:mod:`.run_slots`), its result read.
+
+    Only the child holds the slot: making and removing the folders takes this process's
+    GIL, which the checks running beside hold, so it is done while other runs go on.
+    """
     implementation, seed = job
     with (
         tempfile.TemporaryDirectory(prefix="tutorial-learner-tests-") as scratch_name,
@@ -182,7 +189,6 @@ def _run_forked(
             "scratch": str(scratch),
             "source": implementation.source,
             "seed": seed,
-            "niceness": niceness,
             "result": str(results / "result.json"),
         }
         environ = {
@@ -199,14 +205,19 @@ def _run_forked(
             }
         )
         output = results / "output"
-        ended = server.run(
-            RUNNER_TARGET,
-            payload,
-            output=output,
-            timeout_s=timeout_s,
-            cwd=scratch,
-            environ=environ,
-        )
+        with slots.slot() as further:
+            if cancel.is_set():
+                why = "the runs were stopped (the check ended first)"
+                return _unfinished(job, why, "", crashed=True)
+            payload["niceness"] = FURTHER_RUN_NICENESS if further else 0
+            ended = server.run(
+                RUNNER_TARGET,
+                payload,
+                output=output,
+                timeout_s=timeout_s,
+                cwd=scratch,
+                environ=environ,
+            )
         tail = (
             output.read_bytes().decode(errors="replace")[-OUTPUT_TAIL:] if output.exists() else ""
         )

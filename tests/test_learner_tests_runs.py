@@ -7,10 +7,14 @@ look the same from inside, except for the module's code.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import tempfile
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,6 +149,40 @@ def test_every_run_starts_with_the_unicode_tables_it_is_given(solution: Path) ->
     runs = run_many(layout, jobs, hypothesis_tables=tables)
     assert [run.passed for run in runs] == [1, 1]
     assert [run.passed for run in run_many(layout, jobs)] == [0, 0]
+
+
+def test_a_runs_folders_are_made_and_removed_while_other_runs_go_on(
+    solution: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the child holds a slot: removing a run's folders took up to a fifth of a second
+    beside busy checks (they hold the GIL), and the next run waited for it."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(run_slots, "idle_core", lambda cores: False)
+
+    class SlowToRemove(tempfile.TemporaryDirectory):  # type: ignore[type-arg]
+        def __exit__(self, *exc: Any) -> None:
+            time.sleep(1.0)
+            super().__exit__(*exc)
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", SlowToRemove)
+    (solution / "tests" / "test_cache.py").write_text(
+        "import os, time\n\n"
+        "def test_records_when_it_ran():\n"
+        "    began = time.time()\n"
+        "    seed = os.environ['PYTEST_TUTORIAL_SHUFFLE_SEED']\n"
+        "    with open(os.path.join(os.environ['LEARNER_TESTS_OBSERVE'], seed), 'w') as out:\n"
+        "        out.write(f'{began} {time.time()}')\n",
+        encoding="utf-8",
+    )
+    jobs = [(Implementation(Kind.YOURS), seed) for seed in (1, 2, 3)]
+    runs = run_many(solution_layout(solution, "cache_service"), jobs)
+    assert [run.passed for run in runs] == [1, 1, 1]
+    folder = solution.parent / "observed"
+    spans = sorted(
+        tuple(map(float, path.read_text(encoding="utf-8").split())) for path in folder.iterdir()
+    )
+    gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(spans)]
+    assert max(gaps) < 0.7, gaps  # not the second each run's folders take to remove
 
 
 @pytest.mark.parametrize("idle", [True, False])

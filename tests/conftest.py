@@ -103,6 +103,16 @@ def apply_edits(module: Path, edits: Sequence[tuple[str, str]], label: str) -> N
     module.write_text(text, encoding="utf-8")
 
 
+def item_selection(item: str, check: str) -> str:
+    """A ``-k`` expression for one checklist item's checks, ``check`` among them.
+
+    A bundled tutorial's check modules are named after their items (``check_core*.py``), so
+    the item's id selects them; naming the check too keeps it selected whatever its module.
+    The learner-tests checks stay out: they start subprocesses.
+    """
+    return f"({item} or {check}) and not own_tests"
+
+
 @pytest.fixture
 def copy_solution(pytester: pytest.Pytester) -> Callable[[str, str], Path]:
     """Copy ``reference_solutions/NAME`` (or ``exercises/NAME``) into the pytester folder."""

@@ -1,8 +1,8 @@
 """Realistic bugs in the batch_processor reference, each rejected on the checklist item it breaks.
 
 Each variant is the reference with one small edit, so the variants cannot drift from it.
-Every variant runs twice: with no ini file (every check but the learner-tests ones), where
-the check its table names must be among those that failed, and, limited to that check,
+Every variant runs twice: with no ini file (the checks of the item it breaks), where the
+check its table names must be among those that failed, and, limited to that check,
 with a learner's ini that sets ``asyncio_mode = auto`` and session-scoped default loops,
 which must not change the verdict. A variant whose calls wait (rejected as failed or
 timeout) runs with a short time limit per check: its first calls fail the item already,
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tutorial.options import TIMEOUT
-from tests.conftest import RunTutorial, apply_edits
+from tests.conftest import RunTutorial, apply_edits, item_selection
 
 pytestmark = pytest.mark.slow
 
@@ -310,7 +310,7 @@ def test_variant_is_rejected_on_the_expected_item(
     variant: Variant,
     learner_ini: str | None,
 ) -> None:
-    selection = "not own_tests"
+    selection = item_selection(variant.failing_item, variant.check)
     if learner_ini is not None:
         pytester.makeini(learner_ini)
         selection = variant.check  # the check that fails the item is enough

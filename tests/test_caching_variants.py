@@ -11,12 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunTutorial, apply_edits
+from tests.conftest import RunTutorial, apply_edits, item_selection
 
 pytestmark = pytest.mark.slow
-
-SKIP_OWN_TESTS = ("-k", "not own_tests")
-"""The learner-tests checks start subprocesses; variants that do not touch tests/ skip them."""
 
 
 @dataclass(frozen=True)
@@ -27,8 +24,8 @@ class Variant:
     edits: tuple[tuple[str, str], ...]
     failing_item: str
     check: str
-    """A check of that item that fails: the whole run below must show it failed, and the
-    worker-mode run (``tests/test_worker_mode_variants.py``) is limited to it."""
+    """A check of that item that fails: the run of the item's checks below must show it
+    failed, and the worker-mode run (``tests/test_worker_mode_variants.py``) is limited to it."""
 
 
 VARIANTS = [
@@ -323,7 +320,8 @@ def test_variant_is_rejected_on_the_expected_item(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path], variant: Variant
 ) -> None:
     folder = make_variant(copy_solution, variant)
-    run = run_tutorial("caching", *SKIP_OWN_TESTS, solution=folder)
+    selection = item_selection(variant.failing_item, variant.check)
+    run = run_tutorial("caching", "-k", selection, solution=folder)
     assert run.result.ret == 1
     assert run.report["verdict"] == "not_validated"
     assert run.status(variant.failing_item) == "failed", run.automated_statuses()

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunTutorial, apply_edits
+from tests.conftest import RunTutorial, apply_edits, item_selection
 
 pytestmark = pytest.mark.slow
 
 NAME = "rate_limiter"
-SKIP_OWN_TESTS = "not own_tests"
-"""The learner-tests checks start subprocesses; variants that do not touch tests/ skip them."""
 
 
 @dataclass(frozen=True)
@@ -28,9 +26,10 @@ class Variant:
     edits: tuple[tuple[str, str], ...]
     failing_item: str
     check: str
-    """A check of that item that fails: the whole run must show it failed, and the runs
-    limited to one check (a slow variant's here, every variant's in worker mode) run it."""
-    whole_run: bool = True
+    """A check of that item that fails: the run of the item's checks must show it failed, and
+    the runs limited to one check (a slow variant's here, every variant's in worker mode) run
+    it."""
+    item_run: bool = True
     """False for a variant whose calls wait: its run here is limited to the check as well."""
 
 
@@ -148,7 +147,7 @@ VARIANTS = [
         ),
         "core",
         "test_hit_never_blocks_by_default",
-        whole_run=False,
+        item_run=False,
     ),
     Variant(
         "no_ttl",
@@ -207,7 +206,7 @@ VARIANTS = [
         ),
         "performance",
         "test_p95_of_hits_under_concurrent_load",
-        whole_run=False,
+        item_run=False,
     ),
 ]
 
@@ -234,7 +233,9 @@ def test_variant_is_rejected_on_the_expected_item(
     run_tutorial: RunTutorial, copy_solution: Callable[..., Path], variant: Variant
 ) -> None:
     folder = make_variant(copy_solution, variant)
-    selection = SKIP_OWN_TESTS if variant.whole_run else variant.check
+    selection = (
+        item_selection(variant.failing_item, variant.check) if variant.item_run else variant.check
+    )
     run = run_tutorial(NAME, "-k", selection, solution=folder)
     assert run.result.ret == 1
     assert run.report["verdict"] == "not_validated"

@@ -5,10 +5,11 @@ the reference with one small edit, run here with ``--tutorial-isolation=worker``
 fail the same checklist item (with the same status) that its process-mode test asserts.
 
 Each run is limited to the one check of that item the process-mode table names, which the
-variant's process-mode run must show failed (a whole run, but for the object_store variants
-and the rate_limiter ones that wait, which run that check alone there too): that check
-alone fails the item, and the item's other checks (a property of 60 examples across the
-channel, a load test) would only add time to a test that judges one item. A variant whose
+variant's process-mode run must show failed (a run of the item's checks, but for the
+object_store variants and the rate_limiter ones that wait, which run that check alone
+there too): that check alone fails the item, and the item's other checks (a property of
+60 examples across the channel, a load test) would only add time to a test that judges
+one item. A variant whose
 calls wait (rejected as failed or timeout) runs with a short time limit per check: its
 first calls already fail the item, and its properties would wait out the tutorial's 30 s
 limit each.

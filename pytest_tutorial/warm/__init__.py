@@ -56,7 +56,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -169,6 +169,7 @@ class WarmServer:
         self._next_id = 0
         self._answers: dict[int, dict[str, Any]] = {}
         self._waiting: dict[int, threading.Event] = {}
+        self._on_start: dict[int, Callable[[int], None]] = {}
         self._gone = threading.Event()
         self._ready: dict[str, Any] | None = None
         self._ready_event = threading.Event()
@@ -270,6 +271,7 @@ class WarmServer:
         env: Mapping[str, str | None] | None = None,
         environ: Mapping[str, str] | None = None,
         fds: Sequence[int] = (),
+        on_start: Callable[[int], None] | None = None,
     ) -> RunResult:
         """One forked run of ``target(payload)``; raises :class:`ServerGone`.
 
@@ -277,7 +279,8 @@ class WarmServer:
         given ``environ``, that whole environment instead (with ``env`` set on it). Its
         output goes to the file ``output``, or, when that is None, to the first of ``fds``:
         descriptors sent along (a connection only), which a dict ``payload`` gets as its
-        ``fds`` entry, as they are numbered in the child.
+        ``fds`` entry, as they are numbered in the child. ``on_start`` is called with the
+        child's pid, as the server sees it, once it is forked (on the reader's thread).
         """
         if fds and self._connection is None:
             raise ValueError("descriptors are sent only over a connection (WarmServer.connect)")
@@ -286,6 +289,8 @@ class WarmServer:
             self._next_id += 1
             request_id = self._next_id
             self._waiting[request_id] = done
+            if on_start is not None:
+                self._on_start[request_id] = on_start
             request = {
                 "id": request_id,
                 "target": target,
@@ -296,6 +301,7 @@ class WarmServer:
                 "env": dict(env or {}),
                 "environ": None if environ is None else dict(environ),
                 "fds": len(fds),
+                "tell_pid": on_start is not None,
             }
             try:
                 line = json.dumps(request).encode() + b"\n"
@@ -306,12 +312,14 @@ class WarmServer:
                     self._request_stream.flush()
             except (OSError, ValueError) as error:
                 self._waiting.pop(request_id, None)
+                self._on_start.pop(request_id, None)
                 self._gone.set()  # its end of the pipe is closed: it is gone, read or not
                 raise ServerGone(str(error)) from None
         limit = None if timeout_s is None else timeout_s + ANSWER_GRACE_S
         done.wait(limit)
         with self._lock:
             self._waiting.pop(request_id, None)
+            self._on_start.pop(request_id, None)
             answer = self._answers.pop(request_id, None)
         if answer is None:
             raise ServerGone("the warm server stopped answering")
@@ -347,6 +355,12 @@ class WarmServer:
                 if "ready" in answer:
                     self._ready = answer
                     self._ready_event.set()
+                    continue
+                if "started" in answer:
+                    with self._lock:
+                        told = self._on_start.pop(int(answer["started"]), None)
+                    if told is not None:
+                        told(int(answer["pid"]))
                     continue
                 with self._lock:
                     event = self._waiting.get(int(answer["id"]))

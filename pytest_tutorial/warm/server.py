@@ -184,6 +184,9 @@ class _Server:
         timeout = request.get("timeout")
         deadline = None if timeout is None else started + float(timeout)
         self.children[pid] = _Child(int(request["id"]), started, deadline, scratch, client)
+        if request.get("tell_pid"):  # the caller watches the child's threads by its pid
+            with contextlib.suppress(OSError, ValueError):
+                _reply(client.replies, {"started": int(request["id"]), "pid": pid})
 
     def _close_sockets(self) -> None:
         """In a child: the server's sockets and its replies are not the run's.

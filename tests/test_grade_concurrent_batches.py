@@ -50,13 +50,19 @@ def _starter(folder: Path, code: str = "") -> Path:
 
 
 def _waiting_child(run_id: str) -> int | None:
-    """The pid of batch A's child once it dropped root and waits (catching SIGUSR1)."""
-    needle = f"{sandbox.MARKER_VARIABLE}={run_id}-".encode()
+    """The pid of batch A's process that waits (catching SIGUSR1), once it dropped root.
+
+    It carries batch A's marker: its job's (``RUN-JOB``), or, forked by a job slot's warm
+    server, the batch's (``RUN``, that server's environment when it started).
+    """
+    marker = f"{sandbox.MARKER_VARIABLE}={run_id}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if needle not in (entry / "environ").read_bytes() or entry.stat().st_uid == 0:
+            variables = (entry / "environ").read_bytes().split(b"\0")
+            ours = any(v == marker or v.startswith(marker + b"-") for v in variables)
+            if not ours or entry.stat().st_uid == 0:
                 continue
             status = (entry / "status").read_text()
         except OSError:

@@ -1,8 +1,9 @@
 """Grading children forked from a job slot's warm server (pytest_tutorial.grading.warm_slots).
 
 Forked children grade as cold ones do, a submission finds nothing the slot's previous one
-left (files anyone may write, System V shared memory, processes), and a slot whose server
-cannot start grades its children cold.
+left (files anyone may write, System V shared memory, processes), a slot whose server
+cannot start grades its children cold, and the submission's test runs' server and worker
+are forks of the slot's server too, as learner processes whose usage the report counts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from pytest_tutorial.grading import batch, sandbox, warm_slots
+from pytest_tutorial.grading.usage import SAMPLE_EVERY_S
 from tests.adversarial.case import Case
 
 pytestmark = pytest.mark.slow
@@ -252,3 +254,48 @@ def test_the_submission_cannot_read_the_rewritten_check_modules(
     )
     assert forked == [True]
     assert _status(reports["reads_rewritten"]) == "passed", reports["reads_rewritten"]["problems"]
+
+
+IN_A_FORKED_WORKER = """
+import os as _os, time as _time
+_until = _time.process_time() + WORKER_CPU_S
+while _time.process_time() < _until:  # CPU the report's usage must count
+    pass
+_command = open("/proc/self/cmdline", "rb").read()
+if b"pytest_tutorial.isolation.worker" in _command or _os.getuid() == 0:
+    raise ImportError(f"not in a worker the slot forked: {_command[:70]!r}, uid {_os.getuid()}")
+"""
+
+
+WORKER_CPU_S = 2.5
+"""More than the grading child itself uses (about 1.5 s)."""
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold-start"])
+def test_the_submissions_worker_is_forked_by_the_slot_server_as_a_learner_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm: bool
+) -> None:
+    """Its code runs under the slot's uid, in a fork (its command line is the slot server's).
+
+    Started cold, the same probe fails: the worker then has a command line of its own.
+    Either way the report's usage counts the worker, a fork of the slot's server or not.
+    """
+    _warm_box()
+    reports, forked = _grade(
+        tmp_path,
+        [
+            Case(
+                "probes_its_worker",
+                IN_A_FORKED_WORKER.replace("WORKER_CPU_S", str(WORKER_CPU_S)),
+                base="reference_solutions",
+            )
+        ],
+        monkeypatch,
+        warm=warm,
+    )
+    assert forked == ([True] if warm else [])
+    report = reports["probes_its_worker"]
+    assert _status(report) == ("passed" if warm else "error"), report["problems"]
+    assert ("not in a worker the slot forked" in json.dumps(report)) is not warm
+    # sampled every quarter of a second while the submission runs
+    assert report["grading"]["usage"]["max_process_cpu_s"] >= WORKER_CPU_S - SAMPLE_EVERY_S

@@ -1,7 +1,7 @@
-"""The test runs' server forked by a job slot's warm server (pytest_tutorial.grading.learner_fork).
+"""The test runs' server and the worker forked by a job slot's warm server (learner_fork).
 
 Without a sandbox and as the current user: what the fork keeps and drops, and that its
-runs and its end work as a cold server's. The sandboxed path, under the slot's uid, is
+runs, calls and end work as a cold one's. The sandboxed path, under the slot's uid, is
 graded in tests/test_grade_warm.py.
 """
 
@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,9 +23,14 @@ from pytest_tutorial import learner_layout, learner_tests
 from pytest_tutorial.grading import sandbox
 from pytest_tutorial.grading.learner_fork import (
     ForkedServer,
+    ForkedWorker,
     _close_descriptors_but,
     fork_test_runs_server,
+    fork_worker,
 )
+from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.handles import Handle
+from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from pytest_tutorial.warm import NOTHING_COLLECTED, WarmServer, warm_imports
 
 pytestmark = pytest.mark.slow
@@ -110,6 +119,134 @@ def test_no_slot_server_gives_none(tmp_path: Path) -> None:
         )
         is None
     )
+
+
+FACTS = '''
+"""What a worker's process looks like to the learner's code."""
+import logging, os, random, sys
+
+
+def facts():
+    return {
+        "pid": os.getpid(),
+        "parent": os.getppid(),
+        "draw": random.random(),
+        "argv": sys.argv,
+        "handlers": len(logging.getLogger().handlers),
+        "storage": os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"),
+        "cwd": os.getcwd(),
+    }
+
+
+def leave():
+    os._exit(7)
+'''
+
+
+def _forking_worker(slot: Path, folder: Path) -> Worker:
+    """A worker forked by ``slot``'s server, as a grader's launcher makes one."""
+
+    def fork(channel: socket.socket) -> ForkedWorker | None:
+        return fork_worker(slot, channel, box=BOX, env=_environment(), cwd=folder)
+
+    return Worker(cwd=str(folder), fork=fork)
+
+
+def _facts(worker: Worker, folder: Path) -> dict[str, Any]:
+    module = worker.request(protocol.IMPORT, folder=str(folder), module="facts", exports=[])
+    assert isinstance(module, Handle)
+    found = module.facts()
+    assert isinstance(found, dict)
+    return found
+
+
+def test_a_forked_worker_serves_the_learners_code_as_a_new_one_would(
+    slot: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
+    workers = [_forking_worker(slot, tmp_path) for _ in range(2)]
+    workers.append(Worker(cwd=str(tmp_path), env=_environment()))  # started as a child
+    try:
+        for worker in workers:
+            worker.start()
+        first, second, cold = (_facts(worker, tmp_path) for worker in workers)
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert cold["parent"] == os.getpid()
+    slot_pid = _slot_pid(slot)
+    for found in (first, second):
+        assert found["parent"] == slot_pid  # forked by the slot's server, not started here
+        for name in ("handlers", "storage", "cwd"):
+            assert found[name] == cold[name], name
+        assert found["argv"][0] == cold["argv"][0]
+    assert first["pid"] != second["pid"]
+    assert first["draw"] != second["draw"]  # each fork seeded afresh
+    assert all(_gone_within(int(found["pid"]), 10) for found in (first, second))
+
+
+def test_a_forked_worker_that_ends_is_described_and_started_again(
+    slot: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
+    worker = _forking_worker(slot, tmp_path)
+    worker.start()
+    try:
+        module = worker.request(protocol.IMPORT, folder=str(tmp_path), module="facts", exports=[])
+        assert isinstance(module, Handle)
+        with pytest.raises(WorkerGone) as gone:
+            module.leave()
+        assert "exited with status 7" in str(gone.value)
+        assert worker.exit_status() == 7
+        worker.start()  # a new generation, forked again
+        assert _facts(worker, tmp_path)["parent"] == _slot_pid(slot)
+        pid = worker.process.pid if worker.process is not None else None
+    finally:
+        worker.stop()
+    assert pid is not None
+    assert _gone_within(pid, 10)
+
+
+def test_a_forked_worker_killed_by_a_signal_says_so(slot: Path, tmp_path: Path) -> None:
+    (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
+    worker = _forking_worker(slot, tmp_path)
+    worker.start()
+    try:
+        pid = int(_facts(worker, tmp_path)["pid"])
+        assert worker.process is not None
+        assert worker.process.pid == pid
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while worker.gone is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert worker.gone is not None
+        assert "killed by SIGTERM" in worker.gone
+    finally:
+        worker.stop()
+
+
+def test_without_a_slot_server_the_worker_starts_as_a_child(tmp_path: Path) -> None:
+    (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
+    worker = _forking_worker(tmp_path / "absent.sock", tmp_path)
+    worker.start()
+    try:
+        assert _facts(worker, tmp_path)["parent"] == os.getpid()
+    finally:
+        worker.stop()
+
+
+def _slot_pid(slot: Path) -> int:
+    """The slot-like server's pid: the one process whose command line names its socket
+    and whose parent does not."""
+    found = _children_of_slot(slot)
+    roots = [pid for pid in found if _parent(pid) not in found]
+    assert len(roots) == 1, roots
+    return roots[0]
+
+
+def _parent(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
 
 
 def test_closing_all_descriptors_but_some_keeps_those() -> None:

@@ -49,6 +49,9 @@ class PlainLauncher:
     def fork_server(self, config, *, warmed_up, env, cwd):
         return None
 
+    def fork_worker(self, channel, cwd):
+        return None
+
     def give(self, folder):
         pass
 

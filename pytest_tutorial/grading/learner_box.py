@@ -15,6 +15,7 @@ imports, and the folder of the Unix sockets through which it reaches the check's
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pytest_tutorial.grading.usage import oom_kills
 from pytest_tutorial.isolation.exits import WorkerExit, plain_description
 
 if TYPE_CHECKING:
+    from pytest_tutorial.isolation.worker_process import WorkerProcess
     from pytest_tutorial.warm import WarmServer
 
 ENTER_MODULE = "pytest_tutorial.grading.enter"
@@ -51,8 +53,9 @@ class LearnerBox:
     oom_kills_before: int | None = field(default_factory=oom_kills)
     """The machine's OOM-kill count when the box was made (a later rise names the killer)."""
     slot_socket: Path | None = None
-    """The job slot's warm server, which forks the server of the test runs (no bubblewrap
-    of the box's own: the fork is in the slot's sandbox); None: that server starts cold."""
+    """The job slot's warm server, which forks the server of the test runs and the worker
+    (no bubblewrap of the box's own: the forks are in the slot's sandbox); None: they start
+    cold."""
 
     def prefix(self, cwd: Path) -> list[str]:
         """The command line that runs what follows it as a learner process started in ``cwd``."""
@@ -89,6 +92,15 @@ class LearnerBox:
         return fork_test_runs_server(
             self.slot_socket, config, warmed_up=warmed_up, box=box, env=env, cwd=cwd
         )
+
+    def fork_worker(self, channel: socket.socket, cwd: Path) -> WorkerProcess | None:
+        """A solution's worker forked by the slot's server, or None (start it cold)."""
+        if self.slot_socket is None or self.bwrap is not None:
+            return None
+        from pytest_tutorial.grading.learner_fork import fork_worker
+
+        box = {"limits": self.limits.to_json(), "uid": self.uid}
+        return fork_worker(self.slot_socket, channel, box=box, env=self.environment(), cwd=cwd)
 
     def environment(self) -> dict[str, str]:
         """A clean environment (nothing of the grader's), home and temp in ``/tmp``.

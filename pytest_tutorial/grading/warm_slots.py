@@ -11,10 +11,11 @@ What a submission's grading finds is what a cold start gives it:
 
 - the server never runs a request itself (the clean-start rule of
   :mod:`pytest_tutorial.warm`): every child is a copy of the same untouched process;
-- the child never runs the submission's code: that runs in the child's workers and test
-  runs, each started as before in a sandbox of its own under the slot's uid
-  (:mod:`.learner_box`), which sees nothing of the slot's sandbox but the folders handed
-  to it;
+- the child never runs the submission's code: that runs in its worker and its test runs,
+  learner processes under the slot's uid (:mod:`.learner_box`) that the server forks at
+  the child's request (:mod:`.learner_fork`), each entering the limits and the uid before
+  any of that code runs, and seeing nothing of the slot's sandbox but the folders handed
+  to it; the submission's usage counts them with the child;
 - each child's scratch folder is a new one the server makes (random name, in a folder only
   root may list) and removes when the child ends; before the slot takes another
   submission, the child's process group and every process of the slot's uid or the job's
@@ -140,7 +141,7 @@ class SlotServer:
         while root is not None and time.monotonic() < deadline and not child.finished:
             new = [pid for pid in _children(root) if pid not in before]
             if new:
-                child.host_pid = new[0]
+                child.host_pid, child.server_pid, child.older = new[0], root, before
                 return child
             time.sleep(0.002)
         child.abandon()
@@ -171,6 +172,11 @@ class ForkedChild:
         self.connection = connection
         self.usage = Usage()
         self.host_pid: int | None = None
+        self.server_pid: int | None = None
+        """The slot's server: what it forks after this child (the submission's worker and
+        test runs' server, as learner processes) is this submission's too."""
+        self.older: set[int] = set()
+        """The server's children from before this child, none of this submission's."""
         self._result: RunResult | None = None
         self._gone = False
         self._thread: threading.Thread | None = None
@@ -240,13 +246,20 @@ class ForkedChild:
                 os.kill(self.host_pid, signal.SIGKILL)
 
     def sample(self, *, force: bool = False) -> None:
-        """Record the figures of the child's process tree (at most so often)."""
+        """Record the figures of the submission's processes (at most so often).
+
+        The child's tree, and what the slot's server forked for the submission since.
+        """
         now = time.monotonic()
         if self.host_pid is None or (not force and now - self._sampled_at < SAMPLE_EVERY_S):
             return
         self._sampled_at = now
         if not self.finished:
             sample_tree(self.usage, self.host_pid)
+            if self.server_pid is not None:
+                for pid in _children(self.server_pid):
+                    if pid != self.host_pid and pid not in self.older:
+                        sample_tree(self.usage, pid)
 
     def abandon(self) -> None:
         """Give up on a child that never appeared: this client's runs are killed."""

@@ -2,14 +2,16 @@
 
 A tutorial run on a learner's machine starts its workers and its learner-test runs as
 plain children. ``pytest-tutorial grade`` puts a :class:`Launcher` in the config's stash
-(:data:`LAUNCHER_KEY`) before any plugin is configured: every process that runs learner code (the
-solution's workers, the warm server of the learner's test runs) is then started through it,
-limited and under the job slot's own uid (:class:`~pytest_tutorial.grading.learner_box.
-LearnerBox`), and every folder such a process must write is handed over first.
+(:data:`LAUNCHER_KEY`) before any plugin is configured: every process that runs learner
+code (the solution's workers, the warm server of the learner's test runs) is then started
+through it, or forked by a job slot's warm server, limited and under the job slot's own uid
+(:class:`~pytest_tutorial.grading.learner_box.LearnerBox`), and every folder such a
+process must write is handed over first.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,6 +21,7 @@ import pytest
 from pytest_tutorial.isolation.exits import WorkerExit
 
 if TYPE_CHECKING:
+    from pytest_tutorial.isolation.worker_process import WorkerProcess
     from pytest_tutorial.warm import WarmServer
 
 
@@ -44,6 +47,13 @@ class Launcher(Protocol):
         """A warm server forked as a learner process from a warm one, or None.
 
         ``config``: its imports and warm-up run, as :meth:`WarmServer.start` takes them.
+        None: start it through :meth:`prefix` instead.
+        """
+        ...
+
+    def fork_worker(self, channel: socket.socket, cwd: Path) -> WorkerProcess | None:
+        """A solution's worker serving on ``channel``, forked as a learner process, or None.
+
         None: start it through :meth:`prefix` instead.
         """
         ...

@@ -16,8 +16,6 @@ import concurrent.futures
 import contextlib
 import itertools
 import logging
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,10 +28,11 @@ from pytest_tutorial.isolation.callbacks import TrustedCallbacks
 from pytest_tutorial.isolation.channel import Channel, ChannelClosed
 from pytest_tutorial.isolation.codec import Codec, CodecError, tagged
 from pytest_tutorial.isolation.errors import ForeignExceptions, class_info, steers_the_harness
-from pytest_tutorial.isolation.exits import WorkerExit, plain_description, reap
+from pytest_tutorial.isolation.exits import WorkerExit, plain_description
 from pytest_tutorial.isolation.handles import Handle, _Method
 from pytest_tutorial.isolation.learner_logs import LogBudget, relog
 from pytest_tutorial.isolation.turns import Turns
+from pytest_tutorial.isolation.worker_process import ChildProcess, WorkerProcess
 from pytest_tutorial.stand_ins import RAISES, RETURNS, Raises, Returns
 
 START_TIMEOUT_S = 60.0
@@ -99,10 +98,14 @@ class Worker:
         cwd: str | None = None,
         python: Sequence[str] = (sys.executable, "-I", "-B"),
         describe_exit: Callable[[WorkerExit], str] = plain_description,
+        fork: Callable[[socket.socket], WorkerProcess | None] | None = None,
     ) -> None:
         self.prefix = list(prefix)
         self.describe_exit = describe_exit
         """Says how the worker ended (a grader's launcher names the limit that ended it)."""
+        self.fork = fork
+        """Forks a worker serving on the given socket from a warm process (a grader's job
+        slot), or gives None: the worker is then started as a child, as without it."""
         self.env = env
         self.cwd = cwd
         self.python = list(python)
@@ -114,7 +117,7 @@ class Worker:
         self.generation = 0
         self.adapters: list[Callable[[object], dict[str, object] | None]] = []
         """Turn a fixture's client into a reference the worker can connect with."""
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: WorkerProcess | None = None
         self.channel: Channel | None = None
         self._line: _Line | None = None
         self.gone: str | None = "not started"
@@ -134,16 +137,9 @@ class Worker:
         """Start a fresh worker process and wait until it serves."""
         self.stop()
         ours, theirs = socket.socketpair()
-        command = [*self.prefix, *self.python, "-m", WORKER_MODULE, str(theirs.fileno())]
         try:
-            self.process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(),),
-                env=self.env,
-                cwd=self.cwd,
-                start_new_session=True,
-            )
+            forked = None if self.fork is None else self.fork(theirs)
+            self.process = forked or self._started(theirs)
         finally:
             theirs.close()
         self.generation += 1
@@ -163,6 +159,20 @@ class Worker:
             self.stop(f"the worker did not start within {START_TIMEOUT_S:g} s")
             raise WorkerGone(self.gone) from None
 
+    def _started(self, theirs: socket.socket) -> ChildProcess:
+        """A new worker process, a child of this one, serving on ``theirs``."""
+        command = [*self.prefix, *self.python, "-m", WORKER_MODULE, str(theirs.fileno())]
+        return ChildProcess(
+            subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        )
+
     def stop(self, why: str = "stopped") -> None:
         """End the worker and everything it started; every waiting request fails."""
         if self._line is not None:  # first, so its reader leaves the pending requests alone
@@ -172,9 +182,7 @@ class Worker:
             self.channel.close(why)
             self.channel = None
         if self.process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            self.process.kill()
             self.process = None
         self._fail_pending(why)
         self.gone = why
@@ -330,7 +338,7 @@ class Worker:
         """
         if not line.turns.close() or self.channel is not line.channel:
             return
-        why = f"the worker process ended ({closed}): {self.describe_exit(reap(line.process))}"
+        why = f"the worker process ended ({closed}): {self.describe_exit(line.process.reap())}"
         if self.channel is line.channel:
             self.gone = why
             self._fail_pending(why)
@@ -413,7 +421,7 @@ class Worker:
 class _Line:
     """One worker generation's channel, process and turns to read it."""
 
-    def __init__(self, channel: Channel, process: subprocess.Popen[bytes], turns: Turns) -> None:
+    def __init__(self, channel: Channel, process: WorkerProcess, turns: Turns) -> None:
         self.channel = channel
         self.process = process
         self.turns = turns

@@ -207,6 +207,7 @@ class SolutionWorkers:
             cwd=str(path),
             python=(sys.executable, "-I", "-B"),
             describe_exit=launcher.describe_exit,
+            fork=lambda channel: launcher.fork_worker(channel, path),
         )
 
     def ended_during_check(self) -> Worker | None:

@@ -225,6 +225,19 @@ def test_a_forked_worker_killed_by_a_signal_says_so(slot: Path, tmp_path: Path) 
         worker.stop()
 
 
+def test_a_worker_is_forked_while_sys_stdout_has_no_descriptor(
+    slot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under ``capsys`` (pytest's capture by ``sys``) ``sys.stdout`` is a buffer in memory."""
+    (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
+    worker = _forking_worker(slot, tmp_path)
+    worker.start()
+    try:
+        assert _facts(worker, tmp_path)["parent"] == _slot_pid(slot)
+    finally:
+        worker.stop()
+
+
 def test_without_a_slot_server_the_worker_starts_as_a_child(tmp_path: Path) -> None:
     (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
     worker = _forking_worker(tmp_path / "absent.sock", tmp_path)

@@ -47,6 +47,7 @@ from pytest_tutorial.warm import HYPOTHESIS_STORAGE, RunResult, ServerGone, Warm
 SERVE_TARGET = f"{__name__}:serve_test_runs"
 WORKER_TARGET = f"{__name__}:serve_as_worker"
 START_TIMEOUT_S = 60.0
+STDOUT_FD = 1
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 
@@ -218,9 +219,10 @@ def fork_worker(
     if slot is None:
         return None
     worker = ForkedWorker(slot)
-    # stdout and stderr are where a worker started here would write: this process's own
     payload = {"box": dict(box), "umask": _umask()}
-    worker.begin(payload, env, cwd, [sys.stdout.fileno(), channel.fileno()])
+    # its output goes where a worker started here would write: this process's descriptor 1
+    # (``sys.stdout`` may be pytest's capture, with no descriptor of its own)
+    worker.begin(payload, env, cwd, [STDOUT_FD, channel.fileno()])
     if not worker.forked_within(timeout_s):
         worker.kill()
         return None

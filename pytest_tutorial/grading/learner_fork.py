@@ -42,7 +42,13 @@ from typing import Any
 
 from pytest_tutorial.grading import sandbox
 from pytest_tutorial.isolation.exits import REAP_WITHIN_S, WorkerExit
-from pytest_tutorial.warm import HYPOTHESIS_STORAGE, RunResult, ServerGone, WarmServer
+from pytest_tutorial.warm import (
+    HYPOTHESIS_STORAGE,
+    RunResult,
+    ServerGone,
+    WarmServer,
+    kill_group,
+)
 
 SERVE_TARGET = f"{__name__}:serve_test_runs"
 WORKER_TARGET = f"{__name__}:serve_as_worker"
@@ -187,7 +193,13 @@ class ForkedWorker:
         return self._result.exit_code
 
     def kill(self) -> None:
-        """Leave the server, which kills the worker's process group; wait for its answer."""
+        """SIGKILL the worker's process group, wait until the server reaped it, and leave.
+
+        Leaving alone would have the server kill the group too, but only once it notices.
+        """
+        if self._pid is not None and not self._ended.is_set():  # not reaped: still its pid
+            kill_group(self._pid)
+            self._ended.wait(REAP_WITHIN_S)
         self.slot.close()
         self._ended.wait(START_TIMEOUT_S)
 

@@ -226,7 +226,11 @@ def test_a_forked_worker_killed_by_a_signal_says_so(slot: Path, tmp_path: Path) 
 
 
 def test_stopping_a_forked_worker_kills_it_and_has_it_reaped(slot: Path, tmp_path: Path) -> None:
-    """Its end is the server's ``wait4`` of it (with its CPU time), not a guess."""
+    """Its end is the server's ``wait4`` of it (with its CPU time), not a guess.
+
+    Killed, or, having seen its channel close, exited: either way reaped before ``stop``
+    returns.
+    """
     (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
     worker = _forking_worker(slot, tmp_path)
     worker.start()
@@ -235,9 +239,9 @@ def test_stopping_a_forked_worker_kills_it_and_has_it_reaped(slot: Path, tmp_pat
     _facts(worker, tmp_path)
     worker.stop()
     end = process.reap(within_s=0)
-    assert end.returncode == -signal.SIGKILL
+    assert end.returncode in (0, -signal.SIGKILL)  # it may see its channel close first
     assert end.cpu_s > 0
-    assert _gone_within(process.pid, 0.5)
+    assert _gone_within(process.pid, 5)
 
 
 def test_a_worker_is_forked_while_sys_stdout_has_no_descriptor(

@@ -54,6 +54,8 @@ SERVE_TARGET = f"{__name__}:serve_test_runs"
 WORKER_TARGET = f"{__name__}:serve_as_worker"
 START_TIMEOUT_S = 60.0
 STDOUT_FD = 1
+KILLED_REAP_S = 15.0
+"""How long a killed worker's server may take to reap it and answer before it is left."""
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 
@@ -199,7 +201,8 @@ class ForkedWorker:
         """
         if self._pid is not None and not self._ended.is_set():  # not reaped: still its pid
             kill_group(self._pid)
-            self._ended.wait(REAP_WITHIN_S)
+            # the server's answer, or its going away, ends the wait (a busy machine: seconds)
+            self._ended.wait(KILLED_REAP_S)
         self.slot.close()
         self._ended.wait(START_TIMEOUT_S)
 

@@ -47,6 +47,7 @@ from pytest_tutorial.warm import (
     RunResult,
     ServerGone,
     WarmServer,
+    exit_status,
     kill_group,
 )
 
@@ -187,12 +188,7 @@ class ForkedWorker:
 
     def poll(self) -> int | None:
         """The worker's exit status once the server reported its end, else None."""
-        return self._returncode() if self._ended.is_set() else None
-
-    def _returncode(self) -> int:
-        if self._result is None or self._result.exit_code is None:
-            return -int(signal.SIGKILL)  # the server went away, or killed it
-        return self._result.exit_code
+        return exit_status(self._result) if self._ended.is_set() else None
 
     def kill(self) -> None:
         """SIGKILL the worker's process group, wait until the server reaped it, and leave.
@@ -212,8 +208,8 @@ class ForkedWorker:
             return WorkerExit(None)
         result = self._result
         if result is None:
-            return WorkerExit(self._returncode())
-        return WorkerExit(self._returncode(), result.cpu_s, result.peak_rss_kb)
+            return WorkerExit(exit_status(self._result))
+        return WorkerExit(exit_status(self._result), result.cpu_s, result.peak_rss_kb)
 
 
 def fork_worker(

@@ -53,6 +53,7 @@ from pytest_tutorial.warm import (
     RunResult,
     ServerGone,
     WarmServer,
+    exit_status,
 )
 
 if TYPE_CHECKING:
@@ -219,11 +220,7 @@ class ForkedChild:
     @property
     def returncode(self) -> int | None:
         """The child's exit status (negative: the signal that ended it) once it ended."""
-        if not self.finished:
-            return None
-        if self._result is None or self._result.exit_code is None:
-            return -int(signal.SIGKILL)
-        return self._result.exit_code
+        return exit_status(self._result) if self.finished else None
 
     def poll(self) -> int | None:
         """The exit status once the child has ended, else None."""

@@ -10,13 +10,11 @@ ended, with its figures (:class:`~.exits.WorkerExit`).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 from typing import Protocol
 
 from pytest_tutorial.isolation.exits import REAP_WITHIN_S, WorkerExit, reap
+from pytest_tutorial.warm import kill_group
 
 
 class WorkerProcess(Protocol):
@@ -57,8 +55,7 @@ class ChildProcess:
 
     def kill(self) -> None:
         """SIGKILL the child's process group and reap the child."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
+        kill_group(self.popen.pid)
         self.popen.wait()
 
     def reap(self, within_s: float = REAP_WITHIN_S) -> WorkerExit:

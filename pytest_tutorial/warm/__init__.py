@@ -136,6 +136,17 @@ class RunResult:
         return self.exit_code is None
 
 
+def exit_status(result: RunResult | None) -> int:
+    """A forked run's end as ``Popen.returncode`` would give it.
+
+    SIGKILL's when it was killed at its time limit or no answer came (the server went
+    away, or the client left it).
+    """
+    if result is None or result.exit_code is None:
+        return -int(signal.SIGKILL)
+    return result.exit_code
+
+
 class ServerGone(Exception):
     """The server died or stopped answering; the caller starts another or runs cold."""
 

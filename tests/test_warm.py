@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tutorial.warm import ServerGone, WarmServer, warm_imports
+from pytest_tutorial.warm import NOTHING_COLLECTED, ServerGone, WarmServer, warm_imports
 
 pytestmark = pytest.mark.slow
 
@@ -141,6 +141,26 @@ def test_a_pytest_run_forks_with_pytest_already_imported(
     )
     assert result.exit_code == 1
     assert "1 failed" in output.read_text(encoding="utf-8")
+
+
+def test_the_warm_up_run_ends_with_the_imports_frozen(tmp_path: Path) -> None:
+    """pytest collects garbage five times as a run ends: the warm-up run's collections skip
+    what the server imported (frozen first), not only the runs forked after it."""
+    from tests.warm_targets import FROZEN_RECORD_VARIABLE
+
+    record, empty = tmp_path / "frozen", tmp_path / "empty"
+    empty.mkdir()
+    started = WarmServer.start(
+        warm_imports(aws=False),
+        pytest_warmup=["-p", TARGETS, "-p", "no:cacheprovider", "--collect-only", str(empty)],
+        warmed_up=(NOTHING_COLLECTED,),
+        warmup_env={FROZEN_RECORD_VARIABLE: str(record)},
+        cwd=REPO,
+    )
+    assert started is not None
+    started.close()
+    # pytest, hypothesis and fakeredis alone are some 60,000 objects
+    assert int(record.read_text(encoding="utf-8")) > 30_000
 
 
 def test_a_dead_server_is_reported_not_waited_for(server: WarmServer, tmp_path: Path) -> None:

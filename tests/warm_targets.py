@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -114,3 +115,17 @@ def print_parent(payload: str) -> int:
     """Print the pid of the process that forked the run."""
     print(os.getppid())
     return 0
+
+
+FROZEN_RECORD_VARIABLE = "WARM_TEST_FROZEN_RECORD"
+"""Where :func:`pytest_unconfigure` writes, when this module is a warm-up run's plugin."""
+
+
+def pytest_unconfigure() -> None:
+    """As a warm-up run's ``-p`` plugin: record how many objects are frozen as the run ends.
+
+    pytest's last collections of that run follow this hook; they skip the frozen objects.
+    """
+    record = os.environ.get(FROZEN_RECORD_VARIABLE)
+    if record:
+        Path(record).write_text(str(gc.get_freeze_count()), encoding="utf-8")

@@ -4,7 +4,8 @@ On a shared machine the absolute throughput of ``benchmarks/grade.py`` moves wit
 load and with the machine's speed from day to day; a change is judged by batches of the
 two versions run in turn. The other version is a ``pytest-tutorial`` command of its own
 (a venv with an earlier commit installed: ``python -m venv /tmp/before && /tmp/before/bin/pip
-install -e WORKTREE``). Each round grades the same class (half copies of the reference,
+install -e WORKTREE``, then ``python -m compileall WORKTREE/pytest_tutorial``, as this
+checkout's is compiled: :func:`_common.compile_bytecode`). Each round grades the same class (half copies of the reference,
 half of the starter) with ``--jobs 2``, once with each, in alternating order; prints every
 batch's wall time, scores and rate, and the medians and their ratio.
 

@@ -20,7 +20,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from _common import REPO, machine, measured_run, median
+from _common import REPO, compile_bytecode, machine, measured_run, median
 
 
 def main() -> None:
@@ -33,6 +33,7 @@ def main() -> None:
     other = options.other.resolve()
     if not (other / "pytest_tutorial" / "__init__.py").is_file():
         raise SystemExit(f"{other} is not a source tree of pytest-tutorial")
+    compile_bytecode(other)  # as machine() does for this checkout
     arguments = [
         f"--tutorial={options.tutorial}",
         f"--tutorial-solution={REPO / 'reference_solutions' / options.tutorial}",

@@ -5,9 +5,10 @@ load and with the machine's speed from day to day; a change is judged by batches
 two versions run in turn. The other version is a ``pytest-tutorial`` command of its own
 (a venv with an earlier commit installed: ``python -m venv /tmp/before && /tmp/before/bin/pip
 install -e WORKTREE``, then ``python -m compileall WORKTREE/pytest_tutorial``, as this
-checkout's is compiled: :func:`_common.compile_bytecode`). Each round grades the same class (half copies of the reference,
-half of the starter) with ``--jobs 2``, once with each, in alternating order; prints every
-batch's wall time, scores and rate, and the medians and their ratio.
+checkout's is compiled: :func:`_common.compile_bytecode`). Each round grades the same
+class (half copies of the reference, half of the starter) with ``--jobs 2``, once with
+each, in alternating order; prints every batch's wall time, scores and rate, and the
+medians and their ratio.
 
     python benchmarks/grade_against.py /tmp/before/bin/pytest-tutorial \
         [--tutorial caching] [--class-size 8] [--rounds 3]

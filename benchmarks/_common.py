@@ -83,6 +83,17 @@ def compile_bytecode(tree: Path = REPO) -> None:
     )
 
 
+def suite_environment() -> dict[str, str]:
+    """The environment the project's suite runs in, as ``.ci/run`` runs it.
+
+    Without ``PYTEST_ADDOPTS`` (the script picks the tier), and without
+    ``PYTHONDONTWRITEBYTECODE``: the suite writes bytecode, as on a developer's machine, so
+    pytest keeps its rewrites of the check modules that each in-process tutorial run imports.
+    """
+    hidden = ("PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")
+    return {key: value for key, value in os.environ.items() if key not in hidden}
+
+
 def machine() -> str:
     """A one-line description of the machine, printed with every result.
 

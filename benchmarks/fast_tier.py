@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from _common import REPO, machine, median, timed_run
+from _common import REPO, machine, median, suite_environment, timed_run
 
 TARGET_S = 90.0
 RUN = ["-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     runs = parser.parse_args().runs
     print(machine())
-    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    env = suite_environment()
     times = []
     for number in range(1, runs + 1):
         times.append(timed_run(RUN, cwd=REPO, env=env))

@@ -23,7 +23,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from _common import REPO, machine, measured_run, median
+from _common import REPO, machine, measured_run, median, suite_environment
 
 TARGET_S = 240.0
 RUN = ["-m", "slow and not wheel", "-n", "3", "--dist", "loadscope"]
@@ -39,7 +39,7 @@ def run_once(extra: list[str], cpu_file: Path) -> tuple[float, float, str]:
 
     Each test's CPU seconds go to ``cpu_file`` (see :func:`cpu_costs`).
     """
-    env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
+    env = suite_environment()
     env[CPU_BY_TEST] = str(cpu_file)
     return measured_run([*RUN, *extra], cwd=REPO, env=env, accepted=(0, 1))
 

@@ -208,8 +208,8 @@ class ForkedWorker:
             return WorkerExit(None)
         result = self._result
         if result is None:
-            return WorkerExit(exit_status(self._result))
-        return WorkerExit(exit_status(self._result), result.cpu_s, result.peak_rss_kb)
+            return WorkerExit(exit_status(None))
+        return WorkerExit(exit_status(result), result.cpu_s, result.peak_rss_kb)
 
 
 def fork_worker(

@@ -56,7 +56,8 @@ def solution_layout(solution: Path, module: str) -> Layout:
             f"{MAX_COPIED_FILES} files, {MAX_COPIED_BYTES // 2**20} MiB); move data and "
             "virtual environments out of the solution folder"
         )
-    return Layout(solution, module, tuple(entries), aws, redis)
+    hypothesis = tests_use_hypothesis(solution / TESTS_FOLDER)
+    return Layout(solution, module, tuple(entries), aws, redis, hypothesis)
 
 
 def copied_below(folder: Path) -> list[Path]:

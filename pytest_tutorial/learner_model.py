@@ -57,6 +57,8 @@ class Layout:
     """Whether the solution's code imports boto3, botocore or moto (what the server warms)."""
     redis: bool = True
     """Whether the solution's code imports redis or fakeredis (the server imports them)."""
+    hypothesis: bool = False
+    """Whether the tests mention hypothesis (the server has it look at its modules first)."""
 
     @property
     def module_path(self) -> str:

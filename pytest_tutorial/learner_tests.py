@@ -140,7 +140,9 @@ def _run_job(
         server = (
             _server(layout, launcher)
             if attempt == 0
-            else _start_server(layout.aws, launcher, redis=layout.redis)
+            else _start_server(
+                layout.aws, launcher, redis=layout.redis, hypothesis=layout.hypothesis
+            )
         )
         if server is None:
             return _unfinished(
@@ -257,9 +259,10 @@ def _result(line: bytes) -> dict[str, Any] | None:
 
 
 _RUN_FLAGS = {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-_servers: dict[tuple[bool, bool, int], WarmServer] = {}
+_servers: dict[tuple[bool, bool, bool, int], WarmServer] = {}
 """The warm servers of this process, by whether they have moto and boto3 imported, and
-fakeredis and redis-py, and by the launcher they were started through (``id``; 0 for none)."""
+fakeredis and redis-py, whether hypothesis has looked at their modules, and by the launcher
+they were started through (``id``; 0 for none)."""
 _servers_lock = threading.Lock()
 
 
@@ -278,13 +281,15 @@ def _server(layout: Layout, launcher: Launcher | None) -> WarmServer | None:
     Without a launcher, a server named by :data:`SHARED_SERVER_VARIABLE` for runs of this
     kind is used when it answers.
     """
-    key = (layout.aws, layout.redis, 0 if launcher is None else id(launcher))
+    key = (layout.aws, layout.redis, layout.hypothesis, 0 if launcher is None else id(launcher))
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive:
             return server
         server = _connect_shared(layout.aws) if launcher is None else None
-        server = server or _start_server(layout.aws, launcher, redis=layout.redis)
+        server = server or _start_server(
+            layout.aws, launcher, redis=layout.redis, hypothesis=layout.hypothesis
+        )
         if server is not None:
             _servers[key] = server
         return server
@@ -305,17 +310,26 @@ def _connect_shared(aws: bool) -> WarmServer | None:
         return None
 
 
-def start_shared_server(aws: bool, listen: Path, *, redis: bool = True) -> WarmServer | None:
+def start_shared_server(
+    aws: bool, listen: Path, *, redis: bool = True, hypothesis: bool = False
+) -> WarmServer | None:
     """A warm server for runs of this kind that other processes reach at ``listen``."""
-    return _start_server(aws, None, redis=redis, listen=listen)
+    return _start_server(aws, None, redis=redis, hypothesis=hypothesis, listen=listen)
 
 
 def _start_server(
-    aws: bool, launcher: Launcher | None, *, redis: bool = True, listen: Path | None = None
+    aws: bool,
+    launcher: Launcher | None,
+    *,
+    redis: bool = True,
+    hypothesis: bool = False,
+    listen: Path | None = None,
 ) -> WarmServer | None:
     """A new warm server for runs of this kind.
 
-    moto and boto3 are imported when ``aws``, fakeredis and redis-py when ``redis``. With a
+    moto and boto3 are imported when ``aws``, fakeredis and redis-py when ``redis``; with
+    ``hypothesis`` (tests that use it) hypothesis looks at the server's modules before any
+    run (:func:`~pytest_tutorial.hypothesis_warmup.mine_constants_before_forks`). With a
     ``launcher`` it is a learner process, in its environment: forked by the job
     slot's warm process where the launcher can ask one, else started through it.
     """
@@ -331,7 +345,11 @@ def _start_server(
         if launcher is not None:
             launcher.give(empty)
             env = {**launcher.environment(), **_RUN_FLAGS}
-            config = {"imports": list(imports), "pytest_warmup": warmup}
+            config = {
+                "imports": list(imports),
+                "pytest_warmup": warmup,
+                "mine_constants": hypothesis,
+            }
             forked = launcher.fork_server(
                 config, warmed_up=(NOTHING_COLLECTED,), env=env, cwd=Path(tempfile.gettempdir())
             )
@@ -346,6 +364,7 @@ def _start_server(
             python_flags=("-P",),
             prefix=() if launcher is None else launcher.prefix(Path(tempfile.gettempdir())),
             listen=listen,
+            mine_constants=hypothesis,
         )
 
 

@@ -263,7 +263,9 @@ class Loop:
         with contextlib.suppress(LearnerTestsError, OSError):  # then each run starts its own
             layout = solution_layout(solution, "")
             socket = Path(tempfile.mkdtemp(dir=self._folder)) / "learner-tests.sock"
-            server = start_shared_server(layout.aws, socket, redis=layout.redis)
+            server = start_shared_server(
+                layout.aws, socket, redis=layout.redis, hypothesis=layout.hypothesis
+            )
             setting = shared_server_setting(socket, aws=layout.aws)
         with self._learner_lock:
             closed = self._closed

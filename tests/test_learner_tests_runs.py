@@ -132,6 +132,29 @@ def test_a_solution_that_imports_no_redis_gets_a_server_without_it(
     assert seen["fakes_loaded"] == loaded  # the run itself imports neither
 
 
+@pytest.mark.parametrize("mentioned", [True, False])
+def test_tests_that_use_hypothesis_get_a_server_that_had_it_look_at_its_modules(
+    solution: Path, mentioned: bool
+) -> None:
+    """Their first hypothesis test then looks only at what the run imported (a few
+    hundredths of a second a run); tests that never mention hypothesis do not pay for it."""
+    name = "'hypothesis'" if mentioned else "'hypo' + 'thesis'"  # the source mentions it or not
+    (solution / "tests" / "test_cache.py").write_text(
+        "import importlib, os, sys\n\n"
+        "def test_records_what_was_seen():\n"
+        f"    providers = importlib.import_module({name} + '.internal.conjecture.providers')\n"
+        "    seen = id(sys.modules['pytest']) in providers._seen_modules\n"
+        "    with open(os.path.join(os.environ['LEARNER_TESTS_OBSERVE'], 'seen'), 'w') as out:\n"
+        "        out.write(str(seen))\n",
+        encoding="utf-8",
+    )
+    layout = solution_layout(solution, "cache_service")
+    assert layout.hypothesis is mentioned
+    [run] = run_many(layout, [(Implementation(Kind.YOURS), 1)])
+    assert run.passed == 1, run.output
+    assert (solution.parent / "observed" / "seen").read_text(encoding="utf-8") == str(mentioned)
+
+
 def test_every_run_starts_with_the_unicode_tables_it_is_given(solution: Path) -> None:
     """Tests that draw text then read hypothesis' tables instead of building them (about a
     second of CPU in each run)."""

@@ -163,6 +163,33 @@ def test_the_warm_up_run_ends_with_the_imports_frozen(tmp_path: Path) -> None:
     assert int(record.read_text(encoding="utf-8")) > 30_000
 
 
+@pytest.mark.parametrize("mine", [True, False], ids=["mined", "not mined"])
+def test_hypothesis_looks_at_the_servers_modules_before_any_child(
+    tmp_path: Path, mine: bool
+) -> None:
+    """A child's first hypothesis test looks only at what the child imported, and hypothesis
+    still stores its examples where that child's own variable says."""
+    server = WarmServer.start(warm_imports(aws=False), cwd=REPO, mine_constants=mine)
+    assert server is not None
+    try:
+        record = tmp_path / "seen.json"
+        result = server.run(
+            f"{TARGETS}:record_what_hypothesis_has_seen",
+            {"record": str(record)},
+            output=tmp_path / "out",
+            timeout_s=WAIT_S,
+        )
+        assert result.exit_code == 0, (tmp_path / "out").read_text()
+    finally:
+        server.close()
+    seen = json.loads(record.read_text(encoding="utf-8"))
+    if mine:
+        assert set(seen["unseen"]) <= {"tests", TARGETS}  # the target, imported by the child
+    else:
+        assert len(seen["unseen"]) > 300  # pytest, hypothesis, fakeredis and the stdlib
+    assert seen["storage"] == seen["storage_variable"]  # the child's own, not the server's
+
+
 def test_a_dead_server_is_reported_not_waited_for(server: WarmServer, tmp_path: Path) -> None:
     assert server.process is not None
     server.process.kill()

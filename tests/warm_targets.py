@@ -129,3 +129,22 @@ def pytest_unconfigure() -> None:
     record = os.environ.get(FROZEN_RECORD_VARIABLE)
     if record:
         Path(record).write_text(str(gc.get_freeze_count()), encoding="utf-8")
+
+
+def record_what_hypothesis_has_seen(payload: dict[str, Any]) -> int:
+    """Record how many loaded modules hypothesis has not looked at, and its storage folder."""
+    from hypothesis.configuration import storage_directory
+    from hypothesis.internal.conjecture import providers
+
+    unseen = [
+        name
+        for name, module in list(sys.modules.items())
+        if id(module) not in providers._seen_modules
+    ]
+    record = {
+        "unseen": unseen,
+        "storage": str(storage_directory(intent_to_write=False).path),
+        "storage_variable": os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"),
+    }
+    Path(payload["record"]).write_text(json.dumps(record), encoding="utf-8")
+    return 0

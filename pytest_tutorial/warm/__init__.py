@@ -201,6 +201,7 @@ class WarmServer:
         prefix: Sequence[str] = (),
         timeout_s: float = 120.0,
         listen: Path | None = None,
+        mine_constants: bool = True,
     ) -> WarmServer | None:
         """A warmed-up server, or None when it cannot start (or its warm-up run failed).
 
@@ -210,6 +211,9 @@ class WarmServer:
         ``warmup_env`` set during that run only; its exit code must be one of ``warmed_up``.
         ``prefix`` goes before the interpreter (a sandbox, limits, another uid). ``listen``:
         a Unix socket's path where other processes can :meth:`connect` once it is ready.
+        ``mine_constants``: hypothesis looks at the imported modules once, in the server
+        (:func:`~pytest_tutorial.hypothesis_warmup.mine_constants_before_forks`); worth its
+        few hundredths of a second where the children run hypothesis tests.
         """
         if not hasattr(os, "fork"):
             return None
@@ -218,6 +222,7 @@ class WarmServer:
             "pytest_warmup": None if pytest_warmup is None else list(pytest_warmup),
             "warmup_env": dict(warmup_env or {}),
             "listen": None if listen is None else str(listen),
+            "mine_constants": mine_constants,
         }
         try:
             process = subprocess.Popen(

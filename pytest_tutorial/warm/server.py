@@ -1,7 +1,7 @@
 """The warm server's process: warm up once, then fork one child per request.
 
 ``python -m pytest_tutorial.warm.server CONFIG`` (JSON: ``imports``, ``pytest_warmup``,
-``warmup_env``, ``listen``); the protocol and the clean-start rule are in
+``warmup_env``, ``listen``, ``mine_constants``); the protocol and the clean-start rule are in
 :mod:`pytest_tutorial.warm`. With ``listen`` (a Unix socket's path) other processes connect
 and send requests as the starting process does on stdin; each gets the answers to its own
 requests, and its runs are killed when it disconnects.
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from pytest_tutorial.hypothesis_warmup import mine_constants_before_forks
 from pytest_tutorial.warm import AWS_IMPORTS, HYPOTHESIS_STORAGE, IGNORE_REWRITE_WARNING, kill_group
 from pytest_tutorial.warm.rewritten import share_rewritten_modules
 
@@ -438,6 +439,8 @@ def serve(
         listener.listen()
     server = _Server(requests_fd, replies, listener, connection=connection)
     share_rewritten_modules(server.scratch_root / "rewritten")
+    if config.get("mine_constants", True):
+        mine_constants_before_forks()
     _freeze_the_heap()
     _reply(replies, {"ready": code})
     server.loop()

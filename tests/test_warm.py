@@ -190,6 +190,25 @@ def test_hypothesis_looks_at_the_servers_modules_before_any_child(
     assert seen["storage"] == seen["storage_variable"]  # the child's own, not the server's
 
 
+def test_a_child_finds_fakeredis_warmed_up_and_no_server_to_share(
+    server: WarmServer, tmp_path: Path
+) -> None:
+    """The server's first use of fakeredis (its command table, about 10 ms a child) leaves
+    nothing a run could reach: no server in fakeredis' table of shared ones."""
+    record = tmp_path / "fakeredis.json"
+    result = server.run(
+        f"{TARGETS}:record_fakeredis_state",
+        {"record": str(record)},
+        output=tmp_path / "out",
+        timeout_s=WAIT_S,
+    )
+    assert result.exit_code == 0, (tmp_path / "out").read_text()
+    assert json.loads(record.read_text(encoding="utf-8")) == {
+        "shared_servers": 0,
+        "commands_loaded": True,
+    }
+
+
 def test_a_dead_server_is_reported_not_waited_for(server: WarmServer, tmp_path: Path) -> None:
     assert server.process is not None
     server.process.kill()

@@ -148,3 +148,16 @@ def record_what_hypothesis_has_seen(payload: dict[str, Any]) -> int:
     }
     Path(payload["record"]).write_text(json.dumps(record), encoding="utf-8")
     return 0
+
+
+def record_fakeredis_state(payload: dict[str, Any]) -> int:
+    """Record the fake servers fakeredis shares, and whether its command table is loaded."""
+    from fakeredis import FakeServer
+    from fakeredis.model import _command_info
+
+    record = {
+        "shared_servers": len(FakeServer._servers_map),
+        "commands_loaded": _command_info._COMMAND_INFO is not None,
+    }
+    Path(payload["record"]).write_text(json.dumps(record), encoding="utf-8")
+    return 0

@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from pytest_tutorial.hypothesis_warmup import mine_constants_before_forks
-from pytest_tutorial.warm import AWS_IMPORTS, HYPOTHESIS_STORAGE, IGNORE_REWRITE_WARNING, kill_group
+from pytest_tutorial.warm import (
+    AWS_IMPORTS,
+    HYPOTHESIS_STORAGE,
+    IGNORE_REWRITE_WARNING,
+    REDIS_IMPORTS,
+    kill_group,
+)
 from pytest_tutorial.warm.rewritten import share_rewritten_modules
 
 MAX_FDS = 8
@@ -357,6 +363,8 @@ def _import_all(names: Sequence[str]) -> None:
             importlib.import_module(name)
     if AWS_IMPORTS[0] in names:
         _first_use_of_moto()
+    if REDIS_IMPORTS[0] in names:
+        _first_use_of_fakeredis()
 
 
 def _first_use_of_moto() -> None:
@@ -380,6 +388,24 @@ def _first_use_of_moto() -> None:
             session.client("s3").list_buckets()
             session.client("dynamodb").list_tables()
             session.client("sqs").list_queues()
+
+
+def _first_use_of_fakeredis() -> None:
+    """Pay fakeredis' and redis-py's first-use costs once: the command table, a client.
+
+    A process's first fake server loads and encodes fakeredis' table of Redis commands, and
+    its first client sets up redis-py's connection (about 10 ms of CPU in each run of the
+    learner's tests and each grading child, 3 ms once done here). The server made here is
+    a private one, outside fakeredis' table of shared servers, and is dropped after one
+    write and one read: no run can see it.
+    """
+    with contextlib.suppress(Exception):
+        import fakeredis
+
+        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        client.set("warm-up", "1")
+        client.get("warm-up")
+        client.close()
 
 
 def _warm_up(

@@ -299,3 +299,36 @@ def test_the_submissions_worker_is_forked_by_the_slot_server_as_a_learner_proces
     assert ("not in a worker the slot forked" in json.dumps(report)) is not warm
     # sampled every quarter of a second while the submission runs
     assert report["grading"]["usage"]["max_process_cpu_s"] >= WORKER_CPU_S - SAMPLE_EVERY_S
+
+
+@pytest.mark.parametrize("warmed_up", [True, False])
+def test_a_slots_server_makes_a_grading_childs_pytest_set_up_once(
+    tmp_path: Path, warmed_up: bool
+) -> None:
+    """Its warm-up run leaves loaded what only a pytest run loads (pytest's plugins made at
+    configuration), so that each grading child finds them there."""
+    from pytest_tutorial.warm import BASE_IMPORTS, NOTHING_COLLECTED, WARMED_UP, WarmServer
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    server = WarmServer.start(
+        (*BASE_IMPORTS, *warm_slots.CHILD_IMPORTS),
+        pytest_warmup=warm_slots.warm_up_run(empty) if warmed_up else None,
+        warmed_up=(NOTHING_COLLECTED,) if warmed_up else WARMED_UP,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert server is not None  # the warm-up run collected nothing, as it should
+    names = ["_pytest.skipping", "_pytest.unraisableexception", "_pytest.setuponly"]
+    record = tmp_path / "loaded.json"
+    try:
+        result = server.run(
+            "tests.warm_targets:record_loaded_modules",
+            {"record": str(record), "names": names},
+            output=tmp_path / "out",
+            timeout_s=60,
+        )
+        assert result.exit_code == 0, (tmp_path / "out").read_text(encoding="utf-8")
+    finally:
+        server.close()
+    assert json.loads(record.read_text(encoding="utf-8")) == dict.fromkeys(names, warmed_up)

@@ -161,3 +161,10 @@ def record_fakeredis_state(payload: dict[str, Any]) -> int:
     }
     Path(payload["record"]).write_text(json.dumps(record), encoding="utf-8")
     return 0
+
+
+def record_loaded_modules(payload: dict[str, Any]) -> int:
+    """Record which of the modules named in ``payload["names"]`` the child finds loaded."""
+    loaded = {name: name in sys.modules for name in payload["names"]}
+    Path(payload["record"]).write_text(json.dumps(loaded), encoding="utf-8")
+    return 0

@@ -4,8 +4,9 @@ A grading child starts Python and imports pytest, its plugins, hypothesis, faker
 moto and boto3 for AWS tutorials) and the harness before it runs a single check: about
 half a second of CPU per submission, in every submission of a class. With workers (the
 default isolation) and bubblewrap, each job slot instead keeps one sandbox for the
-batch, in which a warm server (:mod:`pytest_tutorial.warm`) has done those imports once;
-every submission of the slot is a child forked from it.
+batch, in which a warm server (:mod:`pytest_tutorial.warm`) has done those imports once,
+and a grading child's pytest set-up once on an empty folder (:func:`warm_up_run`); every
+submission of the slot is a child forked from it.
 
 What a submission's grading finds is what a cold start gives it:
 
@@ -49,6 +50,7 @@ from pytest_tutorial.grading.usage import SAMPLE_EVERY_S, Usage, sample_tree
 from pytest_tutorial.warm import (
     AWS_IMPORTS,
     BASE_IMPORTS,
+    NOTHING_COLLECTED,
     REDIS_IMPORTS,
     RunResult,
     ServerGone,
@@ -78,6 +80,8 @@ INBOX = "inbox"
 COPY = "copy"
 SOCKETS = "socket"
 SOCKET = "warm.sock"
+WARM_UP = "warm-up"
+"""An empty folder beside the socket, which the server's warm-up run collects."""
 
 
 @dataclass
@@ -93,10 +97,19 @@ class SlotServer:
     def start(
         cls, folder: Path, prefix: Sequence[str], env: Mapping[str, str], aws: bool
     ) -> SlotServer | None:
-        """Start the slot's server in its sandbox (``prefix``), or None when it cannot."""
+        """Start the slot's server in its sandbox (``prefix``), or None when it cannot.
+
+        Besides the imports, the server makes a grading child's pytest set-up once, on an
+        empty folder (:func:`warm_up_run`).
+        """
         imports = (*BASE_IMPORTS, *REDIS_IMPORTS, *(AWS_IMPORTS if aws else ()), *CHILD_IMPORTS)
+        empty = folder / SOCKETS / WARM_UP
+        empty.mkdir(exist_ok=True, mode=0o700)
+        (empty / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
         server = WarmServer.start(
             imports,
+            pytest_warmup=warm_up_run(empty),
+            warmed_up=(NOTHING_COLLECTED,),
             prefix=prefix,
             python_flags=("-I", "-B"),
             env=env,
@@ -332,6 +345,23 @@ def _is_server(pid: int) -> bool:
     except OSError:
         return False
     return command[0] == sys.executable.encode() and b"pytest_tutorial.warm.server" in command
+
+
+def warm_up_run(folder: Path) -> list[str]:
+    """The arguments of a grading child's pytest run (:mod:`.child`), on the empty ``folder``.
+
+    A child's configuration and collection of the checks then find pytest's and the plugins'
+    first-use costs paid: about a tenth of a second of CPU in each grading child. No
+    tutorial is named, so no check module is imported: each child collects the checks fed
+    to it.
+    """
+    from pytest_tutorial.grading.child import PLUGINS
+
+    command = ["-c", str(folder / "pytest.ini"), "--rootdir", str(folder)]
+    command += ["--disable-plugin-autoload", "-p", "no:cacheprovider", "-p", "no:stepwise"]
+    for plugin in PLUGINS:
+        command += ["-p", plugin]
+    return [*command, "-q", "--no-header", "--color=no", "--collect-only", str(folder)]
 
 
 class SlotServers:

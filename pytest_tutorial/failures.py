@@ -10,6 +10,8 @@ include the answer, never show), never the harness' or the libraries' frames.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -150,6 +152,18 @@ def _resolved(folder: Path) -> Path:
 
 def _inside(entry: TracebackEntry, root: Path) -> bool:
     try:
-        return Path(entry.path).resolve().is_relative_to(root)
+        filename = entry.frame.code.raw.co_filename
+        real = _real_path(filename) if os.path.isabs(filename) else Path(filename).resolve()
+        return real.is_relative_to(root)
     except (OSError, TypeError, ValueError):
         return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_path(filename: str) -> Path:
+    """An absolute file name, resolved once per run.
+
+    Every failure's traceback passes through the same files (pytest's, the channel's): a
+    few dozen of them for each failed check.
+    """
+    return Path(filename).resolve()

@@ -385,6 +385,18 @@ def stop_all() -> None:
         server.close()
 
 
+def runs_everything(option: Any, *, xdist_worker: bool) -> bool:
+    """Whether a run with these options runs every check, not under xdist.
+
+    A selection (``-k``, ``-m``, ``--collect-only``) may leave the runs out. ``option``: the
+    parsed options, or the known arguments before pytest has parsed them.
+    """
+    if xdist_worker or getattr(option, "numprocesses", None):
+        return False
+    selection = ("collectonly", "keyword", "markexpr")
+    return not any(getattr(option, name, None) for name in selection)
+
+
 def pytest_arguments(folder: Path, ini: Path) -> list[str]:
     """The arguments of a run of the tests in ``folder/tests`` (the same for every run)."""
     return [

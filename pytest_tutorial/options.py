@@ -342,8 +342,14 @@ def prepare_state_dir(state: Path) -> Path:
 def _with_base(
     config: pytest.Config, dest: str, ini: str, invocation: Path, ini_dir: Path
 ) -> tuple[str | None, Path]:
-    """A path option's value and the folder it is relative to (cwd for CLI, ini dir for ini)."""
+    """A path option's value and the folder it is relative to (cwd for CLI, ini dir for ini).
+
+    Also before pytest has parsed the options (``pytest_load_initial_conftests``, where only
+    the known arguments hold them).
+    """
     value = config.getoption(dest)
+    if value is None:
+        value = getattr(getattr(config, "known_args_namespace", None), dest, None)
     if value:
         return str(value), invocation
     ini_value = config.getini(ini)

@@ -47,7 +47,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     pytest loads the ``conftest.py`` files of its starting folder and of its ``test*``
     subfolders before any plugin is configured: in a course repository that would load the
     course's own test configuration (and need its test tools) for a learner's run. From here
-    on a tutorial run loads its libraries without assertion rewriting (:mod:`.rewriting`).
+    on a tutorial run loads its libraries without assertion rewriting (:mod:`.rewriting`),
+    and the runs of the learner's tests get their warm server started
+    (:mod:`.learner_server_early`).
     """
     namespace = early_config.known_args_namespace
     listing = bool(getattr(namespace, "tutorial_list", False))
@@ -64,6 +66,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
     namespace.file_or_dir = [
         str(tutorial_folder(str(name or ""), options.tutorial_roots(early_config)))
     ]
+    if name and not listing:
+        from pytest_tutorial.learner_server_early import ask_for_the_runs_server
+
+        ask_for_the_runs_server(early_config, str(name))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -1,21 +1,27 @@
-"""When the warm server of the learner's test runs starts: as pytest configures the run.
+"""When the warm server of the learner's test runs starts: as soon as pytest knows the options.
 
 A first run's runs of the learner's tests wait for that server (half a second of start-up),
-so it starts as the tutorial is activated, alongside pytest's own start-up, not at the
-session's start. A selection of checks (``-k``) may leave the runs out: then it does not
-start at all. Under ``grade`` the launcher, in the stash before any plugin is configured,
-asks for it at the session's start (forked by the job slot's warm process).
+so it is asked for as soon as the command line is read (``pytest_load_initial_conftests``,
+:mod:`pytest_tutorial.learner_server_early`) and again as the tutorial is activated, which
+finds it; not at the session's start. A selection of checks (``-k``) may leave the runs
+out: then it does not start at all. Under ``grade`` the launcher, in the stash before any
+plugin is configured, asks for it at the session's start (forked by the job slot's warm
+process). A solution whose code uses AWS gets it only once the AWS sandbox has set the
+environment the server copies.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pytest_tutorial.fixtures import learner as learner_fixtures
+from pytest_tutorial.learner_model import Layout
 from tests.conftest import RunTutorial
 
 pytestmark = pytest.mark.slow
@@ -37,6 +43,8 @@ def pytest_configure(config):
 PLAIN_LAUNCHER = """
 \"\"\"Learner processes as plain children, through a launcher put where grading puts its own.\"\"\"
 from pytest_tutorial.isolation.launcher import LAUNCHER_KEY
+
+provides_launcher = True  # as grading's plugin says: nothing starts one plainly before
 
 
 class PlainLauncher:
@@ -129,3 +137,70 @@ def test_the_server_copies_the_aws_sandboxs_environment_not_the_learners(
     folder = copy_solution("reference_solutions", "object_store")
     run_tutorial("object_store", "-k", "round_trips", solution=folder)
     assert copied == [os.devnull]
+
+
+@pytest.fixture
+def asked_early(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The solutions whose runs' server was asked for before the tutorial's activation."""
+    # The module an inner run will import: pytester drops what an earlier run imported.
+    learner_server_early = importlib.import_module("pytest_tutorial.learner_server_early")
+    asked: list[Path] = []
+
+    def prepare(layout: Layout) -> None:
+        asked.append(layout.solution)
+
+    monkeypatch.setattr(learner_server_early, "prepare", prepare)
+    original = learner_server_early.ask_for_the_runs_server
+
+    def in_this_thread(early_config: pytest.Config, name: str) -> None:
+        original(early_config, name)
+        for thread in threading.enumerate():
+            if thread.name == learner_server_early.THREAD_NAME:
+                thread.join()
+
+    monkeypatch.setattr(learner_server_early, "ask_for_the_runs_server", in_this_thread)
+    return asked
+
+
+def test_the_runs_server_is_asked_for_once_the_options_are_known(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], asked_early: list[Path]
+) -> None:
+    folder = copy_solution("reference_solutions", "caching")
+    run = run_tutorial("caching", solution=folder)
+    assert asked_early == [folder.resolve()]
+    assert run.status("tests") == "passed"
+
+
+@pytest.mark.parametrize(
+    ("options", "tutorial"),
+    [
+        (("-k", "round_trip"), "caching"),  # a selection
+        (("-p", "plain_launcher"), "caching"),  # the grader's launcher starts it
+    ],
+    ids=["selection", "launcher"],
+)
+def test_no_server_is_asked_for_early_where_it_must_not_start_then(
+    pytester: pytest.Pytester,
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    asked_early: list[Path],
+    options: tuple[str, ...],
+    tutorial: str,
+) -> None:
+    pytester.makepyfile(plain_launcher=PLAIN_LAUNCHER)
+    pytester.syspathinsert()
+    folder = copy_solution("reference_solutions", tutorial)
+    run_tutorial(tutorial, *options, solution=folder)
+    assert asked_early == []
+
+
+@pytest.mark.parametrize(("tutorial", "early"), [("caching", True), ("object_store", False)])
+def test_a_solution_whose_code_uses_aws_gets_its_server_after_the_sandbox(
+    copy_solution: Callable[..., Path], asked_early: list[Path], tutorial: str, early: bool
+) -> None:
+    """The AWS sandbox sets the environment (fake credentials, dead proxies) the server
+    copies as it starts: asked for before it, the server would copy the learner's."""
+    learner_server_early = importlib.import_module("pytest_tutorial.learner_server_early")
+    folder = copy_solution("reference_solutions", tutorial)
+    learner_server_early._prepare(folder)
+    assert asked_early == ([folder.resolve()] if early else [])

@@ -242,6 +242,8 @@ class _LearnerProcesses:
     the job slot's uid, so it cannot reach the child's memory, files or result stream.
     """
 
+    provides_launcher = True  # isolation.launcher.PROVIDES_LAUNCHER
+
     def __init__(self, args: ChildArgs) -> None:
         from pytest_tutorial.grading.learner_box import LearnerBox
 

@@ -69,6 +69,9 @@ class Launcher(Protocol):
 
 LAUNCHER_KEY = pytest.StashKey["Launcher"]()
 """Where ``grade``'s child puts its launcher for the session to find."""
+PROVIDES_LAUNCHER = "provides_launcher"
+"""The attribute, true, of a plugin that will put a launcher in the stash: nothing may start
+a learner process plainly before it has (:mod:`pytest_tutorial.learner_server_early`)."""
 GRADING_REFERENCE_KEY = pytest.StashKey[Path]()
 """Where ``grade``'s child puts the reference solution it was given, which the relative
 performance target compares with (its worker is the trusted side's, not the learner's)."""

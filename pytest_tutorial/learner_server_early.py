@@ -1,0 +1,61 @@
+"""The warm server of the learner's test runs, asked for as soon as the options are known.
+
+Each run of the learner's tests forks from a warm server (:mod:`pytest_tutorial.learner_tests`)
+that takes about half a second to start, and a run's runs start when it is ready: they are
+the end of a first run, and of a rerun, on the clock. The tutorial's activation asks for it
+(:mod:`pytest_tutorial.fixtures.learner`), but only once pytest has loaded every plugin,
+the initial ``conftest.py`` files and configured the run. Asked for here, from
+``pytest_load_initial_conftests``, it starts about 0.2 s sooner; the activation then finds
+it (servers are shared by kind) instead of starting another.
+
+Nothing is asked for when the runs may not happen (a selection, ``--collect-only``, xdist),
+when the solution has no ``tests`` folder or cannot be found (the activation reports that),
+when a plugin will put a grader's launcher in the stash (the grader forks the server from
+its job slot's warm process, as a learner process), or when the solution's code imports
+boto3, botocore or moto: an AWS tutorial's fixtures set a sandboxed environment (fake
+credentials, dead proxies) before that server may copy the environment. Each run gets the
+run's whole environment in any case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from pytest_tutorial.isolation.launcher import PROVIDES_LAUNCHER
+from pytest_tutorial.learner_layout import TESTS_FOLDER, solution_layout
+from pytest_tutorial.learner_model import LearnerTestsError
+from pytest_tutorial.learner_tests import prepare, runs_everything, stop_all
+from pytest_tutorial.options import solution_folder
+
+THREAD_NAME = "learner-tests-warm-early"
+
+
+def ask_for_the_runs_server(early_config: pytest.Config, name: str) -> None:
+    """Start the runs' warm server in the background, if this run of ``name`` will need it."""
+    worker = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    if not runs_everything(early_config.known_args_namespace, xdist_worker=worker):
+        return
+    plugins = early_config.pluginmanager.get_plugins()
+    if any(getattr(plugin, PROVIDES_LAUNCHER, False) for plugin in plugins):
+        return
+    try:
+        solution, _ = solution_folder(early_config, name)
+    except (pytest.UsageError, OSError):
+        return
+    if not (solution / TESTS_FOLDER).is_dir():
+        return
+    early_config.add_cleanup(stop_all)  # also when the run ends before its session starts
+    threading.Thread(target=_prepare, args=(solution,), daemon=True, name=THREAD_NAME).start()
+
+
+def _prepare(solution: Path) -> None:
+    """The server for the solution's kind of runs, unless its code uses AWS (see above)."""
+    with contextlib.suppress(LearnerTestsError, OSError):  # the activation meets it again
+        layout = solution_layout(solution, "")
+        if not layout.aws:
+            prepare(layout)

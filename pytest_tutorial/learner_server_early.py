@@ -45,7 +45,7 @@ def ask_for_the_runs_server(early_config: pytest.Config, name: str) -> None:
         return
     try:
         solution, _ = solution_folder(early_config, name)
-    except (pytest.UsageError, OSError):
+    except Exception:  # only a head start: the activation resolves it again and reports
         return
     if not (solution / TESTS_FOLDER).is_dir():
         return

@@ -8,7 +8,7 @@ the initial ``conftest.py`` files and configured the run. Asked for here, from
 ``pytest_load_initial_conftests``, it starts about 0.2 s sooner; the activation then finds
 it (servers are shared by kind) instead of starting another.
 
-Nothing is asked for when the runs may not happen (a selection, ``--collect-only``, xdist),
+Nothing is asked for when the runs may not happen (a selection, ``--collect-only``, ``-n``),
 when the solution has no ``tests`` folder or cannot be found (the activation reports that),
 when a plugin will put a grader's launcher in the stash (the grader forks the server from
 its job slot's warm process, as a learner process), or when the solution's code imports
@@ -20,7 +20,6 @@ run's whole environment in any case.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from pathlib import Path
 
@@ -37,8 +36,9 @@ THREAD_NAME = "learner-tests-warm-early"
 
 def ask_for_the_runs_server(early_config: pytest.Config, name: str) -> None:
     """Start the runs' warm server in the background, if this run of ``name`` will need it."""
-    worker = bool(os.environ.get("PYTEST_XDIST_WORKER"))
-    if not runs_everything(early_config.known_args_namespace, xdist_worker=worker):
+    # An xdist worker cannot be told apart yet (its variable is also every nested run's):
+    # its server, if its checks include the runs, is then this one.
+    if not runs_everything(early_config.known_args_namespace, xdist_worker=False):
         return
     plugins = early_config.pluginmanager.get_plugins()
     if any(getattr(plugin, PROVIDES_LAUNCHER, False) for plugin in plugins):

@@ -9,6 +9,7 @@ the initial ``conftest.py`` files and configured the run. Asked for here, from
 it (servers are shared by kind) instead of starting another.
 
 Nothing is asked for when the runs may not happen (a selection, ``--collect-only``, ``-n``),
+when ``watch`` keeps a server for the runs of every save (:data:`SHARED_SERVER_VARIABLE`),
 when the solution has no ``tests`` folder or cannot be found (the activation reports that),
 when a plugin will put a grader's launcher in the stash (the grader forks the server from
 its job slot's warm process, as a learner process), or when the solution's code imports
@@ -20,6 +21,7 @@ run's whole environment in any case.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from pathlib import Path
 
@@ -28,7 +30,12 @@ import pytest
 from pytest_tutorial.isolation.launcher import PROVIDES_LAUNCHER
 from pytest_tutorial.learner_layout import TESTS_FOLDER, solution_layout
 from pytest_tutorial.learner_model import LearnerTestsError
-from pytest_tutorial.learner_tests import prepare, runs_everything, stop_all
+from pytest_tutorial.learner_tests import (
+    SHARED_SERVER_VARIABLE,
+    prepare,
+    runs_everything,
+    stop_all,
+)
 from pytest_tutorial.options import solution_folder
 
 THREAD_NAME = "learner-tests-warm-early"
@@ -40,6 +47,8 @@ def ask_for_the_runs_server(early_config: pytest.Config, name: str) -> None:
     # its server, if its checks include the runs, is then this one.
     if not runs_everything(early_config.known_args_namespace, xdist_worker=False):
         return
+    if os.environ.get(SHARED_SERVER_VARIABLE):
+        return  # watch keeps a server warm for every save's runs: nothing to start
     plugins = early_config.pluginmanager.get_plugins()
     if any(getattr(plugin, PROVIDES_LAUNCHER, False) for plugin in plugins):
         return

@@ -197,6 +197,24 @@ def test_no_server_is_asked_for_early_where_it_must_not_start_then(
     assert asked_early == []
 
 
+def test_under_watch_the_runs_use_its_server_and_none_is_asked_for_early(
+    tmp_path: Path,
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    asked_early: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """watch keeps one server warm for the runs of every save: a save's run connects to it."""
+    from pytest_tutorial.learner_tests import SHARED_SERVER_VARIABLE, shared_server_setting
+
+    gone = tmp_path / "watch-stopped.sock"  # not answering: the run starts its own later
+    monkeypatch.setenv(SHARED_SERVER_VARIABLE, shared_server_setting(gone, aws=False))
+    folder = copy_solution("reference_solutions", "caching")
+    run = run_tutorial("caching", solution=folder)
+    assert asked_early == []
+    assert run.status("tests") == "passed"
+
+
 @pytest.mark.parametrize(("tutorial", "early"), [("caching", True), ("object_store", False)])
 def test_a_solution_whose_code_uses_aws_gets_its_server_after_the_sandbox(
     copy_solution: Callable[..., Path], asked_early: list[Path], tutorial: str, early: bool

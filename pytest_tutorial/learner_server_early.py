@@ -42,24 +42,33 @@ THREAD_NAME = "learner-tests-warm-early"
 
 
 def ask_for_the_runs_server(early_config: pytest.Config, name: str) -> None:
-    """Start the runs' warm server in the background, if this run of ``name`` will need it."""
+    """Start the runs' warm server in the background, if this run of ``name`` will need it.
+
+    Only a head start: whatever goes wrong here is left for the activation, which asks
+    again and reports it.
+    """
+    with contextlib.suppress(Exception):
+        solution = _solution_needing_a_server(early_config, name)
+        if solution is not None:
+            early_config.add_cleanup(stop_all)  # also when the run ends before its session
+            threading.Thread(
+                target=_prepare, args=(solution,), daemon=True, name=THREAD_NAME
+            ).start()
+
+
+def _solution_needing_a_server(early_config: pytest.Config, name: str) -> Path | None:
+    """The solution folder whose runs' server to start now, or None (see the module)."""
     # An xdist worker cannot be told apart yet (its variable is also every nested run's):
     # its server, if its checks include the runs, is then this one.
     if not runs_everything(early_config.known_args_namespace, xdist_worker=False):
-        return
+        return None
     if os.environ.get(SHARED_SERVER_VARIABLE):
-        return  # watch keeps a server warm for every save's runs: nothing to start
+        return None  # watch keeps a server warm for every save's runs: nothing to start
     plugins = early_config.pluginmanager.get_plugins()
     if any(getattr(plugin, PROVIDES_LAUNCHER, False) for plugin in plugins):
-        return
-    try:
-        solution, _ = solution_folder(early_config, name)
-    except Exception:  # only a head start: the activation resolves it again and reports
-        return
-    if not (solution / TESTS_FOLDER).is_dir():
-        return
-    early_config.add_cleanup(stop_all)  # also when the run ends before its session starts
-    threading.Thread(target=_prepare, args=(solution,), daemon=True, name=THREAD_NAME).start()
+        return None
+    solution, _ = solution_folder(early_config, name)
+    return solution if (solution / TESTS_FOLDER).is_dir() else None
 
 
 def _prepare(solution: Path) -> None:

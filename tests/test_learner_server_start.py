@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,6 +214,26 @@ def test_under_watch_the_runs_use_its_server_and_none_is_asked_for_early(
     run = run_tutorial("caching", solution=folder)
     assert asked_early == []
     assert run.status("tests") == "passed"
+
+
+def test_whatever_fails_in_the_early_ask_is_left_for_the_activation(
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    asked_early: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It is only a head start: the run goes on, and its runs get a server all the same."""
+    learner_server_early = importlib.import_module("pytest_tutorial.learner_server_early")
+
+    def broken(config: pytest.Config, name: str) -> Any:
+        raise RuntimeError("an unexpected failure")
+
+    monkeypatch.setattr(learner_server_early, "solution_folder", broken)
+    folder = copy_solution("reference_solutions", "caching")
+    run = run_tutorial("caching", solution=folder)
+    assert asked_early == []
+    assert run.status("tests") == "passed"
+    assert "unexpected failure" not in run.result.stdout.str()
 
 
 @pytest.mark.parametrize(("tutorial", "early"), [("caching", True), ("object_store", False)])

@@ -137,13 +137,7 @@ def _run_job(
         if cancel.is_set():
             why = "the runs were stopped (the check ended first)"
             return _unfinished(job, why, "", crashed=True)
-        server = (
-            _server(layout, launcher)
-            if attempt == 0
-            else _start_server(
-                layout.aws, launcher, redis=layout.redis, hypothesis=layout.hypothesis
-            )
-        )
+        server = _server(layout, launcher) if attempt == 0 else _start_server(layout, launcher)
         if server is None:
             return _unfinished(
                 job, "the harness could not start the test process", "", crashed=True
@@ -287,9 +281,7 @@ def _server(layout: Layout, launcher: Launcher | None) -> WarmServer | None:
         if server is not None and server.alive:
             return server
         server = _connect_shared(layout.aws) if launcher is None else None
-        server = server or _start_server(
-            layout.aws, launcher, redis=layout.redis, hypothesis=layout.hypothesis
-        )
+        server = server or _start_server(layout, launcher)
         if server is not None:
             _servers[key] = server
         return server
@@ -310,26 +302,19 @@ def _connect_shared(aws: bool) -> WarmServer | None:
         return None
 
 
-def start_shared_server(
-    aws: bool, listen: Path, *, redis: bool = True, hypothesis: bool = False
-) -> WarmServer | None:
-    """A warm server for runs of this kind that other processes reach at ``listen``."""
-    return _start_server(aws, None, redis=redis, hypothesis=hypothesis, listen=listen)
+def start_shared_server(layout: Layout, listen: Path) -> WarmServer | None:
+    """A warm server for runs of ``layout``'s kind that other processes reach at ``listen``."""
+    return _start_server(layout, None, listen=listen)
 
 
 def _start_server(
-    aws: bool,
-    launcher: Launcher | None,
-    *,
-    redis: bool = True,
-    hypothesis: bool = False,
-    listen: Path | None = None,
+    layout: Layout, launcher: Launcher | None, *, listen: Path | None = None
 ) -> WarmServer | None:
-    """A new warm server for runs of this kind.
+    """A new warm server for runs of ``layout``'s kind.
 
-    moto and boto3 are imported when ``aws``, fakeredis and redis-py when ``redis``; with
-    ``hypothesis`` (tests that use it) hypothesis looks at the server's modules before any
-    run (:func:`~pytest_tutorial.hypothesis_warmup.mine_constants_before_forks`). With a
+    moto and boto3 are imported when its code uses AWS, fakeredis and redis-py when it uses
+    Redis; when its tests use hypothesis, hypothesis looks at the server's modules before
+    any run (:func:`~pytest_tutorial.hypothesis_warmup.mine_constants_before_forks`). With a
     ``launcher`` it is a learner process, in its environment: forked by the job
     slot's warm process where the launcher can ask one, else started through it.
     """
@@ -339,7 +324,7 @@ def _start_server(
         empty = Path(name)
         (empty / "pytest.ini").write_text(INI, encoding="utf-8")
         (empty / TESTS_FOLDER).mkdir()
-        imports = (*warm_imports(aws=aws, redis=redis), RUNNER_MODULE)
+        imports = (*warm_imports(aws=layout.aws, redis=layout.redis), RUNNER_MODULE)
         # a run's set-up without a test: pytest's own modules and the plugins loaded
         warmup = [*pytest_arguments(empty, empty / "pytest.ini"), "--collect-only"]
         if launcher is not None:
@@ -348,7 +333,7 @@ def _start_server(
             config = {
                 "imports": list(imports),
                 "pytest_warmup": warmup,
-                "mine_constants": hypothesis,
+                "mine_constants": layout.hypothesis,
             }
             forked = launcher.fork_server(
                 config, warmed_up=(NOTHING_COLLECTED,), env=env, cwd=Path(tempfile.gettempdir())
@@ -364,7 +349,7 @@ def _start_server(
             python_flags=("-P",),
             prefix=() if launcher is None else launcher.prefix(Path(tempfile.gettempdir())),
             listen=listen,
-            mine_constants=hypothesis,
+            mine_constants=layout.hypothesis,
         )
 
 

@@ -263,9 +263,7 @@ class Loop:
         with contextlib.suppress(LearnerTestsError, OSError):  # then each run starts its own
             layout = solution_layout(solution, "")
             socket = Path(tempfile.mkdtemp(dir=self._folder)) / "learner-tests.sock"
-            server = start_shared_server(
-                layout.aws, socket, redis=layout.redis, hypothesis=layout.hypothesis
-            )
+            server = start_shared_server(layout, socket)
             setting = shared_server_setting(socket, aws=layout.aws)
         with self._learner_lock:
             closed = self._closed

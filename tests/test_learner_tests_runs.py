@@ -302,10 +302,10 @@ def test_runs_fork_from_a_shared_server_the_environment_names(
         encoding="utf-8",
     )
     socket = tmp_path / "learner-tests.sock"
-    shared = learner_tests.start_shared_server(False, socket)
+    layout = solution_layout(folder, "cache_service")
+    shared = learner_tests.start_shared_server(layout, socket)
     assert shared is not None
     assert shared.process is not None
-    layout = solution_layout(folder, "cache_service")
     jobs = [(Implementation(Kind.YOURS), 1)]
     try:
         learner_tests.stop_all()  # no server of this process left from an earlier test

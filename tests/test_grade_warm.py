@@ -18,6 +18,7 @@ import pytest
 from pytest_tutorial.grading import batch, sandbox, warm_slots
 from pytest_tutorial.grading.usage import SAMPLE_EVERY_S
 from tests.adversarial.case import Case
+from tests.warm_targets import recorded
 
 pytestmark = pytest.mark.slow
 
@@ -320,15 +321,8 @@ def test_a_slots_server_makes_a_grading_childs_pytest_set_up_once(
     )
     assert server is not None  # the warm-up run collected nothing, as it should
     names = ["_pytest.skipping", "_pytest.unraisableexception", "_pytest.setuponly"]
-    record = tmp_path / "loaded.json"
     try:
-        result = server.run(
-            "tests.warm_targets:record_loaded_modules",
-            {"record": str(record), "names": names},
-            output=tmp_path / "out",
-            timeout_s=60,
-        )
-        assert result.exit_code == 0, (tmp_path / "out").read_text(encoding="utf-8")
+        loaded = recorded(server, "record_loaded_modules", tmp_path, names=names)
     finally:
         server.close()
-    assert json.loads(record.read_text(encoding="utf-8")) == dict.fromkeys(names, warmed_up)
+    assert loaded == dict.fromkeys(names, warmed_up)

@@ -9,11 +9,11 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pytest_tutorial.warm import NOTHING_COLLECTED, ServerGone, WarmServer, warm_imports
+from tests.warm_targets import recorded
 
 pytestmark = pytest.mark.slow
 
@@ -173,7 +173,7 @@ def test_hypothesis_looks_at_the_servers_modules_before_any_child(
     server = WarmServer.start(warm_imports(aws=False), cwd=REPO, mine_constants=mine)
     assert server is not None
     try:
-        seen = _recorded(server, "record_what_hypothesis_has_seen", tmp_path)
+        seen = recorded(server, "record_what_hypothesis_has_seen", tmp_path)
     finally:
         server.close()
     if mine:
@@ -188,20 +188,10 @@ def test_a_child_finds_fakeredis_warmed_up_and_no_server_to_share(
 ) -> None:
     """The server's first use of fakeredis (its command table, about 10 ms a child) leaves
     nothing a run could reach: no server in fakeredis' table of shared ones."""
-    assert _recorded(server, "record_fakeredis_state", tmp_path) == {
+    assert recorded(server, "record_fakeredis_state", tmp_path) == {
         "shared_servers": 0,
         "commands_loaded": True,
     }
-
-
-def _recorded(server: WarmServer, target: str, tmp_path: Path) -> Any:
-    """What a child running ``target`` recorded (the JSON it wrote to ``record``)."""
-    record = tmp_path / f"{target}.json"
-    result = server.run(
-        f"{TARGETS}:{target}", {"record": str(record)}, output=tmp_path / "out", timeout_s=WAIT_S
-    )
-    assert result.exit_code == 0, (tmp_path / "out").read_text()
-    return json.loads(record.read_text(encoding="utf-8"))
 
 
 def test_a_dead_server_is_reported_not_waited_for(server: WarmServer, tmp_path: Path) -> None:

@@ -1,4 +1,7 @@
-"""Request targets for tests/test_warm.py: what a forked child does, and what it saw."""
+"""Request targets for tests/test_warm.py: what a forked child does, and what it saw.
+
+:func:`recorded` runs one of the recording targets and reads what it wrote.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,12 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_tutorial.warm import WarmServer
+
+WAIT_S = 60.0
 
 
 def leave_state_behind(payload: dict[str, Any]) -> int:
@@ -168,3 +176,16 @@ def record_loaded_modules(payload: dict[str, Any]) -> int:
     loaded = {name: name in sys.modules for name in payload["names"]}
     Path(payload["record"]).write_text(json.dumps(loaded), encoding="utf-8")
     return 0
+
+
+def recorded(server: WarmServer, target: str, tmp_path: Path, **payload: Any) -> Any:
+    """What a child of ``server`` running ``target`` of this module recorded (its JSON)."""
+    record = tmp_path / f"{target}.json"
+    result = server.run(
+        f"{__name__}:{target}",
+        {**payload, "record": str(record)},
+        output=tmp_path / "out",
+        timeout_s=WAIT_S,
+    )
+    assert result.exit_code == 0, (tmp_path / "out").read_text(encoding="utf-8")
+    return json.loads(record.read_text(encoding="utf-8"))

@@ -176,32 +176,29 @@ def _prepare_scratch(args: ChildArgs) -> Path:
     return solution
 
 
+def pytest_set_up(scratch: Path) -> list[str]:
+    """A child's pytest arguments before the tutorial's: its ini, rootdir, plugins, output.
+
+    A job slot's warm server makes a run with them once (:mod:`.warm_slots`).
+    """
+    command = ["-c", str(scratch / "pytest.ini"), "--rootdir", str(scratch)]
+    command += ["--disable-plugin-autoload", "-p", "no:cacheprovider", "-p", "no:stepwise"]
+    for plugin in PLUGINS:
+        command += ["-p", plugin]
+    return [*command, "-q", "--no-header", "--color=no"]
+
+
 def _pytest_args(args: ChildArgs, solution: Path) -> list[str]:
     scratch: Path = args.scratch
     command = [
-        "-c",
-        str(scratch / "pytest.ini"),
-        "--rootdir",
-        str(scratch),
-        "--disable-plugin-autoload",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:stepwise",
+        *pytest_set_up(scratch),
         *IGNORE_REWRITE_WARNING,  # forked from a warm server: the plugins were imported there
-    ]
-    for plugin in PLUGINS:
-        command += ["-p", plugin]
-    command += [
         f"--tutorial={args.tutorial}",
         f"--tutorial-isolation={args.isolation}",
         f"--tutorial-solution={solution}",
         f"--tutorial-report={scratch / 'child-report.json'}",
         "--tutorial-fresh-runs",  # a submission must not bring its own results
-        "-q",
-        "--no-header",
         "-rN",
-        "--color=no",
     ]
     if args.check_timeout is not None:
         command.append(f"--tutorial-timeout={args.check_timeout}")

@@ -355,13 +355,9 @@ def warm_up_run(folder: Path) -> list[str]:
     tutorial is named, so no check module is imported: each child collects the checks fed
     to it.
     """
-    from pytest_tutorial.grading.child import PLUGINS
+    from pytest_tutorial.grading.child import pytest_set_up
 
-    command = ["-c", str(folder / "pytest.ini"), "--rootdir", str(folder)]
-    command += ["--disable-plugin-autoload", "-p", "no:cacheprovider", "-p", "no:stepwise"]
-    for plugin in PLUGINS:
-        command += ["-p", plugin]
-    return [*command, "-q", "--no-header", "--color=no", "--collect-only", str(folder)]
+    return [*pytest_set_up(folder), "--collect-only", str(folder)]
 
 
 class SlotServers:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -201,6 +203,39 @@ def test_a_dead_server_is_reported_not_waited_for(server: WarmServer, tmp_path: 
     with pytest.raises(ServerGone):
         server.run(f"{TARGETS}:print_and_exit", "x", output=tmp_path / "out", timeout_s=WAIT_S)
     assert not server.alive
+
+
+@pytest.mark.parametrize("ending", ["client-gone-before-ready", "end-of-input", "sigterm"])
+def test_a_server_leaves_no_folder_behind_however_it_ends(tmp_path: Path, ending: str) -> None:
+    """Its scratch folder goes with it, also when its client died during the warm-up."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    config = {"imports": ["pytest"], "mine_constants": False}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_tutorial.warm.server", json.dumps(config)],
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(temp)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    if ending == "client-gone-before-ready":
+        process.stdout.close()  # its answer "ready" then has no reader
+    else:
+        assert json.loads(process.stdout.readline()) == {"ready": 0}
+        assert [path.name[:21] for path in temp.iterdir()] == ["pytest-tutorial-warm-"]
+        if ending == "sigterm":
+            process.terminate()
+    process.stdin.close()
+    process.wait(WAIT_S)
+    assert process.stderr is not None
+    errors = process.stderr.read().decode()
+    process.stdout.close()
+    process.stderr.close()
+    assert list(temp.iterdir()) == [], errors
+    assert "Traceback" not in errors
 
 
 def test_an_aws_run_never_sees_the_buckets_of_an_earlier_run(tmp_path: Path) -> None:

@@ -112,7 +112,6 @@ class _Server:
         finally:
             self.kill_all()
             self._disconnect_all()
-            shutil.rmtree(self.scratch_root, ignore_errors=True)
 
     def _accept(self) -> None:
         assert self.listener is not None
@@ -464,12 +463,18 @@ def serve(
         listener.bind(str(config["listen"]))
         listener.listen()
     server = _Server(requests_fd, replies, listener, connection=connection)
-    share_rewritten_modules(server.scratch_root / "rewritten")
-    if config.get("mine_constants", True):
-        mine_constants_before_forks()
-    _freeze_the_heap()
-    _reply(replies, {"ready": code})
-    server.loop()
+    try:
+        share_rewritten_modules(server.scratch_root / "rewritten")
+        if config.get("mine_constants", True):
+            mine_constants_before_forks()
+        _freeze_the_heap()
+        try:
+            _reply(replies, {"ready": code})
+        except OSError:  # the client went away during the warm-up: nobody to serve
+            return
+        server.loop()
+    finally:  # also when the client went away, or on SIGTERM: no folder is left in the tmp
+        shutil.rmtree(server.scratch_root, ignore_errors=True)
 
 
 def _freeze_the_heap() -> None:

@@ -30,6 +30,7 @@ from pytest_tutorial.learner_tests import (
     SEED_VARIABLE,
     pytest_arguments,
     result_line,
+    run_plugins,
 )
 from pytest_tutorial.run_slots import lower_priority
 
@@ -97,7 +98,7 @@ def run_one(spec: dict[str, Any], source: str | None, seed: int) -> bytes:
     arguments = pytest_arguments(folder, scratch / "pytest.ini")
     try:
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            exit_code = int(pytest.main(arguments, plugins=[recorder]))
+            exit_code = int(pytest.main(arguments, plugins=[recorder, *run_plugins()]))
     finally:
         sys.path[:] = path_before
         os.chdir(scratch)

@@ -29,6 +29,7 @@ loaded explicitly: pytest-asyncio (``asyncio_mode = auto``) and hypothesis.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import random
@@ -37,6 +38,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from pytest_tutorial.hypothesis_warmup import write_unicode_tables
@@ -61,7 +63,12 @@ RUN_TIMEOUT_S = 60.0
 """Time allowed per run (a run normally takes well under a second)."""
 RUNNER_MODULE = "pytest_tutorial.learner_runner"
 RUNNER_TARGET = f"{RUNNER_MODULE}:run_forked"
-LEARNER_PLUGINS = ("-p", "pytest_asyncio.plugin", "-p", "_hypothesis_pytestplugin")
+RUN_PLUGINS = ("pytest_asyncio.plugin", "_hypothesis_pytestplugin", "pytest_tutorial.shuffle")
+"""The plugins of every run: pytest-asyncio and hypothesis, which a learner's tests may rely
+on, and the shuffle. A run registers them as the modules its warm server imported
+(:func:`run_plugins`): given ``-p NAME``, pytest first looks the name up among the entry
+points of every installed distribution, about a tenth of a run's CPU time with a hundred
+of them installed."""
 OUTPUT_TAIL = 1500
 INI = """[pytest]
 asyncio_mode = auto
@@ -326,7 +333,8 @@ def _start_server(
         (empty / TESTS_FOLDER).mkdir()
         imports = (*warm_imports(aws=layout.aws, redis=layout.redis), RUNNER_MODULE)
         # a run's set-up without a test: pytest's own modules and the plugins loaded
-        warmup = [*pytest_arguments(empty, empty / "pytest.ini"), "--collect-only"]
+        plugins = [argument for name in RUN_PLUGINS for argument in ("-p", name)]
+        warmup = [*pytest_arguments(empty, empty / "pytest.ini"), *plugins, "--collect-only"]
         if launcher is not None:
             launcher.give(empty)
             env = {**launcher.environment(), **_RUN_FLAGS}
@@ -383,7 +391,10 @@ def runs_everything(option: Any, *, xdist_worker: bool) -> bool:
 
 
 def pytest_arguments(folder: Path, ini: Path) -> list[str]:
-    """The arguments of a run of the tests in ``folder/tests`` (the same for every run)."""
+    """The arguments of a run of the tests in ``folder/tests`` (the same for every run).
+
+    The plugins are not among them: a run passes :func:`run_plugins` to ``pytest.main``.
+    """
     return [
         str(folder / TESTS_FOLDER),
         "-c",
@@ -395,10 +406,12 @@ def pytest_arguments(folder: Path, ini: Path) -> list[str]:
         "-p",
         "no:cacheprovider",
         *IGNORE_REWRITE_WARNING,  # the plugins were imported by the warm server
-        *LEARNER_PLUGINS,
-        "-p",
-        "pytest_tutorial.shuffle",
     ]
+
+
+def run_plugins() -> list[ModuleType]:
+    """The modules of :data:`RUN_PLUGINS`, imported (the warm server has them already)."""
+    return [importlib.import_module(name) for name in RUN_PLUGINS]
 
 
 def result_line(

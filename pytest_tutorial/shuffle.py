@@ -1,6 +1,6 @@
 """A tiny pytest plugin that shuffles the collected tests with a given seed.
 
-Loaded with ``-p pytest_tutorial.shuffle`` when the harness runs a learner's own tests, so
+Loaded in every run of a learner's own tests (``learner_tests.RUN_PLUGINS``), so
 "tests pass consistently" means: in any order, not only the order they were written in.
 """
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -323,3 +325,76 @@ def test_runs_fork_from_a_shared_server_the_environment_names(
     finally:
         learner_tests.stop_all()
         shared.close()
+
+
+PLUGIN_TESTS = """
+import asyncio
+
+from hypothesis import given, strategies as st
+
+
+def test_the_plugins_are_registered(pytestconfig):
+    names = ("pytest_asyncio.plugin", "_hypothesis_pytestplugin", "pytest_tutorial.shuffle")
+    assert all(pytestconfig.pluginmanager.has_plugin(name) for name in names)
+
+
+async def test_a_coroutine_runs_in_auto_mode():
+    await asyncio.sleep(0)
+
+
+@given(st.integers())
+def test_a_property_runs(number):
+    assert isinstance(number, int)
+"""
+ONE_RUN = """
+import importlib, importlib.metadata, json, sys
+
+from pytest_tutorial import learner_runner
+from pytest_tutorial.warm import warm_imports
+
+for name in warm_imports(aws=False, redis=False):  # as the warm server does
+    importlib.import_module(name)
+looked = []
+distributions = importlib.metadata.distributions
+importlib.metadata.distributions = lambda **kw: looked.append(1) or distributions(**kw)
+spec = json.loads(sys.argv[1])
+line = learner_runner.run_one(spec, None, 7)
+print(json.dumps({"looked": len(looked), "result": json.loads(line)}))
+"""
+
+
+def test_a_run_registers_its_plugins_without_looking_through_the_installed_packages(
+    tmp_path: Path,
+) -> None:
+    """pytest looks ``-p NAME`` up among every distribution's entry points first: a tenth
+    of a run's CPU time. A run registers the modules instead, and its tests still find
+    pytest-asyncio (auto mode), hypothesis and the shuffle."""
+    solution = tmp_path / "my_solution"
+    (solution / "tests").mkdir(parents=True)
+    (solution / "cache_service.py").write_text("", encoding="utf-8")
+    (solution / "tests" / "test_plugins.py").write_text(PLUGIN_TESTS, encoding="utf-8")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "pytest.ini").write_text(learner_tests.INI, encoding="utf-8")
+    spec = {
+        "solution": str(solution),
+        "entries": ["cache_service.py", "tests"],
+        "module_path": "cache_service.py",
+        "scratch": str(scratch),
+    }
+    environment = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    environment.pop("PYTEST_ADDOPTS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", ONE_RUN, json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=scratch,
+        env=environment,
+        timeout=120,
+    )
+    answer = json.loads(done.stdout.splitlines()[-1])
+    result = answer["result"]
+    assert result["exit_code"] == 0, result["output"]
+    assert sorted(result["outcomes"].values()) == ["passed"] * 3
+    assert answer["looked"] == 0

@@ -332,7 +332,8 @@ def _start_server(
         (empty / "pytest.ini").write_text(INI, encoding="utf-8")
         (empty / TESTS_FOLDER).mkdir()
         imports = (*warm_imports(aws=layout.aws, redis=layout.redis), RUNNER_MODULE)
-        # a run's set-up without a test: pytest's own modules and the plugins loaded
+        # a run's set-up without a test: pytest's own modules and the plugins loaded (named
+        # with -p: the warm-up's arguments are a command line, and it runs once a server)
         plugins = [argument for name in RUN_PLUGINS for argument in ("-p", name)]
         warmup = [*pytest_arguments(empty, empty / "pytest.ini"), *plugins, "--collect-only"]
         if launcher is not None:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -236,6 +237,24 @@ def test_a_server_leaves_no_folder_behind_however_it_ends(tmp_path: Path, ending
     process.stderr.close()
     assert list(temp.iterdir()) == [], errors
     assert "Traceback" not in errors
+
+
+def test_a_killed_servers_folder_is_removed_when_it_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL leaves the server no clean-up (a learner's test can kill its run's server):
+    the process that started it made the folder, and removes it."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    server = WarmServer.start(["pytest"], env={**os.environ, "TMPDIR": str(temp)}, cwd=REPO)
+    assert server is not None
+    assert server.process is not None
+    assert [path.name[:21] for path in temp.iterdir()] == ["pytest-tutorial-warm-"]
+    server.process.kill()
+    server.process.wait()
+    server.close()
+    assert list(temp.iterdir()) == []
 
 
 def test_an_aws_run_never_sees_the_buckets_of_an_earlier_run(tmp_path: Path) -> None:

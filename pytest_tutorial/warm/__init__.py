@@ -51,10 +51,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -64,6 +66,8 @@ from typing import IO, Any
 IGNORE_REWRITE_WARNING = ("-W", "ignore::pytest.PytestAssertRewriteWarning")
 """Modules the warm-up imported cannot be rewritten again; pytest warns (an error under
 ``filterwarnings = error``). Added to every pytest run made by :func:`run_pytest`."""
+SCRATCH_PREFIX = "pytest-tutorial-warm-"
+"""The name of a server's scratch folder in the temporary folder starts with it."""
 WARMED_UP = (0, 1)
 """Exit codes of a warm-up run that collected (a tutorial run exits 1 unless validated)."""
 NOTHING_COLLECTED = 5
@@ -163,9 +167,12 @@ class WarmServer:
         process: subprocess.Popen[bytes] | None,
         *,
         connection: socket.socket | None = None,
+        scratch: Path | None = None,
     ) -> None:
         self.process = process
         self._connection = connection
+        self._scratch = scratch
+        """The server's scratch folder where this process made it (see :meth:`start`)."""
         self._request_stream: IO[bytes]
         self._answer_stream: IO[bytes]
         if connection is not None:
@@ -217,12 +224,16 @@ class WarmServer:
         """
         if not hasattr(os, "fork"):
             return None
+        # Made here when the server sees this process's files (no prefix), so that :meth:`close`
+        # removes it even after the server was killed; in a sandbox the server makes its own.
+        scratch = None if prefix else Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
         config = {
             "imports": list(imports),
             "pytest_warmup": None if pytest_warmup is None else list(pytest_warmup),
             "warmup_env": dict(warmup_env or {}),
             "listen": None if listen is None else str(listen),
             "mine_constants": mine_constants,
+            "scratch_root": None if scratch is None else str(scratch),
         }
         try:
             process = subprocess.Popen(
@@ -242,8 +253,10 @@ class WarmServer:
                 start_new_session=True,
             )
         except OSError:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
             return None
-        server = cls(process)
+        server = cls(process, scratch=scratch)
         if not server.warmed_up(timeout_s, warmed_up):
             server.close()
             return None
@@ -412,6 +425,8 @@ class WarmServer:
         if self.process.stdout is not None:
             with contextlib.suppress(OSError):
                 self.process.stdout.close()
+        if self._scratch is not None:  # the server removes it, unless it was killed
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _disconnect(self) -> None:
         """Leave a server this process connected to: it kills this client's runs, not itself."""

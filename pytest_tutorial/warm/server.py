@@ -1,10 +1,11 @@
 """The warm server's process: warm up once, then fork one child per request.
 
 ``python -m pytest_tutorial.warm.server CONFIG`` (JSON: ``imports``, ``pytest_warmup``,
-``warmup_env``, ``listen``, ``mine_constants``); the protocol and the clean-start rule are in
-:mod:`pytest_tutorial.warm`. With ``listen`` (a Unix socket's path) other processes connect
-and send requests as the starting process does on stdin; each gets the answers to its own
-requests, and its runs are killed when it disconnects.
+``warmup_env``, ``listen``, ``mine_constants``, ``scratch_root``: a folder the starting
+process made for the server's scratch, else the server makes one); the protocol and the
+clean-start rule are in :mod:`pytest_tutorial.warm`. With ``listen`` (a Unix socket's
+path) other processes connect and send requests as the starting process does on stdin; each
+gets the answers to its own requests, and its runs are killed when it disconnects.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pytest_tutorial.warm import (
     HYPOTHESIS_STORAGE,
     IGNORE_REWRITE_WARNING,
     REDIS_IMPORTS,
+    SCRATCH_PREFIX,
     kill_group,
 )
 from pytest_tutorial.warm.rewritten import share_rewritten_modules
@@ -73,12 +75,15 @@ class _Server:
         listener: socket.socket | None = None,
         *,
         connection: socket.socket | None = None,
+        scratch_root: str | None = None,
     ) -> None:
         self.main = _Client(requests_fd, replies, connection=connection)
         self.listener = listener
         self.connections: dict[int, tuple[socket.socket, _Client]] = {}
         self.children: dict[int, _Child] = {}
-        self.scratch_root = Path(tempfile.mkdtemp(prefix="pytest-tutorial-warm-"))
+        self.scratch_root = (
+            Path(scratch_root) if scratch_root else Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
+        )
 
     def loop(self) -> None:
         wake_read, wake_write = os.pipe()
@@ -462,7 +467,13 @@ def serve(
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(str(config["listen"]))
         listener.listen()
-    server = _Server(requests_fd, replies, listener, connection=connection)
+    server = _Server(
+        requests_fd,
+        replies,
+        listener,
+        connection=connection,
+        scratch_root=config.get("scratch_root"),
+    )
     try:
         share_rewritten_modules(server.scratch_root / "rewritten")
         if config.get("mine_constants", True):

@@ -332,10 +332,7 @@ def _start_server(
         (empty / "pytest.ini").write_text(INI, encoding="utf-8")
         (empty / TESTS_FOLDER).mkdir()
         imports = (*warm_imports(aws=layout.aws, redis=layout.redis), RUNNER_MODULE)
-        # a run's set-up without a test: pytest's own modules and the plugins loaded (named
-        # with -p: the warm-up's arguments are a command line, and it runs once a server)
-        plugins = [argument for name in RUN_PLUGINS for argument in ("-p", name)]
-        warmup = [*pytest_arguments(empty, empty / "pytest.ini"), *plugins, "--collect-only"]
+        warmup = warm_up_arguments(empty)
         if launcher is not None:
             launcher.give(empty)
             env = {**launcher.environment(), **_RUN_FLAGS}
@@ -408,6 +405,16 @@ def pytest_arguments(folder: Path, ini: Path) -> list[str]:
         "no:cacheprovider",
         *IGNORE_REWRITE_WARNING,  # the plugins were imported by the warm server
     ]
+
+
+def warm_up_arguments(empty: Path) -> list[str]:
+    """A run's set-up without a test, on ``empty`` (its ``pytest.ini`` and empty ``tests``).
+
+    pytest's own modules and the plugins are then loaded in the warm server. The plugins
+    are named with ``-p``: the warm-up is a command line, and it runs once a server.
+    """
+    plugins = [argument for name in RUN_PLUGINS for argument in ("-p", name)]
+    return [*pytest_arguments(empty, empty / "pytest.ini"), *plugins, "--collect-only"]
 
 
 def run_plugins() -> list[ModuleType]:

@@ -57,7 +57,7 @@ def _config(folder: Path) -> dict[str, object]:
     folder.mkdir()
     (folder / "pytest.ini").write_text(learner_tests.INI, encoding="utf-8")
     (folder / learner_layout.TESTS_FOLDER).mkdir()
-    warmup = [*learner_tests.pytest_arguments(folder, folder / "pytest.ini"), "--collect-only"]
+    warmup = learner_tests.warm_up_arguments(folder)
     return {"imports": [learner_tests.RUNNER_MODULE], "pytest_warmup": warmup}
 
 

@@ -298,8 +298,10 @@ def test_the_submissions_worker_is_forked_by_the_slot_server_as_a_learner_proces
     report = reports["probes_its_worker"]
     assert _status(report) == ("passed" if warm else "error"), report["problems"]
     assert ("not in a worker the slot forked" in json.dumps(report)) is not warm
-    # sampled every quarter of a second while the submission runs
-    assert report["grading"]["usage"]["max_process_cpu_s"] >= WORKER_CPU_S - SAMPLE_EVERY_S
+    # sampled every quarter of a second while the submission runs: on a loaded machine the
+    # last sample before the worker ends can come late, so two intervals may go unseen;
+    # 2 s is still more than any other process of a submission uses (the child: about 1 s)
+    assert report["grading"]["usage"]["max_process_cpu_s"] >= WORKER_CPU_S - 2 * SAMPLE_EVERY_S
 
 
 @pytest.mark.parametrize("warmed_up", [True, False])

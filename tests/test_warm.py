@@ -15,7 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tutorial.warm import NOTHING_COLLECTED, ServerGone, WarmServer, warm_imports
+from pytest_tutorial.warm import (
+    NOTHING_COLLECTED,
+    SCRATCH_PREFIX,
+    ServerGone,
+    WarmServer,
+    warm_imports,
+)
 from tests.warm_targets import recorded
 
 pytestmark = pytest.mark.slow
@@ -226,7 +232,7 @@ def test_a_server_leaves_no_folder_behind_however_it_ends(tmp_path: Path, ending
         process.stdout.close()  # its answer "ready" then has no reader
     else:
         assert json.loads(process.stdout.readline()) == {"ready": 0}
-        assert [path.name[:21] for path in temp.iterdir()] == ["pytest-tutorial-warm-"]
+        assert [path.name.startswith(SCRATCH_PREFIX) for path in temp.iterdir()] == [True]
         if ending == "sigterm":
             process.terminate()
     process.stdin.close()
@@ -250,7 +256,7 @@ def test_a_killed_servers_folder_is_removed_when_it_is_closed(
     server = WarmServer.start(["pytest"], env={**os.environ, "TMPDIR": str(temp)}, cwd=REPO)
     assert server is not None
     assert server.process is not None
-    assert [path.name[:21] for path in temp.iterdir()] == ["pytest-tutorial-warm-"]
+    assert [path.name.startswith(SCRATCH_PREFIX) for path in temp.iterdir()] == [True]
     server.process.kill()
     server.process.wait()
     server.close()

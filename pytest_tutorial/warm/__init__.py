@@ -225,7 +225,8 @@ class WarmServer:
         if not hasattr(os, "fork"):
             return None
         # Made here when the server sees this process's files (no prefix), so that :meth:`close`
-        # removes it even after the server was killed; in a sandbox the server makes its own.
+        # removes it even after the server was killed; behind a prefix (a sandbox, another
+        # uid) the server makes its own.
         scratch = None if prefix else Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX))
         config = {
             "imports": list(imports),

@@ -42,17 +42,9 @@ BOX = {"limits": sandbox.Limits(memory_mb=4096).to_json(), "uid": None}
 
 @pytest.fixture
 def slot(tmp_path: Path) -> Iterator[Path]:
-    """A slot-like warm server listening on a socket; its path.
-
-    Its forks make their scratch folders in its temporary folder, as a slot's do in its
-    sandbox's: here one under ``tmp_path``, since a forked server killed when its client
-    goes has no clean-up of its own, and outside a sandbox nothing empties ``/tmp``.
-    """
+    """A slot-like warm server listening on a socket; its path."""
     path = tmp_path / "slot.sock"
-    temporary = tmp_path / "slot-tmp"
-    temporary.mkdir()
-    environment = {**os.environ, "TMPDIR": str(temporary)}
-    server = WarmServer.start(warm_imports(aws=False), cwd=REPO, listen=path, env=environment)
+    server = WarmServer.start(warm_imports(aws=False), cwd=REPO, listen=path)
     assert server is not None
     try:
         yield path

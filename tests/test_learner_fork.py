@@ -61,8 +61,21 @@ def _config(folder: Path) -> dict[str, object]:
     return {"imports": [learner_tests.RUNNER_MODULE], "pytest_warmup": warmup}
 
 
-def _environment() -> dict[str, str]:
-    return {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": str(REPO)}
+def _environment(folder: Path) -> dict[str, str]:
+    """A learner process's environment, its temporary folder under ``folder``.
+
+    A forked server makes its scratch folder there, and one killed when its client goes
+    has no clean-up of its own: in grading that folder is in the slot's sandbox, which is
+    emptied; here it is the test's, not ``/tmp``.
+    """
+    temporary = folder / "learner-tmp"
+    temporary.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "PYTHONPATH": str(REPO),
+        "TMPDIR": str(temporary),
+    }
 
 
 def test_the_forked_server_serves_runs_and_its_end_ends_it(slot: Path, tmp_path: Path) -> None:
@@ -71,7 +84,7 @@ def test_the_forked_server_serves_runs_and_its_end_ends_it(slot: Path, tmp_path:
         _config(tmp_path / "empty"),
         warmed_up=(NOTHING_COLLECTED,),
         box=BOX,
-        env=_environment(),
+        env=_environment(tmp_path),
         cwd=REPO,
     )
     assert isinstance(server, ForkedServer)
@@ -100,7 +113,7 @@ def test_a_warm_up_that_fails_gives_none_and_leaves_nothing(slot: Path, tmp_path
         _config(tmp_path / "empty"),
         warmed_up=(0,),  # a warm-up that collects nothing ends with 5
         box=BOX,
-        env=_environment(),
+        env=_environment(tmp_path),
         cwd=REPO,
     )
     assert server is None
@@ -147,7 +160,7 @@ def _forking_worker(slot: Path, folder: Path) -> Worker:
     """A worker forked by ``slot``'s server, as a grader's launcher makes one."""
 
     def fork(channel: socket.socket) -> ForkedWorker | None:
-        return fork_worker(slot, channel, box=BOX, env=_environment(), cwd=folder)
+        return fork_worker(slot, channel, box=BOX, env=_environment(folder), cwd=folder)
 
     return Worker(cwd=str(folder), fork=fork)
 
@@ -165,7 +178,7 @@ def test_a_forked_worker_serves_the_learners_code_as_a_new_one_would(
 ) -> None:
     (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
     workers = [_forking_worker(slot, tmp_path) for _ in range(2)]
-    workers.append(Worker(cwd=str(tmp_path), env=_environment()))  # started as a child
+    workers.append(Worker(cwd=str(tmp_path), env=_environment(tmp_path)))  # started as a child
     try:
         for worker in workers:
             worker.start()

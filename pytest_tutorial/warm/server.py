@@ -459,22 +459,24 @@ def serve(
     The requests come on ``requests_fd``, or on ``connection`` (a socket: they may carry
     descriptors) when a process already warm became this server by fork.
     """
-    code = _warm_up(
-        config.get("imports", ()), config.get("pytest_warmup"), config.get("warmup_env", {})
-    )
-    listener = None
-    if config.get("listen"):
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(config["listen"]))
-        listener.listen()
-    server = _Server(
-        requests_fd,
-        replies,
-        listener,
-        connection=connection,
-        scratch_root=config.get("scratch_root"),
-    )
+    given_root = config.get("scratch_root")
+    server = None
     try:
+        code = _warm_up(
+            config.get("imports", ()), config.get("pytest_warmup"), config.get("warmup_env", {})
+        )
+        listener = None
+        if config.get("listen"):
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                listener.bind(str(config["listen"]))
+            except OSError:  # its folder is gone (its client ended meanwhile) or the path taken
+                listener.close()
+                return
+            listener.listen()
+        server = _Server(
+            requests_fd, replies, listener, connection=connection, scratch_root=given_root
+        )
         share_rewritten_modules(server.scratch_root / "rewritten")
         if config.get("mine_constants", True):
             mine_constants_before_forks()
@@ -484,8 +486,10 @@ def serve(
         except OSError:  # the client went away during the warm-up: nobody to serve
             return
         server.loop()
-    finally:  # also when the client went away, or on SIGTERM: no folder is left in the tmp
-        shutil.rmtree(server.scratch_root, ignore_errors=True)
+    finally:  # however it ends but SIGKILL (a client gone, SIGTERM): no folder is left in the tmp
+        root = server.scratch_root if server is not None else given_root
+        if root:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _freeze_the_heap() -> None:

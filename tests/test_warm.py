@@ -245,6 +245,32 @@ def test_a_server_leaves_no_folder_behind_however_it_ends(tmp_path: Path, ending
     assert "Traceback" not in errors
 
 
+def test_a_server_whose_socket_cannot_be_made_removes_the_folder_it_was_given(
+    tmp_path: Path,
+) -> None:
+    """The folder its starting process made goes too when it cannot listen (that process
+    removed the socket's folder as it ended: ``watch`` stopped during a server's start)."""
+    given = tmp_path / "given"
+    given.mkdir()
+    config = {
+        "imports": ["pytest"],
+        "mine_constants": False,
+        "listen": str(tmp_path / "gone" / "server.sock"),
+        "scratch_root": str(given),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest_tutorial.warm.server", json.dumps(config)],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
+    assert not given.exists(), completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
 def test_a_killed_servers_folder_is_removed_when_it_is_closed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

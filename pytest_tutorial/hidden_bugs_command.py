@@ -181,7 +181,10 @@ def _make(name: str, directory: Path, known: KnownBad, reference: Path, timeout:
     for mutant in mutants:
         built = known.build(mutate(known.source, mutant))
         jobs += [(Implementation(Kind.HIDDEN, str(mutant.index), "", built), s) for s in SEEDS]
-    runs = run_many(layout, jobs, timeout_s=timeout, hypothesis_tables=tables)
+    # Every test passed against the control: a mutant's first failing test catches it.
+    runs = run_many(
+        layout, jobs, timeout_s=timeout, hypothesis_tables=tables, exitfirst={Kind.HIDDEN}
+    )
     chosen: list[HiddenBug] = []
     hung = 0
     for position, mutant in enumerate(mutants):

@@ -80,10 +80,16 @@ class RunCache:
         """Whether a run against ``implementation`` may be reused (only the tutorial's bugs)."""
         return implementation.kind is not Kind.YOURS and implementation.source is not None
 
-    def key(self, layout: Layout, implementation: Implementation, seed: int) -> str:
-        """The sha256 of everything a run against ``implementation`` depends on."""
+    def key(
+        self, layout: Layout, implementation: Implementation, seed: int, exitfirst: bool
+    ) -> str:
+        """The sha256 of everything a run against ``implementation`` depends on.
+
+        ``exitfirst``: the run ends at its first failing test.
+        """
         digest = hashlib.sha256(_environment())
-        for part in (str(seed), layout.module_path, implementation.source or ""):
+        parts = (str(seed), str(exitfirst), layout.module_path, implementation.source or "")
+        for part in parts:
             digest.update(b"\0" + part.encode())
         for relative, content in _files(layout):
             digest.update(b"\0" + relative.encode() + b"\0" + str(len(content)).encode() + b"\0")

@@ -80,8 +80,13 @@ def _lay_out(spec: dict[str, Any], source: str | None, folder: Path) -> None:
         module.write_text(source, encoding="utf-8")
 
 
-def run_one(spec: dict[str, Any], source: str | None, seed: int) -> bytes:
-    """One run of the learner's tests against ``source``; its result line."""
+def run_one(
+    spec: dict[str, Any], source: str | None, seed: int, *, exitfirst: bool = False
+) -> bytes:
+    """One run of the learner's tests against ``source``; its result line.
+
+    With ``exitfirst`` the run ends at its first failing test (pytest's ``-x``).
+    """
     scratch = Path(spec["scratch"])
     folder = scratch / NEUTRAL_FOLDER
     shutil.rmtree(folder, ignore_errors=True)
@@ -96,6 +101,8 @@ def run_one(spec: dict[str, Any], source: str | None, seed: int) -> bytes:
     recorder = _Outcomes()
     output = io.StringIO()
     arguments = pytest_arguments(folder, scratch / "pytest.ini")
+    if exitfirst:
+        arguments.append("-x")
     try:
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
             exit_code = int(pytest.main(arguments, plugins=[recorder, *run_plugins()]))
@@ -107,11 +114,12 @@ def run_one(spec: dict[str, Any], source: str | None, seed: int) -> bytes:
 
 
 def run_forked(payload: dict[str, Any]) -> int:
-    """The warm server's target: one run (``payload``: the spec, ``source``, ``seed``).
+    """The warm server's target: one run (``payload``: the spec, source, seed, exitfirst).
 
     A run started beyond one per core comes with a ``niceness`` (:mod:`.run_slots`).
     """
     lower_priority(int(payload.get("niceness", 0)))
-    line = run_one(payload, payload["source"], int(payload["seed"]))
+    exitfirst = bool(payload.get("exitfirst", False))
+    line = run_one(payload, payload["source"], int(payload["seed"]), exitfirst=exitfirst)
     Path(payload["result"]).write_bytes(line)
     return 0

@@ -35,7 +35,7 @@ import os
 import random
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -46,6 +46,7 @@ from pytest_tutorial.isolation.launcher import Launcher
 from pytest_tutorial.learner_layout import TESTS_FOLDER
 from pytest_tutorial.learner_model import (
     Implementation,
+    Kind,
     Layout,
     LearnerTestRun,
 )
@@ -94,6 +95,7 @@ def run_many(
     cancel: threading.Event | None = None,
     launcher: Launcher | None = None,
     hypothesis_tables: Mapping[str, bytes] | None = None,
+    exitfirst: Collection[Kind] = (),
 ) -> list[LearnerTestRun]:
     """Run (implementation, seed) pairs, one forked child each, one per core at a time.
 
@@ -106,6 +108,8 @@ def run_many(
     ``hypothesis_tables`` (:func:`~pytest_tutorial.hypothesis_warmup.tables_for_test_runs`)
     go into every run's new hypothesis storage folder, so tests that draw text do not each
     build hypothesis' Unicode tables (about a second of CPU per run).
+    The runs against implementations of a kind in ``exitfirst`` end at their first failing
+    test: a run against a bug needs only the first test that catches it.
     """
     order = list(range(len(jobs)))
     random.SystemRandom().shuffle(order)
@@ -115,7 +119,8 @@ def run_many(
     slots = RunSlots(os.cpu_count() or 1, further=launcher is None)
 
     def run(index: int) -> LearnerTestRun:
-        return _run_job(layout, jobs[index], timeout_s, stop, launcher, tables, slots)
+        first = jobs[index][0].kind in exitfirst
+        return _run_job(layout, jobs[index], timeout_s, stop, launcher, tables, slots, first)
 
     # Twice as many threads as slots: a run's folders are made and removed outside its slot
     # (in this process, beside checks that hold the GIL: up to a fifth of a second a run)
@@ -133,6 +138,7 @@ def _run_job(
     launcher: Launcher | None,
     tables: Mapping[str, bytes],
     slots: RunSlots,
+    exitfirst: bool,
 ) -> LearnerTestRun:
     """One run in a child forked from the warm server; a server that dies is replaced once.
 
@@ -150,7 +156,9 @@ def _run_job(
                 job, "the harness could not start the test process", "", crashed=True
             )
         try:
-            return _run_forked(server, layout, job, timeout_s, launcher, tables, slots, cancel)
+            return _run_forked(
+                server, layout, job, timeout_s, launcher, tables, slots, cancel, exitfirst
+            )
         except ServerGone:
             _discard(server)
         finally:
@@ -168,6 +176,7 @@ def _run_forked(
     tables: Mapping[str, bytes],
     slots: RunSlots,
     cancel: threading.Event,
+    exitfirst: bool,
 ) -> LearnerTestRun:
     """One run: its folders made, its child run in a slot (:mod:`.run_slots`), its result read.
 
@@ -192,6 +201,7 @@ def _run_forked(
             "scratch": str(scratch),
             "source": implementation.source,
             "seed": seed,
+            "exitfirst": exitfirst,
             "result": str(results / "result.json"),
         }
         environ = {

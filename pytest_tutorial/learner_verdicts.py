@@ -50,6 +50,15 @@ def caught(control: LearnerTestRun, run: LearnerTestRun) -> bool:
     return not run.finished or bool(catching_tests(control, run))
 
 
+def control_ended_early(control: LearnerTestRun | None) -> bool:
+    """Whether a test failed or errored in the control run.
+
+    A run made with pytest's ``-x`` then ended there, before the tests that would have
+    passed after it: which tests pass against the control is not known.
+    """
+    return control is not None and control.finished and bool(control.tests(FAILED, ERROR))
+
+
 def consistency_problem(runs: Sequence[LearnerTestRun]) -> str | None:
     """Why the runs against the learner's implementation did not all pass, or None."""
     if runs and all(run.all_passed for run in runs):

@@ -31,7 +31,7 @@ def solution(tmp_path: Path) -> Path:
 
 def _key(solution: Path, implementation: Implementation = BUG, seed: int = 1) -> str:
     cache = RunCache(solution.parent / "kept")
-    return cache.key(solution_layout(solution, "cache_service"), implementation, seed)
+    return cache.key(solution_layout(solution, "cache_service"), implementation, seed, True)
 
 
 def _run(implementation: Implementation, **changes: object) -> LearnerTestRun:
@@ -106,7 +106,9 @@ def test_a_second_session_runs_only_the_learners_implementation(
         layout: Layout, jobs: list[tuple[Implementation, int]], **_: object
     ) -> list[LearnerTestRun]:
         ran.append([implementation.kind for implementation, _ in jobs])
-        return [_run(implementation) for implementation, _ in jobs]
+        return [
+            _run(implementation, **_passed_if_control(implementation)) for implementation, _ in jobs
+        ]
 
     monkeypatch.setattr(learner, "run_many", fake_run_many)
 
@@ -122,6 +124,40 @@ def test_a_second_session_runs_only_the_learners_implementation(
     assert ran == [[*yours, Kind.CONTROL, Kind.HIDDEN], yours]
     assert [run.implementation for run in second] == [run.implementation for run in first]
     assert second[3:] == first[3:]
+
+
+def _passed_if_control(implementation: Implementation) -> dict[str, object]:
+    """A control run's fields: its test passed (the runs against the bugs then end early)."""
+    if implementation.kind is not Kind.CONTROL:
+        return {}
+    return {"exit_code": 0, "outcomes": {"tests/test_it.py::test_it": "passed"}}
+
+
+def test_a_test_failing_against_the_control_has_the_bugs_run_again_in_full(
+    solution: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first runs against the control and the bugs end at a failing test: which tests
+    pass against the control is then unknown, so they are made again, to the end."""
+    ran: list[tuple[list[Kind], object]] = []
+
+    def fake_run_many(
+        layout: Layout, jobs: list[tuple[Implementation, int]], **options: object
+    ) -> list[LearnerTestRun]:
+        ran.append(([implementation.kind for implementation, _ in jobs], options["exitfirst"]))
+        return [_run(implementation) for implementation, _ in jobs]
+
+    monkeypatch.setattr(learner, "run_many", fake_run_many)
+    tests = LearnerTests(solution, "cache_service", [CONTROL, BUG], kept=RunCache(tmp_path / "k"))
+    tests.start()
+    runs = tests._all()
+    assert ran == [
+        ([Kind.YOURS] * 3 + [Kind.CONTROL, Kind.HIDDEN], learner.EXITFIRST_KINDS),
+        ([Kind.CONTROL, Kind.HIDDEN], ()),
+    ]
+    assert [run.implementation.kind for run in runs] == [Kind.YOURS] * 3 + [
+        Kind.CONTROL,
+        Kind.HIDDEN,
+    ]
 
 
 def test_grading_never_reuses_runs(tmp_path: Path) -> None:

@@ -197,3 +197,18 @@ def test_failing_tests_are_named(
         "your tests must pass 3 times in shuffled order; 1 test failed or errored: "
         "tests/test_mine.py::test_wrong (every seed)"
     )
+
+
+def test_a_test_that_fails_everywhere_hides_no_bug_the_others_catch(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> None:
+    """The runs against the control and the bugs end at their first failing test; when one
+    fails against the control they are all made again in full, so the reference's tests
+    still catch every bug, whatever order the shuffle gives the always failing ones."""
+    folder = copy_solution("reference_solutions", "caching", to="wrong_beside")
+    wrong = "".join(f"\n\ndef test_wrong_{n}():\n    assert {n} == -1\n" for n in range(12))
+    (folder / "tests" / "test_wrong.py").write_text(wrong, encoding="utf-8")
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    result = checks(run)
+    assert result[PASS]["status"] == "failed"
+    assert result[CATCH]["status"] == "passed", result[CATCH]["message"]

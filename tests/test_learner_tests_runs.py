@@ -398,3 +398,19 @@ def test_a_run_registers_its_plugins_without_looking_through_the_installed_packa
     assert result["exit_code"] == 0, result["output"]
     assert sorted(result["outcomes"].values()) == ["passed"] * 3
     assert answer["looked"] == 0
+
+
+def test_runs_of_the_kinds_named_end_at_their_first_failing_test(solution: Path) -> None:
+    """A run against a bug needs only the test that catches it; the others run every test."""
+    (solution / "tests" / "test_cache.py").write_text(
+        "def test_one():\n    assert False\n\n\n"
+        "def test_two():\n    assert False\n\n\n"
+        "def test_three():\n    assert False\n",
+        encoding="utf-8",
+    )
+    bug = Implementation(Kind.HIDDEN, "bug", "", module("bug"))
+    jobs = [(Implementation(Kind.YOURS), 1), (bug, 1)]
+    layout = solution_layout(solution, "cache_service")
+    yours, against_bug = run_many(layout, jobs, exitfirst={Kind.HIDDEN})
+    assert (yours.failed, against_bug.failed) == (3, 1)
+    assert against_bug.collected == 1

@@ -181,9 +181,14 @@ def _make(name: str, directory: Path, known: KnownBad, reference: Path, timeout:
     for mutant in mutants:
         built = known.build(mutate(known.source, mutant))
         jobs += [(Implementation(Kind.HIDDEN, str(mutant.index), "", built), s) for s in SEEDS]
-    # Every test passed against the control: a mutant's first failing test catches it.
+    # When every test passed against the control, a mutant's first failing test catches it.
+    decided = all(run.skipped == 0 for run in first)
     runs = run_many(
-        layout, jobs, timeout_s=timeout, hypothesis_tables=tables, exitfirst={Kind.HIDDEN}
+        layout,
+        jobs,
+        timeout_s=timeout,
+        hypothesis_tables=tables,
+        exitfirst={Kind.HIDDEN} if decided else (),
     )
     chosen: list[HiddenBug] = []
     hung = 0

@@ -21,7 +21,8 @@ them (:mod:`pytest_tutorial.learner_layout`), imported once; the child runs
 cannot count its way to a run either). Every run is a fresh fork
 with a scratch folder and hypothesis database of its own (which starts with the session's
 Unicode tables only): nothing one run leaves in memory reaches another. The child learns
-no run's purpose, only the module source and seed. A run that hangs past :data:`RUN_TIMEOUT_S`,
+no run's purpose, only the module source, the seed and whether to end at the first failing
+test (the same for the control as for every bug). A run that hangs past :data:`RUN_TIMEOUT_S`,
 or ends its process, costs only itself. Plugin autoloading is off in the child (the
 learner's environment may hold any plugin); the plugins a learner's tests may rely on are
 loaded explicitly: pytest-asyncio (``asyncio_mode = auto``) and hypothesis.

@@ -33,12 +33,18 @@ def unfinished(run: LearnerTestRun) -> str:
     return lines[0] if lines else "the run did not finish"
 
 
+INTERRUPTED_EXITS = (2, 3, 4)
+"""pytest's exit statuses of a run cut short (interrupted, internal or usage error): its
+tests without an outcome count as failing. A run that ended at its first failing test
+(status 1) did not run the tests after it: they count as nothing."""
+
+
 def catching_tests(control: LearnerTestRun, run: LearnerTestRun) -> list[str]:
     """The tests that passed against the control and failed or errored in ``run``."""
     failing = []
     for nodeid in control.tests(PASSED):
         outcome = run.outcomes.get(nodeid)
-        if outcome in (FAILED, ERROR) or (outcome is None and run.exit_code not in (0, 5)):
+        if outcome in (FAILED, ERROR) or (outcome is None and run.exit_code in INTERRUPTED_EXITS):
             failing.append(nodeid)
     return failing
 
@@ -50,13 +56,25 @@ def caught(control: LearnerTestRun, run: LearnerTestRun) -> bool:
     return not run.finished or bool(catching_tests(control, run))
 
 
-def control_ended_early(control: LearnerTestRun | None) -> bool:
-    """Whether a test failed or errored in the control run.
+def first_failures_undecided(
+    control: LearnerTestRun | None, bugs: Sequence[LearnerTestRun]
+) -> bool:
+    """Whether runs that ended at their first failing test leave a verdict unknown.
 
-    A run made with pytest's ``-x`` then ended there, before the tests that would have
-    passed after it: which tests pass against the control is not known.
+    They decide every bug when the control ran every test without a failure (which tests
+    pass against it is then known) and each bug's run either had no failure or failed
+    first at a test that passed against the control. Otherwise (a test failed against
+    the control, or a bug's run stopped at a test skipped against it) the tests after
+    that failure might have caught the bug, and every run is made again to the end.
     """
-    return control is not None and control.finished and bool(control.tests(FAILED, ERROR))
+    if control is None or not control.finished:
+        return False
+    if control.tests(FAILED, ERROR):
+        return True
+    return any(
+        run.finished and run.tests(FAILED, ERROR) and not catching_tests(control, run)
+        for run in bugs
+    )
 
 
 def consistency_problem(runs: Sequence[LearnerTestRun]) -> str | None:

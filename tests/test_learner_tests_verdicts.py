@@ -6,6 +6,7 @@ from pytest_tutorial.learner_model import (
     ERROR,
     FAILED,
     PASSED,
+    SKIPPED,
     Implementation,
     Kind,
     LearnerTestRun,
@@ -15,6 +16,7 @@ from pytest_tutorial.learner_verdicts import (
     catching_tests,
     caught,
     consistency_problem,
+    first_failures_undecided,
     listed,
 )
 
@@ -151,3 +153,29 @@ def test_a_control_that_did_not_finish_is_said() -> None:
     message = catch_problem(control, [known("a", {})], [], 0)
     assert message is not None
     assert "did not finish against a correct implementation" in message
+
+
+def test_a_run_ended_at_its_first_failure_is_caught_by_that_test_alone() -> None:
+    """pytest's ``-x``: the tests after the failure have no outcome and count as nothing."""
+    stopped = hidden(1, {"b": FAILED})
+    assert catching_tests(CONTROL, stopped) == [T + "b"]
+    at_a_skipped_test = hidden(2, {"s": FAILED})
+    control = run(Kind.CONTROL, {**GOOD, "s": SKIPPED})
+    assert not caught(control, at_a_skipped_test)
+    interrupted = LearnerTestRun(Implementation(Kind.HIDDEN), 1, 2, {}, ("x.py: boom",), "")
+    assert catching_tests(CONTROL, interrupted) == [T + "a", T + "b", T + "c"]
+
+
+def test_first_failures_decide_only_after_a_control_without_failures() -> None:
+    decided = [hidden(1, {"a": PASSED, "b": FAILED}), hidden(2, GOOD)]
+    assert not first_failures_undecided(CONTROL, decided)
+    assert not first_failures_undecided(None, decided)
+    failing_control = run(Kind.CONTROL, {"a": PASSED, "x": FAILED})
+    assert first_failures_undecided(failing_control, decided)
+
+
+def test_a_bug_run_stopped_at_a_test_skipped_against_the_control_is_undecided() -> None:
+    """The tests after it might have caught the bug: every run is made again to the end."""
+    control = run(Kind.CONTROL, {**GOOD, "s": SKIPPED})
+    assert first_failures_undecided(control, [hidden(1, {"a": PASSED, "s": FAILED})])
+    assert not first_failures_undecided(control, [hidden(1, {"s": SKIPPED, "c": FAILED})])

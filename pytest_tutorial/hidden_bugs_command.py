@@ -181,7 +181,8 @@ def _make(name: str, directory: Path, known: KnownBad, reference: Path, timeout:
     for mutant in mutants:
         built = known.build(mutate(known.source, mutant))
         jobs += [(Implementation(Kind.HIDDEN, str(mutant.index), "", built), s) for s in SEEDS]
-    # When every test passed against the control, a mutant's first failing test catches it.
+    # The control's runs passed; when they skipped no test either, every test passed against
+    # it, and a mutant's first failing test decides whether it is caught.
     decided = all(run.skipped == 0 for run in first)
     runs = run_many(
         layout,

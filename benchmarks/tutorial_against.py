@@ -6,11 +6,14 @@ versions in turn. The other version is a source tree (``git worktree add /tmp/be
 COMMIT``) run by this same interpreter with ``PYTHONPATH`` pointing at it, so both use the
 same installed pytest, hypothesis, fakeredis and moto: only the code differs. Each round
 runs ``pytest --tutorial=NAME --tutorial-solution=<this checkout's reference>`` once with
-each version, in alternating order, from an empty folder; prints every run's wall time and
-result line, then the medians and their ratio.
+each version, in alternating order, from an empty folder; prints every run's wall and CPU
+time (every process the run waited for, workers included) and result line, then the
+medians and their ratios. ``--isolation worker`` runs the checks in worker mode, as
+grading does, with the learner-tests checks left out (their runs are the same in both
+modes): what worker mode adds.
 
     python benchmarks/tutorial_against.py /tmp/before [--tutorial caching] [--rounds 7] \
-        [--fresh-runs]
+        [--fresh-runs | --isolation worker]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def main() -> None:
     parser.add_argument("--tutorial", default="caching")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--fresh-runs", action="store_true", help="--tutorial-fresh-runs")
+    parser.add_argument("--isolation", choices=("process", "worker"), default="process")
     options = parser.parse_args()
     other = options.other.resolve()
     if not (other / "pytest_tutorial" / "__init__.py").is_file():
@@ -43,26 +47,36 @@ def main() -> None:
     ]
     if options.fresh_runs:
         arguments.append("--tutorial-fresh-runs")
+    if options.isolation == "worker":
+        arguments += ["--tutorial-isolation=worker", "-k", "not own_tests"]
     base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     versions = {
         "this checkout": {**base, "PYTHONPATH": str(REPO)},
         "other": {**base, "PYTHONPATH": str(other)},
     }
     print(f"machine: {machine()}")
-    print(f"tutorial: {options.tutorial}{' (fresh runs)' if options.fresh_runs else ''}")
+    mode = " (fresh runs)" if options.fresh_runs else ""
+    mode += " in worker mode" if options.isolation == "worker" else ""
+    print(f"tutorial: {options.tutorial}{mode}")
     times: dict[str, list[float]] = {label: [] for label in versions}
+    cpu: dict[str, list[float]] = {label: [] for label in versions}
     with tempfile.TemporaryDirectory(prefix="tutorial-against-") as name:
         for round_ in range(options.rounds):
             order = list(versions) if round_ % 2 == 0 else list(reversed(versions))
             for label in order:
-                elapsed, _, output = measured_run(arguments, cwd=Path(name), env=versions[label])
+                elapsed, used, output = measured_run(arguments, cwd=Path(name), env=versions[label])
                 times[label].append(elapsed)
+                cpu[label].append(used)
                 last = output.strip().splitlines()[-1:] or [""]
-                print(f"  {label:14} {elapsed:5.2f} s  {last[0]}")
+                print(f"  {label:14} {elapsed:5.2f} s  CPU {used:5.2f} s  {last[0]}")
     for label, values in times.items():
-        print(f"{label}: median {median(values):.2f} s over {len(values)} runs")
+        print(
+            f"{label}: median {median(values):.2f} s, CPU {median(cpu[label]):.2f} s "
+            f"over {len(values)} runs"
+        )
     ratio = median(times["this checkout"]) / median(times["other"])
-    print(f"ratio this checkout / other: {ratio:.2f}")
+    cpu_ratio = median(cpu["this checkout"]) / median(cpu["other"])
+    print(f"ratio this checkout / other: {ratio:.2f} wall, {cpu_ratio:.2f} CPU")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pytest_tutorial.solution import Solution
     from pytest_tutorial.stand_ins import Raises, Returns
     from pytest_tutorial.standard_checks import own_tests_checks
+    from pytest_tutorial.stepped_clock import SteppedClock
     from pytest_tutorial.stillness import SolutionWatch, hold_until, settle
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ _LAZY = {
     "RedisBackend": "pytest_tutorial.redis_backend",
     "Report": "pytest_tutorial.report_model",
     "Solution": "pytest_tutorial.solution",
+    "SteppedClock": "pytest_tutorial.stepped_clock",
     "Tutorial": "pytest_tutorial.model",
     "documentation_check": "pytest_tutorial.documentation",
     "hookimpl": "pytest_tutorial.grading.formats",
@@ -75,6 +77,7 @@ __all__ = [
     "Returns",
     "Solution",
     "SolutionWatch",
+    "SteppedClock",
     "Tutorial",
     "__version__",
     "allocations_after",

@@ -460,6 +460,46 @@ def test_a_client_crossing_again_is_the_same_worker_client(folder: Path) -> None
         worker.stop()
 
 
+def test_a_stepped_clock_is_read_in_the_worker_to_the_bit(folder: Path) -> None:
+    """A check's own clock crossed as a callback: a round trip a reading, and one inside
+    every timed request of a load test that reads the clock."""
+    from pytest_tutorial import SteppedClock
+    from pytest_tutorial.isolation.clock_bridge import ClockBridge
+
+    epoch = 1_800_000_000.0
+
+    class Counted(SteppedClock):
+        def __init__(self) -> None:
+            super().__init__()
+            self.elapsed_ms = 0
+            self.reads = 0
+
+        @property
+        def now(self) -> float:
+            self.reads += 1
+            return epoch + self.elapsed_ms / 1000
+
+        def advance_ms(self, milliseconds: int) -> None:
+            self.elapsed_ms += milliseconds
+            self.changed()
+
+    (folder / "reader.py").write_text(
+        "def readings(clock, n):\n    return [clock() for _ in range(n)]\n", encoding="utf-8"
+    )
+    worker = Worker(cwd=str(folder))
+    worker.adapters.append(ClockBridge(worker).adapt)
+    worker.start()
+    try:
+        module = worker.request(protocol.IMPORT, folder=str(folder), module="reader", exports=[])
+        clock = Counted()
+        assert module.readings(clock, 50) == [epoch] * 50
+        clock.advance_ms(1)
+        assert module.readings(clock, 2) == [epoch + 1 / 1000] * 2
+        assert clock.reads <= 3  # its state when it crossed, twice, and when it moved
+    finally:
+        worker.stop()
+
+
 def test_the_workers_aws_clients_share_one_session(monkeypatch: pytest.MonkeyPatch) -> None:
     """A new boto3 session per crossing reread the service models: 85 ms a client."""
     import boto3

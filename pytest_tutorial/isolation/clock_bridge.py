@@ -1,11 +1,14 @@
 """A check's fake clock, read in the worker without a round trip per reading.
 
-A check hands the learner's code ``fake_clock.monotonic`` (or ``.time``) as its clock. Sent
-as a callback, every reading would cost a round trip to the trusted side (a tenth of a
+A check hands the learner's code ``fake_clock.monotonic`` (or ``.time``), or a clock of its
+own (a :class:`~pytest_tutorial.stepped_clock.SteppedClock`), as its clock. Sent as a
+callback, every reading would cost a round trip to the trusted side (a tenth of a
 millisecond, far more than the cached read it times). Instead the worker keeps a copy of
 the clock's state (the offset the check advanced it by, and the readings time was frozen
 at) and reads the same system clocks the trusted side does: ``CLOCK_MONOTONIC`` and the
 wall clock are the machine's, the same in both processes, so both sides read the same time.
+A stepped clock crosses as a clock frozen at its reading, moved by nothing: the worker
+returns that reading exactly (to the bit: a rate limiter's millisecond counts).
 Whenever the check advances or freezes the clock, the trusted side sends the new state and
 waits for the worker to take it: when ``advance()`` returns, the learner's clock has moved.
 
@@ -19,14 +22,17 @@ import contextlib
 import itertools
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pytest_tutorial.isolation import protocol
 from pytest_tutorial.isolation.codec import tagged
+from pytest_tutorial.stepped_clock import SteppedClock
 
 if TYPE_CHECKING:
     from pytest_tutorial.fixtures.redis import FakeClock
     from pytest_tutorial.isolation.remote import Worker
+
+    Followed: TypeAlias = FakeClock | SteppedClock
 
 READINGS = ("monotonic", "time")
 
@@ -36,17 +42,21 @@ class ClockBridge:
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
-        self._ids: dict[int, tuple[FakeClock, int, int]] = {}
+        self._ids: dict[int, tuple[Followed, int, int]] = {}
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
 
     def adapt(self, value: object) -> dict[str, object] | None:
-        """The ``$clock`` reference of a fake clock's reading, or None for anything else."""
+        """The ``$clock`` reference of a fake or stepped clock's reading, else None."""
         from pytest_tutorial.fixtures.redis import FakeClock
 
-        clock = getattr(value, "__self__", None)
-        name = getattr(value, "__name__", None)
-        if not isinstance(clock, FakeClock) or name not in READINGS:
+        clock: object
+        name: object
+        if isinstance(value, SteppedClock):
+            clock, name = value, "monotonic"
+        else:
+            clock, name = getattr(value, "__self__", None), getattr(value, "__name__", None)
+        if not isinstance(clock, FakeClock | SteppedClock) or name not in READINGS:
             return None
         generation = self.worker.generation
         with self._lock:
@@ -57,10 +67,10 @@ class ClockBridge:
                 self._follow(clock, known[1], generation)
         return tagged("clock", {"id": known[1], "reading": name, **state(clock)})
 
-    def _follow(self, clock: FakeClock, number: int, generation: int) -> None:
+    def _follow(self, clock: Followed, number: int, generation: int) -> None:
         clock.on_change.append(lambda: self._push(clock, number, generation))
 
-    def _push(self, clock: FakeClock, number: int, generation: int) -> None:
+    def _push(self, clock: Followed, number: int, generation: int) -> None:
         from pytest_tutorial.isolation.remote import WorkerGone
 
         if self.worker.generation != generation or self.worker.gone is not None:
@@ -69,8 +79,11 @@ class ClockBridge:
             self.worker.request(protocol.CLOCK, clock=number, **state(clock))
 
 
-def state(clock: FakeClock) -> dict[str, Any]:
+def state(clock: Followed) -> dict[str, Any]:
     """What the worker needs to read ``clock`` as the trusted side does."""
+    if isinstance(clock, SteppedClock):
+        now = clock.now
+        return {"offset": 0.0, "frozen": [now, now]}
     frozen = clock.frozen_at
     return {"offset": clock.offset, "frozen": list(frozen) if frozen else None}
 

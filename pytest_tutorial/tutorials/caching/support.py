@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from pytest_tutorial import SteppedClock
+
 NAMESPACE = "checks"
 TTL_SECONDS = 120
 LOCAL_TTL_SECONDS = 5.0
@@ -33,21 +35,25 @@ class Computation:
         return self.value if self.value is not None else {"computed": self.calls}
 
 
-class ManualClock:
+class ManualClock(SteppedClock):
     """A clock for the learner's local TTL that moves only when the check says so.
 
     Real time never leaks in, so "just before" and "just after" an expiry are exact.
     """
 
     def __init__(self) -> None:
-        self.now = 1000.0
+        super().__init__()
+        self._now = 1000.0
 
-    def __call__(self) -> float:
-        return self.now
+    @property
+    def now(self) -> float:
+        """The time the learner's code reads."""
+        return self._now
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds``."""
-        self.now += seconds
+        self._now += seconds
+        self.changed()
 
 
 class Caller(threading.Thread):

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pytest_tutorial import FakeClock, InstrumentedRedis, as_plain_json
+from pytest_tutorial import FakeClock, InstrumentedRedis, SteppedClock, as_plain_json
 
 NAMESPACE = "checks"
 LIMIT = 5
@@ -19,17 +19,20 @@ fixed-window implementation's window edges fall where the checks look for them."
 DECISION_KEYS = {"allowed", "limit", "remaining", "retry_after"}
 
 
-class LimiterClock:
+class LimiterClock(SteppedClock):
     """The time the learner's limiter (and so its Lua script) sees: ``EPOCH`` plus what the
     check advanced ``fake_clock`` by. Real time never leaks in, so decisions are exact;
     Redis TTLs move by the same amounts because the same ``fake_clock`` shifts the server."""
 
     def __init__(self, fake_clock: FakeClock) -> None:
+        super().__init__()
         fake_clock.freeze()  # fakeredis's TTLs must not run on while the check runs
         self._fake_clock = fake_clock
         self._elapsed_ms = 0
 
-    def __call__(self) -> float:
+    @property
+    def now(self) -> float:
+        """``EPOCH`` plus the whole milliseconds the check advanced."""
         return EPOCH + self._elapsed_ms / 1000
 
     def advance(self, seconds: float) -> None:
@@ -37,6 +40,7 @@ class LimiterClock:
         step_ms = round(seconds * 1000)
         self._elapsed_ms += step_ms
         self._fake_clock.advance(step_ms / 1000)
+        self.changed()
 
     def advance_to(self, seconds_after_epoch: float) -> None:
         """Move both clocks to ``EPOCH + seconds_after_epoch`` (never backwards)."""

@@ -13,11 +13,12 @@ Presigned URLs are computed by the worker's client as botocore would, for the sa
 
 The same check-side client crossing again (a property crosses the check's clients once per
 example) is the same worker client, as it is the same object in one process: its callback
-keeps its id, and the worker keeps the client it made for that id (:data:`KEPT_CLIENTS`).
+keeps its id, and the worker keeps the client it made for that callback (:data:`KEPT_CLIENTS`).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from collections.abc import Callable
@@ -41,8 +42,8 @@ class AwsBridge:
 
     def __init__(self, register_callback: Any) -> None:
         self.register_callback = register_callback
-        self._calls: dict[int, tuple[object, Callable[[str, dict[str, Any]], Any]]] = {}
-        self._lock = threading.Lock()
+        self._api_call = functools.lru_cache(maxsize=KEPT_CLIENTS)(_api_call)
+        """The same callback for a client each time it crosses (a client is its own key)."""
 
     def adapt(self, value: object) -> dict[str, object] | None:
         """The ``$aws`` reference of a botocore client, or None for anything else."""
@@ -60,22 +61,16 @@ class AwsBridge:
             },
         )
 
-    def _api_call(self, client: Any) -> Callable[[str, dict[str, Any]], Any]:
-        """The callback making ``client``'s API calls: the same one each time it crosses."""
-        with self._lock:
-            kept = self._calls.pop(id(client), None)
-            if kept is None or kept[0] is not client:
 
-                def api_call(operation: str, params: dict[str, Any]) -> Any:
-                    """Make one API call with the check's client; streaming bodies as bytes."""
-                    return _plain_response(client._make_api_call(operation, params))
+def _api_call(client: Any) -> Callable[[str, dict[str, Any]], Any]:
+    """The callback making ``client``'s API calls."""
 
-                api_call.__name__ = f"{client.meta.service_model.service_name}_api_call"
-                kept = (client, api_call)
-            self._calls[id(client)] = kept
-            while len(self._calls) > KEPT_CLIENTS:
-                self._calls.pop(next(iter(self._calls)))
-            return kept[1]
+    def api_call(operation: str, params: dict[str, Any]) -> Any:
+        """Make one API call with the check's client; streaming bodies as bytes."""
+        return _plain_response(client._make_api_call(operation, params))
+
+    api_call.__name__ = f"{client.meta.service_model.service_name}_api_call"
+    return api_call
 
 
 def _plain_response(response: Any) -> Any:
@@ -91,36 +86,26 @@ def _plain_response(response: Any) -> Any:
 
 _session: Any = None
 _session_lock = threading.Lock()
-_kept: dict[tuple[object, ...], Any] = {}
 
 
 def worker_client(payload: dict[str, Any], callback: Any) -> Any:
     """In the worker: a botocore client whose API calls run ``callback`` on the trusted side.
 
-    The client made for a callback id before is given again. A new one comes from the
-    worker's one boto3 session, whose loader keeps the service models it read: 2.5 to 5.5
-    ms a client, not the 85 ms of a session's first.
+    The client made for the same callback (the same check-side client) before is given
+    again. A new one comes from the worker's one boto3 session, whose loader keeps the
+    service models it read: 2.5 to 5.5 ms a client, not the 85 ms of a session's first.
     """
-    call = payload.get("call")
-    key = (
-        call.get("id") if isinstance(call, dict) else None,
-        payload.get("service"),
-        payload.get("region"),
-        payload.get("signature_version"),
+    return _client(
+        str(payload.get("service")),
+        str(payload.get("region") or "us-east-1"),
+        payload.get("signature_version") or None,
+        callback,
     )
-    with _session_lock:
-        client = _kept.pop(key, None) if key[0] is not None else None
-    if client is None:
-        client = _new_client(payload, callback)
-    with _session_lock:
-        _kept[key] = client
-        while len(_kept) > KEPT_CLIENTS:
-            _kept.pop(next(iter(_kept)))
-    return client
 
 
-def _new_client(payload: dict[str, Any], callback: Any) -> Any:
-    """A new worker client of :func:`worker_client`."""
+@functools.lru_cache(maxsize=KEPT_CLIENTS)
+def _client(service: str, region: str, signature_version: str | None, callback: Any) -> Any:
+    """A worker client of :func:`worker_client`, kept for the callback it forwards to."""
     global _session
     import boto3
     from botocore.config import Config
@@ -129,14 +114,14 @@ def _new_client(payload: dict[str, Any], callback: Any) -> Any:
 
     config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
-        signature_version=payload.get("signature_version") or None,
+        signature_version=signature_version,
     )
     with _session_lock:  # a session is not safe to share between threads
         if _session is None:
             _session = boto3.session.Session()
         client: Any = _session.client(
-            str(payload.get("service")),
-            region_name=str(payload.get("region") or "us-east-1"),
+            service,
+            region_name=region,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
             aws_session_token="testing",

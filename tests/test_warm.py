@@ -212,6 +212,59 @@ def test_a_dead_server_is_reported_not_waited_for(server: WarmServer, tmp_path: 
     assert not server.alive
 
 
+def test_a_run_asked_for_once_the_answers_ended_is_not_waited_for(tmp_path: Path) -> None:
+    # The server's answers end while its input is still open: a child forked just before a
+    # learner's code killed the server holds the input for a moment. The request is written
+    # then, and nobody will answer it.
+    process = subprocess.Popen(
+        ["sh", "-c", "exec >&-; sleep 60"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    server = WarmServer(process)
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while server.alive and time.monotonic() < deadline:
+            time.sleep(0.01)
+        asked = time.monotonic()
+        with pytest.raises(ServerGone):
+            server.run(f"{TARGETS}:print_and_exit", "x", output=tmp_path / "out", timeout_s=1)
+        assert time.monotonic() - asked < 10  # not its limit and the grace for answers (31 s)
+    finally:
+        process.kill()
+        process.wait()
+        server.close()
+
+
+ORPHAN = """
+import os, sys, time
+from pytest_tutorial.warm.server import _die_with_server
+
+record = sys.argv[1]
+server_pid = os.getpid()
+if os.fork() == 0:
+    with open(record, "w") as out:
+        out.write(str(os.getpid()))
+    while os.getppid() == server_pid:  # the server dies before the child watches it
+        time.sleep(0.01)
+    _die_with_server(server_pid)
+    with open(record, "a") as out:
+        out.write(" survived")
+    os._exit(0)
+while not os.path.getsize(record):
+    time.sleep(0.01)
+"""
+
+
+def test_a_child_whose_server_died_before_it_watched_ends_at_once(tmp_path: Path) -> None:
+    record = tmp_path / "record"
+    record.touch()
+    subprocess.run([sys.executable, "-c", ORPHAN, str(record)], check=True, timeout=WAIT_S)
+    child = int(record.read_text().split()[0])
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline and Path(f"/proc/{child}").exists():
+        time.sleep(0.01)
+    assert record.read_text() == str(child)  # it ended without running on
+
+
 @pytest.mark.parametrize("ending", ["client-gone-before-ready", "end-of-input", "sigterm"])
 def test_a_server_leaves_no_folder_behind_however_it_ends(tmp_path: Path, ending: str) -> None:
     """Its scratch folder goes with it, also when its client died during the warm-up."""

@@ -316,6 +316,12 @@ class WarmServer:
             raise ValueError("descriptors are sent only over a connection (WarmServer.connect)")
         done = threading.Event()
         with self._lock:
+            # The reader, once it met the end of the answers, woke the runs it knew of under
+            # this lock: a run asked for after that would wait out its limit for nothing. The
+            # request itself may still be written: a child forked just before the server
+            # died can hold the server's input open for a moment.
+            if self._gone.is_set():
+                raise ServerGone("the warm server is gone")
             self._next_id += 1
             request_id = self._next_id
             self._waiting[request_id] = done
@@ -403,9 +409,6 @@ class WarmServer:
             self._gone.set()
             self._ready_event.set()
             with self._lock:  # a run waiting for its answer learns now that none will come
-                for event in self._waiting.values():
-                    event.set()
-            with self._lock:
                 for event in self._waiting.values():
                     event.set()
 

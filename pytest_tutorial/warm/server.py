@@ -188,10 +188,11 @@ class _Server:
         sys.stdout.flush()
         sys.stderr.flush()
         started = time.monotonic()
+        server_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
             self._close_sockets()
-            _child(request, env, fds)  # never returns
+            _child(request, env, fds, server_pid)  # never returns
         timeout = request.get("timeout")
         deadline = None if timeout is None else started + float(timeout)
         self.children[pid] = _Child(int(request["id"]), started, deadline, scratch, client)
@@ -253,7 +254,9 @@ class _Server:
             del self.children[pid]
 
 
-def _child(request: dict[str, Any], env: Mapping[str, str | None], fds: list[int]) -> None:
+def _child(
+    request: dict[str, Any], env: Mapping[str, str | None], fds: list[int], server_pid: int
+) -> None:
     """In the forked child: set up a clean start, call the target, exit with its code."""
     code = 3
     try:
@@ -261,7 +264,7 @@ def _child(request: dict[str, Any], env: Mapping[str, str | None], fds: list[int
         for signum in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         os.setsid()
-        _die_with_server()
+        _die_with_server(server_pid)
         if request.get("output") is not None:
             out = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         else:  # the first descriptor sent with the request
@@ -305,13 +308,19 @@ def _close_all(fds: Sequence[int]) -> None:
             os.close(fd)
 
 
-def _die_with_server() -> None:
-    """Linux: the child is killed when the server dies, even by SIGKILL."""
+def _die_with_server(server_pid: int) -> None:
+    """Linux: the child is killed when the server dies, even by SIGKILL.
+
+    A server that died before the child asked is not watched for: the child then ends at
+    once, as nobody would read its result or end it past its limit.
+    """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
             import ctypes
 
             ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != server_pid:
+        os._exit(3)
 
 
 def _fresh_hypothesis() -> None:

@@ -103,6 +103,10 @@ def equal_to_everything():
     return Anything()
 
 
+def await_in_a_thread(function):
+    threading.Thread(target=lambda: asyncio.run(function("x")), daemon=True).start()
+
+
 def call_back_later(seconds, function):
     def later():
         time.sleep(seconds)
@@ -172,6 +176,26 @@ def test_messages_between_calls_are_read_too(
     assert seen == ["later"]
     assert [record.getMessage() for record in caplog.records] == ["calling back"]
     assert module.Service(2).times(3) == 6  # and the next caller reads again
+
+
+def test_a_coroutine_callback_left_waiting_is_cancelled_when_the_worker_stops(
+    worker: Worker, folder: Path
+) -> None:
+    # Called back from a thread of the learner's (no check's loop runs): it runs in a pool
+    # thread of the trusted side, which the interpreter's exit waits for.
+    began, ended = threading.Event(), threading.Event()
+
+    async def hangs(value: str) -> None:
+        began.set()
+        try:
+            await asyncio.sleep(30)  # a check's handler that never answers, bounded here
+        finally:
+            ended.set()
+
+    _import(worker, folder).await_in_a_thread(hangs)
+    assert began.wait(10)
+    worker.stop()
+    assert ended.wait(5), "the callback still holds its thread after the worker stopped"
 
 
 def test_callers_of_many_threads_each_get_their_own_answers(worker: Worker, folder: Path) -> None:

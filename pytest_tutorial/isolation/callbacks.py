@@ -43,6 +43,8 @@ class TrustedCallbacks:
         self._pool = concurrent.futures.ThreadPoolExecutor(64, "trusted-callback")
         self._running: dict[object, concurrent.futures.Future[Any]] = {}
         self._cancelled: set[int] = set()
+        self._pool_loops: set[asyncio.AbstractEventLoop] = set()
+        """The loops of the coroutine callbacks running in pool threads now."""
         self.queued = 0
         """Callbacks running or waiting to run now (at most :data:`MAX_CALLBACKS`)."""
 
@@ -113,10 +115,40 @@ class TrustedCallbacks:
             args, kwargs = self._arguments(message)
             result = function(*args, **kwargs)
             if inspect.isawaitable(result):
-                result = asyncio.run(_awaited(result))
+                result = self._awaited_in_this_thread(result)
             self._reply(message, {"ok": self.worker.codec.encode(result)})
         except BaseException as error:
             self._reply_error(message, error)
+
+    def _awaited_in_this_thread(self, awaitable: Any) -> Any:
+        """Await a coroutine callback on a loop of its own, one :meth:`cancel_stranded` reaches."""
+        with asyncio.Runner() as runner:
+            loop = runner.get_loop()
+            with self._lock:
+                self._pool_loops.add(loop)
+            try:
+                if self.worker.channel is None:  # stopped before this callback began
+                    raise asyncio.CancelledError
+                return runner.run(_awaited(awaitable))
+            finally:
+                with self._lock:
+                    self._pool_loops.discard(loop)
+                if inspect.iscoroutine(awaitable):
+                    awaitable.close()  # never started: no "never awaited" warning
+
+    def cancel_stranded(self) -> None:
+        """The worker is gone: cancel the coroutine callbacks still running in pool threads.
+
+        Nobody will read their answers, and one waiting for what will never come (a check's
+        handler that hangs on purpose) would hold its thread, and this interpreter's exit,
+        which joins the pool's threads, for ever. The callbacks on a check's own loop hold
+        no thread: they end with that loop.
+        """
+        with self._lock:
+            loops = list(self._pool_loops)
+        for loop in loops:
+            with contextlib.suppress(RuntimeError):  # it closed meanwhile
+                loop.call_soon_threadsafe(_cancel_every_task, loop)
 
     async def _serve_async(self, message: dict[str, Any], function: Callable[..., Any]) -> None:
         try:
@@ -174,3 +206,8 @@ def is_async(function: Callable[..., Any]) -> bool:
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+def _cancel_every_task(loop: asyncio.AbstractEventLoop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()

@@ -181,6 +181,7 @@ class Worker:
         if self.channel is not None:
             self.channel.close(why)
             self.channel = None
+        self.callbacks.cancel_stranded()
         if self.process is not None:
             self.process.kill()
             self.process = None

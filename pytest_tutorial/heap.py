@@ -12,9 +12,11 @@ before they fork) once the tutorial is named (``plugin.py``), once it is set up
 (:func:`track`) and once the checks are collected (:class:`FrozenImports`); what the
 checks and the learner's code allocate is collected as before. They stay frozen to the end
 of the process, unless the run was made inside another pytest run's test
-(``PYTEST_CURRENT_TEST`` is set: a pytester run in-process): that run unfreezes them when
-it is over, after pytest's own last collections, so the process that goes on collects
-them as before.
+(``PYTEST_CURRENT_TEST`` is set: a pytester run in-process). There the run leaves the heap
+as it found it: if the outer process had frozen its own heap, the run freezes nothing (a
+thaw would unfreeze the outer one's objects too, and what the run allocates is garbage once
+it ends); if not, it freezes as above and unfreezes when it is over, after pytest's own last
+collections, so the process that goes on collects them as before.
 """
 
 from __future__ import annotations
@@ -24,21 +26,26 @@ import os
 
 import pytest
 
-_ARRANGED = pytest.StashKey[bool]()
+_OUTER_HEAP_FROZEN = pytest.StashKey[bool]()
+"""Whether the run was made inside another run's test, in a process whose heap is frozen."""
 
 
 def freeze(config: pytest.Config) -> None:
-    """Freeze every object tracked now; the first call for ``config`` arranges the thaw.
+    """Freeze every object tracked now; the first call for ``config`` decides for the run.
 
     The first call comes before pytest's own plugins add their clean-ups: those run last
     in, first out, so the unfreezing comes after the collections of the unraisable-exception
     report. ``PYTEST_CURRENT_TEST`` is read now: the run's own tests unset it.
     """
-    if not config.stash.get(_ARRANGED, False):
-        config.stash[_ARRANGED] = True
-        if "PYTEST_CURRENT_TEST" in os.environ:
+    outer_heap_frozen = config.stash.get(_OUTER_HEAP_FROZEN, None)
+    if outer_heap_frozen is None:
+        inside_a_test = "PYTEST_CURRENT_TEST" in os.environ
+        outer_heap_frozen = inside_a_test and gc.get_freeze_count() > 0
+        config.stash[_OUTER_HEAP_FROZEN] = outer_heap_frozen
+        if inside_a_test and not outer_heap_frozen:
             config.add_cleanup(gc.unfreeze)
-    gc.freeze()
+    if not outer_heap_frozen:
+        gc.freeze()
 
 
 def track(config: pytest.Config) -> None:

@@ -15,7 +15,10 @@ RUN = textwrap.dedent(
     import pytest
     from _pytest import unraisableexception
 
-    seen = {}
+    if "--freeze-first" in sys.argv:
+        sys.argv.remove("--freeze-first")
+        gc.freeze()
+    seen = {"before": gc.get_freeze_count()}
     pytest_collects = getattr(unraisableexception, "gc_collect_harder", None)
     if pytest_collects is not None:
         def recorded(*args, **kwargs):
@@ -34,7 +37,7 @@ RUN = textwrap.dedent(
 )
 
 
-def _run(folder: Path, inside_a_test: bool) -> dict[str, int]:
+def _run(folder: Path, inside_a_test: bool, *, freeze_first: bool = False) -> dict[str, int]:
     environment = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     if inside_a_test:
         environment["PYTEST_CURRENT_TEST"] = "tests/test_outer.py::test_it (call)"
@@ -43,6 +46,7 @@ def _run(folder: Path, inside_a_test: bool) -> dict[str, int]:
             sys.executable,
             "-c",
             RUN,
+            *(["--freeze-first"] if freeze_first else []),
             "--tutorial=caching",
             "--tutorial-solution=reference",
             "-q",
@@ -75,3 +79,14 @@ def test_a_run_inside_another_runs_test_unfreezes_after_pytest_collects(tmp_path
     assert seen["during_checks"] > 10_000
     assert seen.get("at_final_collections", 1) > 0  # still frozen for pytest's last ones
     assert seen["after"] == 0
+
+
+def test_a_run_inside_a_test_of_a_frozen_process_leaves_its_heap_as_it_was(
+    tmp_path: Path,
+) -> None:
+    seen = _run(tmp_path, inside_a_test=True, freeze_first=True)
+    assert seen["before"] > 10_000  # pytest and the package, frozen by the outer process
+    # The run froze nothing of its own (that would add its plugins' and checks' thousands;
+    # a frozen object that is freed leaves the count) and thawed nothing of the outer one.
+    assert 0.9 * seen["before"] < seen["during_checks"] <= seen["before"]
+    assert 0.9 * seen["before"] < seen["after"] <= seen["before"]

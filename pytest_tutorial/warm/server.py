@@ -311,8 +311,9 @@ def _close_all(fds: Sequence[int]) -> None:
 def _die_with_server(server_pid: int) -> None:
     """Linux: the child is killed when the server dies, even by SIGKILL.
 
-    A server that died before the child asked is not watched for: the child then ends at
-    once, as nobody would read its result or end it past its limit.
+    If the server died before the child asked for that signal, none will come (the child
+    already has another parent): it ends at once, as nobody would read its result or end
+    it past its limit.
     """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):

@@ -105,3 +105,44 @@ def machine() -> str:
         f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {load:.2f} at "
         "start, package bytecode compiled"
     )
+
+
+def source_tree(path: Path) -> Path:
+    """``path`` resolved, once it is checked to be a source tree of pytest-tutorial."""
+    tree = path.resolve()
+    if not (tree / "pytest_tutorial" / "__init__.py").is_file():
+        raise SystemExit(f"{tree} is not a source tree of pytest-tutorial")
+    return tree
+
+
+def interleaved_runs(
+    arguments: list[str],
+    versions: dict[str, tuple[Path, dict[str, str]]],
+    rounds: int,
+    accepted: tuple[int, ...] = (0, 1),
+) -> None:
+    """Run ``pytest ARGUMENTS`` once a round for each version (its folder and environment).
+
+    The order alternates from round to round. Prints each run's wall and CPU time and last
+    line, then each version's medians and the first version's ratios to the second's.
+    """
+    times: dict[str, list[float]] = {label: [] for label in versions}
+    cpu: dict[str, list[float]] = {label: [] for label in versions}
+    for round_ in range(rounds):
+        order = list(versions) if round_ % 2 == 0 else list(reversed(versions))
+        for label in order:
+            cwd, env = versions[label]
+            elapsed, used, output = measured_run(arguments, cwd=cwd, env=env, accepted=accepted)
+            times[label].append(elapsed)
+            cpu[label].append(used)
+            last = output.strip().splitlines()[-1:] or [""]
+            print(f"  {label:14} {elapsed:7.2f} s  CPU {used:7.2f} s  {last[0]}", flush=True)
+    for label, values in times.items():
+        print(
+            f"{label}: median {median(values):.2f} s, CPU {median(cpu[label]):.2f} s "
+            f"over {len(values)} runs"
+        )
+    first, second = list(versions)
+    ratio = median(times[first]) / median(times[second])
+    cpu_ratio = median(cpu[first]) / median(cpu[second])
+    print(f"ratio {first} / {second}: {ratio:.2f} wall, {cpu_ratio:.2f} CPU")

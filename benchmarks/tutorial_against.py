@@ -23,7 +23,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from _common import REPO, compile_bytecode, machine, measured_run, median
+from _common import REPO, compile_bytecode, interleaved_runs, machine, source_tree
 
 
 def main() -> None:
@@ -34,9 +34,7 @@ def main() -> None:
     parser.add_argument("--fresh-runs", action="store_true", help="--tutorial-fresh-runs")
     parser.add_argument("--isolation", choices=("process", "worker"), default="process")
     options = parser.parse_args()
-    other = options.other.resolve()
-    if not (other / "pytest_tutorial" / "__init__.py").is_file():
-        raise SystemExit(f"{other} is not a source tree of pytest-tutorial")
+    other = source_tree(options.other)
     compile_bytecode(other)  # as machine() does for this checkout
     arguments = [
         f"--tutorial={options.tutorial}",
@@ -50,33 +48,16 @@ def main() -> None:
     if options.isolation == "worker":
         arguments += ["--tutorial-isolation=worker", "-k", "not own_tests"]
     base = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    versions = {
-        "this checkout": {**base, "PYTHONPATH": str(REPO)},
-        "other": {**base, "PYTHONPATH": str(other)},
-    }
     print(f"machine: {machine()}")
     mode = " (fresh runs)" if options.fresh_runs else ""
     mode += " in worker mode" if options.isolation == "worker" else ""
     print(f"tutorial: {options.tutorial}{mode}")
-    times: dict[str, list[float]] = {label: [] for label in versions}
-    cpu: dict[str, list[float]] = {label: [] for label in versions}
     with tempfile.TemporaryDirectory(prefix="tutorial-against-") as name:
-        for round_ in range(options.rounds):
-            order = list(versions) if round_ % 2 == 0 else list(reversed(versions))
-            for label in order:
-                elapsed, used, output = measured_run(arguments, cwd=Path(name), env=versions[label])
-                times[label].append(elapsed)
-                cpu[label].append(used)
-                last = output.strip().splitlines()[-1:] or [""]
-                print(f"  {label:14} {elapsed:5.2f} s  CPU {used:5.2f} s  {last[0]}")
-    for label, values in times.items():
-        print(
-            f"{label}: median {median(values):.2f} s, CPU {median(cpu[label]):.2f} s "
-            f"over {len(values)} runs"
-        )
-    ratio = median(times["this checkout"]) / median(times["other"])
-    cpu_ratio = median(cpu["this checkout"]) / median(cpu["other"])
-    print(f"ratio this checkout / other: {ratio:.2f} wall, {cpu_ratio:.2f} CPU")
+        versions = {
+            "this checkout": (Path(name), {**base, "PYTHONPATH": str(REPO)}),
+            "other": (Path(name), {**base, "PYTHONPATH": str(other)}),
+        }
+        interleaved_runs(arguments, versions, options.rounds)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("-k", dest="selection", required=True, help="pytest's -k expression")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
-    options = parser.parse_args()
+    options = parser.parse_intermixed_args()  # the positional tree, then -k, then after --
     other = source_tree(options.other)
     compile_bytecode(other)  # as machine() does for this checkout
     arguments = ["-m", "slow", "tests/", "-k", options.selection, "-q", "-p", "no:randomly"]

@@ -28,9 +28,10 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Freeze this process's heap once the test modules are imported.
 
-    A worker of the suite holds pytest, hypothesis, moto, boto3 and the package: over a
-    million objects that live as long as it does. Unfrozen, every full collection walks
-    them, the one after each in-process tutorial run (:func:`run_tutorial`) among them.
+    A worker of the suite holds pytest, hypothesis, the fakes and the package once every
+    test module is imported: about 150 000 objects that live as long as it does. Unfrozen,
+    every full collection walks them, the one after each in-process tutorial run
+    (:func:`run_tutorial`) among them.
     A tutorial run made inside a test leaves a frozen heap as it found it
     (:mod:`pytest_tutorial.heap`), so what the runs allocate is collected as before.
     """

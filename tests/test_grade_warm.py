@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -328,3 +329,44 @@ def test_a_slots_server_makes_a_grading_childs_pytest_set_up_once(
     finally:
         server.close()
     assert loaded == dict.fromkeys(names, warmed_up)
+
+
+REFERENCE_PROBE = """
+import os as _os
+_command = open("/proc/self/cmdline", "rb").read()
+if b"pytest_tutorial.isolation.worker" in _command or _os.getuid() != 0:
+    raise ImportError(f"not forked as the trusted side: {_command[:70]!r}, uid {_os.getuid()}")
+"""
+PERFORMANCE_CHECK = "test_p95_of_cached_reads_under_concurrent_load"
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold-start"])
+def test_the_references_worker_is_forked_by_the_slot_server_as_the_trusted_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm: bool
+) -> None:
+    """The relative performance target's reference runs in a fork of the slot's server,
+    as the grading child's uid (root), not the slot's learner uid.
+
+    The grader's reference carries a probe: imported in a worker started cold (a command
+    line of its own) or under another uid, it fails, and the report says the reference
+    could not be imported. The submission is an honest copy of the reference.
+    """
+    _warm_box()
+    reference = tmp_path / "reference"
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "reference_solutions/caching", reference
+    )
+    module = reference / "cache_service.py"
+    module.write_text(module.read_text(encoding="utf-8") + REFERENCE_PROBE, encoding="utf-8")
+    monkeypatch.setattr(batch, "reference_of", lambda source: reference)
+    reports, forked = _grade(
+        tmp_path,
+        [Case("honest", base="reference_solutions")],
+        monkeypatch,
+        warm=warm,
+        keyword=PERFORMANCE_CHECK,
+    )
+    assert forked == ([True] if warm else [])
+    report = reports["honest"]
+    assert ("not forked as the trusted side" in json.dumps(report)) is not warm, report
+    assert _status(report, PERFORMANCE_CHECK) == "passed", report["problems"]

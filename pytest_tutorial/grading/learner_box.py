@@ -102,6 +102,19 @@ class LearnerBox:
         box = {"limits": self.limits.to_json(), "uid": self.uid}
         return fork_worker(self.slot_socket, channel, box=box, env=self.environment(), cwd=cwd)
 
+    def fork_trusted_worker(self, channel: socket.socket, cwd: Path) -> WorkerProcess | None:
+        """The reference's worker forked by the slot's server, or None (start it cold).
+
+        The grading child's uid and environment, under the batch's limits as the child
+        itself is: what a worker the child started would have, without a new interpreter.
+        """
+        if self.slot_socket is None or self.bwrap is not None:
+            return None
+        from pytest_tutorial.grading.learner_fork import fork_worker
+
+        box = {"limits": self.limits.to_json(), "uid": None}
+        return fork_worker(self.slot_socket, channel, box=box, env=dict(os.environ), cwd=cwd)
+
     def environment(self) -> dict[str, str]:
         """A clean environment (nothing of the grader's), home and temp in ``/tmp``.
 

@@ -23,6 +23,11 @@ fork), the worker's logging handler alone, its own ``sys.argv``. What differs is
 slot's server imported (pytest, hypothesis, fakeredis, the checks): already in the module
 table, and in the address space that the memory limit counts (about 270 MB of address
 space at the start, against 130 MB for a new worker, of the default 2048 MB).
+
+The reference's worker, against which the relative performance target measures the
+submission, is forked the same way but stays the trusted side's: the grading child's uid
+and environment, under the batch's limits as the child is, as a worker the child started
+would be (about 0.2 s of CPU a submission, paid by every one, starters too).
 """
 
 from __future__ import annotations
@@ -224,7 +229,8 @@ def fork_worker(
     """A solution's worker serving on ``channel``, forked by the slot's server, or None.
 
     The fork becomes a learner process (``box``: its ``limits`` as JSON and ``uid``), in
-    ``cwd`` with ``env`` as its whole environment. None: the server could not fork it.
+    ``cwd`` with ``env`` as its whole environment; with ``uid`` None it keeps the server's
+    uid (the reference's worker, the trusted side's). None: the server could not fork it.
     """
     slot = WarmServer.connect(slot_socket)
     if slot is None:
@@ -241,7 +247,7 @@ def fork_worker(
 
 
 def serve_as_worker(payload: dict[str, Any]) -> int:
-    """In the slot server's fork: become a learner process, then serve as a worker.
+    """In the slot server's fork: enter the box (a learner process's), then serve as a worker.
 
     ``payload``: ``box`` and ``umask`` (:func:`fork_worker`), and the ``fds`` received:
     the output (already on stdout and stderr) and the worker's end of its channel.
@@ -292,9 +298,10 @@ def enter_box(box: Mapping[str, Any], *, keep: Sequence[int]) -> None:
     """Make this fresh fork a learner process, as :mod:`.enter` makes a new one.
 
     Every descriptor but stdin, stdout, stderr and ``keep`` is closed (the slot server's
-    are not the learner's); the limits, ``no_new_privs`` and the uid are entered. The
-    change of uid makes a process undumpable and clears its parent-death signal: both are
-    set back, so the cleanup finds it by its uid and it still dies with its parent.
+    are not the learner's); the limits, ``no_new_privs`` and the uid are entered (a
+    ``uid`` of None keeps the server's: the reference's worker). The change of uid makes a
+    process undumpable and clears its parent-death signal: both are set back, so the
+    cleanup finds it by its uid and it still dies with its parent.
     """
     _close_descriptors_but((0, 1, 2, *keep))
     tempfile.tempdir = None  # found again from this process's environment

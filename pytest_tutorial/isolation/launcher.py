@@ -58,6 +58,14 @@ class Launcher(Protocol):
         """
         ...
 
+    def fork_trusted_worker(self, channel: socket.socket, cwd: Path) -> WorkerProcess | None:
+        """The reference's worker serving on ``channel``, forked as the trusted side's, or None.
+
+        Not a learner process: the caller's uid, with the limits the caller runs under, as
+        a plain child of the caller would have. None: start it as a plain child instead.
+        """
+        ...
+
     def give(self, folder: Path) -> None:
         """Let the learner process write ``folder`` and what is in it."""
         ...

@@ -117,8 +117,9 @@ class SolutionWorkers:
 
     With a launcher (grading) the learner's workers start through it: limited, under the
     job slot's uid. The reference solution is the tutorial's own trusted code: its worker
-    starts plainly, as the trusted process's user, with a socket folder of its own, so the
-    learner's code can neither reach it nor stand in for the fakes it talks to.
+    is the trusted process's user's, with a socket folder of its own, so the learner's code
+    can neither reach it nor stand in for the fakes it talks to (forked by a job slot's warm
+    server when there is one, else started plainly).
     """
 
     def __init__(self, cwd: Path, launcher: Launcher | None = None) -> None:
@@ -197,7 +198,14 @@ class SolutionWorkers:
 
     def _new_worker(self, path: Path, launcher: Launcher | None) -> Worker:
         if launcher is None:
-            return Worker(cwd=str(self.cwd), python=(sys.executable, "-B"))
+            trusted = self.launcher
+            return Worker(
+                cwd=str(self.cwd),
+                python=(sys.executable, "-B"),
+                fork=None
+                if trusted is None
+                else lambda channel: trusted.fork_trusted_worker(channel, self.cwd),
+            )
         # The learner's code may write its own folder, its working folder here: the grader's
         # own working folder holds files a learner process must not touch.
         launcher.give(path)

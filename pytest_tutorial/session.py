@@ -54,6 +54,7 @@ from pytest_tutorial.report_model import LoadTestEntry, Report
 from pytest_tutorial.scoring import CheckResult, CheckSpec, Scorecard, Status, score
 from pytest_tutorial.solution import Solution, SolutionImportError, shown
 from pytest_tutorial.solution_imports import SolutionImports
+from pytest_tutorial.stub_properties import ending_at_stubs
 from pytest_tutorial.timeouts import time_limit, timeout_in
 
 if TYPE_CHECKING:
@@ -223,10 +224,17 @@ class TutorialSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        """The check under its time limit (a coroutine check is cancelled at it)."""
+        """The check under its time limit (a coroutine check is cancelled at it).
+
+        A property check ends at the learner's first NotImplementedError (a stub), unshrunk.
+        """
         limit = self.timeout_for(item)
         try:
-            with cancel_at_time_limit(item, limit) as hard, time_limit(hard):
+            with (
+                cancel_at_time_limit(item, limit) as hard,
+                time_limit(hard),
+                ending_at_stubs(item),
+            ):
                 return (yield)
         finally:
             # hypothesis would offer a patch adding the failing example to the check module:

@@ -118,6 +118,48 @@ def test_a_failing_property_shows_the_counterexample_and_how_to_rerun_it(
     )
 
 
+PARTIAL_SET = """
+    def set(self, key: str, value: JSONValue) -> None:
+        \"\"\"Lists are not written yet; a call after that one leaves a mark.\"\"\"
+        global _STUB_REACHED
+        if _STUB_REACHED:
+            with open(AFTER_STUB, "a", encoding="utf-8") as marks:
+                marks.write(repr(value) + "\\n")
+        if isinstance(value, list):
+            _STUB_REACHED = True
+            raise NotImplementedError("lists are not written yet: see Step 2")
+        self._store(key, self.redis_key(key), _encode(value))
+"""
+
+
+@pytest.mark.parametrize("isolation", ["process", "worker"])
+def test_a_property_ends_at_the_learners_first_not_implemented_error(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path], isolation: str
+) -> None:
+    """Not shrunk: no call of the learner's code after it; its example is still shown."""
+    folder = copy_solution("reference_solutions", "caching", to="partial")
+    module = folder / "cache_service.py"
+    text = module.read_text()
+    start = text.index("    def set(self, key: str, value: JSONValue) -> None:\n")
+    end = text.index("    def invalidate(", start)
+    old = text[start:end].rstrip("\n") + "\n"
+    assert old.endswith("        self._store(key, self.redis_key(key), _encode(value))\n")
+    after = folder / "after_stub.txt"
+    marks = f"_STUB_REACHED = False\nAFTER_STUB = {str(after)!r}\n"
+    module.write_text(text.replace(old, PARTIAL_SET[1:]) + marks)
+    run = run_tutorial(
+        "caching", "-k", "any_key", f"--tutorial-isolation={isolation}", solution=folder
+    )
+    check = _check(run, "test_any_key_and_json_value_round_trip")
+    assert check["status"] == "failed"
+    assert str(check["message"]).startswith("NotImplementedError: lists are not written yet")
+    counterexample = str(check["counterexample"])
+    assert counterexample.startswith("Falsifying example: test_any_key_and_json_value_round_trip(")
+    assert "value=[" in counterexample
+    assert "make_service=" not in counterexample
+    assert not after.exists(), after.read_text()
+
+
 def test_a_bad_hint_level_is_a_usage_error(pytester: pytest.Pytester) -> None:
     (pytester.path / "exercises" / "caching").mkdir(parents=True)
     result = pytester.runpytest(f"{TUTORIAL}=caching", f"{HINT_LEVEL}=lots")

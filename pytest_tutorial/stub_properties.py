@@ -1,0 +1,91 @@
+"""A property check ends at the learner's first ``NotImplementedError``, unshrunk.
+
+A starter's methods raise ``NotImplementedError`` whatever they are given. Hypothesis, seeing
+a property's first example fail, goes on to shrink it, and every attempt calls the stub
+again (over the channel in worker mode) for nothing a learner can use: about 0.15 s of a
+graded caching starter's half second of checks. For the length of a property check,
+:func:`ending_at_stubs` puts a wrapper in hypothesis' ``inner_test`` (the hook it offers
+async frameworks) that carries such an error out as :class:`StubReached`, which hypothesis
+does not catch; the check then fails with the learner's own ``NotImplementedError``, and the
+example that reached it is noted as hypothesis notes a falsifying one (not shrunk: the
+learner's code said that part is not written, whatever the input). Other failures are
+shrunk as before. Coroutine properties are left as they are: their inner test is awaited
+by pytest-asyncio's loop, where a ``BaseException`` is not merely returned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+
+NOTE_PREFIX = "Falsifying example"
+"""How hypothesis begins its note of the example that failed (the report shows it)."""
+REPR_LIMIT = 500
+"""The longest argument shown in the note."""
+
+
+class StubReached(BaseException):
+    """A learner's ``NotImplementedError`` on its way out of hypothesis, with its example."""
+
+    def __init__(self, error: NotImplementedError, note: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.note = note
+
+
+@contextlib.contextmanager
+def ending_at_stubs(item: pytest.Item) -> Iterator[None]:
+    """While ``item`` (a sync hypothesis property) runs, its first NotImplementedError ends it.
+
+    Anything else, and every check that is not such a property, runs as it would.
+    """
+    function = getattr(item, "obj", None)
+    handle: Any = getattr(function, "hypothesis", None)
+    inner = getattr(handle, "inner_test", None)
+    if inner is None or inspect.iscoroutinefunction(inner):
+        yield
+        return
+    name = str(getattr(function, "__name__", getattr(item, "name", "test")))
+    fixtures = tuple(getattr(item, "fixturenames", ()))
+    handle.inner_test = _ending(inner, name, fixtures)
+    try:
+        yield
+    except StubReached as reached:
+        error = reached.error
+        error.add_note(reached.note)
+        raise error from None
+    finally:
+        handle.inner_test = inner
+
+
+def _ending(inner: Callable[..., Any], name: str, fixtures: Sequence[str]) -> Callable[..., Any]:
+    def ending(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return inner(*args, **kwargs)
+        except NotImplementedError as error:
+            raise StubReached(error, example_note(name, kwargs, fixtures)) from None
+
+    ending.__wrapped__ = inner  # type: ignore[attr-defined]
+    return ending
+
+
+def example_note(name: str, arguments: dict[str, Any], fixtures: Sequence[str]) -> str:
+    """Hypothesis' note of a failing example: the drawn arguments, not the fixtures.
+
+    Only the drawn values are shown: they are the check's own data, while a fixture's value
+    may be an object of the learner's, whose ``repr`` is the learner's code.
+    """
+    lines = [f"{NOTE_PREFIX}: {name}("]
+    for key, value in arguments.items():
+        if key in fixtures:
+            continue
+        shown = repr(value)
+        if len(shown) > REPR_LIMIT:
+            shown = shown[: REPR_LIMIT - 1] + "…"
+        lines.append(f"    {key}={shown},")
+    lines.append(")")
+    return "\n".join(lines)

@@ -16,6 +16,7 @@ by pytest-asyncio's loop, where a ``BaseException`` is not merely returned.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -63,13 +64,14 @@ def ending_at_stubs(item: pytest.Item) -> Iterator[None]:
 
 
 def _ending(inner: Callable[..., Any], name: str, fixtures: Sequence[str]) -> Callable[..., Any]:
+    # hypothesis names the inner test in the notes of the failures it shrinks
+    @functools.wraps(inner)
     def ending(*args: Any, **kwargs: Any) -> Any:
         try:
             return inner(*args, **kwargs)
         except NotImplementedError as error:
             raise StubReached(error, example_note(name, kwargs, fixtures)) from None
 
-    ending.__wrapped__ = inner  # type: ignore[attr-defined]
     return ending
 
 

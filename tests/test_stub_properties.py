@@ -48,9 +48,12 @@ def test_the_first_not_implemented_error_ends_the_property_with_its_example() ->
 def test_another_error_is_shrunk_as_before() -> None:
     calls: list[int] = []
     check = _property(ValueError, calls)
-    with pytest.raises(ValueError, match="not for 10"), ending_at_stubs(Item(check)):  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not for 10") as raised, ending_at_stubs(Item(check)):  # type: ignore[arg-type]
         check(service="the learner's object")
     assert len([number for number in calls if number >= 10]) > 1  # shrunk to the smallest
+    note = raised.value.__notes__[0]
+    assert note.startswith("Falsifying example: test_property(\n")  # named as before
+    assert "    number=10,\n" in note
 
 
 def test_a_check_that_is_no_property_runs_as_it_is() -> None:

@@ -9,8 +9,8 @@ async frameworks) that carries such an error out as :class:`StubReached`, which 
 does not catch; the check then fails with the learner's own ``NotImplementedError``, and the
 example that reached it is noted as hypothesis notes a falsifying one (not shrunk: the
 learner's code said that part is not written, whatever the input). Other failures are
-shrunk as before. Coroutine properties are left as they are: their inner test is awaited
-by pytest-asyncio's loop, where a ``BaseException`` is not merely returned.
+shrunk as before. A coroutine property gets a coroutine wrapper, which pytest-asyncio runs
+as it would run the property's own coroutine.
 """
 
 from __future__ import annotations
@@ -40,14 +40,14 @@ class StubReached(BaseException):
 
 @contextlib.contextmanager
 def ending_at_stubs(item: pytest.Item) -> Iterator[None]:
-    """While ``item`` (a sync hypothesis property) runs, its first NotImplementedError ends it.
+    """While ``item`` (a hypothesis property) runs, its first NotImplementedError ends it.
 
     Anything else, and every check that is not such a property, runs as it would.
     """
     function = getattr(item, "obj", None)
     handle: Any = getattr(function, "hypothesis", None)
     inner = getattr(handle, "inner_test", None)
-    if inner is None or inspect.iscoroutinefunction(inner):
+    if inner is None:
         yield
         return
     name = str(getattr(function, "__name__", getattr(item, "name", "test")))
@@ -65,6 +65,17 @@ def ending_at_stubs(item: pytest.Item) -> Iterator[None]:
 
 def _ending(inner: Callable[..., Any], name: str, fixtures: Sequence[str]) -> Callable[..., Any]:
     # hypothesis names the inner test in the notes of the failures it shrinks
+    if inspect.iscoroutinefunction(inner):
+
+        @functools.wraps(inner)
+        async def ending_coroutine(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await inner(*args, **kwargs)
+            except NotImplementedError as error:
+                raise StubReached(error, example_note(name, kwargs, fixtures)) from None
+
+        return ending_coroutine
+
     @functools.wraps(inner)
     def ending(*args: Any, **kwargs: Any) -> Any:
         try:

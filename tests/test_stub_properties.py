@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +44,37 @@ def test_the_first_not_implemented_error_ends_the_property_with_its_example() ->
     assert raised.value.__notes__ == [
         f"Falsifying example: test_property(\n    number={calls[-1]},\n)"
     ]
+    assert check.hypothesis.inner_test is original
+
+
+def _in_an_event_loop(check: Any, seen: list[bool]) -> None:
+    """Call a coroutine property as pytest-asyncio does: its inner test run by a loop."""
+    wrapped = check.hypothesis.inner_test
+    seen.append(inspect.iscoroutinefunction(wrapped))
+    check.hypothesis.inner_test = lambda **kwargs: asyncio.run(wrapped(**kwargs))
+    check(service="the learner's object")
+
+
+def test_a_coroutine_property_ends_at_it_too() -> None:
+    """Run as pytest-asyncio runs one: its (wrapped) coroutine driven by an event loop."""
+    calls: list[int] = []
+
+    @settings(database=None, max_examples=50)
+    @given(number=st.integers(min_value=0))
+    async def test_property(service: str, number: int) -> None:
+        await asyncio.sleep(0)
+        calls.append(number)
+        if number >= 10:
+            raise NotImplementedError(f"not for {number}")
+
+    check: Any = test_property
+    original = check.hypothesis.inner_test
+    seen: list[bool] = []
+    with pytest.raises(NotImplementedError) as raised, ending_at_stubs(Item(check)):  # type: ignore[arg-type]
+        _in_an_event_loop(check, seen)
+    assert seen == [True]  # pytest-asyncio still finds a coroutine function to run
+    assert [number for number in calls if number >= 10] == [calls[-1]]
+    assert raised.value.__notes__[0].startswith("Falsifying example: test_property(\n")
     assert check.hypothesis.inner_test is original
 
 

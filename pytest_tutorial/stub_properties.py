@@ -21,10 +21,14 @@ import inspect
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import hypothesis
 import pytest
 
-NOTE_PREFIX = "Falsifying example"
-"""How hypothesis begins its note of the example that failed (the report shows it)."""
+NOTE_PREFIX = (
+    "Failing test case" if hypothesis.__version_info__ >= (6, 159, 0) else "Falsifying example"
+)
+"""How the installed hypothesis begins its note of a failing example (the report shows it):
+"test case" since hypothesis 6.159.0."""
 REPR_LIMIT = 500
 """The longest argument shown in the note."""
 

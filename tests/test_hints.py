@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tutorial.options import HINT_LEVEL, TUTORIAL
+from pytest_tutorial.stub_properties import NOTE_PREFIX
 from tests.conftest import RunTutorial
 
 pytestmark = pytest.mark.slow
@@ -154,7 +155,7 @@ def test_a_property_ends_at_the_learners_first_not_implemented_error(
     assert check["status"] == "failed"
     assert str(check["message"]).startswith("NotImplementedError: lists are not written yet")
     counterexample = str(check["counterexample"])
-    assert counterexample.startswith("Falsifying example: test_any_key_and_json_value_round_trip(")
+    assert counterexample.startswith(f"{NOTE_PREFIX}: test_any_key_and_json_value_round_trip(")
     assert "value=[" in counterexample
     assert "make_service=" not in counterexample
     assert not after.exists(), after.read_text()

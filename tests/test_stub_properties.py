@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_tutorial.stub_properties import ending_at_stubs, example_note
+from pytest_tutorial.stub_properties import NOTE_PREFIX, ending_at_stubs, example_note
 
 
 @dataclass
@@ -41,9 +41,7 @@ def test_the_first_not_implemented_error_ends_the_property_with_its_example() ->
     with pytest.raises(NotImplementedError) as raised, ending_at_stubs(Item(check)):  # type: ignore[arg-type]
         check(service="the learner's object")
     assert [number for number in calls if number >= 10] == [calls[-1]]  # no call after it
-    assert raised.value.__notes__ == [
-        f"Falsifying example: test_property(\n    number={calls[-1]},\n)"
-    ]
+    assert raised.value.__notes__ == [f"{NOTE_PREFIX}: test_property(\n    number={calls[-1]},\n)"]
     assert check.hypothesis.inner_test is original
 
 
@@ -74,7 +72,7 @@ def test_a_coroutine_property_ends_at_it_too() -> None:
         _in_an_event_loop(check, seen)
     assert seen == [True]  # pytest-asyncio still finds a coroutine function to run
     assert [number for number in calls if number >= 10] == [calls[-1]]
-    assert raised.value.__notes__[0].startswith("Falsifying example: test_property(\n")
+    assert raised.value.__notes__[0].startswith(f"{NOTE_PREFIX}: test_property(\n")
     assert check.hypothesis.inner_test is original
 
 
@@ -85,7 +83,7 @@ def test_another_error_is_shrunk_as_before() -> None:
         check(service="the learner's object")
     assert len([number for number in calls if number >= 10]) > 1  # shrunk to the smallest
     note = raised.value.__notes__[0]
-    assert note.startswith("Falsifying example: test_property(\n")  # named as before
+    assert note.startswith(f"{NOTE_PREFIX}: test_property(\n")  # named as hypothesis names it
     assert "    number=10,\n" in note
 
 
@@ -102,7 +100,7 @@ def test_the_note_shows_the_drawn_values_only_and_cuts_long_ones() -> None:
         "test_x", {"service": object(), "key": "k", "value": "v" * 600}, ["service"]
     )
     lines = note.splitlines()
-    assert lines[0] == "Falsifying example: test_x("
+    assert lines[0] == f"{NOTE_PREFIX}: test_x("
     assert lines[1] == "    key='k',"
     assert lines[2].startswith("    value='vvv")
     assert lines[2].endswith("…,")

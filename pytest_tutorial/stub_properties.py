@@ -6,11 +6,11 @@ again (over the channel in worker mode) for nothing a learner can use: caching's
 property took 0.13 s of a graded starter's checks, 0.05 s now. For the length of a property
 check, :func:`ending_at_stubs` puts a wrapper in hypothesis' ``inner_test`` (the hook it
 offers async frameworks) that carries such an error out as :class:`StubReached`, which
-hypothesis does not catch; the check then fails with the learner's own ``NotImplementedError``, and the
-example that reached it is noted as hypothesis notes a falsifying one (not shrunk: the
-learner's code said that part is not written, whatever the input). Other failures are
-shrunk as before. A coroutine property gets a coroutine wrapper, which pytest-asyncio runs
-as it would run the property's own coroutine.
+hypothesis does not catch; the check then fails with the learner's own
+``NotImplementedError``, and the example that reached it is noted as hypothesis notes a
+falsifying one (not shrunk: the learner's code said that part is not written, whatever the
+input). Other failures are shrunk as before. A coroutine property gets a coroutine wrapper,
+which pytest-asyncio runs as it would run the property's own coroutine.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ space at the start, against 130 MB for a new worker, of the default 2048 MB).
 The reference's worker, against which the relative performance target measures the
 submission, is forked the same way but stays the trusted side's: the grading child's uid
 and environment, under the batch's limits as the child is, as a worker the child started
-would be (about 0.2 s of CPU a submission, paid by every one, starters too).
+would be. Every submission starts it, starters too: forked, it costs 0.00 to 0.06 s of CPU
+against 0.18 s started cold.
 """
 
 from __future__ import annotations

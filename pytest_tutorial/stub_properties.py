@@ -24,6 +24,8 @@ from typing import Any
 import hypothesis
 import pytest
 
+from pytest_tutorial.failures import shorten
+
 NOTE_PREFIX = (
     "Failing test case" if hypothesis.__version_info__ >= (6, 159, 0) else "Falsifying example"
 )
@@ -100,9 +102,6 @@ def example_note(name: str, arguments: dict[str, Any], fixtures: Sequence[str]) 
     for key, value in arguments.items():
         if key in fixtures:
             continue
-        shown = repr(value)
-        if len(shown) > REPR_LIMIT:
-            shown = shown[: REPR_LIMIT - 1] + "…"
-        lines.append(f"    {key}={shown},")
+        lines.append(f"    {key}={shorten(repr(value), REPR_LIMIT)},")
     lines.append(")")
     return "\n".join(lines)

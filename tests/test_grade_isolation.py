@@ -130,6 +130,55 @@ def test_unpacking_runs_in_a_child_inside_the_wall_clock(tmp_path: Path) -> None
         )
 
 
+@pytest.mark.slow
+def test_a_warm_unpacker_forks_each_copy_under_the_submissions_limits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "alice"
+    folder.mkdir()
+    (folder / MODULE).write_text("x = 1\n")
+    bomb = _zeros_bomb(tmp_path / "bomb.tar.bz2", GiB)
+    warm = unpacker.WarmUnpacker()
+    try:
+        assert warm.warm
+
+        def new_interpreter(*args: object, **kwargs: object) -> archive.Copy:
+            raise AssertionError("the copy was made by a new interpreter, not a fork")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(unpacker, "make_copy", new_interpreter)
+
+            def copy(target: str, limits: sandbox.Limits, source: Path = folder) -> archive.Copy:
+                return warm.make_copy(
+                    source,
+                    tmp_path / target,
+                    module_file=MODULE,
+                    limits=limits,
+                    deadline=time.monotonic() + min(limits.wall_s, 60),
+                )
+
+            made = copy("c1", sandbox.Limits())
+            assert (made.root / MODULE).read_text() == "x = 1\n"
+            with pytest.raises(archive.SubmissionError, match="1 MB memory limit"):
+                copy("c2", sandbox.Limits(memory_mb=1))  # the limits are set in the fork
+            with pytest.raises(archive.SubmissionError, match="larger than 64 MiB"):
+                copy("c3", sandbox.Limits(), source=bomb)
+            with pytest.raises(archive.SubmissionError, match=r"0\.001 s wall-clock limit"):
+                copy("c4", sandbox.Limits(wall_s=0.001))
+            assert copy("c5", sandbox.Limits()).root == tmp_path / "c5"  # none left a trace
+    finally:
+        warm.close()
+    assert not warm.warm
+    after = warm.make_copy(  # once the warm process is gone: a new interpreter
+        folder,
+        tmp_path / "c6",
+        module_file=MODULE,
+        limits=sandbox.Limits(),
+        deadline=time.monotonic() + 60,
+    )
+    assert (after.root / MODULE).is_file()
+
+
 # --- guarded outputs -------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from pytest_tutorial.model import Tutorial, ValidationMethod
 from pytest_tutorial.options import user_cache_dir
 from pytest_tutorial.scoring import CheckSpec
 
-from . import archive, gradebook, outputs, results, sandbox, stream, warm_slots
+from . import archive, gradebook, outputs, results, sandbox, stream, unpacker, warm_slots
 from .protocol import FED_BUGS, FED_HYPOTHESIS, FED_REFERENCE, ChildArgs, ChildMode
 from .results import OutcomeKind
 from .submission import Graded, Job, Plan, fallback, grade, hidden_roots
@@ -64,7 +64,9 @@ class Options:
     """Names the batch in the marker variable of its processes (see :mod:`.sandbox`)."""
     warm: bool = True
     """Fork the grading children from a warm server per job slot where that is possible
-    (:mod:`.warm_slots`); False: every child starts as a new process (``--cold-start``)."""
+    (:mod:`.warm_slots`), and each submission's unpacking from one warm process
+    (:class:`.unpacker.WarmUnpacker`); False: every child starts as a new process
+    (``--cold-start``)."""
 
 
 @dataclass
@@ -287,15 +289,20 @@ def run(
     os.chmod(workdir, 0o755)
     box: sandbox.Sandbox | None = None
     plan: Plan | None = None
+    unpacking: unpacker.WarmUnpacker | None = None
     try:
         import_for_tables()
-        with ThreadPoolExecutor(max_workers=1) as beside:
+        with ThreadPoolExecutor(max_workers=2) as beside:
             # while the checks are collected
             building = beside.submit(shared_unicode_tables, user_cache_dir())
-            specs = collect_specs(tutorial, source, paths, workdir)
-            hidden = hidden_roots(source, paths)
-            box = sandbox.detect(options.mode, options.jobs, hidden)
-            tables = building.result()
+            starting = beside.submit(unpacker.WarmUnpacker) if options.warm else None
+            try:
+                specs = collect_specs(tutorial, source, paths, workdir)
+                hidden = hidden_roots(source, paths)
+                box = sandbox.detect(options.mode, options.jobs, hidden)
+                tables = building.result()
+            finally:  # closed with the batch, whatever happens
+                unpacking = starting.result() if starting is not None else None
         reference = reference_of(source) if options.isolation == "worker" else None
         in_workers = options.isolation == "worker" and box.isolated  # their child uses them
         bugs = built_bugs(source, tutorial, workdir / "bugs") if in_workers else {}
@@ -317,12 +324,15 @@ def run(
             reference=reference,
             hypothesis_tables=tables,
             slots=_slot_servers(options, box, hidden, tutorial, workdir),
+            unpacking=unpacking,
         )
         on_ready(box, len(jobs))
         graded = _grade_all(plan, jobs, max(options.jobs, 1), on_start, on_finish)
     finally:
         if plan is not None and plan.slots is not None:
             plan.slots.close()
+        if unpacking is not None:
+            unpacking.close()
         if box is not None:
             box.release()
         if not options.keep_workdirs:

@@ -161,8 +161,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cold-start",
         action="store_true",
-        help="start every grading child as a new process; by default, with bubblewrap and "
-        "--isolation worker, each job slot forks them from a warm process (docs/ci.md)",
+        help="start every grading child and every unpacking as a new process; by default "
+        "the unpacking children are forked from one warm process and, with bubblewrap and "
+        "--isolation worker, each job slot forks its grading children (docs/ci.md)",
     )
     parser.add_argument(
         "--keep-workdirs",

@@ -73,6 +73,9 @@ class Plan:
     slots: warm_slots.SlotServers | None = None
     """The job slots' warm servers that fork the children (:mod:`.warm_slots`), or None:
     every child starts as a new process."""
+    unpacking: unpacker.WarmUnpacker | None = None
+    """The warm process that forks each submission's unpacking, or None: each unpacking
+    starts a new interpreter (:mod:`.unpacker`)."""
 
     @property
     def hidden(self) -> list[Path]:
@@ -133,7 +136,8 @@ def grade(plan: Plan, job: Job, slot: int) -> Graded:
     grading = _grading_block(plan, job, OutcomeKind.NOT_STARTED)  # until it is known
     warnings = [plan.box.warning] if plan.box.warning else []
     try:
-        copy = unpacker.make_copy(
+        make_copy = plan.unpacking.make_copy if plan.unpacking else unpacker.make_copy
+        copy = make_copy(
             job.source,
             work / "copy",
             module_file=plan.module_file,

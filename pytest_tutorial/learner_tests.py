@@ -340,23 +340,23 @@ def _start_server(
     env.update(_RUN_FLAGS)
     with tempfile.TemporaryDirectory(prefix="tutorial-learner-warm-up-") as name:
         empty = Path(name)
-        (empty / "pytest.ini").write_text(INI, encoding="utf-8")
-        (empty / TESTS_FOLDER).mkdir()
+        warmup, _ = lay_out_warm_up(empty)
         imports = (*warm_imports(aws=layout.aws, redis=layout.redis), RUNNER_MODULE)
-        warmup = warm_up_arguments(empty)
         if launcher is not None:
-            launcher.give(empty)
             env = {**launcher.environment(), **_RUN_FLAGS}
-            config = {
+            # The slot's server made the warm-up run once for the batch (grading's
+            # warm_slots): the fork starts warm, with no run of its own (exit code 0).
+            config: dict[str, Any] = {
                 "imports": list(imports),
-                "pytest_warmup": warmup,
+                "pytest_warmup": None,
                 "mine_constants": layout.hypothesis,
             }
             forked = launcher.fork_server(
-                config, warmed_up=(NOTHING_COLLECTED,), env=env, cwd=Path(tempfile.gettempdir())
+                config, warmed_up=(0,), env=env, cwd=Path(tempfile.gettempdir())
             )
             if forked is not None:
                 return forked
+            launcher.give(empty)
         return WarmServer.start(
             imports,
             pytest_warmup=warmup,
@@ -416,6 +416,17 @@ def pytest_arguments(folder: Path, ini: Path) -> list[str]:
         "no:cacheprovider",
         *IGNORE_REWRITE_WARNING,  # the plugins were imported by the warm server
     ]
+
+
+def lay_out_warm_up(folder: Path) -> tuple[list[str], dict[str, str]]:
+    """Make ``folder`` a runs' warm-up folder; the warm-up run's arguments and environment.
+
+    Its ``pytest.ini`` and empty ``tests`` folder; the run is :func:`warm_up_arguments`
+    with the runs' own flags set (no plugin autoloading, no bytecode written).
+    """
+    (folder / "pytest.ini").write_text(INI, encoding="utf-8")
+    (folder / TESTS_FOLDER).mkdir(exist_ok=True)
+    return warm_up_arguments(folder), dict(_RUN_FLAGS)
 
 
 def warm_up_arguments(empty: Path) -> list[str]:

@@ -173,6 +173,42 @@ def test_the_warm_up_run_ends_with_the_imports_frozen(tmp_path: Path) -> None:
     assert int(record.read_text(encoding="utf-8")) > 30_000
 
 
+def test_further_warm_up_runs_follow_with_their_own_environment_only(tmp_path: Path) -> None:
+    """A server that will fork other servers pays their runs' first-use costs too: each
+    further warm-up run is made, with its environment set during that run alone."""
+    from tests.warm_targets import FROZEN_RECORD_VARIABLE
+
+    first, further = tmp_path / "first", tmp_path / "further"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run = ["-p", TARGETS, "-p", "no:cacheprovider", "--collect-only", str(empty)]
+    started = WarmServer.start(
+        warm_imports(aws=False),
+        pytest_warmup=run,
+        warmed_up=(NOTHING_COLLECTED,),
+        warmup_env={FROZEN_RECORD_VARIABLE: str(first)},
+        further_warmups=[(run, {FROZEN_RECORD_VARIABLE: str(further)})],
+        cwd=REPO,
+    )
+    assert started is not None
+    try:
+        record = tmp_path / "variable.json"
+        payload = {"name": FROZEN_RECORD_VARIABLE, "record": str(record)}
+        ended = started.run(
+            "tests.warm_targets:record_variable",
+            payload,
+            output=tmp_path / "out",
+            timeout_s=60,
+            cwd=REPO,
+        )
+        assert ended.exit_code == 0
+        assert json.loads(record.read_text(encoding="utf-8")) is None
+    finally:
+        started.close()
+    assert first.is_file()
+    assert further.is_file()
+
+
 @pytest.mark.parametrize("mine", [True, False], ids=["mined", "not mined"])
 def test_hypothesis_looks_at_the_servers_modules_before_any_child(
     tmp_path: Path, mine: bool

@@ -139,6 +139,13 @@ def pytest_unconfigure() -> None:
         Path(record).write_text(str(gc.get_freeze_count()), encoding="utf-8")
 
 
+def record_variable(payload: dict[str, Any]) -> int:
+    """Record the value of the environment variable ``name`` (null when unset)."""
+    value = os.environ.get(str(payload["name"]))
+    Path(payload["record"]).write_text(json.dumps(value), encoding="utf-8")
+    return 0
+
+
 def record_what_hypothesis_has_seen(payload: dict[str, Any]) -> int:
     """Record how many loaded modules hypothesis has not looked at, and its storage folder."""
     from hypothesis.configuration import storage_directory

@@ -82,6 +82,8 @@ SOCKETS = "socket"
 SOCKET = "warm.sock"
 WARM_UP = "warm-up"
 """An empty folder beside the socket, which the server's warm-up run collects."""
+RUNS_WARM_UP = "warm-up-runs"
+"""The same for the warm-up run of the learner's tests' set-up."""
 
 
 @dataclass
@@ -100,15 +102,22 @@ class SlotServer:
         """Start the slot's server in its sandbox (``prefix``), or None when it cannot.
 
         Besides the imports, the server makes a grading child's pytest set-up once, on an
-        empty folder (:func:`warm_up_run`).
+        empty folder (:func:`warm_up_run`), then a run of the learner's tests' set-up, so
+        that the test runs' server it forks for each submission
+        (:mod:`.learner_fork`) starts warm with no warm-up run of its own.
         """
+        from pytest_tutorial.learner_tests import RUNNER_MODULE, lay_out_warm_up
+
         imports = (*BASE_IMPORTS, *REDIS_IMPORTS, *(AWS_IMPORTS if aws else ()), *CHILD_IMPORTS)
         empty = folder / SOCKETS / WARM_UP
         empty.mkdir(exist_ok=True, mode=0o700)
         (empty / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+        runs_empty = folder / SOCKETS / RUNS_WARM_UP
+        runs_empty.mkdir(exist_ok=True, mode=0o700)
         server = WarmServer.start(
-            imports,
+            (*imports, RUNNER_MODULE),
             pytest_warmup=warm_up_run(empty),
+            further_warmups=[lay_out_warm_up(runs_empty)],
             warmed_up=(NOTHING_COLLECTED,),
             prefix=prefix,
             python_flags=("-I", "-B"),

@@ -202,6 +202,7 @@ class WarmServer:
         pytest_warmup: Sequence[str] | None = None,
         warmed_up: Sequence[int] = WARMED_UP,
         warmup_env: Mapping[str, str] | None = None,
+        further_warmups: Sequence[tuple[Sequence[str], Mapping[str, str]]] = (),
         cwd: Path | None = None,
         env: Mapping[str, str] | None = None,
         python_flags: Sequence[str] = (),
@@ -216,6 +217,8 @@ class WarmServer:
         tutorial's ``--collect-only`` run imports its check modules and plugins; moto and
         boto3 too when the tutorial's front matter has an ``aws`` block), with
         ``warmup_env`` set during that run only; its exit code must be one of ``warmed_up``.
+        ``further_warmups``: more such runs (arguments, environment) after it, whose exit codes
+        are not checked: the first-use costs of the runs of servers this one will fork.
         ``prefix`` goes before the interpreter (a sandbox, limits, another uid). ``listen``:
         a Unix socket's path where other processes can :meth:`connect` once it is ready.
         ``mine_constants``: hypothesis looks at the imported modules once, in the server
@@ -232,6 +235,7 @@ class WarmServer:
             "imports": list(imports),
             "pytest_warmup": None if pytest_warmup is None else list(pytest_warmup),
             "warmup_env": dict(warmup_env or {}),
+            "further_warmups": [{"args": list(a), "env": dict(e)} for a, e in further_warmups],
             "listen": None if listen is None else str(listen),
             "mine_constants": mine_constants,
             "scratch_root": None if scratch is None else str(scratch),

@@ -1,11 +1,12 @@
 """The warm server's process: warm up once, then fork one child per request.
 
 ``python -m pytest_tutorial.warm.server CONFIG`` (JSON: ``imports``, ``pytest_warmup``,
-``warmup_env``, ``listen``, ``mine_constants``, ``scratch_root``: a folder the starting
-process made for the server's scratch, else the server makes one); the protocol and the
-clean-start rule are in :mod:`pytest_tutorial.warm`. With ``listen`` (a Unix socket's
-path) other processes connect and send requests as the starting process does on stdin; each
-gets the answers to its own requests, and its runs are killed when it disconnects.
+``warmup_env``, ``further_warmups``, ``listen``, ``mine_constants``, ``scratch_root``: a
+folder the starting process made for the server's scratch, else the server makes one); the
+protocol and the clean-start rule are in :mod:`pytest_tutorial.warm`. With ``listen`` (a
+Unix socket's path) other processes connect and send requests as the starting process does
+on stdin; each gets the answers to its own requests, and its runs are killed when it
+disconnects.
 """
 
 from __future__ import annotations
@@ -423,31 +424,44 @@ def _first_use_of_fakeredis() -> None:
 
 
 def _warm_up(
-    imports: Sequence[str], pytest_warmup: Sequence[str] | None, env: Mapping[str, str]
+    imports: Sequence[str],
+    pytest_warmup: Sequence[str] | None,
+    env: Mapping[str, str],
+    further: Sequence[Mapping[str, Any]] = (),
 ) -> int:
-    """Import ``imports``, then make the warm-up run (``env`` set only during it)."""
+    """Import ``imports``, then make the warm-up run (``env`` set only during it).
+
+    ``further`` warm-up runs (``args``, ``env``) follow; their exit codes are not checked.
+    """
 
     def action() -> int:
         _import_all((*imports, "ctypes"))
         if pytest_warmup is None:
             return 0
-        import pytest
-
         _freeze_the_heap()  # the warm-up run's last collections then skip what was imported
-
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        try:
-            plugins = [_AwsWhenTheTutorialNeedsIt()]
-            return int(pytest.main([*IGNORE_REWRITE_WARNING, *pytest_warmup], plugins=plugins))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        code = _pytest_run(pytest_warmup, env)
+        for run in further:
+            _pytest_run(run["args"], run.get("env", {}))
+        return code
 
     return _quietly(action)
+
+
+def _pytest_run(args: Sequence[str], env: Mapping[str, str]) -> int:
+    """One ``pytest.main`` run in the server, with ``env`` set during it only."""
+    import pytest
+
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        plugins = [_AwsWhenTheTutorialNeedsIt()]
+        return int(pytest.main([*IGNORE_REWRITE_WARNING, *args], plugins=plugins))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def main() -> None:
@@ -473,7 +487,10 @@ def serve(
     server = None
     try:
         code = _warm_up(
-            config.get("imports", ()), config.get("pytest_warmup"), config.get("warmup_env", {})
+            config.get("imports", ()),
+            config.get("pytest_warmup"),
+            config.get("warmup_env", {}),
+            config.get("further_warmups", ()),
         )
         listener = None
         if config.get("listen"):

@@ -148,11 +148,12 @@ class WarmUnpacker:
                 return make_copy(
                     source, target, module_file=module_file, limits=limits, deadline=deadline
                 )
-            if ended.timed_out:
+            code = ended.exit_code
+            if code is None:  # killed at the wall-clock deadline
                 raise _too_slow(limits)
             reply = reply_file.read_bytes() if reply_file.is_file() else b""
             errors = output.read_bytes() if output.is_file() else b""
-        return _copy_from_reply(reply, errors, ended.exit_code or 0, target, limits)
+        return _copy_from_reply(reply, errors, code, target, limits)
 
     def close(self) -> None:
         """Stop the warm process (and any copy still being made)."""

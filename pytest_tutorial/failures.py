@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_tutorial.solution import shown
+from pytest_tutorial.statements import statement_at
 
 if TYPE_CHECKING:  # pytest's traceback types, reached at run time through ExceptionInfo only
     from _pytest._code.code import Traceback, TracebackEntry
@@ -92,8 +93,11 @@ def _innermost(traceback: Traceback, folder: Path) -> TracebackEntry | None:
 def _call_text(entry: TracebackEntry) -> str:
     """The statement a check's frame was running, without an assignment target."""
     try:
-        statement = " ".join(str(entry.statement).split())
-    except (AssertionError, IndexError, OSError):  # the file is gone or out of reach
+        source = entry.frame.code.fullsource
+        if source is None:
+            raise OSError("no source")
+        statement = " ".join(statement_at(source.lines, entry.lineno).split())
+    except (IndexError, OSError, SyntaxError):  # the file is gone, out of reach or changed
         return f"line {entry.lineno + 1} of the check"
     return shorten(_ASSIGNMENT.sub("", statement, count=1), CALL_LIMIT)
 

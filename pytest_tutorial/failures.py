@@ -11,6 +11,7 @@ include the answer, never show), never the harness' or the libraries' frames.
 from __future__ import annotations
 
 import functools
+import linecache
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -93,13 +94,25 @@ def _innermost(traceback: Traceback, folder: Path) -> TracebackEntry | None:
 def _call_text(entry: TracebackEntry) -> str:
     """The statement a check's frame was running, without an assignment target."""
     try:
-        source = entry.frame.code.fullsource
-        if source is None:
-            raise OSError("no source")
-        statement = " ".join(statement_at(source.lines, entry.lineno).split())
+        statement = " ".join(statement_at(_source_lines(entry), entry.lineno).split())
     except (IndexError, OSError, SyntaxError):  # the file is gone, out of reach or changed
         return f"line {entry.lineno + 1} of the check"
     return shorten(_ASSIGNMENT.sub("", statement, count=1), CALL_LIMIT)
+
+
+def _source_lines(entry: TracebackEntry) -> list[str]:
+    """The lines of the entry's module, each right-stripped, as pytest's ``fullsource`` has them.
+
+    Read through :mod:`linecache` directly: pytest's way (``inspect.findsource``) first looks
+    for the module that holds the code, a walk over every imported module that missed for
+    the check modules each time (2 ms a failure).
+    """
+    filename = entry.frame.code.raw.co_filename
+    linecache.checkcache(filename)
+    lines = [line.rstrip() for line in linecache.getlines(filename)]
+    if not lines:
+        raise OSError(f"no source for {filename}")
+    return lines
 
 
 def counterexample(error: BaseException, fixtures: Sequence[str]) -> str:

@@ -209,6 +209,44 @@ def test_further_warm_up_runs_follow_with_their_own_environment_only(tmp_path: P
     assert further.is_file()
 
 
+def test_the_check_modules_strategies_are_built_before_any_child(tmp_path: Path) -> None:
+    """hypothesis builds a strategy when it is first drawn from (caching's two: 35 to 60 ms
+    of CPU): the warm-up run validates every strategy its test modules define, so a child
+    forked to run them finds them built."""
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    (checks / "check_probe_strategies.py").write_text(
+        "import hypothesis.strategies as st\n"
+        "BUILT = []\n\n"
+        "def _build():\n"
+        "    BUILT.append('built')\n"
+        "    return st.integers()\n\n"
+        "lazily_built = st.deferred(_build)\n\n"
+        "def test_probe():\n"
+        "    pass\n",
+        encoding="utf-8",
+    )
+    run = ["-p", "no:cacheprovider", "-o", "python_files=check_*.py", "--collect-only"]
+    server = WarmServer.start(
+        warm_imports(aws=False),
+        pytest_warmup=[*run, "--rootdir", str(checks), str(checks)],
+        warmed_up=(0,),
+        cwd=REPO,
+    )
+    assert server is not None
+    try:
+        built = recorded(
+            server,
+            "record_module_attribute",
+            tmp_path,
+            module="check_probe_strategies",
+            name="BUILT",
+        )
+    finally:
+        server.close()
+    assert built == 1
+
+
 @pytest.mark.parametrize("mine", [True, False], ids=["mined", "not mined"])
 def test_hypothesis_looks_at_the_servers_modules_before_any_child(
     tmp_path: Path, mine: bool

@@ -146,6 +146,14 @@ def record_variable(payload: dict[str, Any]) -> int:
     return 0
 
 
+def record_module_attribute(payload: dict[str, Any]) -> int:
+    """Record ``len()`` of attribute ``name`` of the loaded module ``module`` (null if absent)."""
+    module = sys.modules.get(str(payload["module"]))
+    value = None if module is None else len(getattr(module, str(payload["name"])))
+    Path(payload["record"]).write_text(json.dumps(value), encoding="utf-8")
+    return 0
+
+
 def record_what_hypothesis_has_seen(payload: dict[str, Any]) -> int:
     """Record how many loaded modules hypothesis has not looked at, and its storage folder."""
     from hypothesis.configuration import storage_directory

@@ -139,3 +139,23 @@ def test_bundled_tutorials_parse_with_every_validation_item_identified() -> None
         assert len(tutorial.validation_items) == 6
         assert all(not item.id.startswith("all-") for item in tutorial.validation_items)
         assert tutorial.phases
+
+
+def test_a_document_is_parsed_once_per_text_and_a_mistake_is_raised_each_time(
+    tmp_path: Path,
+) -> None:
+    """A warm server's forks find the warm-up's parse; an edit is read, and so is a fix."""
+    document = tmp_path / "demo" / "tutorial.md"
+    document.parent.mkdir()
+    document.write_text(FRONT + BODY, encoding="utf-8")
+    first = parse_tutorial(document)
+    assert parse_tutorial(document) is first
+    document.write_text(FRONT + BODY.replace("# Demo", "# Demo, edited"), encoding="utf-8")
+    edited = parse_tutorial(document)
+    assert edited is not first
+    document.write_text(FRONT.replace('title: "Demo"', "title: [Demo"), encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(pytest.UsageError, match="not valid YAML"):
+            parse_tutorial(document)
+    document.write_text(FRONT + BODY, encoding="utf-8")
+    assert parse_tutorial(document) is first

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tutorial import heap
+from pytest_tutorial.collection_scope import CheckModulesOnly
 from pytest_tutorial.discovery import get_tutorial
 from pytest_tutorial.document import parse_tutorial
 from pytest_tutorial.errors import usage_error
@@ -55,7 +56,9 @@ def activate(config: pytest.Config, name: str) -> TutorialSession:
         config.pluginmanager.import_plugin(module)
     # The checks are given as explicit paths, so the learner's python_files and testpaths
     # neither hide them nor collect them twice.
-    config.args = [str(path) for path in source.check_modules()]
+    check_modules = source.check_modules()
+    config.args = [str(path) for path in check_modules]
+    config.pluginmanager.register(CheckModulesOnly(check_modules), "tutorial-collection-scope")
     state_dir = prepare_state_dir(settings.state_dir)
     restore = _configure_hypothesis(state_dir)
     _keep_benchmark_storage_out_of_the_way(config, state_dir)

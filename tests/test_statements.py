@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 from _pytest._code.source import Source, getstatementrange_ast
 
 from pytest_tutorial import statements
 from pytest_tutorial.statements import statement_at
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 TRICKY = '''"""A module docstring."""
 # a comment before the first statement
 

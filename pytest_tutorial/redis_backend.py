@@ -18,10 +18,13 @@ import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pytest_tutorial.fakeredis_databases import make_database_creation_atomic
 from pytest_tutorial.redis_server import RedisProcess
 
 if TYPE_CHECKING:
     from pytest_tutorial.fixtures.redis import FakeClock
+
+make_database_creation_atomic()  # the checks' servers, and any the learner's code makes
 
 
 class CommandCounting(redis.Redis):
@@ -108,7 +111,7 @@ class RedisBackend:
         self._separated: list[RedisBackend] = []
         self._clients: list[CommandCounting] = []
         if process is None:
-            self.server: fakeredis.FakeServer | None = _fake_server(self.MAX_DATABASES)
+            self.server: fakeredis.FakeServer | None = fakeredis.FakeServer()
         else:
             self.server = None
             control = process.control if db == 0 else process.client(db)
@@ -180,16 +183,3 @@ class RedisBackend:
 
 NO_RETRY = Retry(NoBackoff(), 0)
 """Fail at once, like the fake: redis-py otherwise retries a refused connection with backoff."""
-
-
-def _fake_server(databases: int) -> fakeredis.FakeServer:
-    """A fakeredis server whose ``databases`` databases exist before anyone connects.
-
-    fakeredis makes a database when a connection first asks for it, outside its lock:
-    threads connecting at once (a learner's 40 callers sending their first commands) could
-    each get a database of their own and lose one another's writes.
-    """
-    server = fakeredis.FakeServer()
-    for number in range(databases):
-        server.dbs[number]  # a missing database is made on lookup
-    return server

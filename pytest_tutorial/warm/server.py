@@ -437,11 +437,15 @@ def _first_use_of_fakeredis() -> None:
     its first client sets up redis-py's connection (about 10 ms of CPU in each run of the
     learner's tests and each grading child, 3 ms once done here). The server made here is
     a private one, outside fakeredis' table of shared servers, and is dropped after one
-    write and one read: no run can see it.
+    write and one read: no run can see it. Servers made afterwards make each database once
+    (:mod:`pytest_tutorial.fakeredis_databases`).
     """
     with contextlib.suppress(Exception):
         import fakeredis
 
+        from pytest_tutorial.fakeredis_databases import make_database_creation_atomic
+
+        make_database_creation_atomic()  # the servers the learner's tests make
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
         client.set("warm-up", "1")
         client.get("warm-up")

@@ -13,6 +13,12 @@ merges its own extras), its search paths and its extras types, and the method an
 arguments. botocore never changes the data it loaded (a session shares it between its
 clients already), so sharing it between sessions changes nothing but the time. In a fork
 the cache is the parent's copy: a run can add to it, never reach another run's.
+
+The mark that the loader is shared lives on botocore's ``Loader`` class, not in this
+module: a process that imports this module again (a tutorial run made in-process by
+pytester, whose module table is put back after each run) then keeps the one cache and the
+one wrapper, where a second wrapper would keep the first module and its parsed models
+alive, each run adding a copy that every garbage collection walks.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 _shared: dict[tuple[Any, ...], Any] = {}
-_installed = False
+_SHARED_MARK = "_pytest_tutorial_shared_cache"
+"""The attribute set on ``Loader`` once its instances read through a shared cache."""
 
 
 class _SharedCache:
@@ -56,11 +63,10 @@ class _SharedCache:
 
 def share_parsed_models() -> None:
     """Make every botocore loader created from now on read through the process-wide cache."""
-    global _installed
-    if _installed:
-        return
     from botocore.loaders import Loader
 
+    if getattr(Loader, _SHARED_MARK, False):
+        return
     original: Callable[..., None] = Loader.__init__
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -68,7 +74,7 @@ def share_parsed_models() -> None:
         self._cache = _SharedCache(self)
 
     Loader.__init__ = __init__
-    _installed = True
+    setattr(Loader, _SHARED_MARK, True)
 
 
 share_parsed_models()

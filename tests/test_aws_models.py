@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import boto3
 import botocore.session
 import pytest
+from botocore.loaders import Loader
 from moto.core.loaders import create_loader as create_moto_loader
 
 from pytest_tutorial.aws_models import share_parsed_models
@@ -77,3 +80,17 @@ def test_a_run_forked_from_the_warm_server_finds_the_models_parsed(tmp_path: Pat
     finally:
         server.close()
     assert result.exit_code == 0, output.read_text(encoding="utf-8")
+
+
+def test_importing_the_module_again_keeps_one_wrapper_and_one_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second import (pytester puts the module table back after an in-process run) must
+    not wrap the loader again: that would keep the first module's parsed models alive."""
+    share_parsed_models()
+    wrapped = Loader.__init__
+    first = _service_model(botocore.session.Session(), "sqs")
+    monkeypatch.delitem(sys.modules, "pytest_tutorial.aws_models")
+    importlib.import_module("pytest_tutorial.aws_models")
+    assert Loader.__init__ is wrapped
+    assert _service_model(botocore.session.Session(), "sqs") is first

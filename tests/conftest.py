@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import gc
+import importlib
 import json
+import pkgutil
 import shutil
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -26,16 +29,46 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Freeze this process's heap once the test modules are imported.
+    """Import what tutorial runs import, then freeze this process's heap.
 
-    A worker of the suite holds pytest, hypothesis, the fakes and the package once every
-    test module is imported: about 150 000 objects that live as long as it does. Unfrozen,
-    every full collection walks them, the one after each in-process tutorial run
-    (:func:`run_tutorial`) among them.
+    pytester puts the module table back after each in-process run, so every module a run
+    imported and the test process had not is imported again by the next run: about 300
+    (the package's, hypothesis', moto's, cryptography's) in each run of a bundled tutorial.
+    Imported here once, they are part of every run's starting table instead, as they are
+    in the warm servers that runs are forked from.
+
+    A worker of the suite then holds pytest, hypothesis, the fakes and the package: objects
+    that live as long as it does. Unfrozen, every full collection walks them, the one after
+    each in-process tutorial run (:func:`run_tutorial`) among them.
     A tutorial run made inside a test leaves a frozen heap as it found it
     (:mod:`pytest_tutorial.heap`), so what the runs allocate is collected as before.
     """
+    _import_what_tutorial_runs_import()
     gc.freeze()
+
+
+def _import_what_tutorial_runs_import() -> None:
+    """The warm servers' imports and the package's modules, not the tutorials' checks.
+
+    The check modules, and the tutorials' packages that hold them, stay out: each run
+    imports them afresh, rewritten by pytest's assertion rewriting.
+    """
+    from pytest_tutorial.warm import warm_imports
+
+    for name in (*warm_imports(aws=True, redis=True), *_package_modules("pytest_tutorial")):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+def _package_modules(package: str) -> list[str]:
+    """Every module of ``package`` but ``__main__`` ones and the tutorials' folders."""
+    names = [package]
+    for found in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if found.name in ("__main__", "tutorials", "_bundled"):
+            continue
+        name = f"{package}.{found.name}"
+        names.extend(_package_modules(name) if found.ispkg else [name])
+    return names
 
 
 def checks_in(tutorial: str, *, module: str = "check_*.py") -> int:

@@ -46,18 +46,20 @@ HOSTILE = sandbox.Limits(
     output_kb=256,
     scratch_mb=256,
 )
-"""Short limits: no honest run of these cases needs more. The wall clock, not the CPU limit,
-ends a spin here (``loop_in_method``): a spin on an idle core reaches a CPU limit equal to the
-wall clock at the same moment, and SIGXCPU won that race in one of three gradings measured
-on a quiet machine. The tight batch below tests each CPU limit."""
+"""Short limits: no honest run of these cases needs more. The wall clock ends
+``loop_in_method``, which swallows every per-check time limit; it waits rather than spins,
+so the CPU limit never races the wall clock for it. The tight batch below tests each CPU
+limit."""
 WITH_LEARNER_TESTS = sandbox.Limits(**{**HOSTILE.__dict__, "wall_s": 45.0, "cpu_s": 45})
 TIGHT = sandbox.Limits(
-    **{**HOSTILE.__dict__, "wall_s": 90.0, "cpu_s": 4, "file_size_mb": 8, "scratch_mb": 64}
+    **{**HOSTILE.__dict__, "wall_s": 90.0, "cpu_s": 2, "file_size_mb": 8, "scratch_mb": 64}
 )
-"""Small enough for each resource limit to end a case before the wall clock does."""
+"""Small enough for each resource limit to end a case before the wall clock does. The CPU
+limit is a spinning case's cost twice over (a 2 s soft and a 7 s hard limit, each mode):
+an honest grading child of the batch, forked warm, uses about 0.2 s of CPU."""
 TIGHT_CHECK_TIMEOUT_S = 75.0
 """A check's time limit in the tight batch: the CPU limits must end a spinning case first,
-and a spin to the 9 s hard limit took over 30 s of wall time at a load average of 6 to 10
+and a spin to the hard limit (9 s then) took over 30 s of wall time at a load average of 6 to 10
 on a shared 2-core machine."""
 SLACK_S = 10.0
 """Beyond its wall-clock limit, what grading a case may take (copying, cleanup)."""
@@ -311,7 +313,7 @@ EXPECTED_OUTCOME_IN_WORKERS = {
     "tar_bz2_bomb": {"invalid"},
     # A full scratch folder may or may not stop pytest itself (its own files live there).
     "fills_scratch": {"completed", "crashed"},
-    # 64 MB answers, over the channel's cap, take a while to build and refuse each time.
+    # 33 MiB answers, over the channel's cap, take a while to build and refuse each time.
     "huge_and_deep_values": {"completed", "timeout"},
 }
 PINNED_IN_PROCESS = {"patches_the_checks", "imports_known_bad", *FORGED_FROM_INSIDE}

@@ -47,7 +47,7 @@ WORKER_CASES = (
     Case(
         "huge_and_deep_values",
         "def _huge(self, *args, **kwargs):\n"
-        "    return 'x' * (64 * 1024 * 1024)\n"
+        "    return 'x' * (33 * 1024 * 1024)\n"  # just over the channel's 32 MiB cap
         "def _deep(self, *args, **kwargs):\n"
         "    value = []\n"
         "    for _ in range(100000):\n"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_tutorial.isolation.channel import Channel, ChannelClosed
+from pytest_tutorial.isolation.channel import MAX_FRAME, Channel, ChannelClosed
 from pytest_tutorial.isolation.codec import MAX_DEPTH, Codec, CodecError
 
 
@@ -109,6 +109,16 @@ def test_nan_and_subclasses_cross_as_the_builtin_value() -> None:
     assert math.isnan(codec.decode(codec.encode(float("nan"))))
     decoded = codec.decode(codec.encode(Text("held")))
     assert (type(decoded), decoded) == (str, "held")
+
+
+@pytest.mark.parametrize("kind", [str, Text, bytes, bytearray])
+def test_a_string_longer_than_a_message_is_refused_before_it_is_encoded(kind: type) -> None:
+    codec = Codec()
+    fits = "x" * 1000 if kind in (str, Text) else b"x" * 1000
+    too_long = "x" * (MAX_FRAME + 1) if kind in (str, Text) else b"x" * (MAX_FRAME + 1)
+    assert codec.decode(codec.encode(kind(fits))) == fits
+    with pytest.raises(CodecError, match=f"over the {MAX_FRAME} cap"):
+        codec.encode({"nested": [kind(too_long)]})
 
 
 def test_other_objects_and_deep_nesting_do_not_cross() -> None:

@@ -20,14 +20,30 @@ import decimal
 import math
 from typing import Any
 
+from pytest_tutorial.isolation.channel import MAX_FRAME
+
 MAX_DEPTH = 100
 """Nesting beyond this is refused on both sides (a check needs no deeper value)."""
 TAG = "$"
-_SCALARS = (type(None), bool, str)
+_SCALARS = (type(None), bool)
 
 
 class CodecError(ValueError):
     """A value that cannot cross, or data that does not decode: says which and why."""
+
+
+def _fitting(text: str | bytes | bytearray) -> Any:
+    """``text`` itself, if a message can hold it; refused at once otherwise.
+
+    Encoded, a string takes at least a byte a character (base64 bytes a third more): one
+    longer than a message's cap could only be refused after it was encoded, tens of MB
+    written for nothing (a learner's code may return such a value on every call).
+    """
+    if len(text) > MAX_FRAME:
+        raise CodecError(
+            f"a value of {len(text)} characters or bytes is over the {MAX_FRAME} cap of a message"
+        )
+    return text
 
 
 class Codec:
@@ -37,6 +53,8 @@ class Codec:
         """``value`` as JSON data."""
         if depth > MAX_DEPTH:
             raise CodecError(f"a value nested more than {MAX_DEPTH} levels deep cannot cross")
+        if type(value) is str:
+            return _fitting(value)
         kind = type(value)
         if kind in _SCALARS:
             return value
@@ -48,8 +66,9 @@ class Codec:
             number = float.__float__(value)
             return number if math.isfinite(number) else {f"{TAG}float": repr(number)}
         if isinstance(value, str):
-            return str.__str__(value)
+            return _fitting(str.__str__(value))
         if isinstance(value, bytes | bytearray):
+            _fitting(value)
             return {f"{TAG}bytes": base64.b64encode(bytes(value)).decode("ascii")}
         if isinstance(value, list):
             return [self.encode(item, depth + 1) for item in list.copy(value)]

@@ -28,6 +28,11 @@ import pytest
 
 _OUTER_HEAP_FROZEN = pytest.StashKey[bool]()
 """Whether the run was made inside another run's test, in a process whose heap is frozen."""
+_seen_frozen = False
+"""Whether a run inside a test found this process's heap frozen. It stays so for the next
+run: :func:`gc.get_freeze_count` walks every frozen object (about 8 ms in a test process
+of this project's suite), and a heap stays frozen until someone thaws it; this module
+thaws only what a run of its own froze, and then forgets what it saw (:func:`_thaw`)."""
 
 
 def freeze(config: pytest.Config) -> None:
@@ -37,15 +42,24 @@ def freeze(config: pytest.Config) -> None:
     in, first out, so the unfreezing comes after the collections of the unraisable-exception
     report. ``PYTEST_CURRENT_TEST`` is read now: the run's own tests unset it.
     """
+    global _seen_frozen
     outer_heap_frozen = config.stash.get(_OUTER_HEAP_FROZEN, None)
     if outer_heap_frozen is None:
         inside_a_test = "PYTEST_CURRENT_TEST" in os.environ
-        outer_heap_frozen = inside_a_test and gc.get_freeze_count() > 0
+        outer_heap_frozen = inside_a_test and (_seen_frozen or gc.get_freeze_count() > 0)
+        _seen_frozen = outer_heap_frozen
         config.stash[_OUTER_HEAP_FROZEN] = outer_heap_frozen
         if inside_a_test and not outer_heap_frozen:
-            config.add_cleanup(gc.unfreeze)
+            config.add_cleanup(_thaw)
     if not outer_heap_frozen:
         gc.freeze()
+
+
+def _thaw() -> None:
+    """Unfreeze what this run froze; what a run nested in it saw frozen is no longer."""
+    global _seen_frozen
+    gc.unfreeze()
+    _seen_frozen = False
 
 
 def track(config: pytest.Config) -> None:

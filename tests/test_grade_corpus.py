@@ -313,8 +313,7 @@ EXPECTED_OUTCOME_IN_WORKERS = {
     "tar_bz2_bomb": {"invalid"},
     # A full scratch folder may or may not stop pytest itself (its own files live there).
     "fills_scratch": {"completed", "crashed"},
-    # 33 MiB answers, over the channel's cap, take a while to build each time (the worker
-    # refuses them unencoded).
+    # 33 MiB answers, over the channel's cap, refused on every call (unencoded).
     "huge_and_deep_values": {"completed", "timeout"},
 }
 PINNED_IN_PROCESS = {"patches_the_checks", "imports_known_bad", *FORGED_FROM_INSIDE}

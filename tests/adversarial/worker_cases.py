@@ -46,8 +46,11 @@ WORKER_CASES = (
     ),
     Case(
         "huge_and_deep_values",
+        # Just over the channel's 32 MiB cap; made once (a new one each call would only
+        # measure the allocator).
+        "_HUGE = 'x' * (33 * 1024 * 1024)\n"
         "def _huge(self, *args, **kwargs):\n"
-        "    return 'x' * (33 * 1024 * 1024)\n"  # just over the channel's 32 MiB cap
+        "    return _HUGE\n"
         "def _deep(self, *args, **kwargs):\n"
         "    value = []\n"
         "    for _ in range(100000):\n"

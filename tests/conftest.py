@@ -42,6 +42,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     (:mod:`pytest_tutorial.heap`), so what the runs allocate is collected as before.
     """
     _import_what_tutorial_runs_import()
+    _load_hypothesis_unicode_tables()
     gc.freeze()
 
 
@@ -75,6 +76,33 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
     gc.collect()
     gc.freeze()
     return ran
+
+
+def _load_hypothesis_unicode_tables() -> None:
+    """Hypothesis' Unicode tables, in memory before any in-process run needs them.
+
+    pytester gives each run a home of its own, so a run finds no tables in the per-user
+    cache it reads them from (:mod:`pytest_tutorial.hypothesis_warmup`), and the first
+    ``st.text()`` of the process built the UTF-8 table from scratch: about a second of
+    CPU in every worker of the suite. Read from the real per-user cache here (built there
+    if it has none), they are kept in memory by hypothesis for every later run.
+    """
+    import tempfile
+
+    from hypothesis.configuration import set_hypothesis_home_dir
+    from hypothesis.internal import charmap
+
+    from pytest_tutorial.hypothesis_warmup import shared_unicode_tables, write_unicode_tables
+    from pytest_tutorial.options import user_cache_dir
+
+    with tempfile.TemporaryDirectory(prefix="suite-hypothesis-") as home:
+        write_unicode_tables(shared_unicode_tables(user_cache_dir()), Path(home))
+        set_hypothesis_home_dir(home)
+        try:
+            charmap.charmap()
+            charmap.intervals_from_codec("utf-8")
+        finally:
+            set_hypothesis_home_dir(None)
 
 
 def _import_what_tutorial_runs_import() -> None:

@@ -123,13 +123,19 @@ def _leftovers() -> list[str]:
 
 
 def _grade(
-    cases: list[Case], folder: Path, out: Path, values: dict[str, str], **options: Any
+    cases: list[Case],
+    folder: Path,
+    out: Path,
+    values: dict[str, str],
+    *,
+    jobs: int = 2,
+    **options: Any,
 ) -> batch.Batch:
     folder.mkdir(parents=True, exist_ok=True)
     paths = tuple(case.build(folder, values) for case in cases)
     return batch.run(
         batch.Options(
-            tutorial="caching", out=out, submissions=paths, jobs=2, run_id=RUN_ID, **options
+            tutorial="caching", out=out, submissions=paths, jobs=jobs, run_id=RUN_ID, **options
         )
     )
 
@@ -152,6 +158,7 @@ def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 root / "a",
                 outs[0],
                 values,
+                jobs=1,  # two cases: a second job slot's warm server would cost more than it saves
                 isolation=isolation,
                 limits=WITH_LEARNER_TESTS,
                 check_timeout=5.0,

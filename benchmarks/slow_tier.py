@@ -1,4 +1,4 @@
-"""The slow tier: wall and CPU time of CI's ``pytest -m "slow and not wheel"`` over 3 workers.
+"""The slow tier: wall and CPU time of CI's ``pytest -m "slow and not wheel"`` over 4 workers.
 
 Prints each run's wall time, CPU time and load averages, then where the time went by test
 file and by test (from ``--durations=0``: set-up, call and teardown summed over both
@@ -8,10 +8,11 @@ leaves out what ran inside bubblewrap (the graded submissions of the adversarial
 of the grading tests), whose usage does not reach the run. A run with failed tests still
 prints its figures, after pytest's summary line that says so: on a loaded machine a
 timing-bound test can fail, and minutes of measurement are kept. Target: the whole suite
-(fast tier, slow tier) under 4 minutes on a quiet 2-core machine. A run takes minutes;
-``--runs`` above 1 gives a median.
+(fast tier, slow tier) under 4 minutes on a quiet 2-core machine; ``--whole`` runs it in
+one command (``-m "not wheel"``: both tiers over the same 4 workers, the wheel tests left
+to ``.ci/wheel`` as in CI). A run takes minutes; ``--runs`` above 1 gives a median.
 
-    python benchmarks/slow_tier.py [--runs 1] [--top 15] [-- EXTRA PYTEST ARGUMENTS]
+    python benchmarks/slow_tier.py [--whole] [--runs 1] [--top 15] [-- EXTRA PYTEST ARGUMENTS]
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from pathlib import Path
 from _common import REPO, machine, measured_run, median, suite_environment
 
 TARGET_S = 240.0
-RUN = ["-m", "slow and not wheel", "-n", "3", "--dist", "loadscope"]
+SLOW_TIER = ["-m", "slow and not wheel"]
+WHOLE_SUITE = ["-m", "not wheel"]
+RUN = ["-n", "4", "--dist", "loadscope"]
 RUN += ["--durations=0", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
 RUN += ["-p", "benchmarks.cpu_by_test"]
 CPU_BY_TEST = "TUTORIAL_BENCH_CPU_BY_TEST"
@@ -34,14 +37,26 @@ CPU_BY_TEST = "TUTORIAL_BENCH_CPU_BY_TEST"
 DURATION = re.compile(r"^([\d.]+)s (setup|call|teardown)\s+(\S+)")
 
 
-def run_once(extra: list[str], cpu_file: Path) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds and the terminal output of one slow-tier run.
+def run_once(selection: list[str], extra: list[str], cpu_file: Path) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds and the terminal output of one run of ``selection``.
 
     Each test's CPU seconds go to ``cpu_file`` (see :func:`cpu_costs`).
     """
     env = suite_environment()
     env[CPU_BY_TEST] = str(cpu_file)
-    return measured_run([*RUN, *extra], cwd=REPO, env=env, accepted=(0, 1))
+    return measured_run([*selection, *RUN, *extra], cwd=REPO, env=env, accepted=(0, 1))
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Busy and idle CPU seconds of the whole machine so far, from ``/proc/stat``.
+
+    Busy time counts every process, those in bubblewrap too (which the run's own figure
+    leaves out); on a quiet machine it is the run's.
+    """
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / ticks, idle / ticks
 
 
 def cpu_costs(cpu_file: Path) -> dict[str, float]:
@@ -76,6 +91,7 @@ def summary(output: str) -> str:
 def main() -> None:
     """Run the slow tier ``--runs`` times; print figures and the costliest files and tests."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--whole", action="store_true", help="both tiers in one run")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
@@ -87,13 +103,19 @@ def main() -> None:
         for number in range(1, options.runs + 1):
             cpu_file = Path(scratch) / f"cpu-{number}.txt"
             cpu_file.touch()
-            wall, cpu, output = run_once(options.extra, cpu_file)
+            selection = WHOLE_SUITE if options.whole else SLOW_TIER
+            busy_before, idle_before = machine_cpu()
+            wall, cpu, output = run_once(selection, options.extra, cpu_file)
+            busy_after, idle_after = machine_cpu()
             walls.append(wall)
             load = " ".join(f"{value:.2f}" for value in os.getloadavg())
             print(f"run {number}: {wall:.1f} s wall, {cpu:.1f} s CPU (load average {load} after)")
+            busy, idle = busy_after - busy_before, idle_after - idle_before
+            print(f"  the machine meanwhile: {busy:.1f} s busy, {idle:.1f} s idle (/proc/stat)")
             print(f"  {summary(output)}")
         cpu_by_file = cpu_costs(cpu_file)
-    print(f"slow tier: median {median(walls):.1f} s of {options.runs} run(s)")
+    what = "whole suite (both tiers)" if options.whole else "slow tier"
+    print(f"{what}: median {median(walls):.1f} s of {options.runs} run(s)")
     files, tests = costs(output)
     print(f"test time over all workers (last run): {sum(files.values()):.0f} s")
     print(f"CPU time of the tests (last run): {sum(cpu_by_file.values()):.1f} s")

@@ -7,7 +7,7 @@ the suite or to what its tests run. Here each round runs ``pytest -m slow tests/
 order, in the suite's environment, with ``PYTHONPATH`` pointing at that tree so its workers
 and children import its code too; prints every run's wall and CPU time (every process the
 run waited for) and result line, then the medians and their ratios. More pytest arguments
-go after ``--`` (``-- -n 3 --dist loadscope`` for CI's workers).
+go after ``--`` (``-- -n 4 --dist loadscope`` for CI's workers).
 
     python benchmarks/suite_against.py /tmp/before -k "test_caching_variants" [--rounds 2]
 """

@@ -85,12 +85,17 @@ def _load_hypothesis_unicode_tables() -> None:
     cache it reads them from (:mod:`pytest_tutorial.hypothesis_warmup`), and the first
     ``st.text()`` of the process built the UTF-8 table from scratch: about a second of
     CPU in every worker of the suite. Read from the real per-user cache here (built there
-    if it has none), they are kept in memory by hypothesis for every later run.
+    if it has none), they are kept in memory by hypothesis for every later run. Where
+    hypothesis' internals moved, each process builds them as before.
     """
     import tempfile
 
     from hypothesis.configuration import set_hypothesis_home_dir
-    from hypothesis.internal import charmap
+
+    try:
+        from hypothesis.internal import charmap
+    except ImportError:
+        return
 
     from pytest_tutorial.hypothesis_warmup import shared_unicode_tables, write_unicode_tables
     from pytest_tutorial.options import user_cache_dir
@@ -101,6 +106,8 @@ def _load_hypothesis_unicode_tables() -> None:
         try:
             charmap.charmap()
             charmap.intervals_from_codec("utf-8")
+        except (AttributeError, TypeError):  # hypothesis' internals moved
+            pass
         finally:
             set_hypothesis_home_dir(None)
 

@@ -138,6 +138,13 @@ def test_a_warm_unpacker_forks_each_copy_under_the_submissions_limits(
     folder.mkdir()
     (folder / MODULE).write_text("x = 1\n")
     bomb = _zeros_bomb(tmp_path / "bomb.tar.bz2", GiB)
+    # A copy no fork can finish within 1 ms: a child of a two-file folder could, and the
+    # warm server, waking late on a busy machine, then reaps it as done.
+    many = tmp_path / "many"
+    many.mkdir()
+    (many / MODULE).write_text("x = 1\n")
+    for number in range(4000):
+        (many / f"file_{number}.txt").write_text("x")
     warm = unpacker.WarmUnpacker()
     try:
         assert warm.warm
@@ -164,7 +171,7 @@ def test_a_warm_unpacker_forks_each_copy_under_the_submissions_limits(
             with pytest.raises(archive.SubmissionError, match="larger than 64 MiB"):
                 copy("c3", sandbox.Limits(), source=bomb)
             with pytest.raises(archive.SubmissionError, match=r"0\.001 s wall-clock limit"):
-                copy("c4", sandbox.Limits(wall_s=0.001))
+                copy("c4", sandbox.Limits(wall_s=0.001), source=many)
             assert copy("c5", sandbox.Limits()).root == tmp_path / "c5"  # none left a trace
     finally:
         warm.close()

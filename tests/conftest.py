@@ -97,11 +97,11 @@ def _load_hypothesis_unicode_tables() -> None:
     except ImportError:
         return
 
-    from pytest_tutorial.hypothesis_warmup import shared_unicode_tables, write_unicode_tables
+    from pytest_tutorial.hypothesis_warmup import tables_for_test_runs
     from pytest_tutorial.options import user_cache_dir
 
     with tempfile.TemporaryDirectory(prefix="suite-hypothesis-") as home:
-        write_unicode_tables(shared_unicode_tables(user_cache_dir()), Path(home))
+        tables_for_test_runs(Path(home), build=True, cache=user_cache_dir())
         set_hypothesis_home_dir(home)
         try:
             charmap.charmap()

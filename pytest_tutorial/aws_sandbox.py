@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,22 @@ _NOT_LEARNER_CODE = (
     str(Path(__file__).parent / "fixtures" / "aws.py"),
 )
 """Frames skipped when naming the line that made a request: libraries and the harness."""
+
+
+def sandboxed_environment(environ: Mapping[str, str], region: str) -> dict[str, str]:
+    """``environ`` as an AWS run has it: no learner ``AWS_*`` or proxy variable, the sandbox's set.
+
+    For a process started before the run installed its sandbox (the learner tests' warm
+    server, asked for as soon as the options are known): its own start-up then reads no
+    learner profile, credentials or proxy either.
+    """
+    kept = {name: value for name, value in environ.items() if not _learner_setting(name)}
+    return {**kept, **sandbox_environment(region)}
+
+
+def _learner_setting(name: str) -> bool:
+    """Whether the sandbox drops the variable ``name``: an AWS setting or a proxy."""
+    return name.upper().startswith("AWS_") or name.lower() in PROXY_VARIABLES
 
 
 class RealAwsCallBlocked(RuntimeError):
@@ -102,7 +118,7 @@ class AwsSandbox:
         """Set the environment, load moto, guard botocore's HTTP layer."""
         wanted = sandbox_environment(self.resources.region)
         for name in list(os.environ):
-            if name.upper().startswith("AWS_") or name.lower() in PROXY_VARIABLES:
+            if _learner_setting(name):
                 self._saved_environment[name] = os.environ.pop(name)
         for name, value in wanted.items():
             self._saved_environment.setdefault(name, os.environ.get(name))

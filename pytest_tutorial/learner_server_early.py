@@ -11,11 +11,11 @@ it (servers are shared by kind) instead of starting another.
 Nothing is asked for when the runs may not happen (a selection, ``--collect-only``, ``-n``),
 when ``watch`` keeps a server for the runs of every save (:data:`SHARED_SERVER_VARIABLE`),
 when the solution has no ``tests`` folder or cannot be found (the activation reports that),
-when a plugin will put a grader's launcher in the stash (the grader forks the server from
-its job slot's warm process, as a learner process), or when the solution's code imports
-boto3, botocore or moto: an AWS tutorial's fixtures set a sandboxed environment (fake
-credentials, dead proxies) before that server may copy the environment. Each run gets the
-run's whole environment in any case.
+or when a plugin will put a grader's launcher in the stash (the grader forks the server from
+its job slot's warm process, as a learner process). When the solution's code uses AWS the
+server starts before the tutorial's sandbox is set, so it starts in the sandbox's
+environment (:func:`~pytest_tutorial.aws_sandbox.sandboxed_environment`: fake credentials,
+dead proxies, no learner profile); each run gets the run's whole environment in any case.
 """
 
 from __future__ import annotations
@@ -72,8 +72,6 @@ def _solution_needing_a_server(early_config: pytest.Config, name: str) -> Path |
 
 
 def _prepare(solution: Path) -> None:
-    """The server for the solution's kind of runs, unless its code uses AWS (see above)."""
+    """The server for the solution's kind of runs."""
     with contextlib.suppress(LearnerTestsError, OSError):  # the activation meets it again
-        layout = solution_layout(solution, "")
-        if not layout.aws:
-            prepare(layout)
+        prepare(solution_layout(solution, ""))

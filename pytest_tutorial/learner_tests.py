@@ -42,6 +42,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pytest_tutorial.aws_sandbox import sandboxed_environment
 from pytest_tutorial.hypothesis_warmup import write_unicode_tables
 from pytest_tutorial.isolation.launcher import Launcher
 from pytest_tutorial.learner_layout import TESTS_FOLDER
@@ -270,6 +271,8 @@ def _result(line: bytes) -> dict[str, Any] | None:
         return None
 
 
+SERVER_REGION = "us-east-1"
+"""The region of an AWS server's own start-up; each run has the run's whole environment."""
 _RUN_FLAGS = {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 _servers: dict[tuple[bool, bool, bool, int], WarmServer] = {}
 """The warm servers of this process, by whether they have moto and boto3 imported, and
@@ -336,14 +339,18 @@ def _start_server(
     ``launcher`` it is a learner process, in its environment: forked by the job
     slot's warm process where the launcher can ask one, else started through it.
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    if launcher is None:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")}
+    else:
+        env = dict(launcher.environment())
     env.update(_RUN_FLAGS)
+    if layout.aws:  # it may start before the run's sandbox is set (learner_server_early)
+        env = sandboxed_environment(env, SERVER_REGION)
     with tempfile.TemporaryDirectory(prefix="tutorial-learner-warm-up-") as name:
         empty = Path(name)
         warmup, _ = lay_out_warm_up(empty)
         imports = (*warm_imports(aws=layout.aws, redis=layout.redis), RUNNER_MODULE)
         if launcher is not None:
-            env = {**launcher.environment(), **_RUN_FLAGS}
             # The slot's server made the warm-up run once for the batch (grading's
             # warm_slots): the fork starts warm, with no run of its own (exit code 0).
             config: dict[str, Any] = {

@@ -6,8 +6,8 @@ so it is asked for as soon as the command line is read (``pytest_load_initial_co
 finds it; not at the session's start. A selection of checks (``-k``) may leave the runs
 out: then it does not start at all. Under ``grade`` the launcher, in the stash before any
 plugin is configured, asks for it at the session's start (forked by the job slot's warm
-process). A solution whose code uses AWS gets it only once the AWS sandbox has set the
-environment the server copies.
+process). A solution whose code uses AWS gets it early too, started in the AWS sandbox's
+environment, which the run sets only later.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from pytest_tutorial.fixtures import learner as learner_fixtures
 from pytest_tutorial.learner_model import Layout
 from tests.conftest import RunTutorial
 
@@ -126,24 +125,37 @@ def test_with_a_launcher_the_server_waits_for_the_session_start(
     assert run.status("tests") == "passed"
 
 
-def test_the_server_copies_the_aws_sandboxs_environment_not_the_learners(
-    run_tutorial: RunTutorial,
-    copy_solution: Callable[..., Path],
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("aws", [True, False], ids=["aws", "no-aws"])
+def test_the_server_starts_in_the_aws_sandboxs_environment_not_the_learners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws: bool
 ) -> None:
-    """The server copies the environment as it starts: the sandbox's must be in place."""
-    copied: list[str | None] = []
-    start = learner_fixtures._start_warm_server
+    """Started before the run's sandbox is set, an AWS server must not read the learner's
+    profile, credentials or proxies as it warms up: it starts in the sandbox's environment."""
+    from pytest_tutorial import learner_tests
+    from pytest_tutorial.aws_sandbox import DEAD_PROXY
+    from pytest_tutorial.warm import WarmServer
 
-    def recording(config: pytest.Config) -> None:
-        copied.append(os.environ.get("AWS_CONFIG_FILE"))
-        start(config)
+    started: list[dict[str, str]] = []
 
-    monkeypatch.setattr(learner_fixtures, "_start_warm_server", recording)
+    def start(*args: Any, env: dict[str, str], **kwargs: Any) -> None:
+        started.append(env)
+
+    monkeypatch.setattr(WarmServer, "start", start)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/home/learner/.aws/config")
-    folder = copy_solution("reference_solutions", "object_store")
-    run_tutorial("object_store", "-k", "round_trips", solution=folder)
-    assert copied == [os.devnull]
+    monkeypatch.setenv("AWS_PROFILE", "learner")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("LEARNER_SETTING", "kept")
+    layout = Layout(tmp_path, "document_store", ("tests",), aws=aws)
+    learner_tests._start_server(layout, None)
+    [env] = started
+    assert env["LEARNER_SETTING"] == "kept"
+    if aws:
+        assert env["AWS_CONFIG_FILE"] == os.devnull
+        assert "AWS_PROFILE" not in env
+        assert env["HTTPS_PROXY"] == DEAD_PROXY
+    else:
+        assert env["AWS_CONFIG_FILE"] == "/home/learner/.aws/config"
+        assert env["HTTPS_PROXY"] == "http://proxy.example:3128"
 
 
 @pytest.fixture
@@ -239,13 +251,13 @@ def test_whatever_fails_in_the_early_ask_is_left_for_the_activation(
     assert "unexpected failure" not in run.result.stdout.str()
 
 
-@pytest.mark.parametrize(("tutorial", "early"), [("caching", True), ("object_store", False)])
-def test_a_solution_whose_code_uses_aws_gets_its_server_after_the_sandbox(
-    copy_solution: Callable[..., Path], asked_early: list[Path], tutorial: str, early: bool
+@pytest.mark.parametrize("tutorial", ["caching", "object_store"])
+def test_a_solution_whose_code_uses_aws_gets_its_server_early_too(
+    copy_solution: Callable[..., Path], asked_early: list[Path], tutorial: str
 ) -> None:
-    """The AWS sandbox sets the environment (fake credentials, dead proxies) the server
-    copies as it starts: asked for before it, the server would copy the learner's."""
+    """Its server starts in the sandbox's environment (the test above), so it need not
+    wait for the run to set the sandbox."""
     learner_server_early = importlib.import_module("pytest_tutorial.learner_server_early")
     folder = copy_solution("reference_solutions", tutorial)
     learner_server_early._prepare(folder)
-    assert asked_early == ([folder.resolve()] if early else [])
+    assert asked_early == [folder.resolve()]

@@ -17,8 +17,9 @@ Each run is a child forked from a warm server (:mod:`pytest_tutorial.warm`: pyte
 plugins and hypothesis, and fakeredis or moto and boto3 when the solution's code imports
 them (:mod:`pytest_tutorial.learner_layout`), imported once; the child runs
 :mod:`pytest_tutorial.learner_runner`), one per core at a time (more while a core is idle:
-:mod:`pytest_tutorial.run_slots`), started in an order shuffled afresh every time (a test
-cannot count its way to a run either). Every run is a fresh fork
+:mod:`pytest_tutorial.run_slots`), the runs against the learner's implementation first,
+then the control and the bugs in an order shuffled afresh every time (a test cannot count
+its way to a bug's run either: :func:`start_order`). Every run is a fresh fork
 with a scratch folder and hypothesis database of its own (which starts with the session's
 Unicode tables only): nothing one run leaves in memory reaches another. The child learns
 no run's purpose, only the module source, the seed and whether to end at the first failing
@@ -36,7 +37,7 @@ import os
 import random
 import tempfile
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -102,7 +103,7 @@ def run_many(
     """Run (implementation, seed) pairs, one forked child each, one per core at a time.
 
     More start while a core is idle, at a lower priority, unless graded (:mod:`.run_slots`).
-    The runs start in a shuffled order; the results come back in the order of ``jobs``.
+    The runs start in :func:`start_order`; the results come back in the order of ``jobs``.
     Once ``cancel`` is set no new run starts (the runs left come back unfinished);
     :func:`stop_all` ends the running ones. With a ``launcher`` (grading) the runs' warm
     server is a learner process: forked as one by the job slot's warm process, or started
@@ -113,23 +114,42 @@ def run_many(
     The runs against implementations of a kind in ``exitfirst`` end at their first failing
     test: a run against a bug needs only the first test that catches it.
     """
-    order = list(range(len(jobs)))
-    random.SystemRandom().shuffle(order)
+    order = start_order([implementation.kind for implementation, _ in jobs])
     stop = cancel or threading.Event()
     tables = hypothesis_tables or {}
     results: dict[int, LearnerTestRun] = {}
     slots = RunSlots(os.cpu_count() or 1, further=launcher is None)
 
-    def run(index: int) -> LearnerTestRun:
+    def run(rank: int) -> LearnerTestRun:
+        index = order[rank]
         first = jobs[index][0].kind in exitfirst
-        return _run_job(layout, jobs[index], timeout_s, stop, launcher, tables, slots, first)
+        place = (slots, rank)
+        return _run_job(layout, jobs[index], timeout_s, stop, launcher, tables, place, first)
 
     # Twice as many threads as slots: a run's folders are made and removed outside its slot
     # (in this process, beside checks that hold the GIL: up to a fifth of a second a run)
     # while other threads' runs go on.
     with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), 2 * slots.most))) as pool:
-        results.update(zip(order, pool.map(run, order), strict=True))
+        results.update(zip(order, pool.map(run, range(len(order))), strict=True))
     return [results[index] for index in range(len(jobs))]
+
+
+def start_order(kinds: Sequence[Kind]) -> list[int]:
+    """The order in which runs of these kinds start: the learner's first, each group shuffled.
+
+    The runs against the learner's implementation go to the end of their tests (the others
+    stop at their first failure), so started first they are not the last ones left on
+    one core while the other idles. Their place tells a test nothing it could not read
+    from the code it runs against (the learner's own module). The control and the bugs
+    start after them in one random order, so no test can tell a bug from the control by
+    when it runs.
+    """
+    chance = random.SystemRandom()
+    yours = [index for index, kind in enumerate(kinds) if kind is Kind.YOURS]
+    others = [index for index, kind in enumerate(kinds) if kind is not Kind.YOURS]
+    chance.shuffle(yours)
+    chance.shuffle(others)
+    return yours + others
 
 
 def _run_job(
@@ -139,7 +159,7 @@ def _run_job(
     cancel: threading.Event,
     launcher: Launcher | None,
     tables: Mapping[str, bytes],
-    slots: RunSlots,
+    place: tuple[RunSlots, int],
     exitfirst: bool,
 ) -> LearnerTestRun:
     """One run in a child forked from the warm server; a server that dies is replaced once.
@@ -159,7 +179,7 @@ def _run_job(
             )
         try:
             return _run_forked(
-                server, layout, job, timeout_s, launcher, tables, slots, cancel, exitfirst
+                server, layout, job, timeout_s, launcher, tables, place, cancel, exitfirst
             )
         except ServerGone:
             _discard(server)
@@ -176,11 +196,13 @@ def _run_forked(
     timeout_s: float,
     launcher: Launcher | None,
     tables: Mapping[str, bytes],
-    slots: RunSlots,
+    place: tuple[RunSlots, int],
     cancel: threading.Event,
     exitfirst: bool,
 ) -> LearnerTestRun:
     """One run: its folders made, its child run in a slot (:mod:`.run_slots`), its result read.
+
+    ``place``: the slots and the run's rank among them (its place in the start order).
 
     Only the child holds the slot: making and removing the folders takes this process's
     GIL, which the checks running beside hold, so it is done while other runs go on.
@@ -220,7 +242,8 @@ def _run_forked(
             }
         )
         output = results / "output"
-        with slots.slot() as further:
+        slots, rank = place
+        with slots.slot(rank) as further:
             if cancel.is_set():
                 why = "the runs were stopped (the check ended first)"
                 return _unfinished(job, why, "", crashed=True)

@@ -15,6 +15,9 @@ Such a further run takes a core that was idle when it started; it must not take 
 the checks' process when that wakes. So it runs at a lower priority
 (:func:`lower_priority`); the runs within one per core keep the priority they always had.
 Measured with the whole tutorials (docs/benchmarks.md, "Ninth round").
+
+Runs waiting together start in the order of their ranks (lowest first), whichever thread
+the operating system wakes first: the caller decides which runs go first.
 """
 
 from __future__ import annotations
@@ -63,7 +66,10 @@ def lower_priority(niceness: int, autogroup_file: Path = AUTOGROUP_FILE) -> None
 
 
 class RunSlots:
-    """One run per core, and with ``further``, up to two per core while a core is idle."""
+    """One run per core, and with ``further``, up to two per core while a core is idle.
+
+    A free slot goes to the waiting run of the lowest rank.
+    """
 
     def __init__(
         self,
@@ -76,23 +82,35 @@ class RunSlots:
         self.most = self.cores * (2 if further else 1)
         self._has_idle_core = has_idle_core or idle_core
         self._running = 0
+        self._waiting: list[int] = []
+        """The ranks of the runs waiting for a slot."""
         self._changed = threading.Condition()
 
     @contextlib.contextmanager
-    def slot(self) -> Iterator[bool]:
-        """Wait until a run may start and hold its slot; True for a run beyond one per core."""
+    def slot(self, rank: int = 0) -> Iterator[bool]:
+        """Wait until a run may start and hold its slot; True for a run beyond one per core.
+
+        No run starts while one of a lower ``rank`` waits.
+        """
         with self._changed:
-            while True:
-                further = self._running >= self.cores
-                if not further:
-                    break
-                if self._running < self.most and self._has_idle_core(self.cores):
-                    break
-                self._changed.wait(POLL_S)
+            self._waiting.append(rank)
+            try:
+                while True:
+                    further = self._running >= self.cores
+                    first = rank <= min(self._waiting)
+                    room = self._running < self.most
+                    if first and (not further or (room and self._has_idle_core(self.cores))):
+                        break
+                    # Only the first in rank looks for an idle core; the others sleep until
+                    # a run starts or ends (each thread's polling takes the checks' GIL).
+                    self._changed.wait(POLL_S if first and room else None)
+            finally:
+                self._waiting.remove(rank)
+                self._changed.notify_all()  # the next in rank may now start
             self._running += 1
         try:
             yield further
         finally:
             with self._changed:
                 self._running -= 1
-                self._changed.notify()
+                self._changed.notify_all()

@@ -414,3 +414,33 @@ def test_runs_of_the_kinds_named_end_at_their_first_failing_test(solution: Path)
     yours, against_bug = run_many(layout, jobs, exitfirst={Kind.HIDDEN})
     assert (yours.failed, against_bug.failed) == (3, 1)
     assert against_bug.collected == 1
+
+
+def test_the_runs_against_the_learners_code_start_first_the_others_in_a_random_order() -> None:
+    """Theirs run every test, so they go first; a bug's place must tell a test nothing."""
+    kinds = [Kind.CONTROL, Kind.YOURS, Kind.KNOWN, Kind.YOURS, Kind.HIDDEN, Kind.HIDDEN]
+    orders = [learner_tests.start_order(kinds) for _ in range(60)]
+    for order in orders:
+        assert sorted(order) == list(range(len(kinds)))
+        assert {order[0], order[1]} == {1, 3}
+    assert len({tuple(order[2:]) for order in orders}) > 1
+    assert {order[2] for order in orders} == {0, 2, 4, 5}  # the control first as often as not
+
+
+def test_run_many_starts_the_runs_against_the_learners_code_first(solution: Path) -> None:
+    """With one run per core at a time, none against a bug starts before all of theirs."""
+    (solution / "tests" / "test_cache.py").write_text(
+        "import os, time, cache_service\n\n\n"
+        "def test_started():\n"
+        "    path = os.path.join(os.environ['LEARNER_TESTS_OBSERVE'], 'started')\n"
+        "    with open(path, 'a') as out:\n"
+        "        out.write(cache_service.WHO + '\\n')\n"
+        "    time.sleep(0.2)\n",
+        encoding="utf-8",
+    )
+    bugs = [(Implementation(Kind.HIDDEN, f"bug {n}", "", module(f"bug {n}")), 1) for n in range(4)]
+    yours = [(Implementation(Kind.YOURS), seed) for seed in (1, 2, 3)]
+    run_many(solution_layout(solution, "cache_service"), bugs + yours)
+    started = (solution.parent / "observed" / "started").read_text().split("\n")[:-1]
+    assert started[:3] == ["yours"] * 3
+    assert sorted(started[3:]) == [f"bug {n}" for n in range(4)]

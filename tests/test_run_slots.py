@@ -73,6 +73,55 @@ def test_up_to_two_runs_per_core_while_a_core_is_idle() -> None:
     assert further.count(True) >= 2  # the third and fourth at least
 
 
+def waiting_in_rank(
+    slots: RunSlots, ranks: list[int], started: list[int]
+) -> list[threading.Thread]:
+    """One thread per rank, each waiting for a slot (held until the slots' cores free)."""
+
+    def run(rank: int) -> None:
+        with slots.slot(rank):
+            started.append(rank)
+
+    threads = [threading.Thread(target=run, args=(rank,), name=f"rank-{rank}") for rank in ranks]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def test_a_free_slot_goes_to_the_lowest_rank_waiting() -> None:
+    slots = RunSlots(1, has_idle_core=lambda cores: False)
+    started: list[int] = []
+    with slots.slot(0):  # the one core is taken while every other run queues
+        threads = waiting_in_rank(slots, [5, 3, 9, 1, 7], started)
+        time.sleep(0.2)
+        assert started == []
+    for thread in threads:
+        thread.join(timeout=10)
+    assert started == [1, 3, 5, 7, 9]
+
+
+def test_only_the_first_in_rank_looks_for_an_idle_core() -> None:
+    """The others sleep until a run starts or ends: their polling would take the GIL."""
+    askers: set[str] = set()
+
+    def no_idle_core(cores: int) -> bool:
+        askers.add(threading.current_thread().name)
+        return False
+
+    slots = RunSlots(1, has_idle_core=no_idle_core)
+    started: list[int] = []
+    with slots.slot(0):
+        threads = waiting_in_rank(slots, [4, 2, 6], started)
+        time.sleep(0.1)  # a run that came first looked until a lower rank came
+        askers.clear()
+        time.sleep(0.3)  # about 30 looks by one waiting run
+        asked_while_all_waited = set(askers)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert started == [2, 4, 6]
+    assert asked_while_all_waited == {"rank-2"}
+
+
 def test_no_further_run_where_they_are_not_wanted() -> None:
     """Under ``grade``: the submission's processes and threads share one limit."""
     slots = RunSlots(2, further=False, has_idle_core=lambda cores: True)

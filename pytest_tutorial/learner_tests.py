@@ -124,7 +124,10 @@ def run_many(
         index = order[rank]
         first = jobs[index][0].kind in exitfirst
         place = (slots, rank)
-        return _run_job(layout, jobs[index], timeout_s, stop, launcher, tables, place, first)
+        try:
+            return _run_job(layout, jobs[index], timeout_s, stop, launcher, tables, place, first)
+        finally:
+            slots.give_up(rank)  # started, or never will: the next in rank need not wait
 
     # Twice as many threads as slots: a run's folders are made and removed outside its slot
     # (in this process, beside checks that hold the GIL: up to a fifth of a second a run)

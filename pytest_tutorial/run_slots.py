@@ -16,8 +16,9 @@ the checks' process when that wakes. So it runs at a lower priority
 (:func:`lower_priority`); the runs within one per core keep the priority they always had.
 Measured with the whole tutorials (docs/benchmarks.md, "Ninth round").
 
-Runs waiting together start in the order of their ranks (lowest first), whichever thread
-the operating system wakes first: the caller decides which runs go first.
+Runs start in the order of their ranks: each waits until every lower rank has started or
+been given up, whichever thread the operating system readies or wakes first, so the
+caller decides which runs go first.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def lower_priority(niceness: int, autogroup_file: Path = AUTOGROUP_FILE) -> None
 class RunSlots:
     """One run per core, and with ``further``, up to two per core while a core is idle.
 
-    A free slot goes to the waiting run of the lowest rank.
+    Runs given ranks (0, 1, 2, ...) start in rank order: a run waits until every lower rank
+    has started or been given up (:meth:`give_up`), so the caller decides which go first,
+    whichever thread the operating system wakes or readies first.
     """
 
     def __init__(
@@ -82,35 +85,49 @@ class RunSlots:
         self.most = self.cores * (2 if further else 1)
         self._has_idle_core = has_idle_core or idle_core
         self._running = 0
-        self._waiting: list[int] = []
-        """The ranks of the runs waiting for a slot."""
+        self._turn = 0
+        """The lowest rank neither started nor given up: the next to start."""
+        self._settled: set[int] = set()
+        """The ranks above the turn that started or were given up."""
         self._changed = threading.Condition()
 
     @contextlib.contextmanager
-    def slot(self, rank: int = 0) -> Iterator[bool]:
+    def slot(self, rank: int | None = None) -> Iterator[bool]:
         """Wait until a run may start and hold its slot; True for a run beyond one per core.
 
-        No run starts while one of a lower ``rank`` waits.
+        A run with a ``rank`` also waits for its turn.
         """
         with self._changed:
-            self._waiting.append(rank)
-            try:
-                while True:
-                    further = self._running >= self.cores
-                    first = rank <= min(self._waiting)
-                    room = self._running < self.most
-                    if first and (not further or (room and self._has_idle_core(self.cores))):
-                        break
-                    # Only the first in rank looks for an idle core; the others sleep until
-                    # a run starts or ends (each thread's polling takes the checks' GIL).
-                    self._changed.wait(POLL_S if first and room else None)
-            finally:
-                self._waiting.remove(rank)
-                self._changed.notify_all()  # the next in rank may now start
+            while True:
+                my_turn = rank is None or rank <= self._turn
+                further = self._running >= self.cores
+                room = self._running < self.most
+                if my_turn and (not further or (room and self._has_idle_core(self.cores))):
+                    break
+                # Only a run whose turn it is looks for an idle core; the others sleep until
+                # a run starts or ends (each thread's polling takes the checks' GIL).
+                self._changed.wait(POLL_S if my_turn and room else None)
             self._running += 1
+            if rank is not None:
+                self._settle(rank)
         try:
             yield further
         finally:
             with self._changed:
                 self._running -= 1
                 self._changed.notify_all()
+
+    def give_up(self, rank: int) -> None:
+        """``rank`` will not start (again): the ranks after it need not wait for it."""
+        with self._changed:
+            self._settle(rank)
+
+    def _settle(self, rank: int) -> None:
+        """Mark ``rank`` started or given up, and pass the turn on (the lock held)."""
+        if rank < self._turn:
+            return
+        self._settled.add(rank)
+        while self._turn in self._settled:
+            self._settled.remove(self._turn)
+            self._turn += 1
+        self._changed.notify_all()

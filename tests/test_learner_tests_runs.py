@@ -427,15 +427,21 @@ def test_the_runs_against_the_learners_code_start_first_the_others_in_a_random_o
     assert {order[2] for order in orders} == {0, 2, 4, 5}  # the control first as often as not
 
 
-def test_run_many_starts_the_runs_against_the_learners_code_first(solution: Path) -> None:
-    """With one run per core at a time, none against a bug starts before all of theirs."""
+def test_run_many_starts_the_runs_against_the_learners_code_first(
+    solution: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One run at a time (one core, never idle): none against a bug before all of theirs."""
+
+    def one_core(cores: int, *, further: bool) -> run_slots.RunSlots:
+        return run_slots.RunSlots(1, further=further, has_idle_core=lambda cores: False)
+
+    monkeypatch.setattr(learner_tests, "RunSlots", one_core)
     (solution / "tests" / "test_cache.py").write_text(
-        "import os, time, cache_service\n\n\n"
+        "import os, cache_service\n\n\n"
         "def test_started():\n"
         "    path = os.path.join(os.environ['LEARNER_TESTS_OBSERVE'], 'started')\n"
         "    with open(path, 'a') as out:\n"
-        "        out.write(cache_service.WHO + '\\n')\n"
-        "    time.sleep(0.2)\n",
+        "        out.write(cache_service.WHO + '\\n')\n",
         encoding="utf-8",
     )
     bugs = [(Implementation(Kind.HIDDEN, f"bug {n}", "", module(f"bug {n}")), 1) for n in range(4)]

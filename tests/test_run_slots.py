@@ -73,10 +73,10 @@ def test_up_to_two_runs_per_core_while_a_core_is_idle() -> None:
     assert further.count(True) >= 2  # the third and fourth at least
 
 
-def waiting_in_rank(
-    slots: RunSlots, ranks: list[int], started: list[int]
+def in_rank(
+    slots: RunSlots, ranks: list[int], started: list[int], *, stagger_s: float = 0.0
 ) -> list[threading.Thread]:
-    """One thread per rank, each waiting for a slot (held until the slots' cores free)."""
+    """One thread per rank, started in the order given, each starting a run when it may."""
 
     def run(rank: int) -> None:
         with slots.slot(rank):
@@ -85,22 +85,32 @@ def waiting_in_rank(
     threads = [threading.Thread(target=run, args=(rank,), name=f"rank-{rank}") for rank in ranks]
     for thread in threads:
         thread.start()
+        time.sleep(stagger_s)
     return threads
 
 
-def test_a_free_slot_goes_to_the_lowest_rank_waiting() -> None:
-    slots = RunSlots(1, has_idle_core=lambda cores: False)
+def test_runs_start_in_rank_order_whatever_order_their_threads_come_in() -> None:
+    slots = RunSlots(2, has_idle_core=lambda cores: True)
     started: list[int] = []
-    with slots.slot(0):  # the one core is taken while every other run queues
-        threads = waiting_in_rank(slots, [5, 3, 9, 1, 7], started)
-        time.sleep(0.2)
-        assert started == []
+    threads = in_rank(slots, [3, 1, 4, 0, 2], started, stagger_s=0.05)
     for thread in threads:
         thread.join(timeout=10)
-    assert started == [1, 3, 5, 7, 9]
+    assert started == [0, 1, 2, 3, 4]
 
 
-def test_only_the_first_in_rank_looks_for_an_idle_core() -> None:
+def test_a_rank_given_up_is_not_waited_for() -> None:
+    slots = RunSlots(1, has_idle_core=lambda cores: False)
+    started: list[int] = []
+    threads = in_rank(slots, [2, 0], started)
+    threads[1].join(timeout=10)
+    time.sleep(0.1)
+    assert started == [0]  # rank 2 waits for rank 1
+    slots.give_up(1)  # its run ended before it could start (the runs were cancelled, say)
+    threads[0].join(timeout=10)
+    assert started == [0, 2]
+
+
+def test_only_the_run_whose_turn_it_is_looks_for_an_idle_core() -> None:
     """The others sleep until a run starts or ends: their polling would take the GIL."""
     askers: set[str] = set()
 
@@ -110,16 +120,14 @@ def test_only_the_first_in_rank_looks_for_an_idle_core() -> None:
 
     slots = RunSlots(1, has_idle_core=no_idle_core)
     started: list[int] = []
-    with slots.slot(0):
-        threads = waiting_in_rank(slots, [4, 2, 6], started)
-        time.sleep(0.1)  # a run that came first looked until a lower rank came
-        askers.clear()
-        time.sleep(0.3)  # about 30 looks by one waiting run
+    with slots.slot(0):  # the one core is taken while the next ranks queue
+        threads = in_rank(slots, [2, 1, 3], started)
+        time.sleep(0.3)  # about 30 looks by the run whose turn it is
         asked_while_all_waited = set(askers)
     for thread in threads:
         thread.join(timeout=10)
-    assert started == [2, 4, 6]
-    assert asked_while_all_waited == {"rank-2"}
+    assert started == [1, 2, 3]
+    assert asked_while_all_waited == {"rank-1"}
 
 
 def test_no_further_run_where_they_are_not_wanted() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from pytest_tutorial import learner_tests
 from pytest_tutorial.learner_model import Layout
 from tests.conftest import RunTutorial
 
@@ -78,6 +79,13 @@ def pytest_cmdline_main(config):
 """
 
 
+@pytest.fixture(autouse=True)
+def no_server_from_an_earlier_test() -> None:
+    """The probe counts this process's runs servers: none may be left by an earlier test
+    (one of another module that an xdist worker ran before, say)."""
+    learner_tests.stop_all()
+
+
 @pytest.fixture
 def probe(pytester: pytest.Pytester) -> Callable[[], bool]:
     """A plugin that records whether the server's start-up thread runs once configured."""
@@ -131,7 +139,6 @@ def test_the_server_starts_in_the_aws_sandboxs_environment_not_the_learners(
 ) -> None:
     """Started before the run's sandbox is set, an AWS server must not read the learner's
     profile, credentials or proxies as it warms up: it starts in the sandbox's environment."""
-    from pytest_tutorial import learner_tests
     from pytest_tutorial.aws_sandbox import DEAD_PROXY
     from pytest_tutorial.warm import WarmServer
 

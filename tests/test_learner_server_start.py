@@ -259,7 +259,7 @@ def test_whatever_fails_in_the_early_ask_is_left_for_the_activation(
 
 
 @pytest.mark.parametrize("tutorial", ["caching", "object_store"])
-def test_a_solution_whose_code_uses_aws_gets_its_server_early_too(
+def test_the_server_is_asked_for_early_whether_the_code_uses_aws_or_not(
     copy_solution: Callable[..., Path], asked_early: list[Path], tutorial: str
 ) -> None:
     """Its server starts in the sandbox's environment (the test above), so it need not

@@ -13,19 +13,30 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def timed_run(arguments: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> float:
+def timed_run(
+    arguments: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    accepted: tuple[int, ...] = (0, 1),
+) -> float:
     """Wall seconds of ``python -m pytest ARGUMENTS`` in ``cwd``; fails loudly on a crash."""
-    return timed_run_with_cpu(arguments, cwd=cwd, env=env)[0]
+    return timed_run_with_cpu(arguments, cwd=cwd, env=env, accepted=accepted)[0]
 
 
 def timed_run_with_cpu(
-    arguments: list[str], *, cwd: Path, env: dict[str, str] | None = None
+    arguments: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    accepted: tuple[int, ...] = (0, 1),
 ) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, of the run and every process it waited for).
 
     CPU time is the steadier figure on a shared machine: it does not grow with the load.
+    ``accepted``: the exit statuses that make a measurement (see :func:`measured_run`).
     """
-    elapsed, cpu, _ = measured_run(arguments, cwd=cwd, env=env)
+    elapsed, cpu, _ = measured_run(arguments, cwd=cwd, env=env, accepted=accepted)
     return elapsed, cpu
 
 

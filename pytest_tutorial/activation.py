@@ -30,6 +30,7 @@ from pytest_tutorial.options import (
     user_cache_dir,
 )
 from pytest_tutorial.session import SESSION_KEY, TutorialSession
+from pytest_tutorial.stack_room import RoomyTestLoop
 
 
 def activate(config: pytest.Config, name: str) -> TutorialSession:
@@ -59,6 +60,7 @@ def activate(config: pytest.Config, name: str) -> TutorialSession:
     check_modules = source.check_modules()
     config.args = [str(path) for path in check_modules]
     config.pluginmanager.register(CheckModulesOnly(check_modules), "tutorial-collection-scope")
+    config.pluginmanager.register(RoomyTestLoop(), "tutorial-roomy-test-loop")
     state_dir = prepare_state_dir(settings.state_dir)
     restore = _configure_hypothesis(state_dir)
     _keep_benchmark_storage_out_of_the_way(config, state_dir)

@@ -36,8 +36,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if name is None or config.getoption("tutorial_list"):
         return
     from pytest_tutorial.activation import activate  # deferred: only tutorial runs pay for it
+    from pytest_tutorial.stack_room import in_room
 
-    activate(config, name)
+    # The activation imports moto, boto3 and hypothesis deep in pytest's start-up, where
+    # the imports crossed a frame-stack chunk's end some 7,000 times (:mod:`.stack_room`).
+    in_room(lambda: activate(config, name))
 
 
 @pytest.hookimpl(tryfirst=True)

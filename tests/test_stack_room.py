@@ -5,6 +5,7 @@ from __future__ import annotations
 import resource
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,23 @@ def test_another_plugins_loop_is_left_to_run_as_it_would(pytester: pytest.Pytest
     result = pytester.runpytest_subprocess("-s", "-p", "no:tutorial", "-p", "no:randomly")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*OWN LOOP*", "*ROOM: outside*"])
+
+
+def test_the_tutorial_is_activated_in_the_room(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        record_activation="import sys\n"
+        "import pytest_tutorial.activation\n"
+        "from pytest_tutorial.stack_room import ROOM_LOCALS\n"
+        "def seen(config, name):\n"
+        "    frame, sizes = sys._getframe(), []\n"
+        "    while frame is not None:\n"
+        "        sizes.append(frame.f_code.co_nlocals)\n"
+        "        frame = frame.f_back\n"
+        "    print('ACTIVATED:', 'inside' if max(sizes) > ROOM_LOCALS else 'outside')\n"
+        "pytest_tutorial.activation.activate = seen\n"
+    )
+    solution = Path(__file__).parent.parent / "reference_solutions" / "caching"
+    result = pytester.runpytest_subprocess(
+        "-p", "record_activation", "--tutorial=caching", f"--tutorial-solution={solution}", "-s"
+    )
+    result.stdout.fnmatch_lines(["*ACTIVATED: inside*"])

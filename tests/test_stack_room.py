@@ -78,62 +78,62 @@ def test_calls_crossing_a_chunks_end_stop_mapping_memory_in_the_room() -> None:
         assert faults_of_calls_at(depth, in_room) < CALLS / 10, f"depth {depth}"
 
 
-ROOM_SEEN = """
+WHERE = """
 import sys
 
 from pytest_tutorial.stack_room import ROOM_LOCALS
 
 
-def test_where_it_runs():
+def room_side():
     frame = sys._getframe()
-    sizes = []
+    largest = 0
     while frame is not None:
-        sizes.append(frame.f_code.co_nlocals)
+        largest = max(largest, frame.f_code.co_nlocals)
         frame = frame.f_back
-    print("ROOM:", "inside" if max(sizes) > ROOM_LOCALS else "outside")
+    return "inside" if largest > ROOM_LOCALS else "outside"
 """
+"""A module for the inner runs: whether its caller runs below the room's frame."""
+
+TEST_WHERE = (
+    "from where import room_side\n\ndef test_where_it_runs():\n    print('ROOM:', room_side())\n"
+)
 
 
-def test_pytests_own_loop_runs_the_tests_in_the_room(pytester: pytest.Pytester) -> None:
+ANOTHER_LOOP = (
+    "import _pytest.main\n"
+    "def pytest_runtestloop(session):\n"
+    "    print('OWN LOOP')\n"
+    "    return _pytest.main.pytest_runtestloop(session)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("another_loop", "expected"),
+    [("", ["*ROOM: inside*"]), (ANOTHER_LOOP, ["*OWN LOOP*", "*ROOM: outside*"])],
+    ids=["pytests-own-loop-in-the-room", "another-plugins-loop-left-as-it-is"],
+)
+def test_the_loop_runs_the_tests_in_the_room_unless_another_plugin_runs_them(
+    pytester: pytest.Pytester, another_loop: str, expected: list[str]
+) -> None:
     pytester.makeconftest(
         "from pytest_tutorial.stack_room import RoomyTestLoop\n"
         "def pytest_configure(config):\n"
-        "    config.pluginmanager.register(RoomyTestLoop())\n"
+        "    config.pluginmanager.register(RoomyTestLoop())\n" + another_loop
     )
-    pytester.makepyfile(test_where=ROOM_SEEN)
+    pytester.makepyfile(where=WHERE, test_where=TEST_WHERE)
     result = pytester.runpytest_subprocess("-s", "-p", "no:tutorial", "-p", "no:randomly")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*ROOM: inside*"])
-
-
-def test_another_plugins_loop_is_left_to_run_as_it_would(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(
-        "import _pytest.main\n"
-        "from pytest_tutorial.stack_room import RoomyTestLoop\n"
-        "def pytest_configure(config):\n"
-        "    config.pluginmanager.register(RoomyTestLoop())\n"
-        "def pytest_runtestloop(session):\n"
-        "    print('OWN LOOP')\n"
-        "    return _pytest.main.pytest_runtestloop(session)\n"
-    )
-    pytester.makepyfile(test_where=ROOM_SEEN)
-    result = pytester.runpytest_subprocess("-s", "-p", "no:tutorial", "-p", "no:randomly")
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*OWN LOOP*", "*ROOM: outside*"])
+    result.stdout.fnmatch_lines(expected)
 
 
 def test_the_tutorial_is_activated_in_the_room(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        record_activation="import sys\n"
-        "import pytest_tutorial.activation\n"
-        "from pytest_tutorial.stack_room import ROOM_LOCALS\n"
+        where=WHERE,
+        record_activation="import pytest_tutorial.activation\n"
+        "from where import room_side\n"
         "def seen(config, name):\n"
-        "    frame, sizes = sys._getframe(), []\n"
-        "    while frame is not None:\n"
-        "        sizes.append(frame.f_code.co_nlocals)\n"
-        "        frame = frame.f_back\n"
-        "    print('ACTIVATED:', 'inside' if max(sizes) > ROOM_LOCALS else 'outside')\n"
-        "pytest_tutorial.activation.activate = seen\n"
+        "    print('ACTIVATED:', room_side())\n"
+        "pytest_tutorial.activation.activate = seen\n",
     )
     solution = Path(__file__).parent.parent / "reference_solutions" / "caching"
     result = pytester.runpytest_subprocess(

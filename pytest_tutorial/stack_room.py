@@ -1,12 +1,13 @@
 """The checks run from the start of a roomy chunk of CPython's frame stack.
 
 CPython 3.11 and 3.12 keep each thread's Python frames in chunks of 16 KiB and free a
-chunk as soon as the stack shrinks back out of it (CPython issue gh-142183; 3.13 and
-later keep one chunk). Code that calls back and forth across a chunk's end then maps,
-touches and unmaps memory on every such call. Where that end falls depends on how deep
-pytest, the plugins, the checks and the learner's code happen to be, so any check of any
-learner's code can land on it: in object_store's round-trip property, boto3's and moto's
-calls crossed one about 23,500 times, a fifth of the check's CPU time.
+chunk as soon as the stack shrinks back out of it (CPython issue gh-142183; the 3.13 and
+3.14 releases made since March 2026 keep one chunk). Code that calls back and forth across
+a chunk's end then maps, touches and unmaps memory on every such call. Where that end
+falls depends on how deep pytest, the plugins, the checks and the learner's code happen to
+be, so any check of any learner's code can land on it: in object_store's round-trip
+property, boto3's and moto's calls crossed one about 23,500 times, a fifth of the check's
+CPU time.
 
 :func:`in_room` calls a function from a frame of some 16,000 unused locals (128 KiB):
 too large for the current chunk, it gets a chunk of its own of 256 KiB, and what the call
@@ -25,6 +26,7 @@ import types
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import _pytest.main
 import pytest
 
 ROOM_LOCALS = 16_000
@@ -74,8 +76,6 @@ class RoomyTestLoop:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> object | None:
         """The loop of pytest over the checks, in the room; None where another loop runs."""
-        import _pytest.main
-
         hook = session.config.pluginmanager.hook.pytest_runtestloop
         others = [
             impl

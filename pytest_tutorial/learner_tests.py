@@ -52,6 +52,7 @@ from pytest_tutorial.learner_model import (
     Kind,
     Layout,
     LearnerTestRun,
+    LearnerTestsError,
 )
 from pytest_tutorial.run_slots import FURTHER_RUN_NICENESS, RunSlots
 from pytest_tutorial.warm import (
@@ -175,11 +176,13 @@ def _run_job(
         if cancel.is_set():
             why = "the runs were stopped (the check ended first)"
             return _unfinished(job, why, "", crashed=True)
-        server = _server(layout, launcher) if attempt == 0 else _start_server(layout, launcher)
-        if server is None:
-            return _unfinished(
-                job, "the harness could not start the test process", "", crashed=True
-            )
+        if attempt == 0:
+            server = _server(layout, launcher)  # TestProcessNotStarted: no run can be made
+        else:
+            try:
+                server = _start_server(layout, launcher)
+            except TestProcessNotStarted:
+                break
         try:
             return _run_forked(
                 server, layout, job, timeout_s, launcher, tables, place, cancel, exitfirst
@@ -297,6 +300,30 @@ def _result(line: bytes) -> dict[str, Any] | None:
         return None
 
 
+class TestProcessNotStarted(LearnerTestsError):
+    """The process that runs the learner's tests could not start: the harness's problem.
+
+    No run is made, so the ``tests`` checks say this instead of judging the tests.
+    """
+
+    __test__ = False  # a name pytest would otherwise collect from a module that imports it
+
+    def __init__(self, why: str, fix: str = "") -> None:
+        super().__init__(
+            "the harness could not start the process that runs your tests, so they were not "
+            f"judged: {why}{f'. {fix}' if fix else ''}"
+        )
+
+
+NOT_STARTED_FIX = (
+    "That process is a new Python started outside your folder, so pytest-tutorial must be "
+    "installed where it finds it (pip install pytest-tutorial, or pip install -e . in a "
+    "checkout), not only importable from the current folder"
+)
+"""What a learner can do when the runs' process cannot start (nearly always: the package
+is importable only from the current folder, or its install is broken). Under ``grade``
+the process is the grader's, so the message says only why."""
+
 SERVER_REGION = "us-east-1"
 """The region of an AWS server's own start-up; each run has the run's whole environment."""
 _RUN_FLAGS = {"PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
@@ -304,6 +331,9 @@ _servers: dict[tuple[bool, bool, bool, int], WarmServer] = {}
 """The warm servers of this process, by whether they have moto and boto3 imported, and
 fakeredis and redis-py, whether hypothesis has looked at their modules, and by the launcher
 they were started through (``id``; 0 for none)."""
+_not_started: dict[tuple[bool, bool, bool, int], TestProcessNotStarted] = {}
+"""Why a server of that kind could not start: the other runs of the session say the same
+at once instead of each trying again (:func:`stop_all` forgets it)."""
 _servers_lock = threading.Lock()
 
 
@@ -316,21 +346,26 @@ def prepare(layout: Layout, launcher: Launcher | None = None) -> None:
     _server(layout, launcher)
 
 
-def _server(layout: Layout, launcher: Launcher | None) -> WarmServer | None:
+def _server(layout: Layout, launcher: Launcher | None) -> WarmServer:
     """The shared warm server for runs of this kind, started on first use.
 
     Without a launcher, a server named by :data:`SHARED_SERVER_VARIABLE` for runs of this
-    kind is used when it answers.
+    kind is used when it answers. Raises :class:`TestProcessNotStarted`.
     """
     key = (layout.aws, layout.redis, layout.hypothesis, 0 if launcher is None else id(launcher))
     with _servers_lock:
         server = _servers.get(key)
         if server is not None and server.alive:
             return server
+        if key in _not_started:
+            raise _not_started[key]
         server = _connect_shared(layout.aws) if launcher is None else None
-        server = server or _start_server(layout, launcher)
-        if server is not None:
-            _servers[key] = server
+        try:
+            server = server or _start_server(layout, launcher)
+        except TestProcessNotStarted as error:
+            _not_started[key] = error
+            raise
+        _servers[key] = server
         return server
 
 
@@ -350,14 +385,20 @@ def _connect_shared(aws: bool) -> WarmServer | None:
 
 
 def start_shared_server(layout: Layout, listen: Path) -> WarmServer | None:
-    """A warm server for runs of ``layout``'s kind that other processes reach at ``listen``."""
-    return _start_server(layout, None, listen=listen)
+    """A warm server for runs of ``layout``'s kind that other processes reach at ``listen``.
+
+    None when it cannot start (each run then starts its own, and reports why it could not).
+    """
+    try:
+        return _start_server(layout, None, listen=listen)
+    except TestProcessNotStarted:
+        return None
 
 
 def _start_server(
     layout: Layout, launcher: Launcher | None, *, listen: Path | None = None
-) -> WarmServer | None:
-    """A new warm server for runs of ``layout``'s kind.
+) -> WarmServer:
+    """A new warm server for runs of ``layout``'s kind; raises :class:`TestProcessNotStarted`.
 
     moto and boto3 are imported when its code uses AWS, fakeredis and redis-py when it uses
     Redis; when its tests use hypothesis, hypothesis looks at the server's modules before
@@ -390,7 +431,8 @@ def _start_server(
             if forked is not None:
                 return forked
             launcher.give(empty)
-        return WarmServer.start(
+        why: list[str] = []
+        server = WarmServer.start(
             imports,
             pytest_warmup=warmup,
             warmed_up=(NOTHING_COLLECTED,),
@@ -400,7 +442,12 @@ def _start_server(
             prefix=() if launcher is None else launcher.prefix(Path(tempfile.gettempdir())),
             listen=listen,
             mine_constants=layout.hypothesis,
+            on_failure=why.append,
         )
+    if server is None:
+        fix = NOT_STARTED_FIX if launcher is None else ""
+        raise TestProcessNotStarted(why[0] if why else "it did not say why", fix)
+    return server
 
 
 def _discard(server: WarmServer) -> None:
@@ -412,10 +459,14 @@ def _discard(server: WarmServer) -> None:
 
 
 def stop_all() -> None:
-    """End every run still going (abandoned, e.g. after a check timeout), and the servers."""
+    """End every run still going (abandoned, e.g. after a check timeout), and the servers.
+
+    A server that could not start is tried again by the next runs.
+    """
     with _servers_lock:
         servers = list(_servers.values())
         _servers.clear()
+        _not_started.clear()
     for server in servers:
         server.close()
 

@@ -144,8 +144,9 @@ def test_the_server_starts_in_the_aws_sandboxs_environment_not_the_learners(
 
     started: list[dict[str, str]] = []
 
-    def start(*args: Any, env: dict[str, str], **kwargs: Any) -> None:
+    def start(*args: Any, env: dict[str, str], **kwargs: Any) -> object:
         started.append(env)
+        return object()  # a server, as far as the caller can tell
 
     monkeypatch.setattr(WarmServer, "start", start)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/home/learner/.aws/config")

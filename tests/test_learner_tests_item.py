@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from pytest_tutorial import learner_tests
+from pytest_tutorial.warm import WarmServer, warm_imports
 from tests.conftest import RunTutorial, TutorialRun
 
 pytestmark = pytest.mark.slow
@@ -212,3 +214,42 @@ def test_a_test_that_fails_everywhere_hides_no_bug_the_others_catch(
     result = checks(run)
     assert result[PASS]["status"] == "failed"
     assert result[CATCH]["status"] == "passed", result[CATCH]["message"]
+
+
+def test_a_runs_process_that_cannot_start_is_said_to_be_the_harnesss_problem(
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Why it could not start and what to do reach the learner, instead of a verdict on
+    their tests; one start is tried for the session, not one for each of its ten runs."""
+    broken = tmp_path / "broken_install"
+    broken.mkdir()
+    (broken / "broken_module_of_the_test.py").write_text(
+        "raise RuntimeError('this install is broken')\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(broken))
+    monkeypatch.setattr(
+        learner_tests,
+        "warm_imports",
+        lambda **kinds: (*warm_imports(**kinds), "broken_module_of_the_test"),
+    )
+    starts: list[object] = []
+    start = WarmServer.start
+
+    def counted_start(*args: Any, **kwargs: Any) -> WarmServer | None:
+        starts.append(args)
+        return start(*args, **kwargs)
+
+    monkeypatch.setattr(WarmServer, "start", counted_start)
+    learner_tests.stop_all()  # no server of an earlier test is reused
+    folder = copy_solution("reference_solutions", "caching", to="unjudged")
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    result = checks(run)
+    for check in (PASS, CATCH):
+        message = result[check]["message"]
+        assert "could not start the process that runs your tests, so they were not" in message
+        assert "RuntimeError: this install is broken (while warming up)" in message
+        assert "pip install pytest-tutorial" in message
+    assert len(starts) == 1

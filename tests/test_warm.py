@@ -538,3 +538,40 @@ def test_a_run_holds_none_of_the_servers_sockets_or_replies(
     assert record["server_stdout"].startswith("pipe:")
     assert record["server_stdout"] not in record["held"]
     assert not [link for link in record["held"] if link.startswith("socket:")]
+
+
+def test_a_server_whose_warm_up_raises_says_what(tmp_path: Path) -> None:
+    # A module that is missing is left for the runs to import (an optional one); one
+    # that raises as it is imported is a broken install, and the start-up says so.
+    (tmp_path / "broken_module_of_the_test.py").write_text(
+        "raise RuntimeError('this install is broken')\n", encoding="utf-8"
+    )
+    said: list[str] = []
+    started = WarmServer.start(
+        (*warm_imports(aws=False), "broken_module_of_the_test"),
+        cwd=tmp_path,
+        on_failure=said.append,
+    )
+    assert started is None
+    assert said == ["RuntimeError: this install is broken (while warming up)"]
+
+
+def test_a_server_whose_interpreter_cannot_find_the_package_says_so(tmp_path: Path) -> None:
+    # Without site-packages and the current folder (-S -P), as a learner's interpreter
+    # that could import the package only from the folder it was started in.
+    said: list[str] = []
+    started = WarmServer.start(
+        warm_imports(aws=False), cwd=tmp_path, python_flags=("-S", "-P"), on_failure=said.append
+    )
+    assert started is None
+    assert len(said) == 1
+    assert "No module named 'pytest_tutorial'" in said[0], said
+
+
+def test_a_server_not_ready_in_time_says_so(tmp_path: Path) -> None:
+    said: list[str] = []
+    started = WarmServer.start(
+        warm_imports(aws=False), cwd=tmp_path, timeout_s=0.01, on_failure=said.append
+    )
+    assert started is None
+    assert said == ["it was not ready within 0.01 s"]

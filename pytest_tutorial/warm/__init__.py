@@ -29,7 +29,8 @@ The server is single-threaded (it forks, so no other thread may hold a lock at t
 moment) and event-driven: it sleeps in ``select`` on its requests and on ``SIGCHLD``.
 
 Protocol: one JSON object per line. The server first answers ``{"ready": CODE}`` (CODE is
-the warm-up run's exit code, 0 without one); each request ``{"id", "target":
+the warm-up run's exit code, 0 without one; with ``"why"``, what an import or the warm-up
+raised); each request ``{"id", "target":
 "module:function", "payload", "output", "timeout", "cwd", "env", "environ", "fds"}`` gets
 ``{"id", "exit_code", "duration_s", "cpu_s", "peak_rss_kb"}`` (``exit_code`` null at the
 time limit, negative for a signal; the figures of ``wait4``) when its child ends. On a
@@ -151,6 +152,36 @@ def exit_status(result: RunResult | None) -> int:
     return result.exit_code
 
 
+START_FAILURE_LIMIT = 600
+"""How many characters of a server's error output :func:`start_failure` keeps."""
+
+
+def start_failure(
+    ready: Mapping[str, Any] | None,
+    exit_code: int | None,
+    late: float | None,
+    errors: IO[bytes],
+) -> str:
+    """Why a server did not start, in one line: what it raised, said, or how it ended.
+
+    ``ready``: its first answer, if any; ``exit_code``: how its process ended; ``late``:
+    the seconds it was given, when it was not ready within them; ``errors``: its standard
+    error, as a file.
+    """
+    if late is not None:
+        return f"it was not ready within {late:g} s"
+    if ready is not None and ready.get("why"):
+        return f"{ready['why']} (while warming up)"
+    if ready is not None:
+        return f"its warm-up run ended with exit status {ready.get('ready')}"
+    errors.seek(0)
+    said = errors.read().decode(errors="replace").split("\n")
+    lines = [line.strip() for line in said if line.strip()]
+    if lines:
+        return lines[-1][-START_FAILURE_LIMIT:]
+    return f"it ended during its start-up (exit status {exit_code})"
+
+
 class ServerGone(Exception):
     """The server died or stopped answering; the caller starts another or runs cold."""
 
@@ -210,6 +241,7 @@ class WarmServer:
         timeout_s: float = 120.0,
         listen: Path | None = None,
         mine_constants: bool = True,
+        on_failure: Callable[[str], None] | None = None,
     ) -> WarmServer | None:
         """A warmed-up server, or None when it cannot start (or its warm-up run failed).
 
@@ -224,8 +256,11 @@ class WarmServer:
         ``mine_constants``: hypothesis looks at the imported modules once, in the server
         (:func:`~pytest_tutorial.hypothesis_warmup.mine_constants_before_forks`); worth its
         few hundredths of a second where the children run hypothesis tests.
+        ``on_failure`` is called with why, when it cannot start (:func:`start_failure`).
         """
         if not hasattr(os, "fork"):
+            if on_failure is not None:
+                on_failure("this platform has no fork()")
             return None
         # Made here when the server sees this process's files (no prefix), so that :meth:`close`
         # removes it even after the server was killed; behind a prefix (a sandbox, another
@@ -240,32 +275,41 @@ class WarmServer:
             "mine_constants": mine_constants,
             "scratch_root": None if scratch is None else str(scratch),
         }
-        try:
-            process = subprocess.Popen(
-                [
-                    *prefix,
-                    sys.executable,
-                    *python_flags,
-                    "-m",
-                    f"{__name__}.server",
-                    json.dumps(config),
-                ],
-                cwd=cwd,
-                env=dict(env) if env is not None else None,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError:
-            if scratch is not None:
-                shutil.rmtree(scratch, ignore_errors=True)
-            return None
-        server = cls(process, scratch=scratch)
-        if not server.warmed_up(timeout_s, warmed_up):
+        # The server's own stderr, read only when it could not start: an interpreter that
+        # cannot find this package says so there, and nowhere else.
+        with tempfile.TemporaryFile() as errors:
+            try:
+                process = subprocess.Popen(
+                    [
+                        *prefix,
+                        sys.executable,
+                        *python_flags,
+                        "-m",
+                        f"{__name__}.server",
+                        json.dumps(config),
+                    ],
+                    cwd=cwd,
+                    env=dict(env) if env is not None else None,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=errors,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                if scratch is not None:
+                    shutil.rmtree(scratch, ignore_errors=True)
+                if on_failure is not None:
+                    on_failure(f"{sys.executable} could not be started: {error}")
+                return None
+            server = cls(process, scratch=scratch)
+            ready = server.warmed_up(timeout_s, warmed_up)
+            if ready:
+                return server
             server.close()
-            return None
-        return server
+            if on_failure is not None:
+                late = timeout_s if ready is None else None
+                on_failure(start_failure(server._ready, process.returncode, late, errors))
+        return None
 
     @classmethod
     def connect(cls, path: Path) -> WarmServer | None:

@@ -23,6 +23,7 @@ import socket
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -339,8 +340,11 @@ def _reply(replies: IO[str], message: dict[str, Any]) -> None:
     replies.flush()
 
 
-def _quietly(action: Callable[[], int]) -> int:
-    """Run ``action`` with fds 1 and 2 on /dev/null (the replies have their own fd)."""
+def _quietly(action: Callable[[], int]) -> tuple[int, str | None]:
+    """Run ``action`` with fds 1 and 2 on /dev/null (the replies have their own fd).
+
+    Its exit code, and what it raised, if it did (exit code 3, pytest's internal error).
+    """
     devnull = os.open(os.devnull, os.O_WRONLY)
     saved = os.dup(1), os.dup(2)
     sys.stdout.flush()
@@ -348,9 +352,9 @@ def _quietly(action: Callable[[], int]) -> int:
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
     try:
-        return action()
-    except BaseException:
-        return 3
+        return action(), None
+    except BaseException as error:  # the client is told why, and starts no run
+        return 3, "".join(traceback.format_exception_only(error)).strip()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -457,10 +461,11 @@ def _warm_up(
     pytest_warmup: Sequence[str] | None,
     env: Mapping[str, str],
     further: Sequence[Mapping[str, Any]] = (),
-) -> int:
+) -> tuple[int, str | None]:
     """Import ``imports``, then make the warm-up run (``env`` set only during it).
 
     ``further`` warm-up runs (``args``, ``env``) follow; their exit codes are not checked.
+    Returns the warm-up run's exit code and, when an import or the run raised, what.
     """
 
     def action() -> int:
@@ -522,7 +527,7 @@ def serve(
     given_root = config.get("scratch_root")
     server = None
     try:
-        code = _warm_up(
+        code, why = _warm_up(
             config.get("imports", ()),
             config.get("pytest_warmup"),
             config.get("warmup_env", {}),
@@ -545,7 +550,7 @@ def serve(
             mine_constants_before_forks()
         _freeze_the_heap()
         try:
-            _reply(replies, {"ready": code})
+            _reply(replies, {"ready": code} if why is None else {"ready": code, "why": why})
         except OSError:  # the client went away during the warm-up: nobody to serve
             return
         server.loop()

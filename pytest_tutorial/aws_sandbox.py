@@ -129,9 +129,11 @@ class AwsSandbox:
         import moto  # noqa: F401  (adds moto's hook to botocore before any learner client)
         from botocore.httpsession import URLLib3Session
 
+        from pytest_tutorial.aws_memos import remember_per_process
         from pytest_tutorial.aws_models import share_parsed_models
 
         share_parsed_models()  # a session the learner's code makes reuses the parsed models
+        remember_per_process()  # and its clients what others worked out (aws_memos)
 
         previous_session = boto3.DEFAULT_SESSION
         boto3.DEFAULT_SESSION = None  # one made earlier would keep the old environment

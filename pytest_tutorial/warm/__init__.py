@@ -92,11 +92,13 @@ AWS_IMPORTS = (
         for part in ("models", "responses", "urls")
     ),
     "pytest_tutorial.aws_models",
+    "pytest_tutorial.aws_memos",
 )
 """moto's services are imported lazily, on a mock's first request: the ones the bundled
 tutorials use are imported once here (importing creates no backend). Importing
-:mod:`pytest_tutorial.aws_models` before the server's first AWS call keeps the service
-models that call parses for every session a run makes."""
+:mod:`pytest_tutorial.aws_models` and :mod:`pytest_tutorial.aws_memos` before the server's
+first AWS call keeps the service models that call parses, and what its clients work out,
+for every session and client a run makes."""
 
 
 def warm_imports(*, aws: bool, redis: bool = True) -> tuple[str, ...]:

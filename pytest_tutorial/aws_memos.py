@@ -35,9 +35,10 @@ from typing import Any
 _MARK = "_pytest_tutorial_memos"
 """The attribute set on each patched class, holding what its instances share."""
 MOST_RULE_SETS = 64
-"""Shared endpoint providers kept before the oldest are dropped. botocore's loaders share
-their parsed rule sets (:mod:`pytest_tutorial.aws_models`), so a process has one per
-service it uses; the bound keeps a process that parses them again from growing."""
+"""Shared endpoint providers kept before all are dropped (and built again as clients ask).
+botocore's loaders share their parsed rule sets (:mod:`pytest_tutorial.aws_models`), so a
+process has one per service it uses; the bound keeps a process that parses them again from
+growing."""
 S3_ENDPOINTS_VARIABLE = "MOTO_S3_CUSTOM_ENDPOINTS"
 """The setting moto's S3 URL table is made from (``moto.settings.get_s3_custom_endpoints``)."""
 
@@ -56,7 +57,10 @@ def share_event_aliases() -> None:
 
     def __init__(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
         original(self, event_emitter, event_aliases)
-        table = tuple(sorted(self._event_aliases.items()))
+        try:
+            table = tuple(sorted(self._event_aliases.items()))
+        except TypeError:  # a table of another kind keeps its renamings for itself
+            return
         self._alias_name_cache = renamings.setdefault(table, {})
 
     EventAliaser.__init__ = __init__

@@ -30,7 +30,7 @@ import importlib
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 _MARK = "_pytest_tutorial_memos"
 """The attribute set on each patched class, holding what its instances share."""
@@ -39,8 +39,19 @@ MOST_RULE_SETS = 64
 botocore's loaders share their parsed rule sets (:mod:`pytest_tutorial.aws_models`), so a
 process has one per service it uses; the bound keeps a process that parses them again from
 growing."""
+_PROVIDER_DATA = ("ruleset_data", "partition_data")
 S3_ENDPOINTS_VARIABLE = "MOTO_S3_CUSTOM_ENDPOINTS"
 """The setting moto's S3 URL table is made from (``moto.settings.get_s3_custom_endpoints``)."""
+
+
+class SharedProvider(NamedTuple):
+    """One shared ``EndpointProvider`` and what it was built from."""
+
+    ruleset: Any
+    partitions: Any
+    others: dict[str, Any]
+    """The other keywords of its construction (``excluded_params`` in newer botocore)."""
+    provider: Any
 
 
 def share_event_aliases() -> None:
@@ -68,39 +79,62 @@ def share_event_aliases() -> None:
 
 
 def share_endpoint_providers() -> None:
-    """Make botocore's clients of one endpoint rule set share one ``EndpointProvider``."""
+    """Make botocore's clients of one endpoint rule set share one ``EndpointProvider``.
+
+    botocore builds a provider with keywords only: the rule set's and the partitions' data
+    (shared by every loader of the process, :mod:`pytest_tutorial.aws_models`), and in newer
+    releases the parameters a service leaves out (``excluded_params``). Providers are shared
+    by the identity of the data and the value of every other keyword; a construction with
+    anything else (positional arguments, a value that cannot be hashed) builds its own.
+    """
     from botocore import regions
     from botocore.endpoint_provider import EndpointProvider
 
     built = regions.EndpointProvider
     if hasattr(built, _MARK) or built is not EndpointProvider:
         return  # done already, or another botocore (or another patch) builds them
-    providers: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+    providers: dict[tuple[Any, ...], SharedProvider] = {}
     lock = threading.Lock()
 
-    def shared(ruleset_data: Any, partition_data: Any) -> Any:
-        key = (id(ruleset_data), id(partition_data))
+    def shared(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        ruleset, partitions = kwargs.get("ruleset_data"), kwargs.get("partition_data")
+        others = {k: v for k, v in kwargs.items() if k not in _PROVIDER_DATA}
+        key: tuple[Any, ...] = (id(ruleset), id(partitions), *_comparable(others))
+        try:
+            hash(key)
+        except TypeError:
+            key = ()
+        if args or ruleset is None or partitions is None or not key:
+            return EndpointProvider(*args, **kwargs)
         with lock:
             known = providers.get(key)
             # The data is kept with its provider, so an id is never another object's.
-            if known is not None and known[0] is ruleset_data and known[1] is partition_data:
-                return known[2]
-        provider = EndpointProvider(ruleset_data=ruleset_data, partition_data=partition_data)
+            if known is not None and known.ruleset is ruleset and known.partitions is partitions:
+                return known.provider
+        provider = EndpointProvider(**kwargs)
         with lock:
             if len(providers) >= MOST_RULE_SETS:
                 providers.clear()
-            providers[key] = (ruleset_data, partition_data, provider)
+            providers[key] = SharedProvider(ruleset, partitions, others, provider)
         return provider
 
     class SharedEndpointProvider(EndpointProvider):  # type: ignore[misc]
         """An ``EndpointProvider`` whose construction hands out the rule set's shared one."""
 
-        def __new__(cls, ruleset_data: Any, partition_data: Any) -> Any:
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
             # An EndpointProvider, not one of this class: Python calls no __init__ on it.
-            return shared(ruleset_data, partition_data)
+            return shared(args, kwargs)
 
     setattr(SharedEndpointProvider, _MARK, providers)
     regions.EndpointProvider = SharedEndpointProvider
+
+
+def _comparable(keywords: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Keywords as a key: sets (botocore passes one as ``excluded_params``) as frozensets."""
+    return [
+        (name, frozenset(value) if isinstance(value, set) else value)
+        for name, value in sorted(keywords.items())
+    ]
 
 
 def load_s3_urls_once() -> None:

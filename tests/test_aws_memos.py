@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from pytest_tutorial import aws_memos
-from pytest_tutorial.aws_memos import remember_per_process
+from pytest_tutorial.aws_memos import SharedProvider, remember_per_process
 from pytest_tutorial.warm import warm_imports
 
 REGION = "us-east-1"
@@ -84,8 +84,10 @@ def test_a_shared_provider_resolves_as_a_new_one_does(
 ) -> None:
     remember_per_process()
     shared = _client("s3")._ruleset_resolver._provider
-    ruleset, partitions = _data_of(shared)
-    alone = EndpointProvider(ruleset_data=ruleset, partition_data=partitions)  # not shared
+    built = _built_from(shared)
+    alone = EndpointProvider(  # not a shared one: the class itself
+        ruleset_data=built.ruleset, partition_data=built.partitions, **built.others
+    )
     assert alone is not shared
     params = {
         "Region": region,
@@ -98,11 +100,11 @@ def test_a_shared_provider_resolves_as_a_new_one_does(
     assert _outcome(shared, params) == _outcome(alone, params)
 
 
-def _data_of(provider: EndpointProvider) -> tuple[Any, Any]:
-    """The rule set's and the partitions' data a shared provider was built from."""
-    for ruleset, partitions, known in getattr(regions.EndpointProvider, aws_memos._MARK).values():
-        if known is provider:
-            return ruleset, partitions
+def _built_from(provider: EndpointProvider) -> SharedProvider:
+    """What a shared provider was built from."""
+    for known in getattr(regions.EndpointProvider, aws_memos._MARK).values():
+        if known.provider is provider:
+            return cast(SharedProvider, known)
     raise AssertionError("the provider is not a shared one")
 
 

@@ -169,3 +169,14 @@ def test_the_warm_server_of_aws_runs_remembers_them() -> None:
     assert "pytest_tutorial.aws_memos" in imports
     assert imports.index("pytest_tutorial.aws_memos") > imports.index("moto.s3.urls")
     assert "pytest_tutorial.aws_memos" not in warm_imports(aws=False)
+
+
+def test_a_provider_built_another_way_is_its_own() -> None:
+    """Positional arguments (botocore passes keywords) build a provider as the class does."""
+    remember_per_process()
+    shared = _client("s3")._ruleset_resolver._provider
+    built = _built_from(shared)
+    own = regions.EndpointProvider(built.ruleset, built.partitions)
+    assert isinstance(own, EndpointProvider)
+    assert own is not shared
+    assert own is not regions.EndpointProvider(built.ruleset, built.partitions)

@@ -1,6 +1,6 @@
 """What botocore and moto work out again for every client or request, worked out once a process.
 
-Three results are pure functions of their inputs, yet each new client or request starts
+Four results are pure functions of their inputs, yet each new client or request starts
 without them, and a tutorial run makes hundreds of clients (a learner's tests typically make
 three a test, in each of ten runs):
 
@@ -8,6 +8,10 @@ three a test, in each of ten runs):
   table of aliases, and remembers the renaming in a dictionary of the client's own, so a new
   client works out every name again. Here every aliaser with the same table reads and fills
   one dictionary.
+- **Service models.** Each client wraps its service's parsed description in a
+  ``ServiceModel`` of its own, which resolves operations, shapes and error shapes lazily and
+  remembers them for that client only. Here the clients of a description share one model
+  (botocore never changes a model once built).
 - **Endpoint rule sets.** Each client builds an ``EndpointProvider`` from its service's rule
   set (about a millisecond for S3) and remembers its resolutions only for itself. Here the
   clients of a rule set share one provider, and with it the resolutions it remembers
@@ -27,31 +31,33 @@ this module expects is left as it is.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from pytest_tutorial.aws_models import share_parsed_models
+
 _MARK = "_pytest_tutorial_memos"
 """The attribute set on each patched class, holding what its instances share."""
-MOST_RULE_SETS = 64
-"""Shared endpoint providers kept before all are dropped (and built again as clients ask).
-botocore's loaders share their parsed rule sets (:mod:`pytest_tutorial.aws_models`), so a
-process has one per service it uses; the bound keeps a process that parses them again from
-growing."""
-_PROVIDER_DATA = ("ruleset_data", "partition_data")
+MOST_SHARED = 64
+"""Shared providers or models of one kind kept before all are dropped (and built again as
+clients ask). botocore's loaders share what they parsed (:mod:`pytest_tutorial.aws_models`),
+so a process has one of each per service it uses; the bound keeps a process that parses
+them again from growing."""
 S3_ENDPOINTS_VARIABLE = "MOTO_S3_CUSTOM_ENDPOINTS"
 """The setting moto's S3 URL table is made from (``moto.settings.get_s3_custom_endpoints``)."""
 
 
-class SharedProvider(NamedTuple):
-    """One shared ``EndpointProvider`` and what it was built from."""
+class SharedInstance(NamedTuple):
+    """One shared instance and what it was built from."""
 
-    ruleset: Any
-    partitions: Any
+    data: tuple[Any, ...]
+    """The arguments shared by identity (parsed data), kept so their ids stay theirs."""
     others: dict[str, Any]
-    """The other keywords of its construction (``excluded_params`` in newer botocore)."""
-    provider: Any
+    """The other arguments, by name (``excluded_params`` of a newer botocore's provider)."""
+    instance: Any
 
 
 def share_event_aliases() -> None:
@@ -79,61 +85,74 @@ def share_event_aliases() -> None:
 
 
 def share_endpoint_providers() -> None:
-    """Make botocore's clients of one endpoint rule set share one ``EndpointProvider``.
-
-    botocore builds a provider with keywords only: the rule set's and the partitions' data
-    (shared by every loader of the process, :mod:`pytest_tutorial.aws_models`), and in newer
-    releases the parameters a service leaves out (``excluded_params``). Providers are shared
-    by the identity of the data and the value of every other keyword; a construction with
-    anything else (positional arguments, a value that cannot be hashed) builds its own.
-    """
+    """Make botocore's clients of one endpoint rule set share one ``EndpointProvider``."""
     from botocore import regions
     from botocore.endpoint_provider import EndpointProvider
 
-    built = regions.EndpointProvider
-    if hasattr(built, _MARK) or built is not EndpointProvider:
-        return  # done already, or another botocore (or another patch) builds them
-    providers: dict[tuple[Any, ...], SharedProvider] = {}
+    if regions.EndpointProvider is EndpointProvider:  # not done yet, nor built another way
+        shared = sharing_subclass(EndpointProvider, ("ruleset_data", "partition_data"))
+        regions.EndpointProvider = shared
+
+
+def share_service_models() -> None:
+    """Make botocore's clients of one service description share one ``ServiceModel``."""
+    from botocore import client
+    from botocore.model import ServiceModel
+
+    if client.ServiceModel is ServiceModel:  # not done yet, nor built another way
+        client.ServiceModel = sharing_subclass(ServiceModel, ("service_description",))
+
+
+def sharing_subclass(cls: type, data: tuple[str, ...]) -> type:
+    """A subclass of ``cls`` whose construction hands out one shared instance of ``cls``.
+
+    Instances are shared by the identity of the ``data`` arguments (parsed data, never
+    changed once loaded) and the value of every other argument; a construction whose
+    arguments do not fit ``cls``, lack a data argument or cannot be hashed builds its own.
+    The instances are of ``cls`` itself, so Python calls no ``__init__`` on them again.
+    """
+    signature = inspect.signature(cls)  # its __init__'s, without self
+    instances: dict[tuple[Any, ...], SharedInstance] = {}
     lock = threading.Lock()
 
-    def shared(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        ruleset, partitions = kwargs.get("ruleset_data"), kwargs.get("partition_data")
-        others = {k: v for k, v in kwargs.items() if k not in _PROVIDER_DATA}
-        key: tuple[Any, ...] = (id(ruleset), id(partitions), *_comparable(others))
+    def construct(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            given = dict(signature.bind(*args, **kwargs).arguments)
+        except TypeError:
+            return cls(*args, **kwargs)  # raises as the class itself would
+        shared = tuple(given.pop(name, None) for name in data)
+        key = (*map(id, shared), *_comparable(given))
         try:
             hash(key)
         except TypeError:
-            key = ()
-        if args or ruleset is None or partitions is None or not key:
-            return EndpointProvider(*args, **kwargs)
+            return cls(*args, **kwargs)
+        if any(value is None for value in shared):
+            return cls(*args, **kwargs)
         with lock:
-            known = providers.get(key)
-            # The data is kept with its provider, so an id is never another object's.
-            if known is not None and known.ruleset is ruleset and known.partitions is partitions:
-                return known.provider
-        provider = EndpointProvider(**kwargs)
+            known = instances.get(key)
+            if known is not None and all(a is b for a, b in zip(known.data, shared, strict=True)):
+                return known.instance
+        instance = cls(*args, **kwargs)
         with lock:
-            if len(providers) >= MOST_RULE_SETS:
-                providers.clear()
-            providers[key] = SharedProvider(ruleset, partitions, others, provider)
-        return provider
+            if len(instances) >= MOST_SHARED:
+                instances.clear()
+            instances[key] = SharedInstance(shared, given, instance)
+        return instance
 
-    class SharedEndpointProvider(EndpointProvider):  # type: ignore[misc]
-        """An ``EndpointProvider`` whose construction hands out the rule set's shared one."""
+    def __new__(subclass: type, *args: Any, **kwargs: Any) -> Any:
+        return construct(args, kwargs)
 
-        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-            # An EndpointProvider, not one of this class: Python calls no __init__ on it.
-            return shared(args, kwargs)
-
-    setattr(SharedEndpointProvider, _MARK, providers)
-    regions.EndpointProvider = SharedEndpointProvider
+    namespace = {"__new__": __new__, "__doc__": f"Hands out shared {cls.__name__} instances."}
+    sharing = type(f"Shared{cls.__name__}", (cls,), namespace)
+    setattr(sharing, _MARK, instances)
+    return sharing
 
 
-def _comparable(keywords: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Keywords as a key: sets (botocore passes one as ``excluded_params``) as frozensets."""
+def _comparable(arguments: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Arguments as a key: sets (botocore passes one as ``excluded_params``) as frozensets."""
     return [
         (name, frozenset(value) if isinstance(value, set) else value)
-        for name, value in sorted(keywords.items())
+        for name, value in sorted(arguments.items())
     ]
 
 
@@ -165,8 +184,14 @@ def load_s3_urls_once() -> None:
 
 
 def remember_per_process() -> None:
-    """Share all three results, where botocore and moto are the versions this module knows."""
+    """Share all four results, where botocore and moto are the versions this module knows.
+
+    Models and providers are shared by the identity of the parsed data they are built
+    from, which :mod:`pytest_tutorial.aws_models` makes one per process.
+    """
+    share_parsed_models()
     share_event_aliases()
+    share_service_models()
     share_endpoint_providers()
     load_s3_urls_once()
 

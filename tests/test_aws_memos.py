@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 from typing import Any, cast
 
 import boto3
 import pytest
+from botocore import client as botocore_client
 from botocore import regions
 from botocore.endpoint_provider import EndpointProvider
 from botocore.hooks import EventAliaser
+from botocore.model import ServiceModel
 from botocore.utils import EVENT_ALIASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
 from pytest_tutorial import aws_memos
-from pytest_tutorial.aws_memos import SharedProvider, remember_per_process
+from pytest_tutorial.aws_memos import SharedInstance, remember_per_process
 from pytest_tutorial.warm import warm_imports
 
 REGION = "us-east-1"
@@ -85,8 +88,9 @@ def test_a_shared_provider_resolves_as_a_new_one_does(
     remember_per_process()
     shared = _client("s3")._ruleset_resolver._provider
     built = _built_from(shared)
+    ruleset, partitions = built.data
     alone = EndpointProvider(  # not a shared one: the class itself
-        ruleset_data=built.ruleset, partition_data=built.partitions, **built.others
+        ruleset_data=ruleset, partition_data=partitions, **built.others
     )
     assert alone is not shared
     params = {
@@ -100,11 +104,11 @@ def test_a_shared_provider_resolves_as_a_new_one_does(
     assert _outcome(shared, params) == _outcome(alone, params)
 
 
-def _built_from(provider: EndpointProvider) -> SharedProvider:
+def _built_from(provider: EndpointProvider) -> SharedInstance:
     """What a shared provider was built from."""
     for known in getattr(regions.EndpointProvider, aws_memos._MARK).values():
-        if known.provider is provider:
-            return cast(SharedProvider, known)
+        if known.instance is provider:
+            return cast(SharedInstance, known)
     raise AssertionError("the provider is not a shared one")
 
 
@@ -155,11 +159,13 @@ def test_importing_the_module_again_patches_nothing_twice(
     first import's patches and what they share."""
     remember_per_process()
     aliaser_init = EventAliaser.__init__
+    patched = (regions.EndpointProvider, botocore_client.ServiceModel)
     renamings = _client("sqs").meta.events._alias_name_cache
     provider = _client("s3")._ruleset_resolver._provider
     monkeypatch.delitem(sys.modules, "pytest_tutorial.aws_memos")
     importlib.import_module("pytest_tutorial.aws_memos")
     assert EventAliaser.__init__ is aliaser_init
+    assert (regions.EndpointProvider, botocore_client.ServiceModel) == patched
     assert _client("sqs").meta.events._alias_name_cache is renamings
     assert _client("s3")._ruleset_resolver._provider is provider
 
@@ -171,12 +177,29 @@ def test_the_warm_server_of_aws_runs_remembers_them() -> None:
     assert "pytest_tutorial.aws_memos" not in warm_imports(aws=False)
 
 
-def test_a_provider_built_another_way_is_its_own() -> None:
-    """Positional arguments (botocore passes keywords) build a provider as the class does."""
+def test_a_provider_is_shared_by_the_identity_of_its_data() -> None:
     remember_per_process()
     shared = _client("s3")._ruleset_resolver._provider
-    built = _built_from(shared)
-    own = regions.EndpointProvider(built.ruleset, built.partitions)
+    ruleset, partitions = _built_from(shared).data
+    same = regions.EndpointProvider(ruleset, partitions, **_built_from(shared).others)
+    assert same is shared  # positional or by keyword, the same arguments
+    other = copy.deepcopy(ruleset)  # equal, but another object: parsed again, say
+    own = regions.EndpointProvider(ruleset_data=other, partition_data=partitions)
     assert isinstance(own, EndpointProvider)
     assert own is not shared
-    assert own is not regions.EndpointProvider(built.ruleset, built.partitions)
+
+
+def test_clients_of_one_service_description_share_one_model() -> None:
+    remember_per_process()
+    first, second, other = _client("dynamodb"), _client("dynamodb"), _client("sqs")
+    model = first.meta.service_model
+    assert isinstance(model, ServiceModel)
+    assert second.meta.service_model is model
+    assert other.meta.service_model is not model
+    alone = ServiceModel(model._service_description, service_name="dynamodb")
+    assert alone is not model
+    for name in ("PutItem", "Query", "TransactWriteItems"):
+        shared_operation, own = model.operation_model(name), alone.operation_model(name)
+        assert shared_operation.input_shape.members.keys() == own.input_shape.members.keys()
+        assert shared_operation.idempotent_members == own.idempotent_members
+    assert [s.name for s in model.error_shapes] == [s.name for s in alone.error_shapes]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Any, cast
 
 import boto3
@@ -66,13 +67,23 @@ def test_an_aliaser_with_another_table_keeps_its_renamings_apart() -> None:
     assert other._alias_name_cache is not default._alias_name_cache
 
 
-def test_clients_of_one_rule_set_share_one_endpoint_provider() -> None:
+@pytest.mark.parametrize(
+    ("part", "kind"),
+    [
+        (lambda client: client._ruleset_resolver._provider, EndpointProvider),
+        (lambda client: client.meta.service_model, ServiceModel),
+    ],
+    ids=["endpoint provider", "service model"],
+)
+def test_clients_of_one_service_share_what_is_built_from_its_data(
+    part: Callable[[Any], Any], kind: type
+) -> None:
     remember_per_process()
     first, second, other = _client("s3"), _client("s3"), _client("sqs")
-    provider = first._ruleset_resolver._provider
-    assert isinstance(provider, EndpointProvider)
-    assert second._ruleset_resolver._provider is provider
-    assert other._ruleset_resolver._provider is not provider
+    shared = part(first)
+    assert type(shared) is kind
+    assert part(second) is shared
+    assert part(other) is not shared
 
 
 @settings(max_examples=40, deadline=None)
@@ -189,13 +200,9 @@ def test_a_provider_is_shared_by_the_identity_of_its_data() -> None:
     assert own is not shared
 
 
-def test_clients_of_one_service_description_share_one_model() -> None:
+def test_a_shared_model_describes_as_a_new_one_does() -> None:
     remember_per_process()
-    first, second, other = _client("dynamodb"), _client("dynamodb"), _client("sqs")
-    model = first.meta.service_model
-    assert isinstance(model, ServiceModel)
-    assert second.meta.service_model is model
-    assert other.meta.service_model is not model
+    model = _client("dynamodb").meta.service_model
     alone = ServiceModel(model._service_description, service_name="dynamodb")
     assert alone is not model
     for name in ("PutItem", "Query", "TransactWriteItems"):

@@ -121,12 +121,12 @@ def sharing_subclass(cls: type, data: tuple[str, ...]) -> type:
         except TypeError:
             return cls(*args, **kwargs)  # raises as the class itself would
         shared = tuple(given.pop(name, None) for name in data)
+        if any(value is None for value in shared):
+            return cls(*args, **kwargs)
         key = (*map(id, shared), *_comparable(given))
         try:
             hash(key)
         except TypeError:
-            return cls(*args, **kwargs)
-        if any(value is None for value in shared):
             return cls(*args, **kwargs)
         with lock:
             known = instances.get(key)

@@ -130,10 +130,10 @@ class AwsSandbox:
         from botocore.httpsession import URLLib3Session
 
         from pytest_tutorial.aws_memos import remember_per_process
-        from pytest_tutorial.aws_models import share_parsed_models
 
-        share_parsed_models()  # a session the learner's code makes reuses the parsed models
-        remember_per_process()  # and its clients what others worked out (aws_memos)
+        # A session the learner's code makes reuses the parsed models (aws_models), and its
+        # clients what other clients worked out (aws_memos).
+        remember_per_process()
 
         previous_session = boto3.DEFAULT_SESSION
         boto3.DEFAULT_SESSION = None  # one made earlier would keep the old environment

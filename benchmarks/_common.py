@@ -78,6 +78,11 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median wall time and the median CPU time of (wall, CPU) measurements."""
+    return median([wall for wall, _ in runs]), median([cpu for _, cpu in runs])
+
+
 def compile_bytecode(tree: Path = REPO) -> None:
     """Compile a source tree's package, as installing it does (``compileall``).
 

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import REPO, machine, median, timed_run, timed_run_with_cpu
+from _common import REPO, machine, medians, timed_run, timed_run_with_cpu
 
 TARGET_S = {"caching": 2.0, "batch_processor": 2.0, "object_store": 3.0}
 DEFAULT_TARGET_S = 4.0
@@ -74,8 +74,7 @@ def main() -> None:
         measured["fresh runs"].append(timed_run_with_cpu(fresh, cwd=REPO, accepted=(0,)))
     for label, pairs in measured.items():
         times = [wall for wall, _ in pairs]
-        middle = median(times)
-        cpu = median([seconds for _, seconds in pairs])
+        middle, cpu = medians(pairs)
         print(
             f"{label}: wall time over {runs} runs: median {middle:.2f} s (min "
             f"{min(times):.2f}, max {max(times):.2f}); CPU time (user + system, every "

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, machine, median, timed_run_with_cpu
+from _common import REPO, machine, median, medians, timed_run_with_cpu
 
 ROUND_TRIP_TARGET_US = 100.0
 RATIO_TARGET = 1.3
@@ -79,9 +79,7 @@ def main() -> None:
         for _ in range(arguments.runs):
             process.append(timed_run_with_cpu(RUN, cwd=cwd))
             worker.append(timed_run_with_cpu([*RUN, "--tutorial-isolation=worker"], cwd=cwd))
-    for what, index in (("wall", 0), ("CPU", 1)):
-        ours = median([run[index] for run in worker])
-        theirs = median([run[index] for run in process])
+    for what, ours, theirs in zip(("wall", "CPU"), medians(worker), medians(process), strict=True):
         print(
             f"caching reference, whole run, {what} time: process {theirs:.2f} s, worker "
             f"{ours:.2f} s (medians of {arguments.runs}), ratio {ours / theirs:.2f}x"

@@ -7,9 +7,9 @@ measured; the verdict is the ratio of the CPU medians, the steadier of the two o
 machine: the plugin's own cost is a few milliseconds of a run of some 500 to 800, and the
 wall times of the same command spread by more than that from one run to the next.
 With ``--instructions`` (valgrind installed) it also counts the instructions each side
-executes, once, under valgrind's callgrind with a fixed hash seed: the same count on every
-run of the same code, whatever else the machine does, so a difference of a fraction of a
-percent shows. Target: <= 1.03.
+executes, once, under valgrind's callgrind with a fixed hash seed: runs of the same code
+differ by a few hundred instructions in billions, whatever else the machine does, so a
+difference of a fraction of a percent shows. Target: <= 1.03.
 
     python benchmarks/idle_cost.py [--runs 20] [--instructions]
 """

@@ -99,21 +99,21 @@ def main() -> None:
             else None
         )
     print(f"suite: 200 trivial tests, {runs} runs per side, interleaved")
-    for figure, a, b in zip(
-        ("wall time", "CPU time"), medians(with_plugin), medians(without), strict=True
-    ):
+    mine, theirs = medians(with_plugin), medians(without)
+    for figure, a, b in zip(("wall time", "CPU time"), mine, theirs, strict=True):
         print(
             f"{figure}: median {a * 1000:.1f} ms with the plugin installed, "
             f"{b * 1000:.1f} ms with -p no:tutorial: ratio {a / b:.3f}"
         )
-    ratio = medians(with_plugin)[1] / medians(without)[1]
+    ratio = mine[1] / theirs[1]
     verdict = "MET" if ratio <= TARGET else "MISSED"
     print(f"CPU ratio: {ratio:.3f} (target <= {TARGET}) -> {verdict}")
     if counted is not None:
-        mine, theirs = counted
+        counted_mine, counted_theirs = counted
         print(
-            f"instructions: {mine:,} with the plugin installed, {theirs:,} with -p no:tutorial: "
-            f"ratio {mine / theirs:.4f} ({(mine - theirs) / 1e6:+.1f} million)"
+            f"instructions: {counted_mine:,} with the plugin installed, {counted_theirs:,} "
+            f"with -p no:tutorial: ratio {counted_mine / counted_theirs:.4f} "
+            f"({(counted_mine - counted_theirs) / 1e6:+.1f} million)"
         )
 
 

@@ -67,6 +67,7 @@ class Script:
 
 
 def _whole_tutorial(tutorial: str, limit: float) -> Script:
+    """``whole_tutorial.py`` for ``tutorial``: its rerun and its first run, each <= ``limit``."""
     return Script(
         ("whole_tutorial.py", "--tutorial", tutorial, "--runs", "7"),
         (
@@ -134,8 +135,8 @@ SCRIPTS = (
 )
 
 
-def _run(script: Script, out: Path, number: int) -> tuple[str, float]:
-    """Run ``script``, keep its output in ``out``; its output and wall seconds."""
+def _run(script: Script, out: Path, number: int) -> tuple[str, float, Path]:
+    """Run ``script``; its output, its wall seconds and the file in ``out`` that keeps it."""
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
     completed = subprocess.run(
@@ -150,10 +151,11 @@ def _run(script: Script, out: Path, number: int) -> tuple[str, float]:
     elapsed = time.perf_counter() - started
     name = re.sub(r"[^\w.-]+", "-", script.label)
     output = completed.stdout + completed.stderr
-    (out / f"{number:02d}-{name}.txt").write_text(output, encoding="utf-8")
     if completed.returncode != 0:
-        output += f"\n(exit status {completed.returncode})"
-    return output, elapsed
+        output += f"\n(the script exited with status {completed.returncode})\n"
+    kept = out / f"{number:02d}-{name}.txt"
+    kept.write_text(output, encoding="utf-8")
+    return output, elapsed, kept
 
 
 def _figure(target: Target, output: str) -> float | None:
@@ -175,22 +177,22 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"each script's output: {out}", flush=True)
     window_start = time.strftime("%Y-%m-%d %H:%M")
-    rows: list[tuple[Target, float | None]] = []
+    rows: list[tuple[Target, float | None, Path]] = []
     for number, script in enumerate(scripts, start=1):
-        output, elapsed = _run(script, out, number)
+        output, elapsed, kept = _run(script, out, number)
         print(f"  {time.strftime('%H:%M:%S')} {script.label} ({elapsed:.0f} s)", flush=True)
-        rows.extend((target, _figure(target, output)) for target in script.targets)
+        rows.extend((target, _figure(target, output), kept) for target in script.targets)
     after = start_up_calibration()
     print(
         f"window {window_start} to {time.strftime('%H:%M')}; start-up calibration at its end "
         f"{after * 1000:.0f} ms"
     )
-    width = max(len(target.name) for target, _ in rows)
+    width = max(len(target.name) for target, _, _ in rows)
     missed = 0
-    for target, figure in rows:
+    for target, figure, kept in rows:
         if figure is None:
             missed += 1
-            shown, verdict = "no figure in the script's output", "missed"
+            shown, verdict = "no figure", f"missed (its script's output: {kept})"
         else:
             shown, verdict = f"{figure:g}{target.unit}", target.verdict(figure)
             missed += verdict == "missed"

@@ -1,7 +1,7 @@
 """Every speed target of the performance work, measured one script after another.
 
 The targets are met when each is met in one window on one machine; this runs the scripts
-that measure them back to back (about 25 minutes on the project's 2-core machine), keeps
+that measure them back to back (about 16 minutes on the project's 2-core machine), keeps
 each script's whole output in a folder, and prints one table: each target, its figure and
 whether it is met. The start-up calibration (:func:`_common.start_up_calibration`) is
 measured before the first script and after the last: a window whose calibration moved a

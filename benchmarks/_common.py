@@ -106,8 +106,12 @@ def suite_environment() -> dict[str, str]:
     ``PYTHONDONTWRITEBYTECODE``: the suite writes bytecode, as on a developer's machine, so
     pytest keeps its rewrites of the check modules that each in-process tutorial run imports.
     """
-    hidden = ("PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")
-    return {key: value for key, value in os.environ.items() if key not in hidden}
+    return environment_without("PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE")
+
+
+def environment_without(*names: str) -> dict[str, str]:
+    """This process's environment less the variables ``names``, for a script's children."""
+    return {key: value for key, value in os.environ.items() if key not in names}
 
 
 CALIBRATION_IMPORTS = "import pytest, hypothesis, fakeredis, boto3, moto"
@@ -128,9 +132,7 @@ def start_up_calibration(runs: int = CALIBRATION_RUNS) -> float:
         subprocess.run(
             [sys.executable, "-c", CALIBRATION_IMPORTS],
             check=True,
-            env={
-                key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"
-            },
+            env=environment_without("PYTHONDONTWRITEBYTECODE"),
             stdin=subprocess.DEVNULL,
         )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -17,7 +17,6 @@ learner's machine, where pytest keeps its rewrites of the check modules.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import REPO, machine, start_up_calibration
+from _common import REPO, environment_without, machine, start_up_calibration
 
 BENCHMARKS = REPO / "benchmarks"
 
@@ -137,12 +136,11 @@ SCRIPTS = (
 
 def _run(script: Script, out: Path, number: int) -> tuple[str, float, Path]:
     """Run ``script``; its output, its wall seconds and the file in ``out`` that keeps it."""
-    environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, str(BENCHMARKS / script.arguments[0]), *script.arguments[1:]],
         cwd=REPO,
-        env=environment,
+        env=environment_without("PYTHONDONTWRITEBYTECODE"),
         capture_output=True,
         text=True,
         check=False,

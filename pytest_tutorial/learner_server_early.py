@@ -11,8 +11,10 @@ it (servers are shared by kind) instead of starting another.
 Nothing is asked for when the runs may not happen (a selection, ``--collect-only``, ``-n``),
 when ``watch`` keeps a server for the runs of every save (:data:`SHARED_SERVER_VARIABLE`),
 when the solution has no ``tests`` folder or cannot be found (the activation reports that),
-or when a plugin will put a grader's launcher in the stash (the grader forks the server from
-its job slot's warm process, as a learner process). When the solution's code uses AWS the
+when a plugin will put a grader's launcher in the stash (the grader forks the server from
+its job slot's warm process, as a learner process), or when the process gives up root only
+once the checks are collected (a grading child that runs the submission in its own process:
+a server started sooner would keep root). When the solution's code uses AWS the
 server starts before the tutorial's sandbox is set, so it starts in the sandbox's
 environment (:func:`~pytest_tutorial.aws_sandbox.sandboxed_environment`: fake credentials,
 dead proxies, no learner profile); each run gets the run's whole environment in any case.
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tutorial.isolation.launcher import PROVIDES_LAUNCHER
+from pytest_tutorial.isolation.launcher import learner_processes_wait
 from pytest_tutorial.learner_layout import TESTS_FOLDER, solution_layout
 from pytest_tutorial.learner_model import LearnerTestsError
 from pytest_tutorial.learner_tests import (
@@ -64,8 +66,7 @@ def _solution_needing_a_server(early_config: pytest.Config, name: str) -> Path |
         return None
     if os.environ.get(SHARED_SERVER_VARIABLE):
         return None  # watch keeps a server warm for every save's runs: nothing to start
-    plugins = early_config.pluginmanager.get_plugins()
-    if any(getattr(plugin, PROVIDES_LAUNCHER, False) for plugin in plugins):
+    if learner_processes_wait(early_config.pluginmanager):
         return None
     solution, _ = solution_folder(early_config, name)
     return solution if (solution / TESTS_FOLDER).is_dir() else None

@@ -78,6 +78,27 @@ def pytest_cmdline_main(config):
     config.stash[LAUNCHER_KEY] = PlainLauncher()
 """
 
+ROOT_UNTIL_SEALED = '''
+"""As grade's child that runs the submission in its own process: it gives up root at the
+end of collection (first of the hooks), where this records whether the runs' server was
+started, or being started, already."""
+import os
+import threading
+
+import pytest
+
+from pytest_tutorial import learner_tests
+
+seals_after_collection = True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session):
+    starting = any(t.name.startswith("learner-tests-warm") for t in threading.enumerate())
+    with open(os.path.join(os.path.dirname(__file__), "sealed.txt"), "w") as sealed:
+        sealed.write(str(starting or bool(learner_tests._servers)))
+'''
+
 
 @pytest.fixture(autouse=True)
 def no_server_from_an_earlier_test() -> None:
@@ -130,6 +151,22 @@ def test_with_a_launcher_the_server_waits_for_the_session_start(
     options = ("-p", "plain_launcher", "-p", "probe_warm_start")
     run = run_tutorial("caching", *options, solution=folder)
     assert not probe()
+    assert run.status("tests") == "passed"
+
+
+def test_a_child_that_gives_up_root_after_collection_starts_the_server_after_it(
+    pytester: pytest.Pytester,
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    probe: Callable[[], bool],
+) -> None:
+    """A server started sooner would keep root, whose runs could not write their folders."""
+    pytester.makepyfile(root_until_sealed=ROOT_UNTIL_SEALED)
+    folder = copy_solution("reference_solutions", "caching")
+    options = ("-p", "root_until_sealed", "-p", "probe_warm_start")
+    run = run_tutorial("caching", *options, solution=folder)
+    assert not probe()
+    assert (pytester.path / "sealed.txt").read_text() == "False"
     assert run.status("tests") == "passed"
 
 
@@ -203,8 +240,9 @@ def test_the_runs_server_is_asked_for_once_the_options_are_known(
     [
         (("-k", "round_trip"), "caching"),  # a selection
         (("-p", "plain_launcher"), "caching"),  # the grader's launcher starts it
+        (("-p", "root_until_sealed"), "caching"),  # it starts once root is given up
     ],
-    ids=["selection", "launcher"],
+    ids=["selection", "launcher", "root-until-sealed"],
 )
 def test_no_server_is_asked_for_early_where_it_must_not_start_then(
     pytester: pytest.Pytester,
@@ -214,7 +252,7 @@ def test_no_server_is_asked_for_early_where_it_must_not_start_then(
     options: tuple[str, ...],
     tutorial: str,
 ) -> None:
-    pytester.makepyfile(plain_launcher=PLAIN_LAUNCHER)
+    pytester.makepyfile(plain_launcher=PLAIN_LAUNCHER, root_until_sealed=ROOT_UNTIL_SEALED)
     pytester.syspathinsert()
     folder = copy_solution("reference_solutions", tutorial)
     run_tutorial(tutorial, *options, solution=folder)

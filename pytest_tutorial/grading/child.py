@@ -104,6 +104,8 @@ def _run(args: ChildArgs) -> NoReturn:
         plugins: list[object] = [streamer]
         if args.in_workers and args.mode is ChildMode.GRADE:
             plugins.append(_LearnerProcesses(args))
+        if _drops_root_at_seal(args):
+            plugins.append(_RootUntilSealed())
         code = pytest.main(_pytest_args(args, solution), plugins=plugins)
         streamer.emit(stream.DONE, exit_code=int(code), scratch_free=_free_bytes(args.scratch))
     except BaseException:
@@ -220,7 +222,8 @@ def _seal(args: ChildArgs) -> None:
                 path.unlink(missing_ok=True)
         for cache in [*args.feed_root.rglob("__pycache__")]:
             shutil.rmtree(cache, ignore_errors=True)
-    if args.drop_uid is not None and os.geteuid() == 0 and not args.in_workers:
+    if _drops_root_at_seal(args):
+        assert args.drop_uid is not None
         uid = args.drop_uid
         # Deepest first: once a private folder is the uid's, root can no longer enter it.
         kept = args.scratch / REFERENCE_ROOT  # read-only inside the sandbox, on purpose
@@ -229,6 +232,28 @@ def _seal(args: ChildArgs) -> None:
             if path != kept and not path.is_relative_to(kept):
                 os.lchown(path, uid, uid)
         sandbox.drop_to(uid)
+
+
+def _drops_root_at_seal(args: ChildArgs) -> bool:
+    """Whether the child, running the submission in its own process, gives up root at the seal."""
+    return (
+        args.mode is ChildMode.GRADE
+        and args.drop_uid is not None
+        and os.geteuid() == 0
+        and not args.in_workers
+    )
+
+
+class _RootUntilSealed:
+    """A plugin of the child that keeps root until the checks are collected (:func:`_seal`).
+
+    The learner's test runs fork from a warm server that would otherwise start while pytest
+    configures: started as root it would run the learner's tests as root, and root in the
+    sandbox cannot write the runs' folders once they are the slot uid's, so every run would
+    fail. The server starts with the runs instead, after the seal.
+    """
+
+    seals_after_collection = True  # isolation.launcher.SEALS_AFTER_COLLECTION
 
 
 class _LearnerProcesses:

@@ -80,6 +80,10 @@ LAUNCHER_KEY = pytest.StashKey["Launcher"]()
 PROVIDES_LAUNCHER = "provides_launcher"
 """The attribute, true, of a plugin that will put a launcher in the stash: nothing may start
 a learner process plainly before it has (:mod:`pytest_tutorial.learner_server_early`)."""
+SEALS_AFTER_COLLECTION = "seals_after_collection"
+"""The attribute, true, of a plugin that gives up root once the checks are collected
+(``grade``'s child running the submission in its own process): a learner process started
+before then would keep root, so none starts until collection ends."""
 GRADING_REFERENCE_KEY = pytest.StashKey[Path]()
 """Where ``grade``'s child puts the reference solution it was given, which the relative
 performance target compares with (its worker is the trusted side's, not the learner's)."""
@@ -87,6 +91,18 @@ GRADING_BUGS_KEY = pytest.StashKey[Path]()
 """Where ``grade``'s child finds the tutorial's bug modules, built once for the batch by the
 parent and fed to it (:mod:`pytest_tutorial.tutorial_bugs`), kept as a tutorial run keeps
 them."""
+
+
+def learner_processes_wait(plugins: pytest.PytestPluginManager) -> bool:
+    """Whether a plugin says no learner process may start plainly yet.
+
+    One will put a launcher in the stash (:data:`PROVIDES_LAUNCHER`), or the process gives
+    up root at the end of collection (:data:`SEALS_AFTER_COLLECTION`).
+    """
+    return any(
+        getattr(plugin, PROVIDES_LAUNCHER, False) or getattr(plugin, SEALS_AFTER_COLLECTION, False)
+        for plugin in plugins.get_plugins()
+    )
 
 
 def launcher_of(config: pytest.Config) -> Launcher | None:

@@ -9,6 +9,7 @@ import importlib
 import json
 import pkgutil
 import shutil
+import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from pytest_tutorial.report import SCHEMA_PATH
 
 if TYPE_CHECKING:
     from pytest_tutorial.isolation.remote import Worker
+    from pytest_tutorial.warm import WarmServer
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -243,14 +245,73 @@ def copy_solution(pytester: pytest.Pytester) -> Callable[[str, str], Path]:
     return copy
 
 
+class SharedLearnerServer:
+    """One warm server for the learner-tests runs of this process's in-process tutorial runs.
+
+    As ``watch`` keeps one for every save (:data:`~pytest_tutorial.learner_tests.
+    SHARED_SERVER_VARIABLE`): otherwise each run whose solution has tests starts its own,
+    about half a second of CPU, some sixty times in the slow tier. It serves the runs whose
+    code does not use AWS (each run's server is of one kind); it starts on first use and
+    again when a test's run ended it. A test marked ``own_learner_server`` runs as a
+    learner's run does, starting its own.
+    """
+
+    def __init__(self) -> None:
+        self._folder = Path(tempfile.mkdtemp(prefix="suite-learner-server-"))
+        self._socket = self._folder / "learner-tests.sock"
+        self._server: WarmServer | None = None
+
+    def setting(self) -> str | None:
+        """The variable's value naming the running server, or None when it cannot start."""
+        from pytest_tutorial.learner_model import Layout
+        from pytest_tutorial.learner_tests import shared_server_setting, start_shared_server
+
+        if self._server is None or not self._server.alive:
+            self.close()
+            self._socket.unlink(missing_ok=True)
+            layout = Layout(self._folder, "solution", ("tests",), hypothesis=True)
+            self._server = start_shared_server(layout, self._socket)
+        if self._server is None:
+            return None
+        return shared_server_setting(self._socket, aws=False)
+
+    def close(self) -> None:
+        """End the server, if it runs."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+
+@pytest.fixture(scope="session")
+def shared_learner_server() -> Iterator[SharedLearnerServer]:
+    """This process's :class:`SharedLearnerServer`, ended with the session."""
+    shared = SharedLearnerServer()
+    yield shared
+    shared.close()
+    shutil.rmtree(shared._folder, ignore_errors=True)
+
+
 @pytest.fixture
-def run_tutorial(pytester: pytest.Pytester) -> RunTutorial:
+def run_tutorial(
+    pytester: pytest.Pytester,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> RunTutorial:
     """Run ``pytest --tutorial=NAME`` in the pytester folder and return its validated report.
 
+    Its learner-tests runs fork from :class:`SharedLearnerServer` unless the test is marked
+    ``own_learner_server`` (a run in a fresh process starts its own in any case).
     An in-process run can leave the solution's abandoned coroutines behind (a buggy variant
     that builds its calls and stops awaiting them when a check times out); whichever later
     garbage collection frees them, their "never awaited" warning is ignored (``pyproject.toml``).
     """
+    from pytest_tutorial.learner_tests import SHARED_SERVER_VARIABLE
+
+    if request.node.get_closest_marker("own_learner_server") is None:
+        shared: SharedLearnerServer = request.getfixturevalue("shared_learner_server")
+        setting = shared.setting()
+        if setting is not None:
+            monkeypatch.setenv(SHARED_SERVER_VARIABLE, setting)
 
     def run(
         name: str, *args: str, solution: Path | str | None = None, fresh_process: bool = False
@@ -264,7 +325,9 @@ def run_tutorial(pytester: pytest.Pytester) -> RunTutorial:
         if solution is not None:
             options.append(f"{SOLUTION}={solution}")
         if fresh_process:
-            result = pytester.runpytest_subprocess(*options)
+            with monkeypatch.context() as patch:
+                patch.delenv(SHARED_SERVER_VARIABLE, raising=False)
+                result = pytester.runpytest_subprocess(*options)
         else:
             result = pytester.runpytest(*options)
         assert report_path.is_file(), f"no report written:\n{result.stdout.str()}"

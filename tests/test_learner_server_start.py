@@ -25,7 +25,7 @@ from pytest_tutorial import learner_tests
 from pytest_tutorial.learner_model import Layout
 from tests.conftest import RunTutorial
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.own_learner_server]
 
 PROBE = '''
 """Whether the runs' server was started, or being started, when every plugin had been

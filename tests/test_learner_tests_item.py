@@ -216,6 +216,7 @@ def test_a_test_that_fails_everywhere_hides_no_bug_the_others_catch(
     assert result[CATCH]["status"] == "passed", result[CATCH]["message"]
 
 
+@pytest.mark.own_learner_server
 def test_a_runs_process_that_cannot_start_is_said_to_be_the_harnesss_problem(
     run_tutorial: RunTutorial,
     copy_solution: Callable[..., Path],

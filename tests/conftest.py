@@ -248,12 +248,12 @@ def copy_solution(pytester: pytest.Pytester) -> Callable[[str, str], Path]:
 class SharedLearnerServer:
     """One warm server for the learner-tests runs of this process's in-process tutorial runs.
 
-    As ``watch`` keeps one for every save (:data:`~pytest_tutorial.learner_tests.
-    SHARED_SERVER_VARIABLE`): otherwise each run whose solution has tests starts its own,
-    about half a second of CPU, some sixty times in the slow tier. It serves the runs whose
-    code does not use AWS (each run's server is of one kind); it starts on first use and
-    again when a test's run ended it. A test marked ``own_learner_server`` runs as a
-    learner's run does, starting its own.
+    Named to each run by ``PYTEST_TUTORIAL_LEARNER_SERVER``, as ``watch`` names its own to
+    every save's run: otherwise each run whose solution has tests starts its own (imports,
+    a warm-up run, hypothesis' look at the modules), some sixty times in the slow tier. It
+    serves the runs whose code does not use AWS (a server is of one kind); it starts on
+    first use and again when a test's run ended it. A test marked ``own_learner_server``
+    runs as a learner's run does, starting its own.
     """
 
     def __init__(self) -> None:
@@ -281,14 +281,18 @@ class SharedLearnerServer:
             self._server.close()
             self._server = None
 
+    def remove(self) -> None:
+        """End the server and remove its folder."""
+        self.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
 def shared_learner_server() -> Iterator[SharedLearnerServer]:
-    """This process's :class:`SharedLearnerServer`, ended with the session."""
+    """This process's :class:`SharedLearnerServer`, removed with the session."""
     shared = SharedLearnerServer()
     yield shared
-    shared.close()
-    shutil.rmtree(shared._folder, ignore_errors=True)
+    shared.remove()
 
 
 @pytest.fixture

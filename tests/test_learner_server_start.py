@@ -6,8 +6,10 @@ so it is asked for as soon as the command line is read (``pytest_load_initial_co
 finds it; not at the session's start. A selection of checks (``-k``) may leave the runs
 out: then it does not start at all. Under ``grade`` the launcher, in the stash before any
 plugin is configured, asks for it at the session's start (forked by the job slot's warm
-process). A solution whose code uses AWS gets it early too, started in the AWS sandbox's
-environment, which the run sets only later.
+process); a grading child that gives up root once the checks are collected starts it with
+the runs, after that. A solution whose code uses AWS gets it early too, started in the AWS
+sandbox's environment, which the run sets only later. These runs start their own server,
+not the suite's shared one (``own_learner_server``).
 """
 
 from __future__ import annotations

@@ -254,3 +254,26 @@ def test_a_runs_process_that_cannot_start_is_said_to_be_the_harnesss_problem(
         assert "RuntimeError: this install is broken (while warming up)" in message
         assert "pip install pytest-tutorial" in message
     assert len(starts) == 1
+
+
+def test_a_fault_of_the_harness_while_running_the_tests_is_said_to_be_its_own(
+    run_tutorial: RunTutorial,
+    copy_solution: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unexpected error in the thread that makes the runs reaches the checks as the
+    harness's fault, not as a verdict on the tests or the tutorial, and no traceback."""
+
+    def broken_run(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a fault of the harness")
+
+    monkeypatch.setattr(WarmServer, "run", broken_run)
+    folder = copy_solution("reference_solutions", "caching", to="unjudged")
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    result = checks(run)
+    for check in (PASS, CATCH):
+        message = result[check]["message"]
+        assert "the harness failed while running your tests (RuntimeError: a fault" in message
+        assert "not of your tests" in message
+    assert "Traceback" not in run.result.stdout.str()
+    assert "UnhandledThreadException" not in run.result.stdout.str()

@@ -81,6 +81,17 @@ def checks(run: TutorialRun) -> dict[str, dict[str, Any]]:
     return {c["id"].rsplit("::", 1)[-1]: c for c in run.items["tests"]["checks"]}
 
 
+def own_tests_messages(
+    run_tutorial: RunTutorial, copy_solution: Callable[..., Path]
+) -> tuple[TutorialRun, list[str]]:
+    """A run of the two ``tests`` checks against a copy of the caching reference, and their
+    messages."""
+    folder = copy_solution("reference_solutions", "caching", to="unjudged")
+    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
+    result = checks(run)
+    return run, [result[check]["message"] for check in (PASS, CATCH)]
+
+
 def with_tests(
     copy_solution: Callable[..., Path], base: str, name: str, to: str, tests: str | None
 ) -> Path:
@@ -245,11 +256,8 @@ def test_a_runs_process_that_cannot_start_is_said_to_be_the_harnesss_problem(
 
     monkeypatch.setattr(WarmServer, "start", counted_start)
     learner_tests.stop_all()  # no server of an earlier test is reused
-    folder = copy_solution("reference_solutions", "caching", to="unjudged")
-    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
-    result = checks(run)
-    for check in (PASS, CATCH):
-        message = result[check]["message"]
+    _, messages = own_tests_messages(run_tutorial, copy_solution)
+    for message in messages:
         assert "could not start the process that runs your tests, so they were not" in message
         assert "RuntimeError: this install is broken (while warming up)" in message
         assert "pip install pytest-tutorial" in message
@@ -268,11 +276,8 @@ def test_a_fault_of_the_harness_while_running_the_tests_is_said_to_be_its_own(
         raise RuntimeError("a fault of the harness")
 
     monkeypatch.setattr(WarmServer, "run", broken_run)
-    folder = copy_solution("reference_solutions", "caching", to="unjudged")
-    run = run_tutorial("caching", "-k", "own_tests", solution=folder)
-    result = checks(run)
-    for check in (PASS, CATCH):
-        message = result[check]["message"]
+    run, messages = own_tests_messages(run_tutorial, copy_solution)
+    for message in messages:
         assert "the harness failed while running your tests (RuntimeError: a fault" in message
         assert "not of your tests" in message
     assert "Traceback" not in run.result.stdout.str()

@@ -104,7 +104,7 @@ def _run(args: ChildArgs) -> NoReturn:
         plugins: list[object] = [streamer]
         if args.in_workers and args.mode is ChildMode.GRADE:
             plugins.append(_LearnerProcesses(args))
-        if _drops_root_at_seal(args):
+        if _uid_taken_at_seal(args) is not None:
             plugins.append(_RootUntilSealed())
         code = pytest.main(_pytest_args(args, solution), plugins=plugins)
         streamer.emit(stream.DONE, exit_code=int(code), scratch_free=_free_bytes(args.scratch))
@@ -222,9 +222,8 @@ def _seal(args: ChildArgs) -> None:
                 path.unlink(missing_ok=True)
         for cache in [*args.feed_root.rglob("__pycache__")]:
             shutil.rmtree(cache, ignore_errors=True)
-    if _drops_root_at_seal(args):
-        assert args.drop_uid is not None
-        uid = args.drop_uid
+    uid = _uid_taken_at_seal(args)
+    if uid is not None:
         # Deepest first: once a private folder is the uid's, root can no longer enter it.
         kept = args.scratch / REFERENCE_ROOT  # read-only inside the sandbox, on purpose
         paths = [args.scratch, *args.scratch.rglob("*")]
@@ -234,14 +233,14 @@ def _seal(args: ChildArgs) -> None:
         sandbox.drop_to(uid)
 
 
-def _drops_root_at_seal(args: ChildArgs) -> bool:
-    """Whether the child, running the submission in its own process, gives up root at the seal."""
-    return (
-        args.mode is ChildMode.GRADE
-        and args.drop_uid is not None
-        and os.geteuid() == 0
-        and not args.in_workers
-    )
+def _uid_taken_at_seal(args: ChildArgs) -> int | None:
+    """The uid the child gives up root for at the seal, or None when it keeps its uid.
+
+    Only a child that runs the submission in its own process, as root, drops it there.
+    """
+    if args.mode is not ChildMode.GRADE or args.in_workers or os.geteuid() != 0:
+        return None
+    return args.drop_uid
 
 
 class _RootUntilSealed:

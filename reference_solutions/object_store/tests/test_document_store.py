@@ -1,17 +1,20 @@
 """Tests for the reference ``document_store``: what a strong learner would write.
 
-Every test gets the ``aws`` fixture: a fresh mocked account (moto's ``mock_aws``) with the
-bucket, table and queue, so tests share nothing, pass in any order, and need neither an AWS
-account nor the network. ``Aws.inject`` makes calls fail the way AWS does (throttling,
-AccessDenied) through a ``before-call`` hook on the client, the mechanism botocore's own
-Stubber uses.
+Every test gets the ``aws`` fixture: moto's backends reset, then the bucket, table and queue
+made afresh, so tests share no AWS state, pass in any order, and need neither an AWS account
+nor the network. The mock (``mock_aws``) and the three clients are made once for the
+session: a botocore client takes a few milliseconds to make, and three of them a test were
+half of its set-up. A hook a test adds to a client goes through ``Aws.on``, which removes it
+when the test ends, so the next test gets the clients as they were made. ``Aws.inject``
+makes calls fail the way AWS does (throttling, AccessDenied) through a ``before-call`` hook
+on the client, the mechanism botocore's own Stubber uses.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,6 +42,8 @@ class Aws:
     sqs: Any
     queue_url: str
     sleeps: list[float] = field(default_factory=list)
+    hooks: list[tuple[Any, str, Callable[..., Any]]] = field(default_factory=list)
+    """The hooks this test added (client, event, handler), removed when it ends."""
 
     def store(self, **overrides: Any) -> DocumentStore:
         """A DocumentStore on these clients; its sleeps are recorded, never waited."""
@@ -53,6 +58,17 @@ class Aws:
         }
         options.update(overrides)
         return DocumentStore(**options)
+
+    def on(self, client: Any, event: str, handler: Callable[..., Any]) -> None:
+        """Call ``handler`` on ``client``'s ``event`` until this test ends."""
+        client.meta.events.register(event, handler)
+        self.hooks.append((client, event, handler))
+
+    def remove_hooks(self) -> None:
+        """Remove every hook this test added: the clients serve the next test as made."""
+        for client, event, handler in reversed(self.hooks):
+            client.meta.events.unregister(event, handler)
+        self.hooks.clear()
 
     def inject(
         self, client: Any, operation: str, code: str, status: int = 400, times: int = 1
@@ -74,14 +90,14 @@ class Aws:
             return AWSResponse(None, status, {}, None), parsed
 
         service = client.meta.service_model.service_id.hyphenize()
-        client.meta.events.register(f"before-call.{service}.{operation}", fail)
+        self.on(client, f"before-call.{service}.{operation}", fail)
         return attempts
 
     def record_calls(self) -> list[str]:
         """From now on, record the operation name of every call the three clients make."""
         calls: list[str] = []
         for client in (self.s3, self.dynamodb, self.sqs):
-            client.meta.events.register("before-call", lambda model, **_: calls.append(model.name))
+            self.on(client, "before-call", lambda model, **_: calls.append(model.name))
         return calls
 
     def events(self) -> list[dict[str, Any]]:
@@ -90,30 +106,52 @@ class Aws:
         return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
 
 
+@dataclass
+class Account:
+    """The session's mock and the clients every test uses."""
+
+    mock: Any
+    s3: Any
+    dynamodb: Any
+    sqs: Any
+
+
+@pytest.fixture(scope="session")
+def account() -> Iterator[Account]:
+    """One mocked AWS for the session, and its clients; no real AWS involved."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        with mock_aws() as mock:
+            config = Config(signature_version="s3v4", retries={"total_max_attempts": 1})
+            yield Account(
+                mock,
+                SESSION.client("s3", config=config),
+                SESSION.client("dynamodb", config=config),
+                SESSION.client("sqs", config=config),
+            )
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    """A fresh mocked account with the bucket, table and queue; no real AWS involved."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        config = Config(signature_version="s3v4", retries={"total_max_attempts": 1})
-        s3 = SESSION.client("s3", config=config)
-        dynamodb = SESSION.client("dynamodb", config=config)
-        sqs = SESSION.client("sqs", config=config)
-        s3.create_bucket(Bucket=BUCKET)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "owner", "KeyType": "HASH"},
-                {"AttributeName": "name", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "owner", "AttributeType": "S"},
-                {"AttributeName": "name", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
-        yield Aws(s3, dynamodb, sqs, queue_url)
+def aws(account: Account) -> Iterator[Aws]:
+    """A fresh account: moto's backends reset, then the bucket, table and queue made."""
+    account.mock.reset()
+    s3, dynamodb, sqs = account.s3, account.dynamodb, account.sqs
+    s3.create_bucket(Bucket=BUCKET)
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "owner", "KeyType": "HASH"},
+            {"AttributeName": "name", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "owner", "AttributeType": "S"},
+            {"AttributeName": "name", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    made = Aws(s3, dynamodb, sqs, sqs.create_queue(QueueName=QUEUE)["QueueUrl"])
+    yield made
+    made.remove_hooks()
 
 
 def test_put_then_get_round_trips_the_metadata(aws: Aws) -> None:

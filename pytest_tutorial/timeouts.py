@@ -13,7 +13,10 @@ left, each time raising :class:`StillRunning`: hypothesis catches ``pytest.fail.
 as a failing example and goes on shrinking (minutes, when every example runs into the same
 slow path), and a learner's ``except BaseException`` may swallow one alarm, but not every
 one. ``StillRunning`` is no failure to hypothesis, so it leaves at once; the block's exit
-turns it back into the :class:`CheckTimeout` pytest reports.
+turns it back into the :class:`CheckTimeout` pytest reports. Any other error that ends the
+block once the limit has fired becomes that :class:`CheckTimeout` too: an alarm can land
+inside a library's own bookkeeping (hypothesis replaying an example), which then reports
+an error of its own that says nothing of the time limit.
 """
 
 from __future__ import annotations
@@ -101,8 +104,16 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
     try:
         yield
-    except StillRunning:
-        raise CheckTimeout(seconds) from None
+    except CheckTimeout:
+        raise
+    except BaseException as error:
+        if not fired:
+            raise
+        # Whatever ends the block once the limit fired is the limit's doing: StillRunning,
+        # or what code made of an alarm it caught (hypothesis, interrupted while it replays
+        # an example, reports FlakyStrategyDefinition).
+        cause = None if isinstance(error, StillRunning) else error
+        raise CheckTimeout(seconds) from cause
     finally:
         left = True
         signal.setitimer(signal.ITIMER_REAL, 0)

@@ -42,6 +42,26 @@ def test_a_property_that_hangs_is_not_shrunk_past_the_limit() -> None:
     assert examples <= 4
 
 
+def test_an_error_code_makes_of_the_alarm_is_reported_as_the_timeout() -> None:
+    # An alarm can land inside a library's bookkeeping: hypothesis, interrupted while it
+    # replays an example, reports FlakyStrategyDefinition, which says nothing of the limit.
+    def replaying() -> None:
+        try:
+            time.sleep(5)
+        except CheckTimeout as alarm:
+            raise RuntimeError("inconsistent data generation") from alarm
+
+    with pytest.raises(CheckTimeout) as stopped, time_limit(0.05):
+        replaying()
+    assert stopped.value.seconds == 0.05
+    assert isinstance(stopped.value.__cause__, RuntimeError)
+
+
+def test_an_error_before_the_limit_is_left_as_it_is() -> None:
+    with pytest.raises(RuntimeError, match="the check's own"), time_limit(5.0):
+        raise RuntimeError("the check's own")
+
+
 def test_a_timeout_inside_a_group_is_found() -> None:
     # hypothesis reports an example it could not replay alike as a FlakyFailure group,
     # holding a BaseException as the cause of a wrapper

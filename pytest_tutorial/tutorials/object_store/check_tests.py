@@ -8,7 +8,8 @@ test_own_tests_pass_in_shuffled_order, test_own_tests_catch_known_bugs = own_tes
     step=5,
     pass_hint=(
         "put your tests in tests/ next "
-        "to document_store.py; each test starts its own mock_aws() and resources, so they "
+        "to document_store.py; each test starts from a fresh mocked account (its own "
+        "mock_aws(), or the session's mock reset()) and makes its own resources, so they "
         "pass in any order"
     ),
     catch_hint=(

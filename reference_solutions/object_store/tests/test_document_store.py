@@ -35,7 +35,8 @@ SESSION = boto3.session.Session(region_name=REGION)
 
 @dataclass
 class Aws:
-    """The clients of one test's mocked account, and the queue's URL."""
+    """One test's mocked account: the session's clients, the queue's URL, and the sleeps
+    and hooks of this test."""
 
     s3: Any
     dynamodb: Any

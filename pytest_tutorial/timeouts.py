@@ -104,7 +104,7 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
     try:
         yield
-    except CheckTimeout:
+    except (CheckTimeout, KeyboardInterrupt):  # the limit's own, or the user stopping pytest
         raise
     except BaseException as error:
         if not fired:

@@ -57,6 +57,17 @@ def test_an_error_code_makes_of_the_alarm_is_reported_as_the_timeout() -> None:
     assert isinstance(stopped.value.__cause__, RuntimeError)
 
 
+def test_an_interrupt_after_the_limit_fired_still_stops_the_run() -> None:
+    def interrupted() -> None:
+        try:
+            time.sleep(5)
+        except CheckTimeout:
+            raise KeyboardInterrupt from None
+
+    with pytest.raises(KeyboardInterrupt), time_limit(0.05):
+        interrupted()
+
+
 def test_an_error_before_the_limit_is_left_as_it_is() -> None:
     with pytest.raises(RuntimeError, match="the check's own"), time_limit(5.0):
         raise RuntimeError("the check's own")

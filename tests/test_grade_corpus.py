@@ -55,7 +55,7 @@ TIGHT = sandbox.Limits(
     **{**HOSTILE.__dict__, "wall_s": 90.0, "cpu_s": 2, "file_size_mb": 8, "scratch_mb": 64}
 )
 """Small enough for each resource limit to end a case before the wall clock does. The CPU
-limit is a spinning case's cost twice over (a 2 s soft and a 7 s hard limit, each mode):
+limit is a spinning case's cost twice over (a 2 s soft and a 3 s hard limit, each mode):
 an honest grading child of the batch, forked warm, uses about 0.2 s of CPU."""
 TIGHT_CHECK_TIMEOUT_S = 75.0
 """A check's time limit in the tight batch: the CPU limits must end a spinning case first,

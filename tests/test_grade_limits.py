@@ -47,7 +47,7 @@ def _ending(
         (-24, 20.1, 0, False, "RLIMIT_CPU soft limit (20 s of CPU per process, --cpu)"),
         (128 + 24, 20.1, 0, True, "exit status 152 from the sandbox: 128 + 24"),
         (-25, 1.0, 0, False, "RLIMIT_FSIZE limit (8 MB, --file-size)"),
-        (-9, 24.9, 0, False, "the RLIMIT_CPU hard limit (25 s of CPU per process)"),
+        (-9, 20.9, 0, False, "the RLIMIT_CPU hard limit (21 s of CPU per process)"),
         (-9, 1.0, 2, False, "out-of-memory killer (2 OOM kill(s) on this machine"),
         (-9, 1.0, 0, False, "sent from outside the grader"),
         (-9, 1.0, None, False, "whether the kernel's OOM killer ran is not readable"),

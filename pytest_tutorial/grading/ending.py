@@ -2,7 +2,7 @@
 
 Every way the grader can end a child names itself in the outcome's detail: the wall clock
 and the output cap (the parent stops the child), each resource limit (``RLIMIT_CPU``'s
-soft limit sends SIGXCPU and its hard limit, five seconds later, SIGKILL;
+soft limit sends SIGXCPU and its hard limit, a second later, SIGKILL;
 ``RLIMIT_FSIZE`` sends SIGXFSZ; ``RLIMIT_AS`` makes allocations fail, which Python raises
 as MemoryError), a full scratch folder (the child reports the free space it saw), the
 kernel's out-of-memory killer (the machine's ``oom_kill`` count rose while the child ran),
@@ -24,8 +24,6 @@ PYTEST_FINISHED = (0, 1, 5)
 """pytest's exit statuses of a run that went through every selected check."""
 NEARLY_FULL = 1024 * 1024
 """Free bytes below which the scratch folder counts as full."""
-CPU_HARD_SLACK_S = 5
-"""``RLIMIT_CPU``'s hard limit is this much above the soft one (see sandbox.apply_rlimits)."""
 
 
 @dataclass(frozen=True)
@@ -156,7 +154,7 @@ def _sigkill(ending: Ending, limits: sandbox.Limits) -> str:
         )
     if usage.process_cpu_s >= limits.cpu_s:
         return (
-            f"the RLIMIT_CPU hard limit ({limits.cpu_s + CPU_HARD_SLACK_S} s of CPU per "
+            f"the RLIMIT_CPU hard limit ({limits.cpu_hard_s} s of CPU per "
             f"process): one process used {usage.process_cpu_s:.1f} s, past the soft limit's "
             f"{limits.cpu_s} s, having ignored SIGXCPU"
         )

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     pass
 
 MiB = 1024 * 1024
+CPU_GRACE_S = 1
+"""Seconds of CPU between ``RLIMIT_CPU``'s soft limit (SIGXCPU) and its hard one (SIGKILL)."""
 SCRATCH = Path("/grading")
 """The child's writable folder inside bubblewrap (a tmpfs)."""
 SUBMISSION_SOURCE = Path("/submission-source")
@@ -87,6 +89,15 @@ class Limits:
     output_kb: int = 1024
     scratch_mb: int = 512
 
+    @property
+    def cpu_hard_s(self) -> int:
+        """``RLIMIT_CPU``'s hard limit, where a process that ignored SIGXCPU gets SIGKILL.
+
+        One second past the soft limit: nothing honest handles SIGXCPU (the harness does
+        not), so a longer grace only lets such a process burn more CPU.
+        """
+        return self.cpu_s + CPU_GRACE_S
+
     def to_json(self) -> str:
         """For the child's command line."""
         return json.dumps(asdict(self))
@@ -120,7 +131,7 @@ def apply_rlimits(limits: Limits, *, processes: bool) -> None:
     import resource
 
     wanted = [
-        (resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_s + 5),
+        (resource.RLIMIT_CPU, limits.cpu_s, limits.cpu_hard_s),
         (resource.RLIMIT_AS, limits.memory_mb * MiB, limits.memory_mb * MiB),
         (resource.RLIMIT_FSIZE, limits.file_size_mb * MiB, limits.file_size_mb * MiB),
         (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),

@@ -46,14 +46,14 @@ LIMIT_CASES = (
 )
 NAMED = {
     "cpu_spin": ("SIGXCPU", "the RLIMIT_CPU soft limit (2 s of CPU per process, --cpu)"),
-    "ignores_sigxcpu": ("SIGKILL", "the RLIMIT_CPU hard limit (7 s of CPU per process)"),
+    "ignores_sigxcpu": ("SIGKILL", "the RLIMIT_CPU hard limit (3 s of CPU per process)"),
     "file_size_kill": ("SIGXFSZ", "RLIMIT_FSIZE limit (8 MB, --file-size)"),
     "fills_scratch": (None, "the scratch folder (a 64 MB tmpfs, --scratch) was full"),
 }
 """Per case: the signal in the report's ``grading.signal`` and what its detail names."""
 NAMED_IN_WORKER = {
     "cpu_spin": "killed by SIGXCPU: the RLIMIT_CPU soft limit (2 s of CPU per process, --cpu)",
-    "ignores_sigxcpu": "killed by SIGKILL: the RLIMIT_CPU hard limit (7 s of CPU per process)",
+    "ignores_sigxcpu": "killed by SIGKILL: the RLIMIT_CPU hard limit (3 s of CPU per process)",
     "file_size_kill": "killed by SIGXFSZ: a file outgrew the RLIMIT_FSIZE limit (8 MB",
     "fills_scratch": "the scratch folder (a 64 MB tmpfs, --scratch) was full",
 }

@@ -374,14 +374,23 @@ def shared_server_setting(path: Path, *, aws: bool) -> str:
     return json.dumps({"path": str(path), "aws": aws})
 
 
-def _connect_shared(aws: bool) -> WarmServer | None:
+def shared_server_socket(*, aws: bool | None = None) -> Path | None:
+    """The socket of the server :data:`SHARED_SERVER_VARIABLE` names, or None.
+
+    ``aws``: only a server of that kind (None: either). The server may be gone since.
+    """
     try:
         shared = json.loads(os.environ.get(SHARED_SERVER_VARIABLE, ""))
-        if bool(shared["aws"]) is not aws:
+        if aws is not None and bool(shared["aws"]) is not aws:
             return None
-        return WarmServer.connect(Path(shared["path"]))
+        return Path(shared["path"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _connect_shared(aws: bool) -> WarmServer | None:
+    path = shared_server_socket(aws=aws)
+    return None if path is None else WarmServer.connect(path)
 
 
 def start_shared_server(layout: Layout, listen: Path) -> WarmServer | None:

@@ -21,14 +21,9 @@ import pytest
 
 from pytest_tutorial import learner_layout, learner_tests
 from pytest_tutorial.grading import sandbox
-from pytest_tutorial.grading.learner_fork import (
-    ForkedServer,
-    ForkedWorker,
-    _close_descriptors_but,
-    fork_test_runs_server,
-    fork_worker,
-)
+from pytest_tutorial.grading.learner_fork import ForkedServer, fork_test_runs_server, fork_worker
 from pytest_tutorial.isolation import protocol
+from pytest_tutorial.isolation.forked_worker import ForkedWorker, close_descriptors_but
 from pytest_tutorial.isolation.handles import Handle
 from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from pytest_tutorial.warm import NOTHING_COLLECTED, WarmServer, warm_imports
@@ -302,7 +297,7 @@ def test_closing_all_descriptors_but_some_keeps_those() -> None:
     if pid == 0:  # pragma: no cover - the child
         status = 1
         try:
-            _close_descriptors_but((0, 1, 2, kept_write))
+            close_descriptors_but((0, 1, 2, kept_write))
             os.write(kept_write, b"kept")
             try:
                 os.fstat(dropped_write)

@@ -34,11 +34,9 @@ against 0.18 s started cold.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -47,22 +45,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_tutorial.grading import sandbox
-from pytest_tutorial.isolation.exits import REAP_WITHIN_S, WorkerExit
-from pytest_tutorial.warm import (
-    HYPOTHESIS_STORAGE,
-    RunResult,
-    ServerGone,
-    WarmServer,
-    exit_status,
-    kill_group,
-)
+from pytest_tutorial.isolation import forked_worker
+from pytest_tutorial.isolation.forked_worker import ForkedWorker
+from pytest_tutorial.warm import HYPOTHESIS_STORAGE, ServerGone, WarmServer
 
 SERVE_TARGET = f"{__name__}:serve_test_runs"
 WORKER_TARGET = f"{__name__}:serve_as_worker"
 START_TIMEOUT_S = 60.0
-STDOUT_FD = 1
-KILLED_REAP_S = 15.0
-"""How long a killed worker's server may take to reap it and answer before it is left."""
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 
@@ -137,87 +126,6 @@ def fork_test_runs_server(
     return server
 
 
-class ForkedWorker:
-    """A solution's worker forked by the slot's server (:func:`fork_worker`).
-
-    Its own connection to that server carries the one request: closing it kills the
-    worker's process group; the server's answer is its end, with its figures.
-    """
-
-    def __init__(self, slot: WarmServer) -> None:
-        self.slot = slot
-        self._pid: int | None = None
-        self._result: RunResult | None = None
-        self._started = threading.Event()
-        self._ended = threading.Event()
-
-    def begin(
-        self, payload: dict[str, Any], env: Mapping[str, str], cwd: Path, fds: list[int]
-    ) -> None:
-        """Ask for the fork; its answer is awaited on a thread of its own."""
-
-        def run() -> None:
-            try:
-                self._result = self.slot.run(
-                    WORKER_TARGET,
-                    payload,
-                    output=None,
-                    timeout_s=None,
-                    cwd=cwd,
-                    environ=dict(env),
-                    fds=fds,
-                    on_start=self._forked,
-                )
-            except ServerGone:
-                pass
-            finally:
-                self._ended.set()
-                self._started.set()
-                self.slot.close()  # nothing of this request is left to kill
-
-        threading.Thread(target=run, name="worker-forked", daemon=True).start()
-
-    def _forked(self, pid: int) -> None:
-        self._pid = pid
-        self._started.set()
-
-    def forked_within(self, timeout_s: float) -> bool:
-        """Whether the server forked the worker (and said its pid) within ``timeout_s``."""
-        self._started.wait(timeout_s)
-        return self._pid is not None
-
-    @property
-    def pid(self) -> int:
-        """The worker's pid (the slot's sandbox and the grading child share a pid space)."""
-        assert self._pid is not None
-        return self._pid
-
-    def poll(self) -> int | None:
-        """The worker's exit status once the server reported its end, else None."""
-        return exit_status(self._result) if self._ended.is_set() else None
-
-    def kill(self) -> None:
-        """SIGKILL the worker's process group, wait until the server reaped it, and leave.
-
-        Leaving alone would have the server kill the group too, but only once it notices.
-        """
-        if self._pid is not None and not self._ended.is_set():  # not reaped: still its pid
-            kill_group(self._pid)
-            # the server's answer, or its going away, ends the wait (a busy machine: seconds)
-            self._ended.wait(KILLED_REAP_S)
-        self.slot.close()
-        self._ended.wait(START_TIMEOUT_S)
-
-    def reap(self, within_s: float = REAP_WITHIN_S) -> WorkerExit:
-        """The worker's end as the server reaped it (``os.wait4``: status, CPU, peak memory)."""
-        if not self._ended.wait(within_s):
-            return WorkerExit(None)
-        result = self._result
-        if result is None:
-            return WorkerExit(exit_status(None))
-        return WorkerExit(exit_status(result), result.cpu_s, result.peak_rss_kb)
-
-
 def fork_worker(
     slot_socket: Path,
     channel: socket.socket,
@@ -233,18 +141,15 @@ def fork_worker(
     ``cwd`` with ``env`` as its whole environment; with ``uid`` None it keeps the server's
     uid (the reference's worker, the trusted side's). None: the server could not fork it.
     """
-    slot = WarmServer.connect(slot_socket)
-    if slot is None:
-        return None
-    worker = ForkedWorker(slot)
-    payload = {"box": dict(box), "umask": _umask()}
-    # its output goes where a worker started here would write: this process's descriptor 1
-    # (``sys.stdout`` may be pytest's capture, with no descriptor of its own)
-    worker.begin(payload, env, cwd, [STDOUT_FD, channel.fileno()])
-    if not worker.forked_within(timeout_s):
-        worker.kill()
-        return None
-    return worker
+    return forked_worker.fork_worker(
+        slot_socket,
+        channel,
+        target=WORKER_TARGET,
+        payload={"box": dict(box)},
+        env=env,
+        cwd=cwd,
+        timeout_s=timeout_s,
+    )
 
 
 def serve_as_worker(payload: dict[str, Any]) -> int:
@@ -253,28 +158,10 @@ def serve_as_worker(payload: dict[str, Any]) -> int:
     ``payload``: ``box`` and ``umask`` (:func:`fork_worker`), and the ``fds`` received:
     the output (already on stdout and stderr) and the worker's end of its channel.
     """
-    from pytest_tutorial.isolation import worker
-
     _output, channel = payload["fds"]
     enter_box(payload["box"], keep=(channel,))
-    os.environ.pop(HYPOTHESIS_STORAGE, None)  # a worker started cold has none
-    os.umask(int(payload["umask"]))
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    logging.disable(logging.NOTSET)
-    sys.argv = [str(worker.__file__), str(channel)]  # as ``python -m`` would set it
-    worker.main([str(channel)])
+    forked_worker.serve_as_worker(channel, umask=int(payload["umask"]))
     return 0
-
-
-def _umask() -> int:
-    """This process's umask, read without changing it (Linux), or the usual 022."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    return 0o022
 
 
 def serve_test_runs(payload: dict[str, Any]) -> int:
@@ -304,7 +191,7 @@ def enter_box(box: Mapping[str, Any], *, keep: Sequence[int]) -> None:
     process undumpable and clears its parent-death signal: both are set back, so the
     cleanup finds it by its uid and it still dies with its parent.
     """
-    _close_descriptors_but((0, 1, 2, *keep))
+    forked_worker.close_descriptors_but((0, 1, 2, *keep))
     tempfile.tempdir = None  # found again from this process's environment
     limits = sandbox.Limits.from_json(str(box["limits"]))
     uid = box.get("uid")
@@ -316,14 +203,6 @@ def enter_box(box: Mapping[str, Any], *, keep: Sequence[int]) -> None:
         sandbox.drop_to(uid)
         _prctl(_PR_SET_DUMPABLE, 1)
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
-
-
-def _close_descriptors_but(kept: Sequence[int]) -> None:
-    start = 0
-    for fd in [*sorted(set(kept)), os.sysconf("SC_OPEN_MAX")]:
-        if start < fd:  # an empty range would close every descriptor (close_range(2))
-            os.closerange(start, fd)
-        start = fd + 1
 
 
 def _prctl(option: int, value: int) -> None:

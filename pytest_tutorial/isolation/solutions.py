@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -32,6 +33,7 @@ from pytest_tutorial.isolation.handles import Handle
 from pytest_tutorial.isolation.launcher import Launcher
 from pytest_tutorial.isolation.redis_bridge import RedisBridge
 from pytest_tutorial.isolation.remote import Worker, WorkerGone
+from pytest_tutorial.isolation.worker_process import WorkerProcess
 from pytest_tutorial.model import SolutionContract
 from pytest_tutorial.solution import Solution, SolutionImportError, module_file_of
 
@@ -202,7 +204,7 @@ class SolutionWorkers:
             return Worker(
                 cwd=str(self.cwd),
                 python=(sys.executable, "-B"),
-                fork=None
+                fork=self._fork_from_learner_server
                 if trusted is None
                 else lambda channel: trusted.fork_trusted_worker(channel, self.cwd),
             )
@@ -217,6 +219,19 @@ class SolutionWorkers:
             describe_exit=launcher.describe_exit,
             fork=lambda channel: launcher.fork_worker(channel, path),
         )
+
+    def _fork_from_learner_server(self, channel: socket.socket) -> WorkerProcess | None:
+        """A plain worker forked by the learner-tests server the run was named, or None.
+
+        ``watch`` names the server it keeps from save to save
+        (:data:`~pytest_tutorial.learner_tests.SHARED_SERVER_VARIABLE`): its fork spares the
+        worker a new interpreter (:mod:`.forked_worker`). None: none was named, or it is gone.
+        """
+        from pytest_tutorial.isolation.forked_worker import fork_plain_worker
+        from pytest_tutorial.learner_tests import shared_server_socket
+
+        server = shared_server_socket()
+        return None if server is None else fork_plain_worker(server, channel, self.cwd)
 
     def ended_during_check(self) -> Worker | None:
         """A worker that ended during the running check (its ``gone`` says how), or None."""

@@ -1,8 +1,9 @@
 """A worker's process, however it was started: a child of this process or a fork of a warm one.
 
 :class:`~pytest_tutorial.isolation.remote.Worker` starts its worker as a child of the
-trusted process (:class:`ChildProcess`) or, where a grader's launcher can, takes one that a
-job slot's warm server forked (:class:`~pytest_tutorial.grading.learner_fork.ForkedWorker`).
+trusted process (:class:`ChildProcess`) or, where a warm server is at hand (a grader's job
+slot, a run's learner-tests server), takes one that server forked
+(:class:`~pytest_tutorial.isolation.forked_worker.ForkedWorker`).
 Either way the trusted side needs the same four things of it: its pid (checks watch its
 threads), whether it has ended, a way to end it with every process it started, and how it
 ended, with its figures (:class:`~.exits.WorkerExit`).

@@ -246,17 +246,19 @@ def copy_solution(pytester: pytest.Pytester) -> Callable[[str, str], Path]:
 
 
 class SharedLearnerServer:
-    """One warm server for the learner-tests runs of this process's in-process tutorial runs.
+    """One warm server of one kind for the learner-tests runs of this process's tutorial runs.
 
-    Named to each run by ``PYTEST_TUTORIAL_LEARNER_SERVER``, as ``watch`` names its own to
-    every save's run: otherwise each run whose solution has tests starts its own (imports,
-    a warm-up run, hypothesis' look at the modules), some sixty times in the slow tier. It
-    serves the runs whose code does not use AWS (a server is of one kind); it starts on
-    first use and again when a test's run ended it. A test marked ``own_learner_server``
-    runs as a learner's run does, starting its own.
+    Named to each in-process run by ``PYTEST_TUTORIAL_LEARNER_SERVER``, as ``watch`` names
+    its own to every save's run: otherwise each run whose solution has tests starts its own
+    (imports, a warm-up run, hypothesis' look at the modules), some sixty times in the slow
+    tier. A server is of one kind: with moto and boto3 imported (``aws``, for solutions
+    whose code uses AWS) or without. It starts on first use and again when a test's run
+    ended it. A test marked ``own_learner_server`` runs as a learner's run does, starting
+    its own.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, aws: bool) -> None:
+        self.aws = aws
         self._folder = Path(tempfile.mkdtemp(prefix="suite-learner-server-"))
         self._socket = self._folder / "learner-tests.sock"
         self._server: WarmServer | None = None
@@ -269,11 +271,11 @@ class SharedLearnerServer:
         if self._server is None or not self._server.alive:
             self.close()
             self._socket.unlink(missing_ok=True)
-            layout = Layout(self._folder, "solution", ("tests",), hypothesis=True)
+            layout = Layout(self._folder, "solution", ("tests",), aws=self.aws, hypothesis=True)
             self._server = start_shared_server(layout, self._socket)
         if self._server is None:
             return None
-        return shared_server_setting(self._socket, aws=False)
+        return shared_server_setting(self._socket, aws=self.aws)
 
     def close(self) -> None:
         """End the server, if it runs."""
@@ -287,12 +289,28 @@ class SharedLearnerServer:
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
+@dataclass
+class SharedLearnerServers:
+    """This process's shared learner-tests servers: one of each kind, each started on first use."""
+
+    plain: SharedLearnerServer
+    aws: SharedLearnerServer
+
+    def setting_for(self, solution: Path) -> str | None:
+        """The variable's value for runs of ``solution``: the server of its code's kind."""
+        from pytest_tutorial.learner_layout import solution_layout
+
+        uses_aws = solution.is_dir() and solution_layout(solution, "").aws
+        return (self.aws if uses_aws else self.plain).setting()
+
+
 @pytest.fixture(scope="session")
-def shared_learner_server() -> Iterator[SharedLearnerServer]:
-    """This process's :class:`SharedLearnerServer`, removed with the session."""
-    shared = SharedLearnerServer()
+def shared_learner_servers() -> Iterator[SharedLearnerServers]:
+    """This process's :class:`SharedLearnerServers`, removed with the session."""
+    shared = SharedLearnerServers(SharedLearnerServer(aws=False), SharedLearnerServer(aws=True))
     yield shared
-    shared.remove()
+    shared.plain.remove()
+    shared.aws.remove()
 
 
 @pytest.fixture
@@ -303,19 +321,18 @@ def run_tutorial(
 ) -> RunTutorial:
     """Run ``pytest --tutorial=NAME`` in the pytester folder and return its validated report.
 
-    Its learner-tests runs fork from :class:`SharedLearnerServer` unless the test is marked
-    ``own_learner_server`` (a run in a fresh process starts its own in any case).
+    Its learner-tests runs fork from the :class:`SharedLearnerServers` server of its
+    solution's kind unless the test is marked ``own_learner_server`` (a run in a fresh
+    process starts its own in any case).
     An in-process run can leave the solution's abandoned coroutines behind (a buggy variant
     that builds its calls and stops awaiting them when a check times out); whichever later
     garbage collection frees them, their "never awaited" warning is ignored (``pyproject.toml``).
     """
     from pytest_tutorial.learner_tests import SHARED_SERVER_VARIABLE
 
+    shared: SharedLearnerServers | None = None
     if request.node.get_closest_marker("own_learner_server") is None:
-        shared: SharedLearnerServer = request.getfixturevalue("shared_learner_server")
-        setting = shared.setting()
-        if setting is not None:
-            monkeypatch.setenv(SHARED_SERVER_VARIABLE, setting)
+        shared = request.getfixturevalue("shared_learner_servers")
 
     def run(
         name: str, *args: str, solution: Path | str | None = None, fresh_process: bool = False
@@ -333,6 +350,9 @@ def run_tutorial(
                 patch.delenv(SHARED_SERVER_VARIABLE, raising=False)
                 result = pytester.runpytest_subprocess(*options)
         else:
+            setting = None if shared is None else shared.setting_for(_solution_of(name, solution))
+            if setting is not None:
+                monkeypatch.setenv(SHARED_SERVER_VARIABLE, setting)
             result = pytester.runpytest(*options)
         assert report_path.is_file(), f"no report written:\n{result.stdout.str()}"
         report = json.loads(report_path.read_text(encoding="utf-8"))
@@ -340,6 +360,16 @@ def run_tutorial(
         return TutorialRun(result, report)
 
     return run
+
+
+def _solution_of(name: str, solution: Path | str | None) -> Path:
+    """The folder a run in the pytester folder (the current one) checks, as the run finds it."""
+    if solution is None:
+        return Path("exercises", name).resolve()
+    if str(solution) == "reference":
+        in_course = Path("reference_solutions", name)
+        return (in_course if in_course.is_dir() else REPO / "reference_solutions" / name).resolve()
+    return Path(solution).resolve()
 
 
 @pytest.fixture(autouse=True)

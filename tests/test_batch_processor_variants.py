@@ -104,6 +104,30 @@ VARIANTS = [
         "test_results_come_back_in_input_order",
     ),
     Variant(
+        # Keeps results in the order the calls finish, and starts them 2 ms apart: each
+        # call would answer before the next starts, in input order, were the check's calls
+        # not gathered first (as a worker's may reach the check spread out on a busy machine).
+        "loses_order_starting_calls_apart",
+        (
+            (
+                GATHER,
+                "                finished = []\n"
+                "\n"
+                "                async def keep(call):\n"
+                "                    finished.append(await call)\n"
+                "\n"
+                "                tasks = []\n"
+                "                for call in calls:\n"
+                "                    tasks.append(asyncio.ensure_future(keep(call)))\n"
+                "                    await asyncio.sleep(0.002)\n"
+                "                await asyncio.gather(*tasks)\n"
+                "                results.extend(finished)\n",
+            ),
+        ),
+        "core",
+        "test_results_come_back_in_input_order",
+    ),
+    Variant(
         "one_failure_fails_the_batch",
         (
             (

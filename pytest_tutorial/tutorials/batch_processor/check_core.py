@@ -39,6 +39,10 @@ SETTLE_S = 0.05
 nothing can start one: :func:`~pytest_tutorial.settle`)."""
 SLOW_CALL_S = 0.03
 """A handler call that really waits, so a batch's duration has a known lower bound."""
+GATHER_S = 0.05
+"""How long the order check's calls wait for no further call to start before they answer
+in scrambled order: the calls of a chunk then all overlap, whether they reach the check's
+loop at once (in one process) or one by one over a worker's channel."""
 
 sizes = st.integers(min_value=0, max_value=40)
 chunk_sizes = st.integers(min_value=1, max_value=12)
@@ -83,7 +87,7 @@ def success(index: int, item: Any) -> dict[str, Any]:
 )
 async def test_results_come_back_in_input_order(make_processor: Callable[..., Any]) -> None:
     items = records(10)
-    handler = RecordingHandler(yields=scrambled)
+    handler = RecordingHandler(yields=scrambled, gather_s=GATHER_S)
     async with guard("process() of 10 items"):
         result = await make_processor(handler, chunk_size=4).process(items)
     assert_same_json(

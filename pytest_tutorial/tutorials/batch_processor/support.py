@@ -66,7 +66,11 @@ class RecordingHandler:
     """An async handler that records every call and can fail, stall, hold or hang on demand.
 
     ``yields(item_id)`` is how many times a call gives way to the loop before answering,
-    so calls finish out of input order; ``failures[item_id]`` lists the exceptions that
+    so calls finish out of input order; with ``gather_s`` a call first waits until no call
+    has started for that long, so calls that start together finish in that order even when
+    they reach the loop spread out in time (a worker's calls come over its channel one by
+    one, and on a busy machine one may be answered before the next arrives);
+    ``failures[item_id]`` lists the exceptions that
     item's successive calls raise before it succeeds; items in ``hang`` never answer. With
     ``hold=True`` every call waits until the check releases it (:meth:`release_all`), so
     the check decides how long calls last instead of the number of loop turns.
@@ -76,11 +80,14 @@ class RecordingHandler:
         self,
         *,
         yields: Callable[[Any], int] = lambda key: 1,
+        gather_s: float = 0.0,
         failures: dict[Any, list[BaseException]] | None = None,
         hang: Iterable[Any] = (),
         hold: bool = False,
     ) -> None:
         self.yields = yields
+        self.gather_s = gather_s
+        self._last_start = 0.0
         self.failures = {key: list(errors) for key, errors in (failures or {}).items()}
         self.hang = set(hang)
         self.hold = hold
@@ -99,7 +106,11 @@ class RecordingHandler:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         self.started.set()
+        loop = asyncio.get_running_loop()
+        self._last_start = loop.time()
         try:
+            while (quiet := self._last_start + self.gather_s - loop.time()) > 0:
+                await asyncio.sleep(quiet)
             for _ in range(max(1, self.yields(key))):
                 await asyncio.sleep(0)
             if key in self.hang:

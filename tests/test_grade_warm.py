@@ -370,3 +370,45 @@ def test_the_references_worker_is_forked_by_the_slot_server_as_the_trusted_side(
     report = reports["honest"]
     assert ("not forked as the trusted side" in json.dumps(report)) is not warm, report
     assert _status(report, PERFORMANCE_CHECK) == "passed", report["problems"]
+
+
+IN_A_FORKED_CHILD = """
+import os as _os, pathlib as _pathlib
+_parent = _pathlib.Path(f"/proc/{_os.getppid()}/cmdline").read_bytes()
+_sockets = []
+for _fd in _os.listdir("/proc/self/fd"):
+    try:
+        _link = _os.readlink(f"/proc/self/fd/{_fd}")
+    except OSError:
+        continue
+    if _link.startswith("socket:"):
+        _sockets.append(_link)
+if b"pytest_tutorial.warm.server" not in _parent:
+    raise ImportError("not in a grading child the slot forked")
+if _os.getuid() == 0 or _sockets:
+    raise ImportError(f"uid {_os.getuid()}, sockets held {_sockets}")
+"""
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold-start"])
+def test_with_isolation_process_the_child_is_forked_and_keeps_none_of_the_servers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warm: bool
+) -> None:
+    """The submission's code, imported by the child after the seal, runs as the slot's uid
+    in a fork of the slot's server that holds none of the server's sockets.
+
+    Started cold, the same probe fails: the child's parent is then bubblewrap's.
+    """
+    _warm_box()
+    reports, forked = _grade(
+        tmp_path,
+        [Case("probes_its_child", IN_A_FORKED_CHILD, base="reference_solutions")],
+        monkeypatch,
+        isolation="process",
+        warm=warm,
+    )
+    assert forked == ([True] if warm else [])
+    report = reports["probes_its_child"]
+    assert report["grading"]["isolation"] == "process"
+    assert _status(report) == ("passed" if warm else "error"), report["problems"]
+    assert ("not in a grading child the slot forked" in json.dumps(report)) is not warm

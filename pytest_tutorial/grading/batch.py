@@ -356,7 +356,7 @@ def _slot_servers(
 ) -> warm_slots.SlotServers | None:
     """Warm servers for the job slots, where children may be forked (:mod:`.warm_slots`)."""
     bwrap = box.bwrap
-    if not options.warm or bwrap is None or options.isolation != "worker":
+    if not options.warm or bwrap is None:
         return None
     if not box.uids:  # the learner's processes would share the warm process's uid
         return None

@@ -63,8 +63,12 @@ def run_forked(payload: dict[str, Any]) -> int:
     scratch folder is the one the server made for this run (it removes it afterwards).
     """
     from pytest_tutorial.grading.warm_slots import wipe_shared_places
+    from pytest_tutorial.isolation.forked_worker import close_descriptors_but
 
     _output, stream_fd, token_fd, feed_fd = payload["fds"]
+    # The server's own descriptors (its wake-up pipe) are not the submission's: with
+    # ``--isolation process`` its code runs in this process once the checks are collected.
+    close_descriptors_but((0, 1, 2, stream_fd, token_fd, feed_fd))
     args = ChildArgs.from_argv(list(payload["argv"]))
     wipe_shared_places(args.drop_uid if os.geteuid() == 0 else None)
     scratch = Path(os.environ[HYPOTHESIS_STORAGE])

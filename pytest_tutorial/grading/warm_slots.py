@@ -2,21 +2,26 @@
 
 A grading child starts Python and imports pytest, its plugins, hypothesis, fakeredis (and
 moto and boto3 for AWS tutorials) and the harness before it runs a single check: about
-half a second of CPU per submission, in every submission of a class. With workers (the
-default isolation) and bubblewrap, each job slot instead keeps one sandbox for the
-batch, in which a warm server (:mod:`pytest_tutorial.warm`) has done those imports once,
-and a grading child's pytest set-up once on an empty folder (:func:`warm_up_run`); every
-submission of the slot is a child forked from it.
+half a second of CPU per submission, in every submission of a class. With bubblewrap,
+each job slot instead keeps one sandbox for the batch, in which a warm server
+(:mod:`pytest_tutorial.warm`) has done those imports once, and a grading child's pytest
+set-up once on an empty folder (:func:`warm_up_run`); every submission of the slot is a
+child forked from it.
 
 What a submission's grading finds is what a cold start gives it:
 
 - the server never runs a request itself (the clean-start rule of
   :mod:`pytest_tutorial.warm`): every child is a copy of the same untouched process;
-- the child never runs the submission's code: that runs in its worker and its test runs,
-  learner processes under the slot's uid (:mod:`.learner_box`) that the server forks at
-  the child's request (:mod:`.learner_fork`), each entering the limits and the uid before
-  any of that code runs, and seeing nothing of the slot's sandbox but the folders handed
-  to it; the submission's usage counts them with the child;
+- with workers (the default isolation) the child never runs the submission's code: that
+  runs in its worker and its test runs, learner processes under the slot's uid
+  (:mod:`.learner_box`) that the server forks at the child's request
+  (:mod:`.learner_fork`), each entering the limits and the uid before any of that code
+  runs, and seeing nothing of the slot's sandbox but the folders handed to it; the
+  submission's usage counts them with the child. With ``--isolation process`` the child
+  imports the submission once it has collected the checks and given up root for the
+  slot's uid, as a child started cold does;
+- a child closes every descriptor the server left it but its own (output, stream, token,
+  feed): the server's sockets, and its wake-up pipe, are not the submission's;
 - each child's scratch folder is a new one the server makes (random name, in a folder only
   root may list) and removes when the child ends; before the slot takes another
   submission, the child's process group and every process of the slot's uid or the job's
@@ -25,8 +30,7 @@ What a submission's grading finds is what a cold start gives it:
   reach the forked child over the server's Unix socket (``SCM_RIGHTS``); the submission's
   copy is moved into the slot's inbox, bound read-only into the sandbox, and removed after.
 
-Without bubblewrap, with ``--isolation process`` (where the child imports the submission
-itself), without job-slot uids (a grader not running as root: the learner's processes
+Without bubblewrap, without job-slot uids (a grader not running as root: the learner's processes
 would have the warm process's uid, and could reach it and so the slot's later
 submissions), or when a slot's server cannot start or dies, children start cold.
 """

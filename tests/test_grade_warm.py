@@ -412,3 +412,21 @@ def test_with_isolation_process_the_child_is_forked_and_keeps_none_of_the_server
     assert report["grading"]["isolation"] == "process"
     assert _status(report) == ("passed" if warm else "error"), report["problems"]
     assert ("not in a grading child the slot forked" in json.dumps(report)) is not warm
+
+
+def test_with_isolation_process_a_forked_child_runs_the_learners_tests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once it has given up root, the child's temporary folder is its own scratch's, not
+    the slot server's (root's), where the runs' folders could not be made."""
+    _warm_box()
+    reports, forked = _grade(
+        tmp_path,
+        [Case("honest", base="reference_solutions")],
+        monkeypatch,
+        isolation="process",
+        keyword=OWN_TESTS,
+    )
+    assert forked == [True]
+    report = reports["honest"]
+    assert _status(report, OWN_TESTS) == "passed", report["checklist"]

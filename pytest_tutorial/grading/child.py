@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import tarfile
+import tempfile
 import traceback
 from dataclasses import replace
 from pathlib import Path
@@ -76,6 +77,7 @@ def run_forked(payload: dict[str, Any]) -> int:
     os.chmod(scratch, 0o755)
     os.chdir(scratch)
     os.environ.update({"HOME": str(scratch / "home"), "TMPDIR": str(scratch / "tmp")})
+    tempfile.tempdir = None  # the server's, found again from this environment
     args = replace(
         args,
         stream_fd=stream_fd,

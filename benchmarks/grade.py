@@ -8,14 +8,14 @@
    uncontained (``pytest --tutorial=caching --tutorial-solution=COPY`` as a learner runs
    it, warm, with ``--tutorial-fresh-runs``: every run of its own tests made, as grading
    makes them), contained with bubblewrap in each isolation mode (``worker``, the default:
-   the submission's code in workers apart from the checks, forked and cold-started;
-   ``process``: beside them), and with resource limits only. A contained figure is the
-   second of two submissions graded in one job slot (its slot's warm process is running,
-   as for every submission of a class but the first): its own time in its report (copy,
-   sandbox, checks, cleanup); the batch's fixed cost (trusted collection, sandbox probe)
-   is quoted apart, and so is the bare cost of entering the sandbox (the interpreter
-   started with and without it). The worker/process ratio is the price of scores no
-   submission can forge.
+   the submission's code in workers apart from the checks; ``process``: beside them),
+   each with the child forked and cold-started, and with resource limits only. A
+   contained figure is the second of two submissions graded in one job slot (its slot's
+   warm process is running, as for every submission of a class but the first): its own
+   time in its report (copy, sandbox, checks, cleanup); the batch's fixed cost (trusted
+   collection, sandbox probe) is quoted apart, and so is the bare cost of entering the
+   sandbox (the interpreter started with and without it). The worker/process ratio is the
+   price of scores no submission can forge.
 
     python benchmarks/grade.py [--class-size 8] [--rounds 5]
     python benchmarks/grade.py --class-size 300 --throughput-only   # the target's class
@@ -108,7 +108,8 @@ def containment_cost(folder: Path, rounds: int) -> None:
     contained = (
         (sandbox.Mode.BWRAP, "worker", True, "bwrap+worker"),
         (sandbox.Mode.BWRAP, "worker", False, "bwrap+worker cold"),
-        (sandbox.Mode.BWRAP, "process", False, "bwrap+process"),
+        (sandbox.Mode.BWRAP, "process", True, "bwrap+process"),
+        (sandbox.Mode.BWRAP, "process", False, "bwrap+process cold"),
         (sandbox.Mode.NONE, "worker", False, "rlimits+worker"),
     )
     figures: dict[str, list[float]] = {"uncontained": [], **{name: [] for *_, name in contained}}
@@ -130,7 +131,7 @@ def containment_cost(folder: Path, rounds: int) -> None:
     print(f"containment cost per submission, median of {rounds} interleaved rounds:")
     for name, values in figures.items():
         print(
-            f"  {name:14} {median(values):6.2f} s  (min {min(values):.2f}, max {max(values):.2f})"
+            f"  {name:18} {median(values):6.2f} s  (min {min(values):.2f}, max {max(values):.2f})"
             f"  ratio to uncontained {median(values) / base:.2f}"
         )
     ratio = median(figures["bwrap+worker"]) / median(figures["bwrap+process"])

@@ -392,3 +392,26 @@ def worker(folder: Path) -> Iterator[Worker]:
     started.start()
     yield started
     started.stop()
+
+
+def worker_facts(worker: Worker, folder: Path) -> dict[str, Any]:
+    """``facts()`` of the module ``facts`` in ``folder``, imported in ``worker``."""
+    from pytest_tutorial.isolation import protocol
+    from pytest_tutorial.isolation.handles import Handle
+
+    module = worker.request(protocol.IMPORT, folder=str(folder), module="facts", exports=[])
+    assert isinstance(module, Handle)
+    found = module.facts()
+    assert isinstance(found, dict)
+    return found
+
+
+def facts_of_each(workers: Sequence[Worker], folder: Path) -> list[dict[str, Any]]:
+    """Start every worker, then each one's :func:`worker_facts`; every worker is stopped."""
+    try:
+        for worker in workers:
+            worker.start()
+        return [worker_facts(worker, folder) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.stop()

@@ -14,19 +14,16 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pytest_tutorial import learner_tests
-from pytest_tutorial.isolation import protocol
 from pytest_tutorial.isolation.forked_worker import ForkedWorker, fork_plain_worker
-from pytest_tutorial.isolation.handles import Handle
 from pytest_tutorial.isolation.remote import Worker
 from pytest_tutorial.learner_model import Layout
 from pytest_tutorial.options import ISOLATION
 from pytest_tutorial.warm import WarmServer
-from tests.conftest import RunTutorial
+from tests.conftest import RunTutorial, facts_of_each
 
 pytestmark = pytest.mark.slow
 
@@ -74,14 +71,6 @@ def _server_pid(server: WarmServer) -> int:
     return server.process.pid
 
 
-def _facts(worker: Worker, folder: Path) -> dict[str, Any]:
-    module = worker.request(protocol.IMPORT, folder=str(folder), module="facts", exports=[])
-    assert isinstance(module, Handle)
-    found = module.facts()
-    assert isinstance(found, dict)
-    return found
-
-
 def _plain_worker(cwd: Path, server: Path | None) -> Worker:
     """A worker of a run in ``cwd`` without a launcher: forked by ``server``, or a child."""
 
@@ -105,13 +94,7 @@ def test_a_forked_worker_meets_the_learners_code_as_a_child_would(
     monkeypatch.setenv("FORKED_WORKER_PROBE", "set by the run")
     workers = [_plain_worker(run_folder, path) for _ in range(2)]
     workers.append(_plain_worker(run_folder, None))
-    try:
-        for worker in workers:
-            worker.start()
-        first, second, cold = (_facts(worker, solution) for worker in workers)
-    finally:
-        for worker in workers:
-            worker.stop()
+    first, second, cold = facts_of_each(workers, solution)
     assert cold["parent"] == os.getpid()
     assert first["parent"] == second["parent"] == _server_pid(server)
     assert cold["path"] == [str(solution), str(run_folder)]
@@ -128,12 +111,8 @@ def test_a_storage_folder_the_environment_names_is_kept(
     (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
     storage = tmp_path / "hypothesis"
     monkeypatch.setenv("HYPOTHESIS_STORAGE_DIRECTORY", str(storage))
-    worker = _plain_worker(tmp_path, path)
-    worker.start()
-    try:
-        assert _facts(worker, tmp_path)["storage"] == str(storage)
-    finally:
-        worker.stop()
+    (found,) = facts_of_each([_plain_worker(tmp_path, path)], tmp_path)
+    assert found["storage"] == str(storage)
 
 
 PARENT_LINE = (

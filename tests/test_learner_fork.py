@@ -15,7 +15,6 @@ import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -27,6 +26,7 @@ from pytest_tutorial.isolation.forked_worker import ForkedWorker, close_descript
 from pytest_tutorial.isolation.handles import Handle
 from pytest_tutorial.isolation.remote import Worker, WorkerGone
 from pytest_tutorial.warm import NOTHING_COLLECTED, WarmServer, warm_imports
+from tests.conftest import facts_of_each, worker_facts
 
 pytestmark = pytest.mark.slow
 
@@ -160,27 +160,13 @@ def _forking_worker(slot: Path, folder: Path) -> Worker:
     return Worker(cwd=str(folder), fork=fork)
 
 
-def _facts(worker: Worker, folder: Path) -> dict[str, Any]:
-    module = worker.request(protocol.IMPORT, folder=str(folder), module="facts", exports=[])
-    assert isinstance(module, Handle)
-    found = module.facts()
-    assert isinstance(found, dict)
-    return found
-
-
 def test_a_forked_worker_serves_the_learners_code_as_a_new_one_would(
     slot: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "facts.py").write_text(textwrap.dedent(FACTS), encoding="utf-8")
     workers = [_forking_worker(slot, tmp_path) for _ in range(2)]
     workers.append(Worker(cwd=str(tmp_path), env=_environment(tmp_path)))  # started as a child
-    try:
-        for worker in workers:
-            worker.start()
-        first, second, cold = (_facts(worker, tmp_path) for worker in workers)
-    finally:
-        for worker in workers:
-            worker.stop()
+    first, second, cold = facts_of_each(workers, tmp_path)
     assert cold["parent"] == os.getpid()
     slot_pid = _slot_pid(slot)
     for found in (first, second):
@@ -207,7 +193,7 @@ def test_a_forked_worker_that_ends_is_described_and_started_again(
         assert "exited with status 7" in str(gone.value)
         assert worker.exit_status() == 7
         worker.start()  # a new generation, forked again
-        assert _facts(worker, tmp_path)["parent"] == _slot_pid(slot)
+        assert worker_facts(worker, tmp_path)["parent"] == _slot_pid(slot)
         pid = worker.process.pid if worker.process is not None else None
     finally:
         worker.stop()
@@ -220,7 +206,7 @@ def test_a_forked_worker_killed_by_a_signal_says_so(slot: Path, tmp_path: Path) 
     worker = _forking_worker(slot, tmp_path)
     worker.start()
     try:
-        pid = int(_facts(worker, tmp_path)["pid"])
+        pid = int(worker_facts(worker, tmp_path)["pid"])
         assert worker.process is not None
         assert worker.process.pid == pid
         os.kill(pid, signal.SIGTERM)
@@ -244,7 +230,7 @@ def test_stopping_a_forked_worker_kills_it_and_has_it_reaped(slot: Path, tmp_pat
     worker.start()
     process = worker.process
     assert isinstance(process, ForkedWorker)
-    _facts(worker, tmp_path)
+    worker_facts(worker, tmp_path)
     worker.stop()
     end = process.reap(within_s=0)
     assert end.returncode in (0, -signal.SIGKILL)  # it may see its channel close first
@@ -260,7 +246,7 @@ def test_a_worker_is_forked_while_sys_stdout_has_no_descriptor(
     worker = _forking_worker(slot, tmp_path)
     worker.start()
     try:
-        assert _facts(worker, tmp_path)["parent"] == _slot_pid(slot)
+        assert worker_facts(worker, tmp_path)["parent"] == _slot_pid(slot)
     finally:
         worker.stop()
 
@@ -270,7 +256,7 @@ def test_without_a_slot_server_the_worker_starts_as_a_child(tmp_path: Path) -> N
     worker = _forking_worker(tmp_path / "absent.sock", tmp_path)
     worker.start()
     try:
-        assert _facts(worker, tmp_path)["parent"] == os.getpid()
+        assert worker_facts(worker, tmp_path)["parent"] == os.getpid()
     finally:
         worker.stop()
 

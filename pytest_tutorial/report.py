@@ -6,6 +6,7 @@ The shape is described by ``schema/report.schema.json`` (shipped in the package,
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -98,6 +99,16 @@ def build_report(
 
 def versions() -> dict[str, str]:
     """Versions of Python, the platform and the packages a result depends on."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict[str, str]:
+    """:func:`versions`, read once a process.
+
+    The packages a run uses are the ones its process imported, whatever is installed
+    later; each lookup scans the installed distributions (about 1 ms).
+    """
     found = {"python": platform.python_version(), "platform": sys.platform}
     for name in REPORTED_PACKAGES:
         try:

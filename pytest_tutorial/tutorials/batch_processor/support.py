@@ -66,12 +66,12 @@ class RecordingHandler:
     """An async handler that records every call and can fail, stall, hold or hang on demand.
 
     ``yields(item_id)`` is how many times a call gives way to the loop before answering,
-    so calls finish out of input order; with ``gather_s`` a call first waits until no call
-    has started for that long, so calls that start together finish in that order even when
-    they reach the loop spread out in time (a worker's calls come over its channel one by
-    one, and on a busy machine one may be answered before the next arrives);
-    ``failures[item_id]`` lists the exceptions that
-    item's successive calls raise before it succeeds; items in ``hang`` never answer. With
+    so calls finish out of input order. With ``gather_s`` a call first waits until no call
+    has started for that long, so calls that overlap finish in the order their yields give
+    even when they reach the loop spread out in time (a worker's calls come over its
+    channel one by one, and on a busy machine one may be answered before the next
+    arrives). ``failures[item_id]`` lists the exceptions that item's successive calls
+    raise before it succeeds; items in ``hang`` never answer. With
     ``hold=True`` every call waits until the check releases it (:meth:`release_all`), so
     the check decides how long calls last instead of the number of loop turns.
     """

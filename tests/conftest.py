@@ -363,12 +363,15 @@ def run_tutorial(
 
 
 def _solution_of(name: str, solution: Path | str | None) -> Path:
-    """The folder a run in the pytester folder (the current one) checks, as the run finds it."""
+    """The folder a run in the pytester folder (the current one) checks, as the run finds it
+    (:func:`pytest_tutorial.options.solution_folder`, which needs the run's config)."""
+    from pytest_tutorial.options import LEARNER_ROOT, REFERENCE, REFERENCE_ROOT
+
     if solution is None:
-        return Path("exercises", name).resolve()
-    if str(solution) == "reference":
-        in_course = Path("reference_solutions", name)
-        return (in_course if in_course.is_dir() else REPO / "reference_solutions" / name).resolve()
+        return Path(LEARNER_ROOT, name).resolve()
+    if str(solution) == REFERENCE:
+        in_course = Path(REFERENCE_ROOT, name)
+        return (in_course if in_course.is_dir() else REPO / REFERENCE_ROOT / name).resolve()
     return Path(solution).resolve()
 
 
